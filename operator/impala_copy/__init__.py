@@ -1,0 +1,3 @@
+"""impala-copy-operator: copy data out of Impala on Kubernetes."""
+
+__version__ = "0.1.0"

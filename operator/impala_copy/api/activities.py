@@ -1,0 +1,376 @@
+"""CopyActivity and LookupActivity: what to read, where to write it, how to run it.
+
+The ADF shape is kept (inputs/outputs as dataset references, `source` with type ImpalaSource, `sink`
+with the sink type, `policy`); Kubernetes-shaped settings of the Job pod live under `job`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, OpenModel, Resource
+from impala_copy.api.rules import Rule, RuledModel, written
+from impala_copy.api.summary import RunSummary
+
+# ADF timespans: [D.]HH:MM:SS
+TIMESPAN_PATTERN = r"^([0-9]{1,3}\.)?[0-9]{1,2}:[0-5][0-9]:[0-5][0-9]$"
+_TIMESPAN = re.compile(TIMESPAN_PATTERN)
+# Go-style durations for Kubernetes-shaped settings: 90s, 5m, 1h30m
+DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def timespan_seconds(value: str) -> int:
+    """Seconds in an ADF timespan `[D.]HH:MM:SS` (e.g. 0.12:00:00 -> 43200)."""
+    if not _TIMESPAN.match(value):
+        raise ValueError(f"not a timespan [D.]HH:MM:SS: {value!r}")
+    days = 0
+    if "." in value:
+        d, value = value.split(".", 1)
+        days = int(d)
+    h, m, s = (int(x) for x in value.split(":"))
+    return days * 86400 + h * 3600 + m * 60 + s
+
+
+def duration_seconds(value: str) -> int:
+    """Seconds in a Go-style duration such as 1h30m or 90s."""
+    match = _DURATION.match(value)
+    if not value or not match:
+        raise ValueError(f"not a duration like 90s, 5m or 1h30m: {value!r}")
+    h, m, s = (int(x) if x else 0 for x in match.groups())
+    return h * 3600 + m * 60 + s
+
+
+class ImpalaDatasetReference(ApiModel):
+    """ADF DatasetReference to an ImpalaDataset in the same namespace."""
+
+    reference_name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the ImpalaDataset."
+    )
+
+
+class SinkDatasetKind(StrEnum):
+    PARQUET = "ParquetDataset"
+    DELIMITED_TEXT = "DelimitedTextDataset"
+    JSON = "JsonDataset"
+    POSTGRESQL_TABLE = "PostgreSqlTableDataset"
+
+
+class SinkDatasetReference(ApiModel):
+    """ADF DatasetReference to a sink dataset in the same namespace; `kind` names its kind."""
+
+    reference_name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the sink dataset."
+    )
+    kind: SinkDatasetKind = Field(
+        description="ParquetDataset, DelimitedTextDataset, JsonDataset or PostgreSqlTableDataset."
+    )
+
+
+class AdditionalColumn(ApiModel):
+    """A constant column added to every row (ADF: additionalColumns)."""
+
+    name: str = Field(min_length=1, max_length=128, description="Column name.")
+    value: str = Field(max_length=4096, description="The value, as text.")
+
+
+class ImpalaSource(RuledModel):
+    """How to read from Impala (ADF: ImpalaSource)."""
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            cel="!has(self.additionalColumns) || self.additionalColumns.all(c, "
+            "self.additionalColumns.exists_one(d, d.name == c.name))",
+            message="additionalColumns names must be unique",
+            check=lambda m: len({c.name for c in m.additional_columns or []}) == len(m.additional_columns or []),
+        ),
+    )
+
+    type: Literal["ImpalaSource"] = Field(default="ImpalaSource", description="Always ImpalaSource.")
+    query: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=65536,
+        description="SQL query to read with (ADF: query). Without it the dataset's table is read whole.",
+    )
+    query_timeout: str = Field(
+        default="02:00:00",
+        pattern=TIMESPAN_PATTERN,
+        description="How long the query may run, [D.]HH:MM:SS (ADF: queryTimeout). Default 02:00:00.",
+    )
+    additional_columns: list[AdditionalColumn] | None = Field(
+        default=None, max_length=64, description="Constant columns added to every row (ADF: additionalColumns)."
+    )
+
+
+class SinkType(StrEnum):
+    PARQUET = "ParquetSink"
+    DELIMITED_TEXT = "DelimitedTextSink"
+    JSON = "JsonSink"
+    POSTGRESQL = "PostgreSqlSink"
+
+
+# The sink type each output dataset kind takes.
+SINK_TYPE_FOR_KIND: dict[str, str] = {
+    SinkDatasetKind.PARQUET: SinkType.PARQUET,
+    SinkDatasetKind.DELIMITED_TEXT: SinkType.DELIMITED_TEXT,
+    SinkDatasetKind.JSON: SinkType.JSON,
+    SinkDatasetKind.POSTGRESQL_TABLE: SinkType.POSTGRESQL,
+}
+FILE_SINK_TYPES = (SinkType.PARQUET, SinkType.DELIMITED_TEXT, SinkType.JSON)
+
+
+class FormatSettings(ApiModel):
+    """File format write settings (ADF: formatSettings of ParquetWriteSettings / DelimitedTextWriteSettings / JsonWriteSettings)."""
+
+    max_rows_per_file: int | None = Field(
+        default=None, ge=1, description="Start a new file after this many rows (ADF: maxRowsPerFile)."
+    )
+    file_name_prefix: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="Prefix of part files, named <prefix>_<NNNNN>.<ext> (ADF: fileNamePrefix). Default part.",
+    )
+
+
+class WriteBehavior(StrEnum):
+    INSERT = "insert"
+    UPSERT = "upsert"
+
+
+class UpsertSettings(ApiModel):
+    keys: list[str] = Field(min_length=1, max_length=32, description="Key columns that identify a row (ADF: keys).")
+
+
+class CopySink(RuledModel):
+    """How to write (ADF: the sink of a copy activity). Settings apply to the sink types noted on each."""
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            cel="self.type != 'PostgreSqlSink' || !has(self.formatSettings)",
+            message="formatSettings apply to file sinks (ParquetSink, DelimitedTextSink, JsonSink) only",
+            check=lambda m: m.type != "PostgreSqlSink" or not written(m, "format_settings"),
+        ),
+        Rule(
+            cel="self.type == 'PostgreSqlSink' || (!has(self.preCopyScript) && !has(self.writeBatchSize) && "
+            "!has(self.writeBehavior) && !has(self.upsertSettings) && !has(self.tableOption))",
+            message="preCopyScript, writeBatchSize, writeBehavior, upsertSettings and tableOption apply to "
+            "PostgreSqlSink only",
+            check=lambda m: m.type == "PostgreSqlSink"
+            or not any(
+                written(m, f)
+                for f in ("pre_copy_script", "write_batch_size", "write_behavior", "upsert_settings", "table_option")
+            ),
+        ),
+        Rule(
+            cel="!has(self.writeBehavior) || self.writeBehavior != 'upsert' || has(self.upsertSettings)",
+            message="writeBehavior upsert requires upsertSettings.keys",
+            check=lambda m: m.write_behavior != "upsert" or written(m, "upsert_settings"),
+        ),
+    )
+
+    type: SinkType = Field(description="ParquetSink, DelimitedTextSink, JsonSink or PostgreSqlSink.")
+    format_settings: FormatSettings | None = Field(default=None, description="File sinks: rotation and naming.")
+    pre_copy_script: str | None = Field(
+        default=None,
+        max_length=65536,
+        description="PostgreSqlSink: SQL run in the load transaction before rows are written (ADF: preCopyScript).",
+    )
+    write_batch_size: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="PostgreSqlSink: rows per bulk-load batch (ADF: writeBatchSize)."
+    )
+    write_behavior: WriteBehavior | None = Field(
+        default=None, description="PostgreSqlSink: insert or upsert (ADF: writeBehavior). Default insert."
+    )
+    upsert_settings: UpsertSettings | None = Field(default=None, description="PostgreSqlSink: upsert keys.")
+    table_option: Literal["autoCreate"] | None = Field(
+        default=None, description="PostgreSqlSink: autoCreate creates a missing table from the source schema."
+    )
+
+
+class ActivityPolicy(ApiModel):
+    """Execution policy (ADF: policy)."""
+
+    timeout: str = Field(
+        default="0.12:00:00",
+        pattern=TIMESPAN_PATTERN,
+        description="Longest a run may take, [D.]HH:MM:SS (ADF: timeout). Default 0.12:00:00.",
+    )
+    retry: int = Field(default=0, ge=0, le=100, description="Retries after a failed attempt (ADF: retry). Default 0.")
+    retry_interval_in_seconds: int = Field(
+        default=30, ge=30, le=86400, description="Seconds between attempts (ADF: retryIntervalInSeconds). Default 30."
+    )
+    secure_input: bool = Field(default=False, description="Keep the query out of logs and status (ADF: secureInput).")
+    secure_output: bool = Field(
+        default=False, description="Keep the run's output paths and messages out of status (ADF: secureOutput)."
+    )
+
+
+class JobSettings(OpenModel):
+    """Kubernetes settings of the Job pod that runs the engine (defaults come from the operator's config)."""
+
+    image: str | None = Field(default=None, max_length=1024, description="Engine image. Default: the operator's.")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(default=None)
+    image_pull_secrets: list[dict[str, str]] | None = Field(default=None, description="[{name: ...}] as in a PodSpec.")
+    service_account_name: str | None = Field(default=None, max_length=NAME_MAX, description="Pod service account.")
+    resources: dict[str, Any] | None = Field(default=None, description="Container resources (requests/limits).")
+    node_selector: dict[str, str] | None = Field(default=None)
+    tolerations: list[dict[str, Any]] | None = Field(default=None)
+    affinity: dict[str, Any] | None = Field(default=None)
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0, description="Job TTL after it finishes.")
+    labels: dict[str, str] | None = Field(default=None, description="Extra labels for the Job and its pod.")
+    annotations: dict[str, str] | None = Field(default=None, description="Extra annotations for the pod.")
+
+
+class CopyActivitySpec(RuledModel):
+    """One copy: an ImpalaDataset (or a query through it) into a sink dataset."""
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            cel="(self.outputs[0].kind == 'ParquetDataset' && self.sink.type == 'ParquetSink') || "
+            "(self.outputs[0].kind == 'DelimitedTextDataset' && self.sink.type == 'DelimitedTextSink') || "
+            "(self.outputs[0].kind == 'JsonDataset' && self.sink.type == 'JsonSink') || "
+            "(self.outputs[0].kind == 'PostgreSqlTableDataset' && self.sink.type == 'PostgreSqlSink')",
+            message="sink.type must match the output dataset: ParquetDataset/ParquetSink, "
+            "DelimitedTextDataset/DelimitedTextSink, JsonDataset/JsonSink, PostgreSqlTableDataset/PostgreSqlSink",
+            check=lambda m: SINK_TYPE_FOR_KIND[m.outputs[0].kind] == m.sink.type,
+        ),
+    )
+
+    inputs: list[ImpalaDatasetReference] = Field(
+        min_length=1, max_length=1, description="The ImpalaDataset to read (ADF: inputs). Exactly one."
+    )
+    outputs: list[SinkDatasetReference] = Field(
+        min_length=1, max_length=1, description="The sink dataset to write (ADF: outputs). Exactly one."
+    )
+    source: ImpalaSource = Field(default_factory=ImpalaSource, description="Read settings (ADF: source).")
+    sink: CopySink = Field(description="Write settings (ADF: sink).")
+    policy: ActivityPolicy = Field(default_factory=ActivityPolicy, description="Timeout and retries (ADF: policy).")
+    validate_data_consistency: bool = Field(
+        default=False,
+        description="Check rows read == rows copied == rows in the written output (ADF: validateDataConsistency).",
+    )
+    enable_skip_incompatible_row: bool = Field(
+        default=False, description="PostgreSqlSink: skip rows the table rejects (ADF: enableSkipIncompatibleRow)."
+    )
+    job: JobSettings | None = Field(default=None, description="Kubernetes settings of the Job pod.")
+    successful_jobs_history_limit: int = Field(
+        default=3, ge=0, le=100, description="Finished Jobs of succeeded runs to keep. Default 3."
+    )
+    failed_jobs_history_limit: int = Field(
+        default=1, ge=0, le=100, description="Finished Jobs of failed runs to keep. Default 1."
+    )
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class LastRun(RunSummary):
+    """The newest run: its Job, attempt, times and the engine's summary."""
+
+    job_name: str | None = Field(default=None, description="Job of the newest attempt.")
+    run_id: str | None = Field(default=None, description="Identifier of the run (shared by its attempts).")
+    trigger: str | None = Field(default=None, description="What started the run: create, specChange, runNow, retry.")
+    attempt: int = Field(default=1, description="Attempt number, 1 for the first.")
+    start_time: str | None = Field(default=None, description="RFC 3339 start of the attempt.")
+    completion_time: str | None = Field(default=None, description="RFC 3339 end of the attempt.")
+    reason: str | None = Field(default=None, description="Reason of a failure, e.g. EngineError, OOMKilled.")
+
+
+class CopyActivityStatus(ApiModel):
+    phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
+    observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, Running, Succeeded, Failed.")
+    last_run: LastRun | None = Field(default=None, description="The newest run.")
+    last_successful_time: str | None = Field(default=None, description="RFC 3339 end of the last successful run.")
+    last_failure_time: str | None = Field(default=None, description="RFC 3339 end of the last failed run.")
+    next_retry_time: str | None = Field(default=None, description="When the next attempt of a failed run starts.")
+    handled_run_now: str | None = Field(default=None, description="Value of the run-now annotation last acted upon.")
+
+
+class CopyActivity(Resource):
+    KIND_INFO: ClassVar[KindInfo] = KindInfo(
+        kind="CopyActivity",
+        plural="copyactivities",
+        singular="copyactivity",
+        short_names=["copyact", "ca"],
+        printer_columns=[
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Rows", "type": "integer", "jsonPath": ".status.lastRun.rowsCopied"},
+            {"name": "Attempt", "type": "integer", "jsonPath": ".status.lastRun.attempt", "priority": 1},
+            {
+                "name": "Reason",
+                "type": "string",
+                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+                "priority": 1,
+            },
+            {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+    kind: Literal["CopyActivity"] = "CopyActivity"
+    spec: CopyActivitySpec
+    status: CopyActivityStatus | None = None
+
+
+class LookupActivitySpec(RuledModel):
+    """Run a query and keep the first row or all rows in status (ADF: Lookup activity)."""
+
+    RULES: ClassVar[tuple[Rule, ...]] = ()
+
+    dataset: ImpalaDatasetReference = Field(
+        description="The ImpalaDataset (and through it the linked service) to query (ADF: dataset)."
+    )
+    source: ImpalaSource = Field(default_factory=ImpalaSource, description="Query settings (ADF: source).")
+    first_row_only: bool = Field(default=True, description="Return only the first row (ADF: firstRowOnly). Default true.")
+    refresh_interval: str | None = Field(
+        default=None, pattern=DURATION_PATTERN, description="Run again on this period, e.g. 15m or 1h."
+    )
+    policy: ActivityPolicy = Field(default_factory=ActivityPolicy, description="Timeout and retries (ADF: policy).")
+    job: JobSettings | None = Field(default=None, description="Kubernetes settings of the Job pod, if one is used.")
+
+
+class LookupActivityStatus(ApiModel):
+    phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
+    observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, Running, Succeeded, Failed.")
+    last_run: LastRun | None = Field(default=None, description="The newest run.")
+    output: dict[str, Any] | None = Field(
+        default=None,
+        description="ADF output: {firstRow: {...}} or {count: N, value: [...]} when small enough for status.",
+    )
+    result_config_map: str | None = Field(default=None, description="ConfigMap holding a result too large for status.")
+    rows_returned: int | None = Field(default=None, description="Rows in the output.")
+    truncated: bool | None = Field(default=None, description="More rows than the 5000-row limit were returned.")
+    last_successful_time: str | None = Field(default=None)
+    last_failure_time: str | None = Field(default=None)
+    handled_run_now: str | None = Field(default=None)
+
+
+class LookupActivity(Resource):
+    KIND_INFO: ClassVar[KindInfo] = KindInfo(
+        kind="LookupActivity",
+        plural="lookupactivities",
+        singular="lookupactivity",
+        short_names=["lookupact", "la"],
+        printer_columns=[
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Rows", "type": "integer", "jsonPath": ".status.rowsReturned"},
+            {"name": "Truncated", "type": "boolean", "jsonPath": ".status.truncated", "priority": 1},
+            {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+    kind: Literal["LookupActivity"] = "LookupActivity"
+    spec: LookupActivitySpec
+    status: LookupActivityStatus | None = None

@@ -1,0 +1,134 @@
+"""Building blocks shared by every custom resource: the model base, references, conditions.
+
+Field names follow ADF where ADF has the property, and Kubernetes API conventions for everything
+Kubernetes-shaped. Every model serialises with camelCase aliases; Python code uses snake_case.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+API_GROUP = "impalacopy.io"
+API_VERSION = "v1alpha1"
+GROUP_VERSION = f"{API_GROUP}/{API_VERSION}"
+
+# The length of a DNS-1123 subdomain, the limit of most Kubernetes object names.
+NAME_MAX = 253
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+# A key in a Secret or ConfigMap.
+KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+
+
+class ApiModel(BaseModel):
+    """Base of every model of the API: camelCase on the wire, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_default=True,
+        use_enum_values=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON shape as it appears in a manifest (aliases, no unset optional fields)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class OpenModel(ApiModel):
+    """A model that passes through Kubernetes-native structures it does not own (resources, affinity)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+ObjectName = str
+
+
+class SecretKeySelector(ApiModel):
+    """A key of a Secret in the same namespace as the object that refers to it."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the Secret.")
+    key: str = Field(min_length=1, max_length=253, pattern=KEY_PATTERN, description="Key inside the Secret.")
+
+
+class ConfigMapKeySelector(ApiModel):
+    """A key of a ConfigMap in the same namespace as the object that refers to it."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the ConfigMap.")
+    key: str = Field(min_length=1, max_length=253, pattern=KEY_PATTERN, description="Key inside the ConfigMap.")
+
+
+class SecretValue(ApiModel):
+    """A secret value (ADF SecureString / Azure Key Vault secret): always a reference to a Secret key."""
+
+    secret_key_ref: SecretKeySelector = Field(description="The Secret key holding the value.")
+
+
+class CertificateSource(ApiModel):
+    """A PEM certificate bundle in a Secret or a ConfigMap key. Exactly one of the two is set."""
+
+    secret_key_ref: SecretKeySelector | None = Field(default=None, description="A Secret key holding PEM certificates.")
+    config_map_key_ref: ConfigMapKeySelector | None = Field(
+        default=None, description="A ConfigMap key holding PEM certificates."
+    )
+
+
+class LinkedServiceReference(ApiModel):
+    """ADF LinkedServiceReference: the name of a linked service in the same namespace."""
+
+    reference_name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the linked service."
+    )
+
+
+class Condition(ApiModel):
+    """A Kubernetes-style status condition."""
+
+    type: str = Field(description="Condition type, e.g. Ready, Running, Succeeded, Failed, Connected.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason for the last transition.")
+    message: str = Field(default="", description="Human-readable details.")
+    last_transition_time: str | None = Field(default=None, description="RFC 3339 time of the last status change.")
+    observed_generation: int | None = Field(default=None, description="metadata.generation this condition reflects.")
+
+
+class ObjectMeta(OpenModel):
+    """The part of metadata the models read; everything else passes through."""
+
+    name: str = Field(default="", description="Object name.")
+    namespace: str | None = Field(default=None, description="Object namespace.")
+    generation: int | None = None
+    uid: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+class KindInfo(BaseModel):
+    """What the CRD generator needs to know about one kind."""
+
+    kind: str
+    plural: str
+    singular: str
+    short_names: list[str]
+    printer_columns: list[dict[str, Any]] = []
+
+
+class Resource(ApiModel):
+    """A namespaced custom resource: apiVersion, kind, metadata, spec, status."""
+
+    KIND_INFO: ClassVar[KindInfo]
+
+    api_version: Literal["impalacopy.io/v1alpha1"] = Field(default=GROUP_VERSION, description="impalacopy.io/v1alpha1")
+    kind: str
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace or "default"

@@ -1,0 +1,303 @@
+"""ImpalaLinkedService and ImpalaDataset: where Impala is, how to log in, which table.
+
+ADF's property names and defaults are kept. Where ADF points at a file on its integration runtime
+(trustedCertPath) or a SecureString (password), the Kubernetes way is a Secret/ConfigMap key reference
+in the same namespace. ADF's `connectVia` (integration runtime) has no meaning here: the copy runs in
+a Job pod in the namespace of the activity.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from impala_copy.api.common import (
+    NAME_MAX,
+    NAME_PATTERN,
+    ApiModel,
+    CertificateSource,
+    Condition,
+    KindInfo,
+    LinkedServiceReference,
+    Resource,
+    SecretValue,
+)
+from impala_copy.api.rules import Rule, RuledModel, written
+
+
+class AuthenticationType(StrEnum):
+    ANONYMOUS = "Anonymous"
+    SASL_USERNAME = "SASLUsername"
+    USERNAME_AND_PASSWORD = "UsernameAndPassword"
+
+
+class ThriftTransportProtocol(StrEnum):
+    BINARY = "Binary"
+    HTTP = "HTTP"
+
+
+TLS_FIELDS = (
+    "trusted_cert",
+    "use_system_trust_store",
+    "allow_host_name_cn_mismatch",
+    "allow_self_signed_server_cert",
+    "enable_server_certificate_validation",
+)
+
+
+def _tls_fields_only_with_ssl(m: Any) -> bool:
+    return bool(m.enable_ssl) or not any(
+        written(m, f) and getattr(m, f) not in (False,) for f in TLS_FIELDS
+    )
+
+
+class ImpalaLinkedServiceSpec(RuledModel):
+    """How to reach and authenticate to Impala (ADF: Impala linked service)."""
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            cel="!has(self.authenticationType) || self.authenticationType != 'UsernameAndPassword' "
+            "|| (has(self.username) && has(self.password))",
+            message="authenticationType UsernameAndPassword requires username and password",
+            check=lambda m: m.authentication_type != "UsernameAndPassword"
+            or (written(m, "username") and written(m, "password")),
+        ),
+        Rule(
+            cel="!has(self.authenticationType) || self.authenticationType != 'SASLUsername' || has(self.username)",
+            message="authenticationType SASLUsername requires username",
+            check=lambda m: m.authentication_type != "SASLUsername" or written(m, "username"),
+        ),
+        Rule(
+            cel="(has(self.authenticationType) && self.authenticationType != 'Anonymous') || "
+            "(!has(self.password) && !has(self.username))",
+            message="authenticationType Anonymous takes no username or password",
+            check=lambda m: m.authentication_type != "Anonymous"
+            or (not written(m, "password") and not written(m, "username")),
+        ),
+        Rule(
+            cel="!has(self.authenticationType) || self.authenticationType != 'SASLUsername' || !has(self.password)",
+            message="authenticationType SASLUsername takes no password (use UsernameAndPassword)",
+            check=lambda m: m.authentication_type != "SASLUsername" or not written(m, "password"),
+        ),
+        Rule(
+            cel="(has(self.enableSsl) && self.enableSsl) || !("
+            "(has(self.trustedCert)) || (has(self.useSystemTrustStore) && self.useSystemTrustStore) || "
+            "(has(self.allowHostNameCNMismatch) && self.allowHostNameCNMismatch) || "
+            "(has(self.allowSelfSignedServerCert) && self.allowSelfSignedServerCert) || "
+            "(has(self.enableServerCertificateValidation) && self.enableServerCertificateValidation))",
+            message="TLS options (trustedCert, useSystemTrustStore, allowHostNameCNMismatch, "
+            "allowSelfSignedServerCert, enableServerCertificateValidation) require enableSsl: true",
+            check=_tls_fields_only_with_ssl,
+        ),
+        Rule(
+            cel="!has(self.httpPath) || (has(self.thriftTransportProtocol) && self.thriftTransportProtocol == 'HTTP')",
+            message="httpPath requires thriftTransportProtocol: HTTP",
+            check=lambda m: not written(m, "http_path") or m.thrift_transport_protocol == "HTTP",
+        ),
+    )
+
+    host: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$",
+        description="IP address or host name of the Impala server (ADF: host).",
+    )
+    port: int = Field(
+        default=21050, ge=1, le=65535, description="TCP port the Impala server listens on (ADF: port). Default 21050."
+    )
+    authentication_type: AuthenticationType = Field(
+        default=AuthenticationType.ANONYMOUS,
+        description="Anonymous, SASLUsername or UsernameAndPassword (ADF: authenticationType). Default Anonymous.",
+    )
+    username: str | None = Field(
+        default=None, min_length=1, max_length=256, description="User name to log in with (ADF: username)."
+    )
+    password: SecretValue | None = Field(
+        default=None,
+        description="Password, as a reference to a Secret key in the same namespace (ADF: password). "
+        "Required with UsernameAndPassword.",
+    )
+    enable_ssl: bool = Field(default=False, description="Encrypt the connection with TLS (ADF: enableSsl). Default false.")
+    trusted_cert: CertificateSource | None = Field(
+        default=None,
+        description="PEM CA certificates that verify the server (ADF: trustedCertPath), from a Secret or ConfigMap key.",
+    )
+    use_system_trust_store: bool = Field(
+        default=False,
+        description="Also trust the system CA store of the copy image (ADF: useSystemTrustStore). Default false.",
+    )
+    allow_host_name_cn_mismatch: bool = Field(
+        default=False,
+        alias="allowHostNameCNMismatch",
+        description="Accept a certificate whose name does not match host (ADF: allowHostNameCNMismatch). Default false.",
+    )
+    allow_self_signed_server_cert: bool = Field(
+        default=False,
+        description="Accept a self-signed server certificate (ADF: allowSelfSignedServerCert). Default false.",
+    )
+    enable_server_certificate_validation: bool = Field(
+        default=True,
+        description="Verify the server certificate at all (ADF v2: enableServerCertificateValidation). Default true.",
+    )
+    thrift_transport_protocol: ThriftTransportProtocol = Field(
+        default=ThriftTransportProtocol.BINARY,
+        description="Binary or HTTP Thrift transport (ADF v2: thriftTransportProtocol). Default Binary.",
+    )
+    http_path: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="URL path of the HTTP transport endpoint. Default cliservice when thriftTransportProtocol is HTTP.",
+    )
+    connect_timeout_seconds: int = Field(
+        default=30, ge=1, le=3600, description="Seconds to wait for a connection and login. Default 30."
+    )
+    probe_interval_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="Seconds between connection tests run by the operator; 0 disables periodic tests. Default 300.",
+    )
+
+    @property
+    def effective_http_path(self) -> str:
+        return self.http_path or "cliservice"
+
+
+class LinkedServiceStatus(ApiModel):
+    """Status of a linked service: references checked, connection tested."""
+
+    observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready and Connected conditions.")
+    last_probe_time: str | None = Field(default=None, description="RFC 3339 time of the last connection test.")
+    round_trip_milliseconds: float | None = Field(
+        default=None, description="Duration of the last successful connection test (connect, SELECT 1, close)."
+    )
+
+
+class ImpalaLinkedService(Resource):
+    KIND_INFO: ClassVar[KindInfo] = KindInfo(
+        kind="ImpalaLinkedService",
+        plural="impalalinkedservices",
+        singular="impalalinkedservice",
+        short_names=["impalals"],
+        printer_columns=[
+            {"name": "Host", "type": "string", "jsonPath": ".spec.host"},
+            {"name": "Port", "type": "integer", "jsonPath": ".spec.port"},
+            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+            {
+                "name": "Connected",
+                "type": "string",
+                "jsonPath": '.status.conditions[?(@.type=="Connected")].status',
+            },
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+    kind: Literal["ImpalaLinkedService"] = "ImpalaLinkedService"
+    spec: ImpalaLinkedServiceSpec
+    status: LinkedServiceStatus | None = None
+
+
+IDENTIFIER_DOC = "Letters, digits and underscores; quoted with backticks in SQL."
+
+
+class ColumnDefinition(ApiModel):
+    """One column of the dataset's structure (ADF: structure / schema)."""
+
+    name: str = Field(min_length=1, max_length=128, description="Column name.")
+    type: str | None = Field(default=None, max_length=64, description="Impala type name, for documentation.")
+
+
+class ImpalaDatasetSpec(RuledModel):
+    """Which Impala table to read (ADF: ImpalaObject dataset)."""
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            cel="!has(self.tableName) || (!has(self.schema) && !has(self.table))",
+            message="tableName (legacy) cannot be combined with schema or table",
+            check=lambda m: not written(m, "table_name") or (not written(m, "schema_") and not written(m, "table")),
+        ),
+        Rule(
+            cel="!has(self.schema) || has(self.table)",
+            message="schema requires table",
+            check=lambda m: not written(m, "schema_") or written(m, "table"),
+        ),
+    )
+
+    linked_service_name: LinkedServiceReference = Field(description="The ImpalaLinkedService to read through.")
+    schema_: str | None = Field(
+        default=None,
+        alias="schema",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_]+$",
+        description=f"Database (schema) of the table (ADF: schema). {IDENTIFIER_DOC}",
+    )
+    table: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_]+$",
+        description=f"Table name (ADF: table). {IDENTIFIER_DOC}",
+    )
+    table_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=257,
+        pattern=r"^([A-Za-z0-9_]+\.)?[A-Za-z0-9_]+$",
+        description="Legacy `schema.table` or `table` (ADF: tableName). Use schema and table instead.",
+    )
+    structure: list[ColumnDefinition] | None = Field(
+        default=None,
+        description="Columns to read, in order. When set, only these columns are selected from the table.",
+    )
+
+    def qualified_table(self) -> tuple[str | None, str] | None:
+        """(schema, table) from schema/table or the legacy tableName; None when no table is named."""
+        if self.table:
+            return self.schema_, self.table
+        if self.table_name:
+            schema, _, table = self.table_name.rpartition(".")
+            return (schema or None), table
+        return None
+
+
+class DatasetStatus(ApiModel):
+    observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
+    conditions: list[Condition] = Field(default_factory=list, description="The Ready condition.")
+
+
+class ImpalaDataset(Resource):
+    KIND_INFO: ClassVar[KindInfo] = KindInfo(
+        kind="ImpalaDataset",
+        plural="impaladatasets",
+        singular="impaladataset",
+        short_names=["impalads"],
+        printer_columns=[
+            {"name": "LinkedService", "type": "string", "jsonPath": ".spec.linkedServiceName.referenceName"},
+            {"name": "Schema", "type": "string", "jsonPath": ".spec.schema"},
+            {"name": "Table", "type": "string", "jsonPath": ".spec.table"},
+            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+    kind: Literal["ImpalaDataset"] = "ImpalaDataset"
+    spec: ImpalaDatasetSpec
+    status: DatasetStatus | None = None
+
+
+__all__ = [
+    "NAME_MAX",
+    "NAME_PATTERN",
+    "AuthenticationType",
+    "ColumnDefinition",
+    "DatasetStatus",
+    "ImpalaDataset",
+    "ImpalaDatasetSpec",
+    "ImpalaLinkedService",
+    "ImpalaLinkedServiceSpec",
+    "LinkedServiceStatus",
+    "ThriftTransportProtocol",
+]

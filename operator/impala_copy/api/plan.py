@@ -1,0 +1,201 @@
+"""The CopyPlan: a resolved CopyActivity as the engine runs it. It never holds a secret value.
+
+The operator renders it into the Job (as JSON in an environment variable); the CLI builds it from
+manifests on disk. Secrets travel separately: each `SecretRef` names the environment variable that
+carries the value in the engine's process (`valueFrom.secretKeyRef` in a Job), and each `CertRef`
+names the file the PEM bundle is mounted at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from pydantic import Field
+
+from impala_copy.api.activities import CopySink, FormatSettings, ImpalaSource
+from impala_copy.api.common import ApiModel, CertificateSource, SecretKeySelector
+from impala_copy.api.datasets import (
+    DelimitedTextDatasetSpec,
+    JsonDatasetSpec,
+    ParquetDatasetSpec,
+    PostgreSqlTableDatasetSpec,
+)
+from impala_copy.api.impala import AuthenticationType, ThriftTransportProtocol
+from impala_copy.api.stores import (
+    AmazonS3LinkedServiceSpec,
+    AzureBlobStorageLinkedServiceSpec,
+    PostgreSqlLinkedServiceSpec,
+)
+
+PLAN_ENV = "IMPALA_COPY_PLAN"
+
+
+def secret_env_name(ref: SecretKeySelector) -> str:
+    """The environment variable that carries a Secret key's value: stable, valid, collision-safe."""
+    base = re.sub(r"[^A-Z0-9]", "_", f"{ref.name}_{ref.key}".upper())
+    digest = hashlib.sha256(f"{ref.name}/{ref.key}".encode()).hexdigest()[:8].upper()
+    return f"ICP_SECRET_{base}_{digest}"
+
+
+class SecretRef(ApiModel):
+    """Where the engine finds a secret value: the Secret key it comes from, and the env var carrying it."""
+
+    secret_key_ref: SecretKeySelector
+    env: str
+
+
+class CertRef(ApiModel):
+    """A PEM bundle from a Secret or ConfigMap key, mounted at `path` in the engine's file system."""
+
+    source: CertificateSource
+    path: str
+
+
+class ImpalaConnection(ApiModel):
+    """Everything needed to connect to Impala (from the ImpalaLinkedService), secrets by reference."""
+
+    host: str
+    port: int = 21050
+    authentication_type: AuthenticationType = AuthenticationType.ANONYMOUS
+    username: str | None = None
+    password: SecretRef | None = None
+    enable_ssl: bool = False
+    trusted_cert: CertRef | None = None
+    use_system_trust_store: bool = False
+    allow_host_name_cn_mismatch: bool = Field(default=False, alias="allowHostNameCNMismatch")
+    allow_self_signed_server_cert: bool = False
+    enable_server_certificate_validation: bool = True
+    thrift_transport_protocol: ThriftTransportProtocol = ThriftTransportProtocol.BINARY
+    http_path: str = "cliservice"
+    connect_timeout_seconds: int = 30
+
+
+class SourcePlan(ApiModel):
+    """What to read: a table (schema, table, columns) or a query."""
+
+    schema_: str | None = Field(default=None, alias="schema")
+    table: str | None = None
+    columns: list[str] | None = None
+    query: str | None = None
+    query_timeout_seconds: int = 7200
+    additional_columns: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class StorePlan(ApiModel):
+    """The sink's store: which kind, its spec (secrets as references) and where secrets arrive."""
+
+    kind: str
+    spec: dict[str, Any]
+    secrets: dict[str, SecretRef] = Field(default_factory=dict, description="field name -> where its value is")
+    certs: dict[str, CertRef] = Field(default_factory=dict)
+
+    def s3(self) -> AmazonS3LinkedServiceSpec:
+        return AmazonS3LinkedServiceSpec.model_validate(self.spec)
+
+    def azure(self) -> AzureBlobStorageLinkedServiceSpec:
+        return AzureBlobStorageLinkedServiceSpec.model_validate(self.spec)
+
+    def postgresql(self) -> PostgreSqlLinkedServiceSpec:
+        return PostgreSqlLinkedServiceSpec.model_validate(self.spec)
+
+
+class SinkPlan(ApiModel):
+    """What to write: the sink dataset (kind and spec), the sink settings, the store, the volume path."""
+
+    dataset_kind: str
+    dataset: dict[str, Any]
+    sink: CopySink
+    store: StorePlan | None = None
+    volume_path: str | None = Field(default=None, description="Where a PersistentVolumeClaim location is mounted.")
+
+    def parquet(self) -> ParquetDatasetSpec:
+        return ParquetDatasetSpec.model_validate(self.dataset)
+
+    def delimited_text(self) -> DelimitedTextDatasetSpec:
+        return DelimitedTextDatasetSpec.model_validate(self.dataset)
+
+    def json_(self) -> JsonDatasetSpec:
+        return JsonDatasetSpec.model_validate(self.dataset)
+
+    def postgresql_table(self) -> PostgreSqlTableDatasetSpec:
+        return PostgreSqlTableDatasetSpec.model_validate(self.dataset)
+
+    @property
+    def format_settings(self) -> FormatSettings:
+        return self.sink.format_settings or FormatSettings()
+
+
+class Partition(ApiModel):
+    """One slice of a copy. Today a plan always has exactly one, covering everything."""
+
+    index: int = 0
+    predicate: str | None = Field(default=None, description="Extra SQL predicate of this slice (partitioned copies).")
+
+
+class CopyPlan(ApiModel):
+    """A CopyActivity with every reference resolved; what the engine executes."""
+
+    namespace: str = "default"
+    activity: str
+    run_id: str
+    impala: ImpalaConnection
+    source: SourcePlan
+    sink: SinkPlan
+    timeout_seconds: int = 43200
+    validate_data_consistency: bool = False
+    enable_skip_incompatible_row: bool = False
+    secure_input: bool = False
+    secure_output: bool = False
+    partitions: list[Partition] = Field(default_factory=lambda: [Partition()])
+    watermark_column: str | None = None
+    watermark_value: str | None = None
+
+    def secret_refs(self) -> list[SecretRef]:
+        """Every secret the engine will read, each once."""
+        refs: dict[str, SecretRef] = {}
+        if self.impala.password:
+            refs[self.impala.password.env] = self.impala.password
+        if self.sink.store:
+            for ref in self.sink.store.secrets.values():
+                refs[ref.env] = ref
+        return list(refs.values())
+
+    def cert_refs(self) -> list[CertRef]:
+        certs: dict[str, CertRef] = {}
+        if self.impala.trusted_cert:
+            certs[self.impala.trusted_cert.path] = self.impala.trusted_cert
+        if self.sink.store:
+            for cert in self.sink.store.certs.values():
+                certs[cert.path] = cert
+        return list(certs.values())
+
+
+class LookupPlan(ApiModel):
+    """A LookupActivity with its references resolved."""
+
+    namespace: str = "default"
+    activity: str
+    run_id: str
+    impala: ImpalaConnection
+    source: SourcePlan
+    first_row_only: bool = True
+    max_rows: int = 5000
+    timeout_seconds: int = 43200
+
+
+__all__ = [
+    "PLAN_ENV",
+    "CertRef",
+    "CopyPlan",
+    "ImpalaConnection",
+    "ImpalaSource",
+    "LookupPlan",
+    "Partition",
+    "SecretRef",
+    "SinkPlan",
+    "SourcePlan",
+    "StorePlan",
+    "secret_env_name",
+]

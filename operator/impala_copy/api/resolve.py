@@ -1,0 +1,281 @@
+"""Resolving references: CopyActivity -> datasets -> linked services -> Secrets, into a CopyPlan.
+
+Pure: everything comes through a `Catalog` (manifests on disk for the CLI, objects from the API server
+for the operator). References never cross namespaces. A Secret's value is never read here: only the
+presence of its key is checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from impala_copy.api.activities import CopyActivity, LookupActivity, timespan_seconds
+from impala_copy.api.common import CertificateSource, Resource, SecretKeySelector, SecretValue
+from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBase, PostgreSqlTableDataset
+from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
+from impala_copy.api.plan import (
+    CertRef,
+    CopyPlan,
+    ImpalaConnection,
+    LookupPlan,
+    SecretRef,
+    SinkPlan,
+    SourcePlan,
+    StorePlan,
+    secret_env_name,
+)
+
+# Condition reasons set when resolving fails.
+REFERENCE_NOT_FOUND = "ReferenceNotFound"
+SECRET_NOT_FOUND = "SecretNotFound"
+SECRET_KEY_NOT_FOUND = "SecretKeyNotFound"
+CONFIG_MAP_NOT_FOUND = "ConfigMapNotFound"
+CONFIG_MAP_KEY_NOT_FOUND = "ConfigMapKeyNotFound"
+INVALID_SPEC = "InvalidSpec"
+INVALID_REFERENCE = "InvalidReference"
+
+# Where the Job pod finds things; the CLI passes its own folders.
+POD_CERT_DIR = "/etc/impala-copy/certs"
+POD_VOLUME_DIR = "/mnt/impala-copy/volumes"
+
+# Which secret fields each store kind has (snake_case field name).
+STORE_SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "AmazonS3LinkedService": ("access_key_id", "secret_access_key", "session_token"),
+    "AzureBlobStorageLinkedService": ("connection_string", "account_key", "sas_token"),
+    "PostgreSqlLinkedService": ("password",),
+}
+
+
+class ResolutionError(Exception):
+    """A reference that cannot be resolved: `reason` is the condition reason, the message names the object."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(message)
+
+
+class Catalog(Protocol):
+    """What the resolver may look at, all in one namespace."""
+
+    def get(self, kind: str, name: str) -> Resource | None:
+        """A parsed object of one of our kinds; raises SpecError when it exists but is invalid."""
+
+    def secret_keys(self, name: str) -> set[str] | None:
+        """The keys of a Secret, or None when it does not exist."""
+
+    def config_map_keys(self, name: str) -> set[str] | None:
+        """The keys of a ConfigMap, or None when it does not exist."""
+
+
+@dataclass
+class Layout:
+    """Where secrets' files and volumes appear to the engine."""
+
+    cert_dir: str = POD_CERT_DIR
+    volume_dir: str = POD_VOLUME_DIR
+
+    def cert_path(self, source: CertificateSource) -> str:
+        if source.secret_key_ref:
+            return f"{self.cert_dir}/secret-{source.secret_key_ref.name}/{source.secret_key_ref.key}"
+        assert source.config_map_key_ref is not None
+        return f"{self.cert_dir}/configmap-{source.config_map_key_ref.name}/{source.config_map_key_ref.key}"
+
+    def volume_path(self, claim_name: str) -> str:
+        return f"{self.volume_dir}/{claim_name}"
+
+
+def _need(catalog: Catalog, kind: str, name: str, referrer: str) -> Resource:
+    obj = catalog.get(kind, name)
+    if obj is None:
+        raise ResolutionError(REFERENCE_NOT_FOUND, f"{kind} {name!r} referenced by {referrer} was not found")
+    return obj
+
+
+def check_secret(catalog: Catalog, ref: SecretKeySelector, referrer: str) -> None:
+    keys = catalog.secret_keys(ref.name)
+    if keys is None:
+        raise ResolutionError(SECRET_NOT_FOUND, f"Secret {ref.name!r} referenced by {referrer} was not found")
+    if ref.key not in keys:
+        raise ResolutionError(
+            SECRET_KEY_NOT_FOUND, f"Secret {ref.name!r} has no key {ref.key!r} (referenced by {referrer})"
+        )
+
+
+def check_certificate(catalog: Catalog, source: CertificateSource, referrer: str) -> None:
+    if source.secret_key_ref:
+        check_secret(catalog, source.secret_key_ref, referrer)
+        return
+    if source.config_map_key_ref is None:
+        raise ResolutionError(INVALID_SPEC, f"{referrer}: a certificate needs secretKeyRef or configMapKeyRef")
+    ref = source.config_map_key_ref
+    keys = catalog.config_map_keys(ref.name)
+    if keys is None:
+        raise ResolutionError(CONFIG_MAP_NOT_FOUND, f"ConfigMap {ref.name!r} referenced by {referrer} was not found")
+    if ref.key not in keys:
+        raise ResolutionError(
+            CONFIG_MAP_KEY_NOT_FOUND, f"ConfigMap {ref.name!r} has no key {ref.key!r} (referenced by {referrer})"
+        )
+
+
+def _secret_ref(value: SecretValue) -> SecretRef:
+    return SecretRef(secret_key_ref=value.secret_key_ref, env=secret_env_name(value.secret_key_ref))
+
+
+def check_impala_linked_service(catalog: Catalog, ls: ImpalaLinkedService) -> None:
+    """Every Secret/ConfigMap key an ImpalaLinkedService needs exists."""
+    referrer = f"ImpalaLinkedService {ls.name!r}"
+    if ls.spec.password:
+        check_secret(catalog, ls.spec.password.secret_key_ref, referrer)
+    if ls.spec.trusted_cert:
+        check_certificate(catalog, ls.spec.trusted_cert, referrer)
+
+
+def impala_connection(ls: ImpalaLinkedService, layout: Layout) -> ImpalaConnection:
+    spec = ls.spec
+    return ImpalaConnection(
+        host=spec.host,
+        port=spec.port,
+        authentication_type=spec.authentication_type,
+        username=spec.username,
+        password=_secret_ref(spec.password) if spec.password else None,
+        enable_ssl=spec.enable_ssl,
+        trusted_cert=CertRef(source=spec.trusted_cert, path=layout.cert_path(spec.trusted_cert))
+        if spec.trusted_cert
+        else None,
+        use_system_trust_store=spec.use_system_trust_store,
+        allow_host_name_cn_mismatch=spec.allow_host_name_cn_mismatch,
+        allow_self_signed_server_cert=spec.allow_self_signed_server_cert,
+        enable_server_certificate_validation=spec.enable_server_certificate_validation,
+        thrift_transport_protocol=spec.thrift_transport_protocol,
+        http_path=spec.effective_http_path,
+        connect_timeout_seconds=spec.connect_timeout_seconds,
+    )
+
+
+def resolve_impala_dataset(catalog: Catalog, name: str, referrer: str) -> tuple[ImpalaDataset, ImpalaLinkedService]:
+    dataset = _need(catalog, "ImpalaDataset", name, referrer)
+    assert isinstance(dataset, ImpalaDataset)
+    ls = _need(
+        catalog, "ImpalaLinkedService", dataset.spec.linked_service_name.reference_name, f"ImpalaDataset {name!r}"
+    )
+    assert isinstance(ls, ImpalaLinkedService)
+    check_impala_linked_service(catalog, ls)
+    return dataset, ls
+
+
+def _source_plan(dataset: ImpalaDataset, query: str | None, query_timeout: str, extra: list[tuple[str, str]]) -> SourcePlan:
+    table = dataset.spec.qualified_table()
+    schema, name = table if table else (None, None)
+    return SourcePlan(
+        schema=schema,
+        table=name,
+        columns=[c.name for c in dataset.spec.structure] if dataset.spec.structure else None,
+        query=query,
+        query_timeout_seconds=timespan_seconds(query_timeout),
+        additional_columns=extra,
+    )
+
+
+def _store_plan(catalog: Catalog, store: Resource, layout: Layout) -> StorePlan:
+    kind = store.kind
+    referrer = f"{kind} {store.name!r}"
+    spec = getattr(store, "spec")  # noqa: B009 - every store kind has a spec
+    secrets: dict[str, SecretRef] = {}
+    for field in STORE_SECRET_FIELDS.get(kind, ()):
+        value = getattr(spec, field, None)
+        if isinstance(value, SecretValue):
+            check_secret(catalog, value.secret_key_ref, referrer)
+            secrets[field] = _secret_ref(value)
+    certs: dict[str, CertRef] = {}
+    cert = getattr(spec, "trusted_cert", None)
+    if isinstance(cert, CertificateSource):
+        check_certificate(catalog, cert, referrer)
+        certs["trusted_cert"] = CertRef(source=cert, path=layout.cert_path(cert))
+    return StorePlan(kind=kind, spec=spec.to_wire(), secrets=secrets, certs=certs)
+
+
+def resolve_sink(catalog: Catalog, activity: CopyActivity, layout: Layout) -> SinkPlan:
+    out = activity.spec.outputs[0]
+    referrer = f"CopyActivity {activity.name!r}"
+    dataset = _need(catalog, out.kind, out.reference_name, referrer)
+    spec = getattr(dataset, "spec")  # noqa: B009
+    store: StorePlan | None = None
+    volume_path: str | None = None
+    if isinstance(spec, FileDatasetBase):
+        ls_kind = LOCATION_LINKED_SERVICE_KIND.get(spec.location.type)
+        if ls_kind is None:
+            assert spec.location.claim_name is not None
+            volume_path = layout.volume_path(spec.location.claim_name)
+        else:
+            assert spec.linked_service_name is not None
+            store_obj = _need(
+                catalog, ls_kind, spec.linked_service_name.reference_name, f"{out.kind} {out.reference_name!r}"
+            )
+            store = _store_plan(catalog, store_obj, layout)
+    elif isinstance(dataset, PostgreSqlTableDataset):
+        store_obj = _need(
+            catalog,
+            "PostgreSqlLinkedService",
+            dataset.spec.linked_service_name.reference_name,
+            f"{out.kind} {out.reference_name!r}",
+        )
+        store = _store_plan(catalog, store_obj, layout)
+    return SinkPlan(
+        dataset_kind=out.kind,
+        dataset=spec.to_wire(),
+        sink=activity.spec.sink,
+        store=store,
+        volume_path=volume_path,
+    )
+
+
+def resolve_copy(catalog: Catalog, activity: CopyActivity, run_id: str, layout: Layout | None = None) -> CopyPlan:
+    """The CopyPlan of an activity, or ResolutionError with a reason and a message naming what is missing."""
+    layout = layout or Layout()
+    referrer = f"CopyActivity {activity.name!r}"
+    spec = activity.spec
+    dataset, ls = resolve_impala_dataset(catalog, spec.inputs[0].reference_name, referrer)
+    if spec.source.query is None and dataset.spec.qualified_table() is None:
+        raise ResolutionError(
+            INVALID_SPEC,
+            f"{referrer} has no source.query and its ImpalaDataset {dataset.name!r} names no table: "
+            "set source.query, or schema and table on the dataset",
+        )
+    sink = resolve_sink(catalog, activity, layout)
+    extra = [(c.name, c.value) for c in spec.source.additional_columns or []]
+    return CopyPlan(
+        namespace=activity.namespace,
+        activity=activity.name,
+        run_id=run_id,
+        impala=impala_connection(ls, layout),
+        source=_source_plan(dataset, spec.source.query, spec.source.query_timeout, extra),
+        sink=sink,
+        timeout_seconds=timespan_seconds(spec.policy.timeout),
+        validate_data_consistency=spec.validate_data_consistency,
+        enable_skip_incompatible_row=spec.enable_skip_incompatible_row,
+        secure_input=spec.policy.secure_input,
+        secure_output=spec.policy.secure_output,
+    )
+
+
+def resolve_lookup(catalog: Catalog, activity: LookupActivity, run_id: str, layout: Layout | None = None) -> LookupPlan:
+    layout = layout or Layout()
+    referrer = f"LookupActivity {activity.name!r}"
+    spec = activity.spec
+    dataset, ls = resolve_impala_dataset(catalog, spec.dataset.reference_name, referrer)
+    if spec.source.query is None and dataset.spec.qualified_table() is None:
+        raise ResolutionError(
+            INVALID_SPEC,
+            f"{referrer} has no source.query and its ImpalaDataset {dataset.name!r} names no table",
+        )
+    return LookupPlan(
+        namespace=activity.namespace,
+        activity=activity.name,
+        run_id=run_id,
+        impala=impala_connection(ls, layout),
+        source=_source_plan(dataset, spec.source.query, spec.source.query_timeout, []),
+        first_row_only=spec.first_row_only,
+        timeout_seconds=timespan_seconds(spec.policy.timeout),
+    )

@@ -1,0 +1,1 @@
+"""The operator: kopf handlers (thin) and the pure reconcile logic they call."""

@@ -1,0 +1,85 @@
+"""The engine's errors: a stable code, a readable message, and whether retrying can help.
+
+Messages never contain a secret value. The code becomes `errors[].code` in the run summary and the
+operator's condition reason; `exit_code` tells the Job whether a retry is pointless (configuration).
+"""
+
+from __future__ import annotations
+
+# Exit codes of `impala-copy engine`: the Job's podFailurePolicy fails the Job at once on
+# EXIT_CONFIGURATION, and lets the backoff retry on EXIT_TRANSIENT.
+EXIT_OK = 0
+EXIT_TRANSIENT = 1
+EXIT_CONFIGURATION = 2
+
+
+class CopyError(Exception):
+    """Base of every error the engine reports."""
+
+    code = "CopyFailed"
+    retryable = True
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_TRANSIENT if self.retryable else EXIT_CONFIGURATION
+
+
+class ConfigurationError(CopyError):
+    code = "InvalidConfiguration"
+    retryable = False
+
+
+class SecretMissing(ConfigurationError):
+    code = "SecretMissing"
+
+
+class AuthenticationFailed(CopyError):
+    code = "AuthenticationFailed"
+    retryable = False
+
+
+class TLSVerificationFailed(CopyError):
+    code = "TLSVerificationFailed"
+    retryable = False
+
+
+class Unreachable(CopyError):
+    code = "Unreachable"
+
+
+class Timeout(CopyError):
+    code = "Timeout"
+
+
+class TableNotFound(CopyError):
+    code = "TableNotFound"
+    retryable = False
+
+
+class QueryFailed(CopyError):
+    """The server rejected or failed the SQL (syntax, semantics, runtime)."""
+
+    code = "QueryFailed"
+    retryable = False
+
+
+class ServerError(CopyError):
+    code = "ServerError"
+
+
+class SinkError(CopyError):
+    code = "SinkWriteFailed"
+
+
+class SinkAuthenticationFailed(SinkError):
+    code = "SinkAuthenticationFailed"
+    retryable = False
+
+
+class ConsistencyCheckFailed(CopyError):
+    code = "DataConsistencyCheckFailed"
+    retryable = False

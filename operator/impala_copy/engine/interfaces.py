@@ -1,0 +1,50 @@
+"""The contracts between the engine's parts: a batch source and a sink writer.
+
+Source: an open query whose result arrives as Arrow record batches with a fixed schema.
+Sink:   open(schema) -> write(batch)* -> commit() -> SinkResult, or abort() on any failure;
+        nothing a sink writes looks complete until commit() returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+
+class BatchSource(Protocol):
+    """A running query: its Arrow schema and its batches, streamed with bounded memory."""
+
+    @property
+    def schema(self) -> pa.Schema: ...
+
+    def batches(self) -> Iterator[pa.RecordBatch]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class SinkResult:
+    """What a sink reports after commit."""
+
+    rows_written: int = 0
+    rows_skipped: int = 0
+    bytes_written: int = 0
+    files_written: int = 0
+    output_paths: list[str] = field(default_factory=list)
+    # Rows counted back from the written output (e.g. Parquet footers, COUNT(*)); None when not checked.
+    rows_verified: int | None = None
+
+
+class SinkWriter(Protocol):
+    """The lifecycle every sink follows."""
+
+    def open(self, schema: pa.Schema) -> None: ...
+
+    def write(self, batch: pa.RecordBatch) -> None: ...
+
+    def commit(self, verify: bool = False) -> SinkResult: ...
+
+    def abort(self) -> None: ...
