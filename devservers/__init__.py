@@ -1,0 +1,1 @@
+"""Local servers for tests, the demo and the benchmarks: Spark Thrift Server (HiveServer2), PostgreSQL, moto, Azurite."""

@@ -1,0 +1,6 @@
+"""Shared test set-up. Server fixtures live in tests/fixtures/ (one module per kind of server)."""
+
+pytest_plugins = [
+    "tests.fixtures.sts",
+    "tests.fixtures.sinks",
+]
