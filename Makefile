@@ -7,8 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TOOLS := $(CURDIR)/.tools
-export PIP_CACHE_DIR ?= $(CURDIR)/.cache/pip
-export npm_config_cache ?= $(CURDIR)/.cache/npm
+# Downloads are cached in the user's cache folders (pip: ~/.cache/pip, npm: ~/.npm), so a fresh clone
+# on the same machine installs without downloading again.
 
 .PHONY: help
 help: ## Show this help
