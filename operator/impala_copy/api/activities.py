@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, OpenModel, Resource
+from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, Resource
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.summary import RunSummary
 
@@ -212,18 +212,43 @@ class ActivityPolicy(ApiModel):
     )
 
 
-class JobSettings(OpenModel):
-    """Kubernetes settings of the Job pod that runs the engine (defaults come from the operator's config)."""
+class LocalObjectReference(ApiModel):
+    """A reference to an object in the same namespace by name (as in a PodSpec's imagePullSecrets)."""
 
-    image: str | None = Field(default=None, max_length=1024, description="Engine image. Default: the operator's.")
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(default=None)
-    image_pull_secrets: list[dict[str, str]] | None = Field(default=None, description="[{name: ...}] as in a PodSpec.")
-    service_account_name: str | None = Field(default=None, max_length=NAME_MAX, description="Pod service account.")
-    resources: dict[str, Any] | None = Field(default=None, description="Container resources (requests/limits).")
-    node_selector: dict[str, str] | None = Field(default=None)
-    tolerations: list[dict[str, Any]] | None = Field(default=None)
-    affinity: dict[str, Any] | None = Field(default=None)
-    ttl_seconds_after_finished: int | None = Field(default=None, ge=0, description="Job TTL after it finishes.")
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the object.")
+
+
+class JobSettings(ApiModel):
+    """Kubernetes settings of the Job pod that runs the engine. Unset fields take the operator's defaults
+    (Helm values `job.*`). resources, affinity and tolerations are passed to the pod as written."""
+
+    image: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="Engine image. Default: the operator's job image."
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
+        default=None, description="Always, IfNotPresent or Never. Default: the operator's setting."
+    )
+    image_pull_secrets: list[LocalObjectReference] | None = Field(
+        default=None, max_length=16, description="Secrets to pull the image with, [{name: ...}] as in a PodSpec."
+    )
+    service_account_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=NAME_MAX,
+        pattern=NAME_PATTERN,
+        description="Service account of the pod. Default: the operator's job service account.",
+    )
+    resources: dict[str, Any] | None = Field(
+        default=None, description="Container resources (requests/limits), a Kubernetes ResourceRequirements."
+    )
+    node_selector: dict[str, str] | None = Field(default=None, description="Node labels the pod must run on.")
+    tolerations: list[dict[str, Any]] | None = Field(
+        default=None, max_length=64, description="Pod tolerations, each a Kubernetes Toleration."
+    )
+    affinity: dict[str, Any] | None = Field(default=None, description="Pod affinity, a Kubernetes Affinity.")
+    ttl_seconds_after_finished: int | None = Field(
+        default=None, ge=0, description="Seconds a finished Job is kept before Kubernetes deletes it."
+    )
     labels: dict[str, str] | None = Field(default=None, description="Extra labels for the Job and its pod.")
     annotations: dict[str, str] | None = Field(default=None, description="Extra annotations for the pod.")
 
@@ -334,7 +359,7 @@ class LookupActivitySpec(RuledModel):
     source: ImpalaSource = Field(default_factory=ImpalaSource, description="Query settings (ADF: source).")
     first_row_only: bool = Field(default=True, description="Return only the first row (ADF: firstRowOnly). Default true.")
     refresh_interval: str | None = Field(
-        default=None, pattern=DURATION_PATTERN, description="Run again on this period, e.g. 15m or 1h."
+        default=None, min_length=2, max_length=32, pattern=DURATION_PATTERN, description="Run again on this period, e.g. 15m or 1h."
     )
     policy: ActivityPolicy = Field(default_factory=ActivityPolicy, description="Timeout and retries (ADF: policy).")
     job: JobSettings | None = Field(default=None, description="Kubernetes settings of the Job pod, if one is used.")

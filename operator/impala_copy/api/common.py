@@ -8,40 +8,24 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
+
+# Re-exported: every module of the API takes its model base from here.
+from impala_copy.api.model import ApiModel as ApiModel
+from impala_copy.api.model import OpenModel as OpenModel
+from impala_copy.api.rules import Rule, RuledModel, written
 
 API_GROUP = "impalacopy.io"
 API_VERSION = "v1alpha1"
 GROUP_VERSION = f"{API_GROUP}/{API_VERSION}"
+# Every kind is listed by `kubectl get impalacopy`.
+CATEGORY = "impalacopy"
 
 # The length of a DNS-1123 subdomain, the limit of most Kubernetes object names.
 NAME_MAX = 253
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 # A key in a Secret or ConfigMap.
 KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
-
-
-class ApiModel(BaseModel):
-    """Base of every model of the API: camelCase on the wire, unknown fields rejected."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        validate_default=True,
-        use_enum_values=True,
-    )
-
-    def to_wire(self) -> dict[str, Any]:
-        """The JSON shape as it appears in a manifest (aliases, no unset optional fields)."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
-
-
-class OpenModel(ApiModel):
-    """A model that passes through Kubernetes-native structures it does not own (resources, affinity)."""
-
-    model_config = ConfigDict(extra="allow")
 
 
 ObjectName = str
@@ -67,8 +51,16 @@ class SecretValue(ApiModel):
     secret_key_ref: SecretKeySelector = Field(description="The Secret key holding the value.")
 
 
-class CertificateSource(ApiModel):
+class CertificateSource(RuledModel):
     """A PEM certificate bundle in a Secret or a ConfigMap key. Exactly one of the two is set."""
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            cel="has(self.secretKeyRef) != has(self.configMapKeyRef)",
+            message="set exactly one of secretKeyRef and configMapKeyRef",
+            check=lambda m: written(m, "secret_key_ref") != written(m, "config_map_key_ref"),
+        ),
+    )
 
     secret_key_ref: SecretKeySelector | None = Field(default=None, description="A Secret key holding PEM certificates.")
     config_map_key_ref: ConfigMapKeySelector | None = Field(
@@ -121,7 +113,9 @@ class Resource(ApiModel):
 
     KIND_INFO: ClassVar[KindInfo]
 
-    api_version: Literal["impalacopy.io/v1alpha1"] = Field(default=GROUP_VERSION, description="impalacopy.io/v1alpha1")
+    api_version: Literal["impalacopy.io/v1alpha1"] = Field(
+        default="impalacopy.io/v1alpha1", description="impalacopy.io/v1alpha1"
+    )
     kind: str
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
 

@@ -38,6 +38,10 @@ class ThriftTransportProtocol(StrEnum):
     HTTP = "HTTP"
 
 
+# ADF: "The default value is anonymous when you use SASLUsername."
+SASL_DEFAULT_USERNAME = "anonymous"
+DEFAULT_HTTP_PATH = "cliservice"
+
 TLS_FIELDS = (
     "trusted_cert",
     "use_system_trust_store",
@@ -63,11 +67,6 @@ class ImpalaLinkedServiceSpec(RuledModel):
             message="authenticationType UsernameAndPassword requires username and password",
             check=lambda m: m.authentication_type != "UsernameAndPassword"
             or (written(m, "username") and written(m, "password")),
-        ),
-        Rule(
-            cel="!has(self.authenticationType) || self.authenticationType != 'SASLUsername' || has(self.username)",
-            message="authenticationType SASLUsername requires username",
-            check=lambda m: m.authentication_type != "SASLUsername" or written(m, "username"),
         ),
         Rule(
             cel="(has(self.authenticationType) && self.authenticationType != 'Anonymous') || "
@@ -112,7 +111,11 @@ class ImpalaLinkedServiceSpec(RuledModel):
         description="Anonymous, SASLUsername or UsernameAndPassword (ADF: authenticationType). Default Anonymous.",
     )
     username: str | None = Field(
-        default=None, min_length=1, max_length=256, description="User name to log in with (ADF: username)."
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="User name to log in with (ADF: username). Required with UsernameAndPassword; "
+        f"with SASLUsername it defaults to {SASL_DEFAULT_USERNAME}, as in ADF.",
     )
     password: SecretValue | None = Field(
         default=None,
@@ -163,7 +166,14 @@ class ImpalaLinkedServiceSpec(RuledModel):
 
     @property
     def effective_http_path(self) -> str:
-        return self.http_path or "cliservice"
+        return self.http_path or DEFAULT_HTTP_PATH
+
+    @property
+    def effective_username(self) -> str | None:
+        """The user name to log in with: ADF's default `anonymous` for SASLUsername without a username."""
+        if self.username is None and self.authentication_type == AuthenticationType.SASL_USERNAME:
+            return SASL_DEFAULT_USERNAME
+        return self.username
 
 
 class LinkedServiceStatus(ApiModel):
@@ -251,6 +261,8 @@ class ImpalaDatasetSpec(RuledModel):
     )
     structure: list[ColumnDefinition] | None = Field(
         default=None,
+        min_length=1,
+        max_length=1024,
         description="Columns to read, in order. When set, only these columns are selected from the table.",
     )
 

@@ -138,7 +138,7 @@ def impala_connection(ls: ImpalaLinkedService, layout: Layout) -> ImpalaConnecti
         host=spec.host,
         port=spec.port,
         authentication_type=spec.authentication_type,
-        username=spec.username,
+        username=spec.effective_username,
         password=_secret_ref(spec.password) if spec.password else None,
         enable_ssl=spec.enable_ssl,
         trusted_cert=CertRef(source=spec.trusted_cert, path=layout.cert_path(spec.trusted_cert))
@@ -169,7 +169,7 @@ def _source_plan(dataset: ImpalaDataset, query: str | None, query_timeout: str, 
     table = dataset.spec.qualified_table()
     schema, name = table if table else (None, None)
     return SourcePlan(
-        schema=schema,
+        schema_=schema,
         table=name,
         columns=[c.name for c in dataset.spec.structure] if dataset.spec.structure else None,
         query=query,
