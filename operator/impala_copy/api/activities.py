@@ -349,37 +349,99 @@ class CopyActivity(Resource):
 
 
 class LookupActivitySpec(RuledModel):
-    """Run a query and keep the first row or all rows in status (ADF: Lookup activity)."""
+    """Run a query and keep the first row or all rows (ADF: Lookup activity).
 
-    RULES: ClassVar[tuple[Rule, ...]] = ()
+    The query runs in the operator (not in a Job pod), in a bounded pool of worker threads: see
+    docs/lookup.md for the reasons and the limits (5000 rows, 4 MiB of JSON).
+    """
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            cel="!has(self.source) || !has(self.source.additionalColumns)",
+            message="source.additionalColumns apply to a CopyActivity only, not to a LookupActivity",
+            check=lambda m: not m.source.additional_columns,
+        ),
+    )
 
     dataset: ImpalaDatasetReference = Field(
         description="The ImpalaDataset (and through it the linked service) to query (ADF: dataset)."
     )
-    source: ImpalaSource = Field(default_factory=ImpalaSource, description="Query settings (ADF: source).")
-    first_row_only: bool = Field(default=True, description="Return only the first row (ADF: firstRowOnly). Default true.")
-    refresh_interval: str | None = Field(
-        default=None, min_length=2, max_length=32, pattern=DURATION_PATTERN, description="Run again on this period, e.g. 15m or 1h."
+    source: ImpalaSource = Field(
+        default_factory=ImpalaSource,
+        description="Query settings (ADF: source). Without source.query the dataset's table is read.",
     )
-    policy: ActivityPolicy = Field(default_factory=ActivityPolicy, description="Timeout and retries (ADF: policy).")
-    job: JobSettings | None = Field(default=None, description="Kubernetes settings of the Job pod, if one is used.")
+    first_row_only: bool = Field(
+        default=True,
+        description="Return only the first row as output.firstRow; false returns output.count and "
+        "output.value, at most 5000 rows (ADF: firstRowOnly). Default true.",
+    )
+    refresh_interval: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=32,
+        pattern=DURATION_PATTERN,
+        description="Run again this long after the last run ended, e.g. 15m or 1h. Default: run only on "
+        "apply, spec change and the impalacopy.io/run-now annotation.",
+    )
+    policy: ActivityPolicy = Field(
+        default_factory=ActivityPolicy,
+        description="Timeout of the whole lookup and retries of failures that may pass on retry "
+        "(ADF: policy). secureOutput keeps the output out of status and Events: it goes to the result "
+        "ConfigMap only.",
+    )
+
+
+class LookupRun(ApiModel):
+    """The newest lookup run."""
+
+    run_id: str | None = Field(default=None, description="Identifier of the run (shared by its attempts).")
+    trigger: str | None = Field(
+        default=None, description="What started the run: create, specChange, runNow, refresh, retry, restart."
+    )
+    attempt: int = Field(default=1, description="Attempt number, 1 for the first.")
+    generation: int | None = Field(default=None, description="metadata.generation the run was started for.")
+    start_time: str | None = Field(default=None, description="RFC 3339 start of the attempt.")
+    completion_time: str | None = Field(default=None, description="RFC 3339 end of the attempt.")
+    duration_seconds: float | None = Field(default=None, description="Seconds from connect to close.")
+    rows_returned: int | None = Field(default=None, description="Rows in the output.")
+    result_bytes: int | None = Field(default=None, description="Bytes of the output as compact JSON.")
+    reason: str | None = Field(
+        default=None, description="Reason of a failure, e.g. AuthenticationFailed, ResultTooLarge."
+    )
+    message: str | None = Field(default=None, description="Readable outcome of the attempt.")
 
 
 class LookupActivityStatus(ApiModel):
     phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
     observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready, Running, Succeeded, Failed.")
-    last_run: LastRun | None = Field(default=None, description="The newest run.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready (references resolved), Running, Succeeded, Failed, and Truncated (True when the "
+        "query returned more than 5000 rows).",
+    )
+    last_run: LookupRun | None = Field(default=None, description="The newest run.")
     output: dict[str, Any] | None = Field(
         default=None,
-        description="ADF output: {firstRow: {...}} or {count: N, value: [...]} when small enough for status.",
+        description="ADF output: {firstRow: {...}} or {count: N, value: [...]}, when its JSON is at most "
+        "16 KiB (larger outputs go to resultConfigMap).",
     )
-    result_config_map: str | None = Field(default=None, description="ConfigMap holding a result too large for status.")
-    rows_returned: int | None = Field(default=None, description="Rows in the output.")
-    truncated: bool | None = Field(default=None, description="More rows than the 5000-row limit were returned.")
-    last_successful_time: str | None = Field(default=None)
-    last_failure_time: str | None = Field(default=None)
-    handled_run_now: str | None = Field(default=None)
+    result_config_map: str | None = Field(
+        default=None,
+        description="ConfigMap owned by this LookupActivity that holds an output larger than 16 KiB: key "
+        "output.json, or binaryData output.json.gz (gzip) above 900 KiB.",
+    )
+    rows_returned: int | None = Field(default=None, description="Rows in the output of the last success.")
+    truncated: bool | None = Field(
+        default=None, description="The query returned more than 5000 rows; the output holds the first 5000."
+    )
+    last_successful_time: str | None = Field(default=None, description="RFC 3339 end of the last success.")
+    last_failure_time: str | None = Field(default=None, description="RFC 3339 end of the last failed run.")
+    next_run_time: str | None = Field(
+        default=None, description="When the next run starts: a retry after a failure, or the refreshInterval."
+    )
+    handled_run_now: str | None = Field(
+        default=None, description="Value of the run-now annotation last acted upon."
+    )
 
 
 class LookupActivity(Resource):
@@ -392,6 +454,8 @@ class LookupActivity(Resource):
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
             {"name": "Rows", "type": "integer", "jsonPath": ".status.rowsReturned"},
             {"name": "Truncated", "type": "boolean", "jsonPath": ".status.truncated", "priority": 1},
+            {"name": "Reason", "type": "string", "jsonPath": ".status.lastRun.reason", "priority": 1},
+            {"name": "Result", "type": "string", "jsonPath": ".status.resultConfigMap", "priority": 1},
             {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
