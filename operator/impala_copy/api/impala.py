@@ -183,7 +183,10 @@ class LinkedServiceStatus(ApiModel):
     conditions: list[Condition] = Field(default_factory=list, description="Ready and Connected conditions.")
     last_probe_time: str | None = Field(default=None, description="RFC 3339 time of the last connection test.")
     round_trip_milliseconds: float | None = Field(
-        default=None, description="Duration of the last successful connection test (connect, SELECT 1, close)."
+        default=None, description="Server round trip of SELECT 1 in the last successful connection test (ms)."
+    )
+    probe_duration_milliseconds: float | None = Field(
+        default=None, description="Duration of the last connection test: connect, log in, SELECT 1, close (ms)."
     )
 
 
@@ -202,6 +205,14 @@ class ImpalaLinkedService(Resource):
                 "type": "string",
                 "jsonPath": '.status.conditions[?(@.type=="Connected")].status',
             },
+            {
+                "name": "Probe",
+                "type": "string",
+                "jsonPath": '.status.conditions[?(@.type=="Connected")].reason',
+                "priority": 1,
+            },
+            {"name": "RTT(ms)", "type": "number", "jsonPath": ".status.roundTripMilliseconds", "priority": 1},
+            {"name": "Last Probe", "type": "date", "jsonPath": ".status.lastProbeTime", "priority": 1},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     )
