@@ -186,7 +186,7 @@ class LinkedServiceStatus(ApiModel):
         default=None, description="Server round trip of SELECT 1 in the last successful connection test (ms)."
     )
     probe_duration_milliseconds: float | None = Field(
-        default=None, description="Duration of the last connection test: connect, log in, SELECT 1, close (ms)."
+        default=None, description="Duration of the last connection test: connect, login, SELECT 1, close (ms)."
     )
 
 
