@@ -183,10 +183,10 @@ class LinkedServiceStatus(ApiModel):
     conditions: list[Condition] = Field(default_factory=list, description="Ready and Connected conditions.")
     last_probe_time: str | None = Field(default=None, description="RFC 3339 time of the last connection test.")
     round_trip_milliseconds: float | None = Field(
-        default=None, description="Server round trip of SELECT 1 in the last successful connection test (ms)."
+        default=None, description="Server round trip of SELECT 1 in the last successful connection test, ms."
     )
     probe_duration_milliseconds: float | None = Field(
-        default=None, description="Duration of the last connection test: connect, login, SELECT 1, close (ms)."
+        default=None, description="Duration of the last connection test: connect, login, SELECT 1, close, ms."
     )
 
 
