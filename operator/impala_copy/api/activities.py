@@ -359,7 +359,7 @@ class LookupActivitySpec(RuledModel):
         Rule(
             cel="!has(self.source) || !has(self.source.additionalColumns)",
             message="source.additionalColumns apply to a CopyActivity only, not to a LookupActivity",
-            check=lambda m: not m.source.additional_columns,
+            check=lambda m: not written(m.source, "additional_columns"),
         ),
     )
 

@@ -1,0 +1,329 @@
+"""CustomResourceDefinitions generated from the models: one per kind in `api.kinds.KINDS`.
+
+The models' JSON schema (pydantic) becomes a structural `openAPIV3Schema`:
+- every `$ref` is inlined, `title` is dropped, `anyOf: [X, null]` becomes an optional X (the API
+  server prunes a `null` of a non-nullable field, and the models read None as "not written");
+- no `default`: defaults are applied in code (operator and CLI), so the rules see the object as
+  written; each description says what the default is, so `kubectl explain` shows it;
+- `const` becomes a one-value `enum`, a string enum gets a `maxLength` (CEL cost estimates);
+- `dict[str, Any]` (resources, affinity, tolerations, the Lookup output) becomes an object with
+  `x-kubernetes-preserve-unknown-fields`; the status root keeps unknown fields too, for the
+  bookkeeping the operator framework stores there;
+- each model's `RULES` (put into its JSON schema by `RuledModel`) stay where the model appears, as
+  `x-kubernetes-validations`.
+
+`impala-copy crds --output DIR` writes `DIR/<plural>.yaml` and the same bytes into the Helm chart.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from impala_copy.api.common import API_GROUP, API_VERSION, CATEGORY, Resource
+from impala_copy.api.kinds import KINDS
+
+HEADER = "# Generated from the models in operator/impala_copy/api by `make crds`. Do not edit.\n"
+CHART_CRD_DIR = Path("charts/impala-copy-operator/crds")
+
+DEFAULTS_NOTE = (
+    "Defaults are applied by the operator and the CLI, not stored: the object keeps what was written."
+)
+STATUS_DESCRIPTION = (
+    "Observed state, written by the operator. Fields not described here are the operator framework's "
+    "bookkeeping and are kept as written."
+)
+
+# Keys of a schema node, in the order they are written (anything else follows, sorted).
+_KEY_ORDER = (
+    "description",
+    "type",
+    "format",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "exclusiveMinimum",
+    "maximum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "required",
+    "properties",
+    "additionalProperties",
+    "items",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-validations",
+)
+# JSON-schema keys with no place in a CRD (or dropped on purpose: title, default, examples).
+_DROPPED = {"title", "default", "examples", "$defs", "discriminator"}
+
+
+class SchemaError(ValueError):
+    """The models use a JSON-schema construct the CRD generator cannot express structurally."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _default_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return value if value else "'' (empty)"
+    return None
+
+
+def _describe(node: dict[str, Any], description: str | None, with_default: bool) -> str | None:
+    """The description, with its default spelled out when the field has one and does not say it."""
+    default = _default_text(node["default"]) if with_default and node.get("default") is not None else None
+    if description is None:
+        return f"Default {default}." if default is not None else None
+    description = _one_line(description)
+    if default is not None and "default" not in description.lower():
+        description = f"{description.rstrip('.')}. Default {default}."
+    return description
+
+
+class _Converter:
+    """Turns one pydantic JSON schema into a structural OpenAPI v3 schema."""
+
+    def __init__(self, defs: dict[str, Any], *, with_defaults: bool = True) -> None:
+        self.defs = defs
+        self.with_defaults = with_defaults
+
+    def _resolve(self, ref: str) -> dict[str, Any]:
+        prefix = "#/$defs/"
+        if not ref.startswith(prefix) or ref[len(prefix) :] not in self.defs:
+            raise SchemaError(f"cannot resolve {ref}")
+        target: dict[str, Any] = self.defs[ref[len(prefix) :]]
+        return target
+
+    def convert(self, node: dict[str, Any], path: str) -> dict[str, Any]:
+        node = dict(node)
+        description = node.pop("description", None)
+        if "$ref" in node:
+            target = dict(self._resolve(node.pop("$ref")))
+            field_description = description
+            description = target.pop("description", None)
+            if field_description:
+                description = field_description
+            node = {
+                **target,
+                **{k: v for k, v in node.items() if k != "default"},
+                "default": node.get("default"),
+            }
+        if "anyOf" in node:
+            options = [o for o in node.pop("anyOf") if o != {"type": "null"}]
+            if len(options) != 1:
+                raise SchemaError(f"{path}: a union of {len(options)} types has no structural form")
+            inner = dict(options[0])
+            inner_description = inner.get("description")
+            merged = {**node, **inner}
+            merged["description"] = description or inner_description
+            if "default" in node:
+                merged["default"] = node["default"]
+            return self.convert(merged, path)
+        for key in ("oneOf", "allOf", "not", "prefixItems"):
+            if key in node:
+                raise SchemaError(f"{path}: {key} has no structural form")
+        out: dict[str, Any] = {}
+        text = _describe(node, description, self.with_defaults)
+        if text:
+            out["description"] = text
+        for key, value in node.items():
+            if key in _DROPPED:
+                continue
+            if key == "const":
+                out["enum"] = [value]
+            elif key == "properties":
+                out["properties"] = {
+                    name: self.convert(child, f"{path}.{name}") for name, child in value.items()
+                }
+            elif key == "items":
+                out["items"] = self.convert(value, f"{path}[*]")
+            elif key == "additionalProperties":
+                if value is False:
+                    continue  # properties alone say it; unknown fields are pruned or refused by the server
+                if value is True or value == {}:
+                    out["x-kubernetes-preserve-unknown-fields"] = True
+                else:
+                    out["additionalProperties"] = self.convert(value, f"{path}.*")
+            elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+                bound = "minimum" if key == "exclusiveMinimum" else "maximum"
+                out[bound] = value
+                out[key] = True
+            else:
+                out[key] = value
+        if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+            out["x-kubernetes-preserve-unknown-fields"] = True
+        if out.get("type") == "string" and "enum" in out and "maxLength" not in out:
+            out["maxLength"] = max(len(str(v)) for v in out["enum"])
+        if "type" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+            raise SchemaError(f"{path}: no type")
+        return _ordered(out)
+
+
+def _ordered(node: dict[str, Any]) -> dict[str, Any]:
+    head = [k for k in _KEY_ORDER if k in node]
+    tail = sorted(k for k in node if k not in _KEY_ORDER)
+    out = {k: node[k] for k in head + tail}
+    if "x-kubernetes-validations" in out:
+        out["x-kubernetes-validations"] = [
+            {k: rule[k] for k in ("rule", "message", "fieldPath", "reason") if k in rule}
+            for rule in out["x-kubernetes-validations"]
+        ]
+    return out
+
+
+def _first_sentence_doc(cls: type) -> str:
+    doc = cls.__doc__ or ""
+    return _one_line(doc.split("\n\n")[0])
+
+
+def openapi_schema(cls: type[Resource]) -> dict[str, Any]:
+    """The structural openAPIV3Schema of one kind."""
+    raw = cls.model_json_schema(by_alias=True, mode="validation")
+    converter = _Converter(raw.get("$defs", {}))
+    props = raw["properties"]
+    spec = converter.convert(props["spec"], "spec")
+    spec["description"] = f"{spec.get('description', 'Desired state.').rstrip('.')}. {DEFAULTS_NOTE}"
+    spec = _ordered(spec)
+    # Status is written by the operator: its model defaults say nothing to a reader.
+    status = _Converter(converter.defs, with_defaults=False).convert(props["status"], "status")
+    status["description"] = STATUS_DESCRIPTION
+    status["x-kubernetes-preserve-unknown-fields"] = True
+    status = _ordered(status)
+    spec_cls = cls.model_fields["spec"].annotation
+    kind_doc = _first_sentence_doc(spec_cls) if isinstance(spec_cls, type) else ""
+    return {
+        "description": f"{cls.KIND_INFO.kind}: {kind_doc}" if kind_doc else cls.KIND_INFO.kind,
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {
+                "description": "APIVersion defines the versioned schema of this representation of an object.",
+                "type": "string",
+            },
+            "kind": {
+                "description": "Kind is the REST resource this object represents.",
+                "type": "string",
+            },
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+    }
+
+
+def build_crd(cls: type[Resource]) -> dict[str, Any]:
+    """The CustomResourceDefinition of one kind."""
+    info = cls.KIND_INFO
+    columns = [
+        {
+            k: column[k]
+            for k in ("name", "type", "jsonPath", "description", "priority", "format")
+            if k in column
+        }
+        for column in info.printer_columns
+    ]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{info.plural}.{API_GROUP}",
+            "labels": {
+                "app.kubernetes.io/name": "impala-copy-operator",
+                "app.kubernetes.io/part-of": "impala-copy",
+            },
+        },
+        "spec": {
+            "group": API_GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": info.kind,
+                "listKind": f"{info.kind}List",
+                "plural": info.plural,
+                "singular": info.singular,
+                "shortNames": list(info.short_names),
+                "categories": [CATEGORY],
+            },
+            "versions": [
+                {
+                    "name": API_VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": columns,
+                    "schema": {"openAPIV3Schema": openapi_schema(cls)},
+                }
+            ],
+        },
+    }
+
+
+def build_crds() -> dict[str, dict[str, Any]]:
+    """Every CRD, by plural name."""
+    return {cls.KIND_INFO.plural: build_crd(cls) for cls in KINDS.values()}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, lists indented under their key, no aliases."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def render(crd: dict[str, Any]) -> str:
+    """The YAML text of one CRD file (header comment included)."""
+    body = yaml.dump(
+        crd, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=110, allow_unicode=True
+    )
+    return HEADER + body
+
+
+def rendered_files() -> dict[str, str]:
+    """File name -> text, for every CRD."""
+    return {f"{plural}.yaml": render(crd) for plural, crd in sorted(build_crds().items())}
+
+
+def write_crds(*outputs: Path) -> list[Path]:
+    """Write every CRD into each folder (created if missing); remove generated files of removed kinds."""
+    files = rendered_files()
+    written: list[Path] = []
+    for out in outputs:
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in sorted(out.glob("*.yaml")):
+            if stale.name not in files and stale.read_text(encoding="utf-8").startswith(HEADER):
+                stale.unlink()
+        for name, text in files.items():
+            path = out / name
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def all_in_one() -> str:
+    """Every CRD as one multi-document YAML stream (for `impala-copy crds | kubectl apply -f -`)."""
+    return "".join(("---\n" if i else "") + text for i, text in enumerate(rendered_files().values()))
+
+
+_SELF_FIELD = re.compile(r"\bself((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def rule_fields(cel: str) -> list[list[str]]:
+    """The field chains a rule reads from `self` (e.g. `self.location.type` -> [location, type])."""
+    return [m.group(1).lstrip(".").split(".") for m in _SELF_FIELD.finditer(cel)]

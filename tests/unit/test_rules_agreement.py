@@ -1,0 +1,482 @@
+"""Every validation rule judged twice, by pydantic and by the generated CRD's CEL, on the same manifests.
+
+In: good and bad manifests of every kind, each bad one breaking one rule (or one field bound).
+Out: pydantic's verdict (`parse_resource`, as the CLI and the operator judge) and the API server's
+verdict (the CRD's openAPIV3Schema with jsonschema, its `x-kubernetes-validations` evaluated with
+cel-python on the object as written) agree: same field path, same message; good manifests pass both.
+Faked: only the API server, whose schema and CEL checks are reproduced from the generated CRDs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.unit.crd_checks import cel_failures, cel_verdicts, schema_errors
+
+from impala_copy.api.kinds import KINDS, SpecError, parse_resource
+from impala_copy.api.rules import RuledModel
+
+GV = "impalacopy.io/v1alpha1"
+SECRET = {"secretKeyRef": {"name": "impala", "key": "password"}}
+CA_SECRET = {"secretKeyRef": {"name": "impala-ca", "key": "ca.pem"}}
+CA_CONFIGMAP = {"configMapKeyRef": {"name": "impala-ca", "key": "ca.pem"}}
+
+
+def manifest(kind: str, spec: dict[str, Any], name: str = "x") -> dict[str, Any]:
+    return {"apiVersion": GV, "kind": kind, "metadata": {"name": name, "namespace": "ns"}, "spec": spec}
+
+
+def impala_ls(**spec: Any) -> dict[str, Any]:
+    return manifest("ImpalaLinkedService", {"host": "impala.example.com", **spec})
+
+
+def impala_ds(**spec: Any) -> dict[str, Any]:
+    return manifest("ImpalaDataset", {"linkedServiceName": {"referenceName": "impala"}, **spec})
+
+
+PVC = {"type": "PersistentVolumeClaimLocation", "claimName": "out", "folderPath": "sales"}
+S3 = {"type": "AmazonS3Location", "bucketName": "my-bucket", "folderPath": "sales"}
+AZ = {"type": "AzureBlobStorageLocation", "container": "landing"}
+
+
+def file_ds(kind: str, location: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return manifest(kind, {"location": location, **spec})
+
+
+def copy_activity(
+    sink: dict[str, Any] | None = None, kind: str = "ParquetDataset", **spec: Any
+) -> dict[str, Any]:
+    return manifest(
+        "CopyActivity",
+        {
+            "inputs": [{"referenceName": "sales"}],
+            "outputs": [{"referenceName": "sales-out", "kind": kind}],
+            "sink": sink or {"type": "ParquetSink"},
+            **spec,
+        },
+    )
+
+
+def lookup_activity(**spec: Any) -> dict[str, Any]:
+    return manifest("LookupActivity", {"dataset": {"referenceName": "sales"}, **spec})
+
+
+USER_PASS = "authenticationType UsernameAndPassword requires username and password"
+ANON = "authenticationType Anonymous takes no username or password"
+SASL_NO_PASSWORD = "authenticationType SASLUsername takes no password (use UsernameAndPassword)"
+TLS = (
+    "TLS options (trustedCert, useSystemTrustStore, allowHostNameCNMismatch, allowSelfSignedServerCert, "
+    "enableServerCertificateValidation) require enableSsl: true"
+)
+HTTP_PATH = "httpPath requires thriftTransportProtocol: HTTP"
+ONE_CERT = "set exactly one of secretKeyRef and configMapKeyRef"
+TABLE_NAME = "tableName (legacy) cannot be combined with schema or table"
+SCHEMA_TABLE = "schema requires table"
+S3_KEYS = "accessKeyId and secretAccessKey go together (leave both out to use the pod's identity)"
+S3_TOKEN = "sessionToken requires accessKeyId and secretAccessKey"
+AZ_CONN = "connectionString cannot be combined with accountName, accountKey or sasToken"
+AZ_NEED = "set connectionString, or accountName (with accountKey, sasToken or neither for workload identity)"
+AZ_KEY_SAS = "accountKey and sasToken are mutually exclusive"
+PG_CERT = "trustedCert requires sslMode require, verify-ca or verify-full"
+LOC_PVC = "PersistentVolumeClaimLocation requires claimName"
+LOC_S3 = "AmazonS3Location requires bucketName"
+LOC_AZ = "AzureBlobStorageLocation requires container"
+LOC_FIELDS = (
+    "claimName, bucketName and container belong to PersistentVolumeClaimLocation, AmazonS3Location and "
+    "AzureBlobStorageLocation respectively"
+)
+LOC_DOTS = "folderPath must not contain '..'"
+DS_LS = "AmazonS3Location and AzureBlobStorageLocation need linkedServiceName; PersistentVolumeClaimLocation takes none"
+QUOTE = "quoteChar and columnDelimiter must differ"
+UNIQUE_COLUMNS = "additionalColumns names must be unique"
+LOOKUP_COLUMNS = "source.additionalColumns apply to a CopyActivity only, not to a LookupActivity"
+SINK_MATCH = (
+    "sink.type must match the output dataset: ParquetDataset/ParquetSink, DelimitedTextDataset/DelimitedTextSink, "
+    "JsonDataset/JsonSink, PostgreSqlTableDataset/PostgreSqlSink"
+)
+SINK_FILE_ONLY = "formatSettings apply to file sinks (ParquetSink, DelimitedTextSink, JsonSink) only"
+SINK_PG_ONLY = "preCopyScript, writeBatchSize, writeBehavior, upsertSettings and tableOption apply to PostgreSqlSink only"
+UPSERT = "writeBehavior upsert requires upsertSettings.keys"
+
+STORE = {"referenceName": "store"}
+PG_LS = {"host": "pg", "database": "dw", "username": "loader", "password": SECRET}
+PG_DS = manifest("PostgreSqlTableDataset", {"linkedServiceName": {"referenceName": "pg"}, "table": "sales"})
+
+GOOD: dict[str, dict[str, Any]] = {
+    "impala-minimal": impala_ls(),
+    "impala-anonymous-explicit": impala_ls(authenticationType="Anonymous", port=21050),
+    "impala-user-password": impala_ls(
+        authenticationType="UsernameAndPassword", username="alice", password=SECRET
+    ),
+    "impala-sasl-user": impala_ls(authenticationType="SASLUsername", username="bob"),
+    "impala-sasl-default-user": impala_ls(authenticationType="SASLUsername"),
+    "impala-tls-all-options": impala_ls(
+        enableSsl=True,
+        trustedCert=CA_SECRET,
+        useSystemTrustStore=True,
+        allowHostNameCNMismatch=True,
+        allowSelfSignedServerCert=True,
+        enableServerCertificateValidation=True,
+    ),
+    "impala-tls-configmap-ca": impala_ls(enableSsl=True, trustedCert=CA_CONFIGMAP),
+    "impala-tls-off-options-false": impala_ls(
+        enableSsl=False, allowSelfSignedServerCert=False, useSystemTrustStore=False
+    ),
+    "impala-no-tls-no-validation": impala_ls(enableServerCertificateValidation=False),
+    "impala-http": impala_ls(thriftTransportProtocol="HTTP", httpPath="cliservice", port=28000),
+    "impala-http-default-path": impala_ls(thriftTransportProtocol="HTTP"),
+    "impala-port-bounds-low": impala_ls(port=1),
+    "impala-port-bounds-high": impala_ls(port=65535),
+    "dataset-schema-table": impala_ds(schema="demo", table="sales"),
+    "dataset-table-only": impala_ds(table="sales"),
+    "dataset-legacy-table-name": impala_ds(tableName="demo.sales"),
+    "dataset-query-only": impala_ds(),
+    "s3-pod-identity": manifest("AmazonS3LinkedService", {"region": "us-east-1"}),
+    "s3-keys": manifest("AmazonS3LinkedService", {"accessKeyId": SECRET, "secretAccessKey": SECRET}),
+    "s3-keys-token": manifest(
+        "AmazonS3LinkedService", {"accessKeyId": SECRET, "secretAccessKey": SECRET, "sessionToken": SECRET}
+    ),
+    "azure-connection-string": manifest("AzureBlobStorageLinkedService", {"connectionString": SECRET}),
+    "azure-workload-identity": manifest("AzureBlobStorageLinkedService", {"accountName": "acct"}),
+    "azure-account-key": manifest(
+        "AzureBlobStorageLinkedService", {"accountName": "acct", "accountKey": SECRET}
+    ),
+    "azure-sas": manifest("AzureBlobStorageLinkedService", {"accountName": "acct", "sasToken": SECRET}),
+    "pg-basic": manifest("PostgreSqlLinkedService", PG_LS),
+    "pg-verify-full": manifest(
+        "PostgreSqlLinkedService", {**PG_LS, "sslMode": "verify-full", "trustedCert": CA_SECRET}
+    ),
+    "pg-table": PG_DS,
+    "parquet-pvc": file_ds("ParquetDataset", PVC, compressionCodec="zstd"),
+    "parquet-s3": file_ds("ParquetDataset", S3, linkedServiceName=STORE),
+    "json-azure": file_ds("JsonDataset", AZ, linkedServiceName=STORE),
+    "csv-pvc-options": file_ds(
+        "DelimitedTextDataset",
+        PVC,
+        columnDelimiter=";",
+        quoteChar="'",
+        escapeChar="\\",
+        firstRowAsHeader=True,
+    ),
+    "csv-quote-default-delimiter-tab": file_ds("DelimitedTextDataset", PVC, columnDelimiter="\t"),
+    "copy-table": copy_activity(),
+    "copy-query-rotation": copy_activity(
+        {"type": "DelimitedTextSink", "formatSettings": {"maxRowsPerFile": 1, "fileNamePrefix": "sales"}},
+        kind="DelimitedTextDataset",
+        source={"type": "ImpalaSource", "query": "SELECT 1", "queryTimeout": "00:10:00"},
+    ),
+    "copy-additional-columns": copy_activity(
+        source={"additionalColumns": [{"name": "origin", "value": "impala"}, {"name": "batch", "value": "7"}]}
+    ),
+    "copy-json": copy_activity({"type": "JsonSink"}, kind="JsonDataset"),
+    "copy-postgres-upsert": copy_activity(
+        {
+            "type": "PostgreSqlSink",
+            "writeBehavior": "upsert",
+            "upsertSettings": {"keys": ["id"]},
+            "writeBatchSize": 5000,
+        },
+        kind="PostgreSqlTableDataset",
+    ),
+    "copy-policy-job": copy_activity(
+        policy={"timeout": "0.01:00:00", "retry": 2, "retryIntervalInSeconds": 60},
+        validateDataConsistency=True,
+        job={
+            "resources": {"limits": {"memory": "512Mi"}},
+            "tolerations": [{"key": "k", "operator": "Exists"}],
+        },
+    ),
+    "lookup-first-row": lookup_activity(source={"query": "SELECT max(id) FROM demo.sales"}),
+    "lookup-refresh": lookup_activity(firstRowOnly=False, refreshInterval="15m"),
+}
+
+# (manifest, field path of the error, message): each breaks exactly one rule.
+BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
+    "user-password-without-password": (
+        impala_ls(authenticationType="UsernameAndPassword", username="alice"),
+        "spec",
+        USER_PASS,
+    ),
+    "user-password-without-username": (
+        impala_ls(authenticationType="UsernameAndPassword", password=SECRET),
+        "spec",
+        USER_PASS,
+    ),
+    "anonymous-with-password": (impala_ls(authenticationType="Anonymous", password=SECRET), "spec", ANON),
+    "default-anonymous-with-username": (impala_ls(username="alice"), "spec", ANON),
+    "sasl-with-password": (
+        impala_ls(authenticationType="SASLUsername", username="bob", password=SECRET),
+        "spec",
+        SASL_NO_PASSWORD,
+    ),
+    "trusted-cert-without-ssl": (impala_ls(trustedCert=CA_SECRET), "spec", TLS),
+    "self-signed-with-ssl-false": (impala_ls(enableSsl=False, allowSelfSignedServerCert=True), "spec", TLS),
+    "cn-mismatch-without-ssl": (impala_ls(allowHostNameCNMismatch=True), "spec", TLS),
+    "system-trust-without-ssl": (impala_ls(useSystemTrustStore=True), "spec", TLS),
+    "server-validation-without-ssl": (impala_ls(enableServerCertificateValidation=True), "spec", TLS),
+    "http-path-with-binary": (impala_ls(httpPath="cliservice"), "spec", HTTP_PATH),
+    "http-path-explicit-binary": (
+        impala_ls(thriftTransportProtocol="Binary", httpPath="cliservice"),
+        "spec",
+        HTTP_PATH,
+    ),
+    "cert-both-refs": (
+        impala_ls(enableSsl=True, trustedCert={**CA_SECRET, **CA_CONFIGMAP}),
+        "spec.trustedCert",
+        ONE_CERT,
+    ),
+    "cert-no-ref": (impala_ls(enableSsl=True, trustedCert={}), "spec.trustedCert", ONE_CERT),
+    "table-name-and-table": (impala_ds(tableName="demo.sales", table="sales"), "spec", TABLE_NAME),
+    "table-name-and-schema": (impala_ds(tableName="sales", schema="demo", table="sales"), "spec", TABLE_NAME),
+    "schema-without-table": (impala_ds(schema="demo"), "spec", SCHEMA_TABLE),
+    "s3-key-id-only": (manifest("AmazonS3LinkedService", {"accessKeyId": SECRET}), "spec", S3_KEYS),
+    "s3-secret-only": (manifest("AmazonS3LinkedService", {"secretAccessKey": SECRET}), "spec", S3_KEYS),
+    "s3-token-only": (manifest("AmazonS3LinkedService", {"sessionToken": SECRET}), "spec", S3_TOKEN),
+    "azure-conn-and-account": (
+        manifest("AzureBlobStorageLinkedService", {"connectionString": SECRET, "accountName": "acct"}),
+        "spec",
+        AZ_CONN,
+    ),
+    "azure-nothing": (
+        manifest("AzureBlobStorageLinkedService", {"serviceEndpoint": "http://azurite:10000"}),
+        "spec",
+        AZ_NEED,
+    ),
+    "azure-key-and-sas": (
+        manifest(
+            "AzureBlobStorageLinkedService", {"accountName": "acct", "accountKey": SECRET, "sasToken": SECRET}
+        ),
+        "spec",
+        AZ_KEY_SAS,
+    ),
+    "pg-cert-default-sslmode": (
+        manifest("PostgreSqlLinkedService", {**PG_LS, "trustedCert": CA_SECRET}),
+        "spec",
+        PG_CERT,
+    ),
+    "pg-cert-prefer": (
+        manifest("PostgreSqlLinkedService", {**PG_LS, "sslMode": "prefer", "trustedCert": CA_SECRET}),
+        "spec",
+        PG_CERT,
+    ),
+    "pg-cert-both-refs": (
+        manifest(
+            "PostgreSqlLinkedService",
+            {**PG_LS, "sslMode": "verify-ca", "trustedCert": {**CA_SECRET, **CA_CONFIGMAP}},
+        ),
+        "spec.trustedCert",
+        ONE_CERT,
+    ),
+    "pvc-without-claim": (
+        file_ds("ParquetDataset", {"type": "PersistentVolumeClaimLocation"}),
+        "spec.location",
+        LOC_PVC,
+    ),
+    "s3-without-bucket": (
+        file_ds("ParquetDataset", {"type": "AmazonS3Location"}, linkedServiceName=STORE),
+        "spec.location",
+        LOC_S3,
+    ),
+    "azure-without-container": (
+        file_ds("JsonDataset", {"type": "AzureBlobStorageLocation"}, linkedServiceName=STORE),
+        "spec.location",
+        LOC_AZ,
+    ),
+    "pvc-with-bucket": (
+        file_ds("DelimitedTextDataset", {**PVC, "bucketName": "my-bucket"}),
+        "spec.location",
+        LOC_FIELDS,
+    ),
+    "folder-dots": (
+        file_ds("ParquetDataset", {**PVC, "folderPath": "sales/../../etc"}),
+        "spec.location",
+        LOC_DOTS,
+    ),
+    "parquet-s3-without-store": (file_ds("ParquetDataset", S3), "spec", DS_LS),
+    "json-pvc-with-store": (file_ds("JsonDataset", PVC, linkedServiceName=STORE), "spec", DS_LS),
+    "csv-azure-without-store": (file_ds("DelimitedTextDataset", AZ), "spec", DS_LS),
+    "csv-quote-is-default-delimiter": (file_ds("DelimitedTextDataset", PVC, quoteChar=","), "spec", QUOTE),
+    "csv-delimiter-is-default-quote": (
+        file_ds("DelimitedTextDataset", PVC, columnDelimiter='"'),
+        "spec",
+        QUOTE,
+    ),
+    "csv-same-explicit": (
+        file_ds("DelimitedTextDataset", PVC, columnDelimiter="|", quoteChar="|"),
+        "spec",
+        QUOTE,
+    ),
+    "copy-duplicate-additional-columns": (
+        copy_activity(
+            source={"additionalColumns": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]}
+        ),
+        "spec.source",
+        UNIQUE_COLUMNS,
+    ),
+    "lookup-additional-columns": (
+        lookup_activity(source={"additionalColumns": [{"name": "a", "value": "1"}]}),
+        "spec",
+        LOOKUP_COLUMNS,
+    ),
+    "lookup-empty-additional-columns": (
+        lookup_activity(source={"additionalColumns": []}),
+        "spec",
+        LOOKUP_COLUMNS,
+    ),
+    "copy-sink-mismatch": (copy_activity({"type": "JsonSink"}), "spec", SINK_MATCH),
+    "copy-postgres-format-settings": (
+        copy_activity(
+            {"type": "PostgreSqlSink", "formatSettings": {"maxRowsPerFile": 10}},
+            kind="PostgreSqlTableDataset",
+        ),
+        "spec.sink",
+        SINK_FILE_ONLY,
+    ),
+    "copy-parquet-write-batch-size": (
+        copy_activity({"type": "ParquetSink", "writeBatchSize": 10}),
+        "spec.sink",
+        SINK_PG_ONLY,
+    ),
+    "copy-upsert-without-keys": (
+        copy_activity({"type": "PostgreSqlSink", "writeBehavior": "upsert"}, kind="PostgreSqlTableDataset"),
+        "spec.sink",
+        UPSERT,
+    ),
+}
+
+# Bounds on single fields: the schema (openAPIV3Schema) and pydantic refuse them, no CEL rule involved.
+BAD_FIELDS: dict[str, tuple[dict[str, Any], str, str]] = {
+    "port-zero": (impala_ls(port=0), "spec.port", "Input should be greater than or equal to 1"),
+    "port-too-high": (impala_ls(port=65536), "spec.port", "Input should be less than or equal to 65535"),
+    "max-rows-per-file-zero": (
+        copy_activity({"type": "ParquetSink", "formatSettings": {"maxRowsPerFile": 0}}),
+        "spec.sink.formatSettings.maxRowsPerFile",
+        "Input should be greater than or equal to 1",
+    ),
+    "unknown-auth": (
+        impala_ls(authenticationType="Kerberos"),
+        "spec.authenticationType",
+        "Input should be 'Anonymous', 'SASLUsername' or 'UsernameAndPassword'",
+    ),
+    "bad-table-name": (
+        impala_ds(tableName="demo.sales; DROP TABLE x"),
+        "spec.tableName",
+        "String should match pattern '^([A-Za-z0-9_]+\\.)?[A-Za-z0-9_]+$'",
+    ),
+    "bad-query-timeout": (
+        copy_activity(source={"queryTimeout": "2h"}),
+        "spec.source.queryTimeout",
+        "String should match pattern '^([0-9]{1,3}\\.)?[0-9]{1,2}:[0-5][0-9]:[0-5][0-9]$'",
+    ),
+    "retry-interval-too-short": (
+        copy_activity(policy={"retryIntervalInSeconds": 5}),
+        "spec.policy.retryIntervalInSeconds",
+        "Input should be greater than or equal to 30",
+    ),
+    "two-inputs": (
+        manifest(
+            "CopyActivity",
+            {
+                "inputs": [{"referenceName": "a"}, {"referenceName": "b"}],
+                "outputs": [{"referenceName": "o", "kind": "ParquetDataset"}],
+                "sink": {"type": "ParquetSink"},
+            },
+        ),
+        "spec.inputs",
+        "List should have at most 1 item after validation, not 2",
+    ),
+    "unknown-field": (impala_ls(hostname="typo"), "spec.hostname", "Extra inputs are not permitted"),
+    "unknown-job-field": (
+        copy_activity(job={"nodeName": "n1"}),
+        "spec.job.nodeName",
+        "Extra inputs are not permitted",
+    ),
+}
+
+
+def pydantic_errors(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    try:
+        parse_resource(copy.deepcopy(obj))
+    except SpecError as exc:
+        return sorted(exc.errors)
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_good_manifest_passes_pydantic_schema_and_cel(name: str) -> None:
+    obj = GOOD[name]
+    assert pydantic_errors(obj) == []
+    assert schema_errors(obj) == []
+    verdicts = cel_verdicts(obj)
+    assert [v for v in verdicts if not v.passed] == []
+
+
+@pytest.mark.parametrize("name", sorted(BAD_RULES))
+def test_rule_breach_is_refused_by_pydantic_and_cel_alike(name: str) -> None:
+    obj, path, message = BAD_RULES[name]
+    assert pydantic_errors(obj) == [(path, message)]
+    assert cel_failures(obj) == [(path, message)]
+    assert [v.error for v in cel_verdicts(obj) if v.error] == []
+    # A rule breach is not a schema error: only CEL catches it at `kubectl apply`.
+    assert schema_errors(obj) == []
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FIELDS))
+def test_field_bound_is_refused_by_pydantic_and_schema_alike(name: str) -> None:
+    obj, path, message = BAD_FIELDS[name]
+    assert pydantic_errors(obj) == [(path, message)]
+    assert [p for p, _ in schema_errors(obj)] == [path] or (
+        # jsonschema reports an unknown property at the object that holds it
+        message == "Extra inputs are not permitted"
+        and [p for p, _ in schema_errors(obj)] == [path.rsplit(".", 1)[0]]
+    )
+
+
+def _ruled_models() -> Iterator[type[RuledModel]]:
+    seen: set[type] = set()
+
+    def walk(cls: type) -> Iterator[type[RuledModel]]:
+        if cls in seen or not isinstance(cls, type) or not hasattr(cls, "model_fields"):
+            return
+        seen.add(cls)
+        if issubclass(cls, RuledModel) and cls.RULES:
+            yield cls
+        for field in cls.model_fields.values():
+            for arg in _types_in(field.annotation):
+                yield from walk(arg)
+
+    for kind_cls in KINDS.values():
+        yield from walk(kind_cls)
+
+
+def _types_in(annotation: Any) -> Iterator[type]:
+    args = getattr(annotation, "__args__", None)
+    if args:
+        for arg in args:
+            yield from _types_in(arg)
+    elif isinstance(annotation, type):
+        yield annotation
+
+
+def test_every_rule_of_every_model_has_a_failing_and_a_passing_case() -> None:
+    messages = {(cls.__name__, rule.message) for cls in _ruled_models() for rule in cls.RULES}
+    assert len(messages) >= 25
+    failing = {message for _, _, message in BAD_RULES.values()}
+    passing = {v.message for obj in GOOD.values() for v in cel_verdicts(obj) if v.passed}
+    assert sorted(m for _, m in messages if m not in failing) == []
+    assert sorted(m for _, m in messages if m not in passing) == []
+
+
+def test_messages_are_unique_within_each_model() -> None:
+    for cls in _ruled_models():
+        messages = [rule.message for rule in cls.RULES]
+        assert len(messages) == len(set(messages)), cls.__name__
+
+
+def test_sasl_without_username_logs_in_as_anonymous_like_adf() -> None:
+    ls = parse_resource(GOOD["impala-sasl-default-user"])
+    assert ls.spec.username is None  # type: ignore[attr-defined]
+    assert ls.spec.effective_username == "anonymous"  # type: ignore[attr-defined]
