@@ -321,9 +321,17 @@ def all_in_one() -> str:
     return "".join(("---\n" if i else "") + text for i, text in enumerate(rendered_files().values()))
 
 
-_SELF_FIELD = re.compile(r"\bself((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+_SELF_FIELD = re.compile(r"\bself((?:\.[A-Za-z_][A-Za-z0-9_]*)+)(\()?")
 
 
 def rule_fields(cel: str) -> list[list[str]]:
-    """The field chains a rule reads from `self` (e.g. `self.location.type` -> [location, type])."""
-    return [m.group(1).lstrip(".").split(".") for m in _SELF_FIELD.finditer(cel)]
+    """The field chains a rule reads from `self` (`self.location.type` -> [location, type]); a method
+    call at the end of a chain (`self.folderPath.contains(...)`) is not a field."""
+    chains = []
+    for match in _SELF_FIELD.finditer(cel):
+        chain = match.group(1).lstrip(".").split(".")
+        if match.group(2):
+            chain = chain[:-1]
+        if chain:
+            chains.append(chain)
+    return chains
