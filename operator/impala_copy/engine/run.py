@@ -1,0 +1,123 @@
+"""Run one CopyPlan end to end and report it as a RunSummary (ADF copy-output names).
+
+    create the sink (configuration and store checked before Impala is touched)
+    -> connect (engine.hs2) -> run build_select(plan.source) with source.queryTimeout
+    -> stream batches into the sink (engine.pipeline), within policy.timeout
+    -> commit: validateDataConsistency counts the rows back from the written output before it is published
+    -> RunSummary
+
+`run_copy` never raises for a CopyError: a failed run is a summary with status Failed and
+`errors[].code/message`; nothing of a failed run is published. Any other exception is reported the
+same way with the code `CopyFailed`. Ctrl-C / SIGTERM (KeyboardInterrupt, SystemExit) abort the
+sink (engine.pipeline.transfer) and propagate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from impala_copy.api.plan import CopyPlan
+from impala_copy.api.summary import RunError, RunSummary
+from impala_copy.engine.errors import EXIT_OK, CopyError
+from impala_copy.engine.hs2 import connect
+from impala_copy.engine.interfaces import BatchSource, SinkResult
+from impala_copy.engine.pipeline import Counters, ProgressCallback, transfer
+from impala_copy.engine.sinks import create_sink
+from impala_copy.engine.sql import build_select
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """The summary and the process exit code it implies (engine/errors.py)."""
+
+    summary: RunSummary
+    exit_code: int
+
+
+def run_copy(
+    plan: CopyPlan, secrets: Mapping[str, str], *, progress: ProgressCallback | None = None
+) -> RunSummary:
+    """Run the plan; a failure is a summary with status Failed, never an exception."""
+    return execute(plan, secrets, progress=progress).summary
+
+
+def execute(
+    plan: CopyPlan, secrets: Mapping[str, str], *, progress: ProgressCallback | None = None
+) -> RunOutcome:
+    """Run the plan and tell the exit code too (`impala-copy engine` uses it)."""
+    started = time.monotonic()
+    counters = Counters()
+    try:
+        result = _copy(plan, secrets, counters, progress, started)
+    except CopyError as err:
+        return RunOutcome(_failed(plan, counters, started, err), err.exit_code)
+    except Exception as exc:  # noqa: BLE001 - reported in the summary, never a bare traceback
+        unexpected = CopyError(f"unexpected {type(exc).__name__}: {exc}")
+        return RunOutcome(_failed(plan, counters, started, unexpected), unexpected.exit_code)
+    return RunOutcome(_succeeded(plan, counters, started, result), EXIT_OK)
+
+
+def _copy(
+    plan: CopyPlan,
+    secrets: Mapping[str, str],
+    counters: Counters,
+    progress: ProgressCallback | None,
+    started: float,
+) -> SinkResult:
+    sink = create_sink(plan, secrets)
+    source: BatchSource | None = None
+    try:
+        with connect(plan.impala, secrets) as session:
+            source = session.query(
+                build_select(plan.source), timeout_seconds=plan.source.query_timeout_seconds
+            )
+            return transfer(
+                source,
+                sink,
+                plan.source.additional_columns,
+                deadline=started + plan.timeout_seconds,
+                counters=counters,
+                verify=plan.validate_data_consistency,
+                progress=progress,
+                started=started,
+            )
+    finally:
+        if source is not None:
+            source.close()
+
+
+def _base(plan: CopyPlan, counters: Counters, started: float) -> RunSummary:
+    duration = time.monotonic() - started
+    return RunSummary(
+        rows_read=counters.rows_read,
+        data_read=counters.data_read,
+        copy_duration=round(duration, 3),
+        partition=plan.partitions[0].index if len(plan.partitions) > 1 else None,
+    )
+
+
+def _succeeded(plan: CopyPlan, counters: Counters, started: float, result: SinkResult) -> RunSummary:
+    summary = _base(plan, counters, started)
+    summary.rows_copied = result.rows_written
+    summary.rows_skipped = result.rows_skipped
+    summary.data_written = result.bytes_written
+    summary.files_written = result.files_written
+    summary.output_paths = result.output_paths
+    summary.throughput = (
+        round(result.rows_written / summary.copy_duration, 1) if summary.copy_duration else 0.0
+    )
+    if plan.validate_data_consistency:
+        # The sink raised ConsistencyCheckFailed on a mismatch; None when it cannot count its output back.
+        summary.consistency_verified = True if result.rows_verified is not None else None
+    return summary
+
+
+def _failed(plan: CopyPlan, counters: Counters, started: float, err: CopyError) -> RunSummary:
+    summary = _base(plan, counters, started)
+    summary.status = "Failed"
+    summary.errors = [RunError(code=err.code, message=err.message)]
+    if plan.validate_data_consistency and err.code == "DataConsistencyCheckFailed":
+        summary.consistency_verified = False
+    return summary

@@ -1,0 +1,148 @@
+"""How values become text in the text formats (DelimitedText and Json), one rule per Arrow type.
+
+The rules (also in docs/engine.md), text first, then JSON:
+
+- string: as is; JSON string.
+- boolean: `true` / `false`; the same in JSON.
+- integers: decimal digits; JSON number.
+- float / double: the shortest text that reads back to the same value (`0.1`, `1e+20`); JSON number.
+  Non-finite values are `NaN`, `Infinity`, `-Infinity` (JSON: those strings).
+- decimal(p, s): exact, with s fraction digits (`12.3400`); JSON number with the same exact digits.
+- date: `YYYY-MM-DD`; JSON string.
+- timestamp: ISO 8601 `YYYY-MM-DDTHH:MM:SS.ffffff` (as many fraction digits as the unit: 6 for
+  microseconds). Naive timestamps (Impala's) get no offset; zoned ones are shown in UTC with `Z`.
+- binary: base64 (RFC 4648, padded); JSON string.
+- anything else: Arrow's text cast, else JSON text; JSON string.
+- NULL: DelimitedText `nullValue`; JSON `null`.
+
+Everything except binary is converted with Arrow compute kernels over whole columns: no Python
+object is made per value (binary columns, rare in Impala tables, are encoded value by value).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Characters that may appear in the text of a non-string value (numbers, dates, timestamps, booleans).
+NON_STRING_ALPHABET = frozenset("0123456789+-.:eETZNaIfinity truls")
+
+_NAN, _POS_INF, _NEG_INF = "NaN", "Infinity", "-Infinity"
+NON_FINITE = (_NAN, _POS_INF, _NEG_INF)
+
+
+def is_string_like(typ: pa.DataType) -> bool:
+    """True for types whose text can hold any character (strings, binary as base64, complex values)."""
+    return not (
+        pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or pa.types.is_decimal(typ)
+        or pa.types.is_boolean(typ)
+        or pa.types.is_date(typ)
+        or pa.types.is_timestamp(typ)
+        or pa.types.is_null(typ)
+    )
+
+
+def is_json_number(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ))
+
+
+def text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The column as a string array, NULLs kept as NULLs."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    typ = arr.type
+    if pa.types.is_string(typ):
+        return arr
+    if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        return arr.cast(pa.string())
+    if pa.types.is_floating(typ):
+        return _floating(arr)
+    if pa.types.is_timestamp(typ):
+        return _timestamp(arr)
+    if pa.types.is_null(typ):
+        return pa.nulls(len(arr), pa.string())
+    if pa.types.is_binary(typ) or pa.types.is_large_binary(typ) or pa.types.is_fixed_size_binary(typ):
+        return _base64(arr)
+    if is_json_number(typ) or pa.types.is_boolean(typ) or pa.types.is_date(typ):
+        return arr.cast(pa.string())
+    try:
+        return arr.cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return pa.array(
+            [None if v is None else json.dumps(v, default=str) for v in arr.to_pylist()], pa.string()
+        )
+
+
+def _floating(arr: pa.Array) -> pa.Array:
+    out = arr.cast(pa.string())
+    non_finite = pc.invert(pc.is_finite(arr))
+    if not pc.any(non_finite).as_py():
+        return out
+    out = pc.if_else(pc.is_nan(arr), _NAN, out)
+    out = pc.if_else(pc.and_(pc.is_inf(arr), pc.greater(arr, 0)), _POS_INF, out)
+    return pc.if_else(pc.and_(pc.is_inf(arr), pc.less(arr, 0)), _NEG_INF, out)
+
+
+def _timestamp(arr: pa.Array) -> pa.Array:
+    typ: Any = arr.type
+    if typ.tz is None:
+        return pc.strftime(arr, format="%Y-%m-%dT%H:%M:%S")
+    naive_utc = arr.cast(pa.timestamp(typ.unit))
+    return pc.binary_join_element_wise(pc.strftime(naive_utc, format="%Y-%m-%dT%H:%M:%S"), "Z", "")
+
+
+def _base64(arr: pa.Array) -> pa.Array:
+    return pa.array(
+        [None if v is None else base64.b64encode(v).decode("ascii") for v in arr.to_pylist()], pa.string()
+    )
+
+
+# ----------------------------------------------------------------------------------- JSON
+
+
+_JSON_SPECIAL = r'["\\\x00-\x1f]'
+_JSON_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
+def json_string(s: pa.Array) -> pa.Array:
+    """JSON string literals ("..." with escapes) of a string array; NULLs kept."""
+    if pc.any(pc.match_substring_regex(s, _JSON_CONTROL)).as_py():
+        # Rare: control characters other than \t \n \r; json.dumps escapes them as \u00XX.
+        return pa.array(
+            [None if v is None else json.dumps(v, ensure_ascii=False) for v in s.to_pylist()], pa.string()
+        )
+    if pc.any(pc.match_substring_regex(s, _JSON_SPECIAL)).as_py():
+        s = pc.replace_substring(s, "\\", "\\\\")
+        s = pc.replace_substring(s, '"', '\\"')
+        s = pc.replace_substring(s, "\n", "\\n")
+        s = pc.replace_substring(s, "\r", "\\r")
+        s = pc.replace_substring(s, "\t", "\\t")
+    return pc.binary_join_element_wise('"', s, '"', "")
+
+
+def json_value(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """JSON text of each value (number, true/false, "string" or null); never NULL itself."""
+    typ = arr.type
+    rendered = text(arr)
+    if is_json_number(typ):
+        if pa.types.is_floating(typ):
+            non_finite = pc.is_in(rendered, value_set=pa.array(NON_FINITE))
+            rendered = pc.if_else(non_finite, pc.binary_join_element_wise('"', rendered, '"', ""), rendered)
+        out = rendered
+    elif pa.types.is_boolean(typ):
+        out = rendered
+    elif pa.types.is_null(typ):
+        return pa.array(["null"] * len(arr), pa.string())
+    else:
+        out = json_string(rendered)
+    return pc.fill_null(out, "null")
+
+
+def json_key(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)

@@ -1,0 +1,62 @@
+"""Where file sinks write: a `pyarrow.fs.FileSystem` and the base folder of a file dataset's location.
+
+`open_filesystem(sink, secrets)` is the one place that turns a location (and, for cloud stores, the
+linked service and its secrets) into a file system. The file sinks only use that file system and
+the commit protocol in `sinks/commit.py`, so every store gets the same atomic output.
+
+- PersistentVolumeClaimLocation: the claim is mounted at `sink.volume_path` (in the Job pod
+  `/mnt/impala-copy/volumes/<claim>`; from the CLI the folder given with `--volume`). The mount
+  must exist: writing into a missing mount point would put the data on the container's own disk
+  and lose it. `folderPath` below it is created.
+- AmazonS3Location / AzureBlobStorageLocation: see their branches below.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Mapping
+
+import pyarrow.fs as pafs
+
+from impala_copy.api.datasets import FileLocation, LocationType
+from impala_copy.api.plan import SinkPlan
+from impala_copy.engine.errors import ConfigurationError, SinkError
+
+
+def file_location(sink: SinkPlan) -> FileLocation:
+    """The dataset's location (file datasets only)."""
+    raw = sink.dataset.get("location")
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{sink.dataset_kind} has no location: it is not a file dataset")
+    return FileLocation.model_validate(raw)
+
+
+def open_filesystem(sink: SinkPlan, secrets: Mapping[str, str]) -> tuple[pafs.FileSystem, str]:
+    """The file system and the base folder (location + folderPath) a file sink writes under."""
+    location = file_location(sink)
+    folder = (location.folder_path or "").strip("/")
+    if location.type == LocationType.PERSISTENT_VOLUME_CLAIM:
+        return _volume(sink, location, folder)
+    elif location.type == LocationType.AMAZON_S3:  # noqa: RET505 - one branch per store, added independently
+        raise ConfigurationError("AmazonS3Location is not supported by this engine build")
+    elif location.type == LocationType.AZURE_BLOB_STORAGE:
+        raise ConfigurationError("AzureBlobStorageLocation is not supported by this engine build")
+    raise ConfigurationError(f"unknown location type {location.type!r}")
+
+
+def _volume(sink: SinkPlan, location: FileLocation, folder: str) -> tuple[pafs.FileSystem, str]:
+    if not sink.volume_path:
+        raise ConfigurationError(f"no volume path for PersistentVolumeClaim {location.claim_name!r}")
+    root = os.path.abspath(sink.volume_path)
+    if not os.path.isdir(root):
+        raise ConfigurationError(
+            f"PersistentVolumeClaim {location.claim_name!r} is not mounted: {root} is not a directory"
+        )
+    base = posixpath.join(root, folder) if folder else root
+    fs = pafs.LocalFileSystem()
+    try:
+        fs.create_dir(base, recursive=True)
+    except OSError as exc:
+        raise SinkError(f"cannot create folder {base}: {exc}") from exc
+    return fs, base

@@ -1,0 +1,342 @@
+"""Manifests on disk: load YAML (a file or a folder, multi-document), parse, resolve, validate.
+
+What is read:
+- our kinds (apiVersion impalacopy.io/...), parsed with `api.kinds.parse_resource`;
+- v1 Secret (`data` base64, `stringData` text, stringData wins) and v1 ConfigMap (`data`, `binaryData`);
+- anything else (a Namespace, a Deployment...) is skipped.
+An object without metadata.namespace lands in the default namespace given to `load` (as with
+`kubectl apply -n`). `FileCatalog` implements `api.resolve.Catalog` for one namespace, so the CLI
+resolves references exactly like the operator does. `validate_all` reports every problem with its
+file, kind/name and field path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic.alias_generators import to_camel
+
+from impala_copy.api.activities import CopyActivity, LookupActivity
+from impala_copy.api.common import API_GROUP, CertificateSource, Resource, SecretValue
+from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBase, PostgreSqlTableDataset
+from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
+from impala_copy.api.kinds import SpecError, parse_resource
+from impala_copy.api.resolve import (
+    STORE_SECRET_FIELDS,
+    Layout,
+    ResolutionError,
+    check_certificate,
+    check_secret,
+    resolve_copy,
+    resolve_lookup,
+)
+
+YAML_SUFFIXES = (".yaml", ".yml")
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class ManifestError:
+    """One problem: where (file, kind/name, field path) and what."""
+
+    file: str
+    kind: str
+    name: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        what = f"{self.kind}/{self.name}" if self.kind else "(document)"
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}: {what}: {where}{self.message}"
+
+
+@dataclass
+class Entry:
+    """One of our objects as found on disk: parsed, or the SpecError that says why not."""
+
+    file: str
+    kind: str
+    name: str
+    namespace: str
+    resource: Resource | None = None
+    error: SpecError | None = None
+
+
+@dataclass
+class KeyedData:
+    """A Secret or ConfigMap: its values as bytes (never printed)."""
+
+    file: str
+    name: str
+    namespace: str
+    values: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class ManifestSet:
+    """Everything loaded from a path."""
+
+    entries: dict[tuple[str, str, str], Entry] = field(default_factory=dict)  # (namespace, kind, name)
+    secrets: dict[tuple[str, str], KeyedData] = field(default_factory=dict)  # (namespace, name)
+    config_maps: dict[tuple[str, str], KeyedData] = field(default_factory=dict)
+    errors: list[ManifestError] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def catalog(self, namespace: str) -> FileCatalog:
+        return FileCatalog(self, namespace)
+
+    def of_kind(self, kind: str) -> list[Entry]:
+        return [e for (_, k, _), e in sorted(self.entries.items()) if k == kind]
+
+    def secret_value(self, namespace: str, name: str, key: str) -> bytes | None:
+        data = self.secrets.get((namespace, name))
+        return None if data is None else data.values.get(key)
+
+    def config_map_value(self, namespace: str, name: str, key: str) -> bytes | None:
+        data = self.config_maps.get((namespace, name))
+        return None if data is None else data.values.get(key)
+
+
+class FileCatalog:
+    """`api.resolve.Catalog` over a ManifestSet, for one namespace."""
+
+    def __init__(self, manifests: ManifestSet, namespace: str) -> None:
+        self.manifests = manifests
+        self.namespace = namespace
+
+    def get(self, kind: str, name: str) -> Resource | None:
+        entry = self.manifests.entries.get((self.namespace, kind, name))
+        if entry is None:
+            return None
+        if entry.error is not None:
+            raise entry.error
+        return entry.resource
+
+    def secret_keys(self, name: str) -> set[str] | None:
+        data = self.manifests.secrets.get((self.namespace, name))
+        return None if data is None else set(data.values)
+
+    def config_map_keys(self, name: str) -> set[str] | None:
+        data = self.manifests.config_maps.get((self.namespace, name))
+        return None if data is None else set(data.values)
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def yaml_files(path: Path) -> list[Path]:
+    """The YAML files of a path: the file itself, or every *.yaml / *.yml below a folder (sorted)."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES)
+    if path.is_file():
+        return [path]
+    raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def load(path: Path | str, namespace: str = DEFAULT_NAMESPACE) -> ManifestSet:
+    """Load every manifest under `path`; problems go to `.errors` (loading never stops at the first)."""
+    result = ManifestSet()
+    for file in yaml_files(Path(path)):
+        result.files.append(str(file))
+        try:
+            documents = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            result.errors.append(ManifestError(str(file), "", "", "", f"not valid YAML: {_one_line(exc)}"))
+            continue
+        for index, doc in enumerate(documents):
+            if doc is None:
+                continue
+            _add(result, str(file), index, doc, namespace)
+    return result
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _add(result: ManifestSet, file: str, index: int, doc: Any, default_namespace: str) -> None:
+    if not isinstance(doc, dict):
+        result.errors.append(
+            ManifestError(
+                file, "", "", f"document {index + 1}", "a manifest must be a mapping (apiVersion, kind, ...)"
+            )
+        )
+        return
+    api_version = str(doc.get("apiVersion", ""))
+    kind = str(doc.get("kind", ""))
+    metadata = _mapping(doc.get("metadata"))
+    name = str(metadata.get("name", ""))
+    namespace = str(metadata.get("namespace") or default_namespace)
+    if not name:
+        result.errors.append(ManifestError(file, kind, "", "metadata.name", "is required"))
+        return
+    if api_version.split("/")[0] == API_GROUP:
+        _add_resource(result, Entry(file, kind, name, namespace), doc)
+    elif api_version == "v1" and kind in ("Secret", "ConfigMap"):
+        _add_keyed(result, file, kind, name, namespace, doc)
+
+
+def _add_resource(result: ManifestSet, entry: Entry, doc: dict[str, Any]) -> None:
+    key = (entry.namespace, entry.kind, entry.name)
+    if key in result.entries:
+        first = result.entries[key].file
+        result.errors.append(
+            ManifestError(
+                entry.file, entry.kind, entry.name, "metadata.name", f"defined twice (also in {first})"
+            )
+        )
+        return
+    try:
+        entry.resource = parse_resource(doc)
+    except SpecError as exc:
+        entry.error = exc
+        for path, message in exc.errors:
+            result.errors.append(ManifestError(entry.file, entry.kind, entry.name, path, message))
+    result.entries[key] = entry
+
+
+def _add_keyed(
+    result: ManifestSet, file: str, kind: str, name: str, namespace: str, doc: dict[str, Any]
+) -> None:
+    target = result.secrets if kind == "Secret" else result.config_maps
+    if (namespace, name) in target:
+        result.errors.append(ManifestError(file, kind, name, "metadata.name", "defined twice"))
+        return
+    data = KeyedData(file, name, namespace)
+    encoded_field, text_field = ("data", "stringData") if kind == "Secret" else ("binaryData", "data")
+    for key, value in _mapping(doc.get(encoded_field)).items():
+        try:
+            data.values[str(key)] = base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError):
+            result.errors.append(
+                ManifestError(file, kind, name, f"{encoded_field}.{key}", "is not valid base64")
+            )
+    for key, value in _mapping(doc.get(text_field)).items():
+        data.values[str(key)] = str(value).encode("utf-8")
+    target[(namespace, name)] = data
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+# ---------------------------------------------------------------------------------------- validating
+
+
+def validate_all(manifests: ManifestSet) -> list[ManifestError]:
+    """Schema and rule errors (from loading) plus every reference that does not resolve."""
+    errors = list(manifests.errors)
+    broken = {(e.namespace, e.kind, e.name) for e in manifests.entries.values() if e.error is not None}
+    for entry in manifests.entries.values():
+        if entry.resource is None:
+            continue
+        catalog = manifests.catalog(entry.namespace)
+        for path, message in _reference_problems(catalog, entry.resource, broken):
+            errors.append(ManifestError(entry.file, entry.kind, entry.name, path, message))
+    return errors
+
+
+def _reference_problems(
+    catalog: FileCatalog, obj: Resource, broken: set[tuple[str, str, str]]
+) -> list[tuple[str, str]]:
+    """(field path, message) for each reference of `obj` that does not resolve.
+
+    A reference to an object that exists but is itself invalid is not reported again here: the
+    invalid object carries its own errors.
+    """
+    ns = catalog.namespace
+    problems: list[tuple[str, str]] = []
+
+    def need(kind: str, name: str, path: str) -> bool:
+        if (ns, kind, name) in broken:
+            return False
+        if catalog.manifests.entries.get((ns, kind, name)) is None:
+            problems.append((path, f"{kind} {name!r} not found in namespace {ns!r}"))
+            return False
+        return True
+
+    def check(path: str, fn: Any, *args: Any) -> None:
+        try:
+            fn(catalog, *args)
+        except ResolutionError as exc:
+            problems.append((path, exc.message))
+
+    referrer = f"{obj.kind} {obj.name!r}"
+    if isinstance(obj, ImpalaLinkedService):
+        if obj.spec.password:
+            check("spec.password.secretKeyRef", check_secret, obj.spec.password.secret_key_ref, referrer)
+        if obj.spec.trusted_cert:
+            check("spec.trustedCert", check_certificate, obj.spec.trusted_cert, referrer)
+    elif isinstance(obj, ImpalaDataset):
+        need(
+            "ImpalaLinkedService",
+            obj.spec.linked_service_name.reference_name,
+            "spec.linkedServiceName.referenceName",
+        )
+    elif isinstance(getattr(obj, "spec", None), FileDatasetBase):
+        spec: FileDatasetBase = getattr(obj, "spec")  # noqa: B009
+        ls_kind = LOCATION_LINKED_SERVICE_KIND.get(spec.location.type)
+        if ls_kind and spec.linked_service_name:
+            need(ls_kind, spec.linked_service_name.reference_name, "spec.linkedServiceName.referenceName")
+    elif isinstance(obj, PostgreSqlTableDataset):
+        need(
+            "PostgreSqlLinkedService",
+            obj.spec.linked_service_name.reference_name,
+            "spec.linkedServiceName.referenceName",
+        )
+    elif obj.kind in STORE_SECRET_FIELDS:
+        store_spec = getattr(obj, "spec")  # noqa: B009 - every store kind has a spec
+        for name in STORE_SECRET_FIELDS[obj.kind]:
+            value = getattr(store_spec, name, None)
+            if isinstance(value, SecretValue):
+                check(f"spec.{to_camel(name)}.secretKeyRef", check_secret, value.secret_key_ref, referrer)
+        cert = getattr(store_spec, "trusted_cert", None)
+        if isinstance(cert, CertificateSource):
+            check("spec.trustedCert", check_certificate, cert, referrer)
+    elif isinstance(obj, CopyActivity):
+        ok = need("ImpalaDataset", obj.spec.inputs[0].reference_name, "spec.inputs[0].referenceName")
+        out = obj.spec.outputs[0]
+        ok = need(str(out.kind), out.reference_name, "spec.outputs[0].referenceName") and ok
+        if ok and not problems:
+            _chain(catalog, obj, problems)
+    elif isinstance(obj, LookupActivity) and need(
+        "ImpalaDataset", obj.spec.dataset.reference_name, "spec.dataset.referenceName"
+    ):
+        _chain(catalog, obj, problems)
+    return problems
+
+
+def _chain(catalog: FileCatalog, obj: CopyActivity | LookupActivity, problems: list[tuple[str, str]]) -> None:
+    """Resolve an activity's whole chain; report what only the activity sees (e.g. no table and no query)."""
+    try:
+        if isinstance(obj, CopyActivity):
+            resolve_copy(catalog, obj, run_id="validate", layout=Layout())
+        else:
+            resolve_lookup(catalog, obj, run_id="validate", layout=Layout())
+    except SpecError:
+        pass  # an invalid object down the chain: reported on that object
+    except ResolutionError as exc:
+        if not _reported_elsewhere(exc):
+            problems.append(("spec.source.query" if "source.query" in exc.message else "spec", exc.message))
+
+
+def _reported_elsewhere(exc: ResolutionError) -> bool:
+    """Missing objects, Secrets and keys down the chain are reported on the object that refers to them."""
+    return exc.reason in (
+        "ReferenceNotFound",
+        "SecretNotFound",
+        "SecretKeyNotFound",
+        "ConfigMapNotFound",
+        "ConfigMapKeyNotFound",
+    )
+
+
+def error_lines(errors: Iterable[ManifestError]) -> list[str]:
+    return [str(e) for e in errors]
