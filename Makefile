@@ -115,6 +115,7 @@ image: $(TOOLS)/containers.conf $(if $(filter $(LOCAL_BASE),$(IMAGE_BASE)),base-
 	$(PODMAN) build --quiet --layers \
 	  $(if $(wildcard $(HOST_CA)),-v $(HOST_CA):$(HOST_CA):ro) \
 	  --build-arg BASE=$(IMAGE_BASE) --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	@$(PODMAN) image prune --force --filter label=org.opencontainers.image.title=impala-copy >/dev/null
 	@$(PODMAN) image inspect --format 'image {{index .RepoTags 0}}: {{.Size}} bytes' $(IMAGE)
 
 CHART := charts/impala-copy-operator

@@ -1,0 +1,50 @@
+# impala-copy: one image for the operator Deployment and for the copy Job pods.
+#
+#   operator pod:  impala-copy operator [--namespace NS ...]
+#   Job pod:       impala-copy engine            (CopyPlan JSON in env IMPALA_COPY_PLAN)
+#
+# BASE is any Debian-like image with python3 (3.11+) and the venv module: python:3.12-slim by
+# default; `make image` can use a locally built Debian base instead (see the Makefile).
+ARG BASE=python:3.12-slim
+
+# ---------------------------------------------------------------- build: a virtualenv with the package
+FROM ${BASE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+RUN python3 -m venv /opt/impala-copy \
+ && /opt/impala-copy/bin/pip install --no-cache-dir pip==26.3
+# Dependencies first (their own layer, reused while only the code changes): the pinned runtime
+# dependencies of pyproject.toml, never the test extras.
+COPY pyproject.toml README.md ./
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+      > /tmp/requirements.txt \
+ && /opt/impala-copy/bin/pip install --no-cache-dir --requirement /tmp/requirements.txt
+COPY operator ./operator
+RUN /opt/impala-copy/bin/pip install --no-cache-dir --no-deps . \
+ && /opt/impala-copy/bin/impala-copy --version \
+ && /opt/impala-copy/bin/pip uninstall --quiet --yes pip setuptools
+# What the runtime never needs: test suites, C headers and Cython sources of the dependencies.
+RUN find /opt/impala-copy/lib -depth -type d -name tests -exec rm -rf {} + \
+ && find /opt/impala-copy/lib \( -name '*.pxd' -o -name '*.pyx' -o -name '*.pxi' \) -delete \
+ && rm -rf /opt/impala-copy/lib/python3*/site-packages/pyarrow/include /opt/impala-copy/lib/python3*/site-packages/pyarrow/src
+
+# ---------------------------------------------------------------- runtime: the venv on a clean base
+FROM ${BASE}
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="impala-copy" \
+      org.opencontainers.image.description="Copy data out of Impala on Kubernetes: operator and copy engine" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=build /opt/impala-copy /opt/impala-copy
+# A numeric non-root user (runAsNonRoot can check it); HOME and temp files under /tmp, which the
+# pods mount as an emptyDir so the root filesystem can stay read-only.
+ENV PATH=/opt/impala-copy/bin:$PATH \
+    HOME=/tmp \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER 65532:65532
+WORKDIR /tmp
+ENTRYPOINT ["impala-copy"]
+CMD ["--help"]
