@@ -69,6 +69,8 @@ def text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
         return pa.nulls(len(arr), pa.string())
     if pa.types.is_binary(typ) or pa.types.is_large_binary(typ) or pa.types.is_fixed_size_binary(typ):
         return _base64(arr)
+    if pa.types.is_decimal(typ):
+        return _decimal(arr)
     if is_json_number(typ) or pa.types.is_boolean(typ) or pa.types.is_date(typ):
         return arr.cast(pa.string())
     try:
@@ -87,6 +89,17 @@ def _floating(arr: pa.Array) -> pa.Array:
     out = pc.if_else(pc.is_nan(arr), _NAN, out)
     out = pc.if_else(pc.and_(pc.is_inf(arr), pc.greater(arr, 0)), _POS_INF, out)
     return pc.if_else(pc.and_(pc.is_inf(arr), pc.less(arr, 0)), _NEG_INF, out)
+
+
+def _decimal(arr: pa.Array) -> pa.Array:
+    """Plain digits with `scale` fraction digits. Arrow writes tiny values like 1E-10 in scientific
+    notation (as Java's BigDecimal.toString does): those few are rewritten, from Python's Decimal."""
+    out = arr.cast(pa.string())
+    scientific = pc.fill_null(pc.match_substring(out, "E"), False)
+    if not pc.any(scientific).as_py():
+        return out
+    values = pc.filter(arr, scientific).to_pylist()
+    return pc.replace_with_mask(out, scientific, pa.array([format(v, "f") for v in values], pa.string()))
 
 
 def _timestamp(arr: pa.Array) -> pa.Array:
