@@ -146,7 +146,8 @@ def test_csv_rfc4180_quotes_null_value_and_crlf(tmp_path: Path) -> None:
     rows = text.split("\r\n")
     assert rows[2] == "3" + ";NULL" * (len(SCHEMA) - 1)
     assert ';"NULL";' in rows[4]  # the string "NULL" is quoted, so it is not read as NULL
-    assert '""quoted""' in text and "semi" in text
+    assert '""quoted""' in text
+    assert "semi" in text
     assert ';"line1' in text
 
 
@@ -208,7 +209,8 @@ def test_jsonl_round_trip_and_rendering(tmp_path: Path) -> None:
     assert '"c_bin":"AP8Q","c_json":"{\\"x\\":1,\\"y\\":\\"z\\"}"}' in first
     assert json.loads(lines[2]) == {"id": 3, **dict.fromkeys(SCHEMA.names[1:])}
     assert '"c_float":"Infinity","c_double":"NaN"' in lines[3]
-    assert "\\u0001" in lines[3] and "\\n" in lines[3]
+    assert "\\u0001" in lines[3]
+    assert "\\n" in lines[3]
 
 
 def test_jsonl_gzip_and_utf16(tmp_path: Path) -> None:

@@ -199,7 +199,7 @@ def test_additional_columns_errors(tmp_path: Path, columns: list[tuple[str, str]
 
 def test_overall_timeout_aborts_a_stalled_copy(tmp_path: Path) -> None:
     run(tmp_path, "good", 2)
-    with pytest.raises(Timeout, match="policy.timeout"):
+    with pytest.raises(Timeout, match=r"policy\.timeout"):
         transfer(
             MemorySource(numbered_table(100), batch_rows=1, delay=0.2),
             parquet_sink(tmp_path, "slow"),
