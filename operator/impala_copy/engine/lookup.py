@@ -258,12 +258,12 @@ def collect(
 
 def lookup_sql(plan: LookupPlan) -> str:
     """The statement a lookup runs: the user's query as written, or the dataset's table with a LIMIT."""
-    if plan.source.query:
-        return plan.source.query
     from impala_copy.engine.sql import build_select
 
-    limit = 1 if plan.first_row_only else plan.max_rows + 1
-    return f"{build_select(plan.source)} LIMIT {limit}"
+    sql = build_select(plan.source)
+    if plan.source.query is None or not plan.source.query.strip():
+        sql += f" LIMIT {1 if plan.first_row_only else plan.max_rows + 1}"
+    return sql
 
 
 class _Session(Protocol):
