@@ -102,6 +102,10 @@ lint: $(VENV)/.installed ## ruff, mypy --strict on the package, import contracts
 crds: $(VENV)/.installed ## Regenerate crds/ (and the chart's copy) from the models
 	$(VENV)/bin/impala-copy crds --output crds
 
+.PHONY: docs
+docs: $(VENV)/.installed ## Regenerate docs/reference.md (every field of every kind) from the models
+	$(PY) -m impala_copy.api.reference --output docs/reference.md
+
 # ---------------------------------------------------------------- image and chart
 # IMAGE_BASE: the local Debian base by default (works without a registry); IMAGE_BASE=python:3.12-slim
 # builds on the Dockerfile's own default. The host's CA bundle is mounted for the build only, so pip
