@@ -30,6 +30,10 @@ class RunSummary(ApiModel):
     rows_read: int = Field(default=0, description="Rows read from Impala (ADF: rowsRead).")
     rows_copied: int = Field(default=0, description="Rows written to the sink (ADF: rowsCopied).")
     rows_skipped: int = Field(default=0, description="Incompatible rows skipped (ADF: rowsSkipped).")
+    skipped_rows_log: list[str] = Field(
+        default_factory=list,
+        description="First incompatible rows skipped, 'row N: reason' (at most 20).",
+    )
     data_read: int = Field(default=0, description="Bytes of row data read from Impala, as Arrow buffers (ADF: dataRead).")
     data_written: int = Field(default=0, description="Bytes written to the sink (ADF: dataWritten).")
     files_written: int = Field(default=0, description="Files written (ADF: filesWritten).")
@@ -54,6 +58,7 @@ class RunSummary(ApiModel):
         if len(text.encode()) <= limit:
             return text
         data["outputPaths"] = data.get("outputPaths", [])[:3]
+        data["skippedRowsLog"] = [r[:200] for r in data.get("skippedRowsLog", [])[:3]]
         for err in data.get("errors", []):
             err["message"] = err["message"][:512]
         data["errors"] = data.get("errors", [])[:3]
@@ -61,6 +66,7 @@ class RunSummary(ApiModel):
         if len(text.encode()) <= limit:
             return text
         data.pop("outputPaths", None)
+        data.pop("skippedRowsLog", None)
         for err in data.get("errors", []):
             err["message"] = err["message"][:128]
         return json.dumps(data, separators=(",", ":"))[:limit]
@@ -75,6 +81,7 @@ def aggregate(summaries: list[RunSummary]) -> RunSummary:
         rows_read=sum(s.rows_read for s in summaries),
         rows_copied=sum(s.rows_copied for s in summaries),
         rows_skipped=sum(s.rows_skipped for s in summaries),
+        skipped_rows_log=[r for s in summaries for r in s.skipped_rows_log][:20],
         data_read=sum(s.data_read for s in summaries),
         data_written=sum(s.data_written for s in summaries),
         files_written=sum(s.files_written for s in summaries),

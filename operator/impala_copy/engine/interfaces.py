@@ -36,6 +36,8 @@ class SinkResult:
     output_paths: list[str] = field(default_factory=list)
     # Rows counted back from the written output (e.g. Parquet footers, COUNT(*)); None when not checked.
     rows_verified: int | None = None
+    # A bounded log of skipped incompatible rows ("row N: reason"), for the run summary.
+    skipped_rows: list[str] = field(default_factory=list)
 
 
 class SinkWriter(Protocol):

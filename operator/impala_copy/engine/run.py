@@ -102,6 +102,7 @@ def _succeeded(plan: CopyPlan, counters: Counters, started: float, result: SinkR
     summary = _base(plan, counters, started)
     summary.rows_copied = result.rows_written
     summary.rows_skipped = result.rows_skipped
+    summary.skipped_rows_log = result.skipped_rows
     summary.data_written = result.bytes_written
     summary.files_written = result.files_written
     summary.output_paths = result.output_paths

@@ -1,0 +1,366 @@
+"""File systems of the object-store locations: Amazon S3 (and S3-compatible stores), Azure Blob / ADLS Gen2.
+
+Both are Arrow's own C++ file systems (`pyarrow.fs.S3FileSystem`, `pyarrow.fs.AzureFileSystem`):
+output streams upload in parts (S3 multipart upload, Azure block blobs) while the writer keeps
+writing, so a part file is never held whole in memory, and no Python runs per uploaded byte.
+
+Amazon S3 (AmazonS3LinkedService):
+- accessKeyId + secretAccessKey (+ sessionToken) from Secrets; with none of them, the AWS default
+  credential chain of the pod (IRSA web identity, ECS/EC2 instance role, AWS_* environment).
+- serviceUrl: an S3-compatible endpoint (MinIO, Ceph, ...); buckets are addressed as host names
+  (virtual-hosted style) unless forcePathStyle is true. region defaults to us-east-1 with a
+  serviceUrl, else it is looked up from the bucket.
+- The bucket must exist (it is never created).
+
+Azure Blob Storage (AzureBlobStorageLinkedService):
+- connectionString (AccountName, AccountKey or SharedAccessSignature, BlobEndpoint or
+  DefaultEndpointsProtocol + EndpointSuffix, or UseDevelopmentStorage=true), or accountName with
+  accountKey or sasToken, or accountName alone for the pod's Azure identity (workload identity,
+  managed identity, AZURE_* environment: Azure's DefaultAzureCredential).
+- serviceEndpoint: https://<account>.blob.<suffix> (the default is https://<account>.blob.core.windows.net),
+  or an emulator-style http://<host>:<port>/<account>.
+- ADLS Gen2 (hierarchical namespace) is detected by Arrow and used for directories and renames;
+  on flat-namespace accounts a rename is a server-side copy and a delete (`_CopyMoveHandler`).
+- The container must exist (it is never created).
+
+Every failure to reach or authenticate to the store names the store (bucket/container, endpoint),
+never a credential.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from impala_copy.api.datasets import FileLocation
+from impala_copy.api.plan import SinkPlan, StorePlan
+from impala_copy.engine.errors import (
+    ConfigurationError,
+    CopyError,
+    SinkAuthenticationFailed,
+    SinkError,
+    Unreachable,
+)
+from impala_copy.engine.secrets import read_secret
+
+CONNECT_TIMEOUT_SECONDS = 30.0
+REQUEST_TIMEOUT_SECONDS = 120.0
+DEFAULT_S3_REGION = "us-east-1"
+AZURE_DEFAULT_SUFFIX = "core.windows.net"
+# Azurite's development account (UseDevelopmentStorage=true): published by Microsoft, not a secret.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+AZURITE_ENDPOINT = "http://127.0.0.1:10000/devstoreaccount1"
+
+_AUTH_MARKERS = (
+    "access_denied", "accessdenied", "invalidaccesskeyid", "signaturedoesnotmatch", "forbidden", " 403",
+    "authorizationfailure", "authenticationfailed", "authorizationpermissionmismatch", "no credentials",
+    "credentials", "invalidauthenticationinfo", "expiredtoken", "invalidtoken",
+)  # fmt: skip
+_NETWORK_MARKERS = ("network_connection", "could not connect", "couldn't connect", "timed out", "timeout",
+                    "name or service not known", "could not resolve", "connection refused")  # fmt: skip
+
+
+def _store_secret(store: StorePlan, field: str, secrets: Mapping[str, str]) -> str | None:
+    ref = store.secrets.get(field)
+    return read_secret(ref, secrets) if ref is not None else None
+
+
+def classify(exc: BaseException, where: str, hint: str) -> CopyError:
+    """A store error as ours: authentication, unreachable, or a plain sink error."""
+    detail = " ".join(str(exc).split())
+    lowered = detail.lower()
+    if any(m in lowered for m in _AUTH_MARKERS):
+        return SinkAuthenticationFailed(f"access to {where} was denied: {detail} ({hint})")
+    if any(m in lowered for m in _NETWORK_MARKERS):
+        return Unreachable(f"cannot reach {where}: {detail}")
+    return SinkError(f"{where}: {detail}")
+
+
+@contextlib.contextmanager
+def store_errors(where: str, hint: str) -> Iterator[None]:
+    try:
+        yield
+    except CopyError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise classify(exc, where, hint) from None
+
+
+def _probe_root(fs: pafs.FileSystem, root: str, where: str, what: str, hint: str) -> None:
+    """Check the bucket/container exists and the credentials work, before any data is fetched."""
+    with store_errors(where, hint):
+        info = fs.get_file_info(root)
+    if info.type == pafs.FileType.NotFound:
+        raise ConfigurationError(f"{where}: the {what} does not exist (it is never created by a copy)")
+
+
+# ------------------------------------------------------------------------------------------- S3
+
+
+@dataclass(frozen=True)
+class S3Target:
+    fs: pafs.FileSystem
+    endpoint: str
+    description: str
+
+
+def s3_filesystem(store: StorePlan, bucket: str, secrets: Mapping[str, str]) -> S3Target:
+    spec = store.s3()
+    kwargs: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "request_timeout": REQUEST_TIMEOUT_SECONDS,
+        "allow_bucket_creation": False,
+        "allow_bucket_deletion": False,
+    }
+    access_key = _store_secret(store, "access_key_id", secrets)
+    if access_key is not None:
+        kwargs["access_key"] = access_key
+        kwargs["secret_key"] = _store_secret(store, "secret_access_key", secrets) or ""
+        token = _store_secret(store, "session_token", secrets)
+        if token:
+            kwargs["session_token"] = token
+    if spec.service_url:
+        url = urlsplit(spec.service_url)
+        if not url.netloc or url.path.strip("/"):
+            raise ConfigurationError(
+                f"serviceUrl {spec.service_url!r}: expected scheme://host[:port] with no path"
+            )
+        kwargs["scheme"] = url.scheme
+        kwargs["endpoint_override"] = url.netloc
+        kwargs["force_virtual_addressing"] = not spec.force_path_style
+        region = spec.region or DEFAULT_S3_REGION
+        endpoint = f"{url.scheme}://{url.netloc}"
+    else:
+        region = spec.region or _bucket_region(bucket)
+        if spec.force_path_style:
+            kwargs["endpoint_override"] = f"s3.{region}.amazonaws.com"
+        endpoint = f"https://s3.{region}.amazonaws.com"
+    kwargs["region"] = region
+    try:
+        fs = pafs.S3FileSystem(**kwargs)
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise ConfigurationError(f"Amazon S3 settings for bucket {bucket!r}: {exc}") from None
+    return S3Target(fs, endpoint, f"Amazon S3 bucket {bucket!r} at {endpoint}")
+
+
+def _bucket_region(bucket: str) -> str:
+    try:
+        region: str = pafs.resolve_s3_region(bucket)
+    except (OSError, pa.ArrowException):
+        return DEFAULT_S3_REGION
+    return region
+
+
+def open_s3(
+    sink: SinkPlan, location: FileLocation, folder: str, secrets: Mapping[str, str]
+) -> tuple[pafs.FileSystem, str]:
+    if sink.store is None or sink.store.kind != "AmazonS3LinkedService":
+        raise ConfigurationError("AmazonS3Location needs an AmazonS3LinkedService")
+    bucket = location.bucket_name
+    if not bucket:
+        raise ConfigurationError("AmazonS3Location requires bucketName")
+    target = s3_filesystem(sink.store, bucket, secrets)
+    hint = (
+        "check accessKeyId, secretAccessKey and sessionToken"
+        if "access_key_id" in sink.store.secrets
+        else "no keys are set, so the pod's AWS identity was used"
+    )
+    _probe_root(target.fs, bucket, target.description, "bucket", hint)
+    return target.fs, f"{bucket}/{folder}" if folder else bucket
+
+
+# ---------------------------------------------------------------------------------------- Azure
+
+
+@dataclass(frozen=True)
+class AzureAccount:
+    """Where and how to reach a storage account (no value of it is ever printed but the names)."""
+
+    account_name: str
+    endpoint: str
+    account_key: str | None = None
+    sas_token: str | None = None
+
+
+def parse_connection_string(text: str) -> AzureAccount:
+    """An Azure Storage connection string, as far as the Blob service is concerned."""
+    parts: dict[str, str] = {}
+    for piece in text.strip().split(";"):
+        if not piece.strip():
+            continue
+        key, sep, value = piece.partition("=")
+        if not sep:
+            raise ConfigurationError("connectionString: expected Key=Value pairs separated by ';'")
+        parts[key.strip().lower()] = value.strip()
+    if parts.get("usedevelopmentstorage", "").lower() == "true":
+        return AzureAccount(AZURITE_ACCOUNT, AZURITE_ENDPOINT, account_key=AZURITE_KEY)
+    account = parts.get("accountname")
+    if not account:
+        raise ConfigurationError("connectionString has no AccountName")
+    endpoint = parts.get("blobendpoint")
+    if not endpoint:
+        protocol = parts.get("defaultendpointsprotocol", "https")
+        endpoint = f"{protocol}://{account}.blob.{parts.get('endpointsuffix', AZURE_DEFAULT_SUFFIX)}"
+    return AzureAccount(
+        account,
+        endpoint,
+        account_key=parts.get("accountkey") or None,
+        sas_token=parts.get("sharedaccesssignature") or None,
+    )
+
+
+def _authority(account: AzureAccount) -> tuple[str, str, str]:
+    """(scheme, blob authority, dfs authority) for Arrow: the host without the account name."""
+    url = urlsplit(account.endpoint)
+    host = url.hostname or ""
+    netloc = url.netloc.rsplit("@", 1)[-1]
+    path = url.path.strip("/")
+    if url.scheme not in ("http", "https") or not host:
+        raise ConfigurationError(f"blob endpoint {account.endpoint!r}: expected http(s)://host")
+    if path:
+        if path != account.account_name:
+            raise ConfigurationError(
+                f"blob endpoint {account.endpoint!r}: its path must be the account {account.account_name!r}"
+            )
+        return url.scheme, netloc, netloc
+    prefix = f"{account.account_name}."
+    if not netloc.startswith(prefix):
+        raise ConfigurationError(
+            f"blob endpoint {account.endpoint!r}: expected https://{account.account_name}.blob.<suffix> "
+            f"or http://<host>:<port>/{account.account_name}"
+        )
+    blob = netloc[len(prefix) :]
+    dfs = "dfs." + blob[len("blob.") :] if blob.startswith("blob.") else blob
+    return url.scheme, blob, dfs
+
+
+class _CopyMoveHandler(pafs.FileSystemHandler):  # type: ignore[misc]
+    """Arrow's Azure file system, with move() as copy + delete where the account has no namespace."""
+
+    def __init__(self, fs: pafs.FileSystem) -> None:
+        self.fs = fs
+
+    def get_type_name(self) -> str:
+        return "abfs"
+
+    def equals(self, other: Any) -> bool:
+        return isinstance(other, _CopyMoveHandler) and bool(self.fs.equals(other.fs))
+
+    def get_file_info(self, paths: list[str]) -> list[pafs.FileInfo]:
+        infos: list[pafs.FileInfo] = self.fs.get_file_info(paths)
+        return infos
+
+    def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
+        infos: list[pafs.FileInfo] = self.fs.get_file_info(selector)
+        return infos
+
+    def create_dir(self, path: str, recursive: bool) -> None:
+        self.fs.create_dir(path, recursive=recursive)
+
+    def delete_dir(self, path: str) -> None:
+        self.fs.delete_dir(path)
+
+    def delete_dir_contents(self, path: str, missing_dir_ok: bool = False) -> None:
+        self.fs.delete_dir_contents(path, missing_dir_ok=missing_dir_ok)
+
+    def delete_root_dir_contents(self) -> None:
+        raise pa.ArrowNotImplementedError("refusing to delete the contents of the whole storage account")
+
+    def delete_file(self, path: str) -> None:
+        self.fs.delete_file(path)
+
+    def move(self, src: str, dest: str) -> None:
+        try:
+            self.fs.move(src, dest)
+        except pa.ArrowNotImplementedError:
+            self.fs.copy_file(src, dest)
+            self.fs.delete_file(src)
+
+    def copy_file(self, src: str, dest: str) -> None:
+        self.fs.copy_file(src, dest)
+
+    def open_input_stream(self, path: str) -> pa.NativeFile:
+        return self.fs.open_input_stream(path, compression=None)
+
+    def open_input_file(self, path: str) -> pa.NativeFile:
+        return self.fs.open_input_file(path)
+
+    def open_output_stream(self, path: str, metadata: dict[str, str] | None) -> pa.NativeFile:
+        return self.fs.open_output_stream(path, compression=None, metadata=metadata)
+
+    def open_append_stream(self, path: str, metadata: dict[str, str] | None) -> pa.NativeFile:
+        return self.fs.open_append_stream(path, compression=None, metadata=metadata)
+
+    def normalize_path(self, path: str) -> str:
+        normalized: str = self.fs.normalize_path(path)
+        return normalized
+
+
+def azure_account(store: StorePlan, secrets: Mapping[str, str]) -> AzureAccount:
+    spec = store.azure()
+    connection_string = _store_secret(store, "connection_string", secrets)
+    if connection_string is not None:
+        account = parse_connection_string(connection_string)
+        if spec.service_endpoint:
+            account = AzureAccount(
+                account.account_name, spec.service_endpoint, account.account_key, account.sas_token
+            )
+        return account
+    if not spec.account_name:
+        raise ConfigurationError("AzureBlobStorageLinkedService needs connectionString or accountName")
+    endpoint = spec.service_endpoint or f"https://{spec.account_name}.blob.{AZURE_DEFAULT_SUFFIX}"
+    return AzureAccount(
+        spec.account_name,
+        endpoint,
+        account_key=_store_secret(store, "account_key", secrets),
+        sas_token=_store_secret(store, "sas_token", secrets),
+    )
+
+
+def azure_filesystem(account: AzureAccount) -> pafs.FileSystem:
+    scheme, blob, dfs = _authority(account)
+    kwargs: dict[str, Any] = {
+        "blob_storage_authority": blob,
+        "dfs_storage_authority": dfs,
+        "blob_storage_scheme": scheme,
+        "dfs_storage_scheme": scheme,
+    }
+    if account.account_key:
+        kwargs["account_key"] = account.account_key
+    elif account.sas_token:
+        kwargs["sas_token"] = (
+            account.sas_token if account.sas_token.startswith("?") else "?" + account.sas_token
+        )
+    try:
+        native = pafs.AzureFileSystem(account.account_name, **kwargs)
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise ConfigurationError(f"Azure storage account {account.account_name!r}: {exc}") from None
+    return pafs.PyFileSystem(_CopyMoveHandler(native))
+
+
+def open_azure(
+    sink: SinkPlan, location: FileLocation, folder: str, secrets: Mapping[str, str]
+) -> tuple[pafs.FileSystem, str]:
+    if sink.store is None or sink.store.kind != "AzureBlobStorageLinkedService":
+        raise ConfigurationError("AzureBlobStorageLocation needs an AzureBlobStorageLinkedService")
+    container = location.container
+    if not container:
+        raise ConfigurationError("AzureBlobStorageLocation requires container")
+    account = azure_account(sink.store, secrets)
+    fs = azure_filesystem(account)
+    if account.account_key:
+        hint = "check the account key"
+    elif account.sas_token:
+        hint = "check the SAS token: its permissions (read, write, delete, list, create) and expiry"
+    else:
+        hint = "no key or SAS token is set, so the pod's Azure identity was used"
+    where = f"Azure Blob container {container!r} of account {account.account_name!r} at {account.endpoint}"
+    _probe_root(fs, container, where, "container", hint)
+    return fs, f"{container}/{folder}" if folder else container
