@@ -57,7 +57,7 @@ def _schema(plural: str) -> dict[str, Any]:
 @pytest.mark.parametrize("folder", ["crds", "charts/impala-copy-operator/crds"])
 def test_committed_crds_are_the_generated_ones(folder: str) -> None:
     directory = ROOT / folder
-    committed = {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.yaml"))}
+    committed = {p.name: p.read_bytes().decode("utf-8") for p in sorted(directory.glob("*.yaml"))}
     stale = sorted(set(committed) - set(FILES))
     missing = sorted(set(FILES) - set(committed))
     changed = sorted(name for name in FILES if name in committed and committed[name] != FILES[name])

@@ -139,7 +139,7 @@ class _Walker:
     def type_text(self, node: dict[str, Any]) -> str:
         if "enum" in node or "const" in node:
             values = node.get("enum", [node.get("const")])
-            return " \\| ".join(f"`{v}`" for v in values)
+            return " \\| ".join(f"`{_visible(v)}`" for v in values)
         kind = node.get("type", "object")
         if kind == "array":
             items, _, _ = self.unwrap(node["items"])
@@ -209,13 +209,18 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _visible(value: object) -> str:
+    """A value as text on one line: control characters (a row delimiter `\\r\\n`) spelled as escapes."""
+    return str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def _default(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return f"`{'true' if value else 'false'}`"
     if isinstance(value, str):
-        return f"`{value}`" if value else "`''`"
+        return f"`{_visible(value)}`" if value else "`''`"
     if isinstance(value, int | float):
         return f"`{value}`"
     return ""
