@@ -53,6 +53,75 @@ def crds_command(
         typer.echo(str(path))
 
 
+FilenameOption = Annotated[
+    Path,
+    typer.Option("--filename", "-f", help="A manifest file, or a folder searched for *.yaml / *.yml files."),
+]
+NamespaceOption = Annotated[
+    str,
+    typer.Option("--namespace", "-n", help="Namespace of manifests that name none (as kubectl apply -n)."),
+]
+
+
+@app.command("validate")
+def validate_command(filename: FilenameOption, namespace: NamespaceOption = "default") -> None:
+    """Check manifests: schemas, rules and references across the files; each error names its file,
+    kind/name and field path. Exit 0 when all is valid, else the errors and exit 1."""
+    from impala_copy import commands
+
+    raise typer.Exit(commands.validate(filename, namespace))
+
+
+RUN_HELP = (
+    "Run one CopyActivity on this machine, from the same manifests the operator uses.\n\n"
+    "Secrets: each Secret key the activity needs is read from an environment variable when it is set "
+    "(ICP_SECRET_<SECRET>_<KEY>_<HASH>, the variable the Job pod gets too; the error for a missing "
+    "secret names it), otherwise from a Secret manifest under --filename. The environment wins. "
+    "CA certificates come from Secret or ConfigMap manifests under --filename.\n\n"
+    "Progress is shown on a terminal and the run summary at the end. Exit code 0 on success, 1 when "
+    "a retry may help, 2 for a configuration error, each failure with a one-line error on stderr."
+)
+
+
+@app.command("run", help=RUN_HELP)
+def run_command(
+    filename: FilenameOption,
+    activity: Annotated[str, typer.Option("--activity", "-a", help="Name of the CopyActivity to run.")],
+    namespace: NamespaceOption = "default",
+    volume: Annotated[
+        list[str] | None,
+        typer.Option("--volume", help="CLAIM=DIR: write a claim's files into the folder DIR (repeatable)."),
+    ] = None,
+    volume_root: Annotated[
+        str, typer.Option("--volume-root", help="Folder holding <claim> folders for claims without --volume.")
+    ] = ".",
+    output: Annotated[str, typer.Option("--output", "-o", help="Summary format: text or json.")] = "text",
+) -> None:
+    """Run one CopyActivity locally (help: RUN_HELP)."""
+    from impala_copy import commands
+
+    if output not in ("text", "json"):
+        raise typer.BadParameter("expected text or json", param_hint="--output")
+    raise typer.Exit(
+        commands.run(
+            filename,
+            activity,
+            namespace=namespace,
+            volumes=volume or [],
+            volume_root=volume_root,
+            output="json" if output == "json" else "text",
+        )
+    )
+
+
+@app.command("engine")
+def engine_command() -> None:
+    """Run the copy in IMPALA_COPY_PLAN (Job pod entry point); summary to the termination log."""
+    from impala_copy.engine.main import main as engine_main
+
+    raise typer.Exit(engine_main())
+
+
 def main() -> None:
     app()
 

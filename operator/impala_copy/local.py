@@ -1,0 +1,191 @@
+"""Running a CopyActivity on this machine from manifests: `impala-copy run` and `make demo`.
+
+The same resolution as in the cluster (`api.resolve.resolve_copy` over a `FileCatalog`), with a
+local `Layout`:
+- a PersistentVolumeClaim maps to a local folder: `--volume CLAIM=DIR`, else `<volume root>/<claim>`
+  (the folder is created);
+- CA certificates from Secret / ConfigMap manifests are written into a temporary folder, where the
+  plan's CertRefs point;
+- each secret comes from the environment variable `api.plan.secret_env_name` names (it wins), else
+  from a Secret manifest under the path.
+Problems found before the copy starts are `SetupError`s: a code, a one-line message, exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as random
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from impala_copy.api.activities import CopyActivity
+from impala_copy.api.kinds import SpecError
+from impala_copy.api.plan import CopyPlan
+from impala_copy.api.resolve import Layout, ResolutionError, resolve_copy
+from impala_copy.engine.errors import EXIT_CONFIGURATION
+from impala_copy.engine.pipeline import ProgressCallback
+from impala_copy.engine.run import RunOutcome, execute
+from impala_copy.manifests import FileCatalog, ManifestSet
+
+DEFAULT_VOLUME_ROOT = "."
+
+
+class SetupError(Exception):
+    """The copy cannot start: what is wrong, in one line."""
+
+    exit_code = EXIT_CONFIGURATION
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class LocalLayout(Layout):
+    """Layout of this machine: claims map to folders, certificates go to a temporary folder."""
+
+    volumes: dict[str, str] = field(default_factory=dict)
+    volume_root: str = DEFAULT_VOLUME_ROOT
+
+    def volume_path(self, claim_name: str) -> str:
+        return os.path.abspath(self.volumes.get(claim_name) or os.path.join(self.volume_root, claim_name))
+
+
+class _EveryKey(set[str]):
+    """Answers "yes" to every key: a secret may come from the environment; `secrets_for` checks it."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+class LocalCatalog(FileCatalog):
+    """A FileCatalog where Secret keys may also come from environment variables (checked after resolving)."""
+
+    def secret_keys(self, name: str) -> set[str] | None:
+        return _EveryKey()
+
+
+def parse_volumes(values: list[str]) -> dict[str, str]:
+    """`CLAIM=DIR` options as a mapping."""
+    volumes: dict[str, str] = {}
+    for value in values:
+        claim, sep, folder = value.partition("=")
+        if not sep or not claim or not folder:
+            raise SetupError("InvalidArgument", f"--volume {value!r}: expected CLAIM=DIR")
+        volumes[claim] = folder
+    return volumes
+
+
+def new_run_id() -> str:
+    return f"local-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{random.token_hex(3)}"
+
+
+def find_activity(manifests: ManifestSet, namespace: str, name: str) -> CopyActivity:
+    entry = manifests.entries.get((namespace, "CopyActivity", name))
+    if entry is None:
+        known = sorted(e.name for e in manifests.of_kind("CopyActivity") if e.namespace == namespace)
+        hint = f"; CopyActivities there: {', '.join(known)}" if known else ""
+        if manifests.errors:
+            hint += f"; {len(manifests.errors)} manifest errors (see impala-copy validate)"
+        raise SetupError(
+            "ReferenceNotFound", f"CopyActivity {name!r} not found in namespace {namespace!r}{hint}"
+        )
+    if entry.error is not None:
+        raise SetupError("InvalidSpec", f"{entry.file}: {entry.error}")
+    assert isinstance(entry.resource, CopyActivity)
+    return entry.resource
+
+
+def build_plan(
+    manifests: ManifestSet, namespace: str, activity: str, layout: LocalLayout, run_id: str | None = None
+) -> CopyPlan:
+    """The CopyPlan of an activity, resolved exactly as the operator resolves it."""
+    resource = find_activity(manifests, namespace, activity)
+    try:
+        return resolve_copy(LocalCatalog(manifests, namespace), resource, run_id or new_run_id(), layout)
+    except ResolutionError as exc:
+        raise SetupError(exc.reason, exc.message) from None
+    except SpecError as exc:
+        raise SetupError("InvalidSpec", str(exc)) from None
+
+
+def secrets_for(plan: CopyPlan, manifests: ManifestSet, environ: Mapping[str, str]) -> dict[str, str]:
+    """Each secret of the plan: the environment variable first, else the Secret manifest."""
+    values: dict[str, str] = {}
+    for ref in plan.secret_refs():
+        selector = ref.secret_key_ref
+        if ref.env in environ:
+            values[ref.env] = environ[ref.env]
+            continue
+        raw = manifests.secret_value(plan.namespace, selector.name, selector.key)
+        if raw is None:
+            raise SetupError(
+                "SecretNotFound",
+                f"Secret {selector.name!r} key {selector.key!r} not found: add a Secret manifest with that "
+                f"key under the path, or set the environment variable {ref.env}",
+            )
+        try:
+            values[ref.env] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SetupError(
+                "InvalidSecret", f"Secret {selector.name!r} key {selector.key!r} is not UTF-8 text"
+            ) from None
+    return values
+
+
+def write_certificates(plan: CopyPlan, manifests: ManifestSet) -> None:
+    """Write every CA bundle the plan needs where its CertRef points (inside the layout's cert_dir)."""
+    for cert in plan.cert_refs():
+        if cert.source.secret_key_ref:
+            ref: Any = cert.source.secret_key_ref
+            content = manifests.secret_value(plan.namespace, ref.name, ref.key)
+            what = "Secret"
+        else:
+            ref = cert.source.config_map_key_ref
+            content = manifests.config_map_value(plan.namespace, ref.name, ref.key)
+            what = "ConfigMap"
+        if content is None:
+            raise SetupError(
+                f"{what}NotFound",
+                f"{what} {ref.name!r} key {ref.key!r} (a CA certificate) not found under the path",
+            )
+        path = Path(cert.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
+def prepare_volume(plan: CopyPlan) -> None:
+    if plan.sink.volume_path:
+        Path(plan.sink.volume_path).mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def local_layout(volumes: Mapping[str, str], volume_root: str) -> Iterator[LocalLayout]:
+    """A LocalLayout whose certificate folder exists for the duration of the run."""
+    with tempfile.TemporaryDirectory(prefix="impala-copy-certs-") as cert_dir:
+        yield LocalLayout(cert_dir=cert_dir, volumes=dict(volumes), volume_root=volume_root)
+
+
+def run_activity(
+    manifests: ManifestSet,
+    activity: str,
+    *,
+    namespace: str = "default",
+    volumes: Mapping[str, str] | None = None,
+    volume_root: str = DEFAULT_VOLUME_ROOT,
+    environ: Mapping[str, str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[CopyPlan, RunOutcome]:
+    """Resolve, gather secrets and certificates, run. SetupError before the copy; a failure is a summary."""
+    with local_layout(volumes or {}, volume_root) as layout:
+        plan = build_plan(manifests, namespace, activity, layout)
+        secret_values = secrets_for(plan, manifests, os.environ if environ is None else environ)
+        write_certificates(plan, manifests)
+        prepare_volume(plan)
+        return plan, execute(plan, secret_values, progress=progress)
