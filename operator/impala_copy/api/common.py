@@ -34,15 +34,21 @@ ObjectName = str
 class SecretKeySelector(ApiModel):
     """A key of a Secret in the same namespace as the object that refers to it."""
 
-    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the Secret.")
+    name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the Secret."
+    )
     key: str = Field(min_length=1, max_length=253, pattern=KEY_PATTERN, description="Key inside the Secret.")
 
 
 class ConfigMapKeySelector(ApiModel):
     """A key of a ConfigMap in the same namespace as the object that refers to it."""
 
-    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the ConfigMap.")
-    key: str = Field(min_length=1, max_length=253, pattern=KEY_PATTERN, description="Key inside the ConfigMap.")
+    name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the ConfigMap."
+    )
+    key: str = Field(
+        min_length=1, max_length=253, pattern=KEY_PATTERN, description="Key inside the ConfigMap."
+    )
 
 
 class SecretValue(ApiModel):
@@ -62,7 +68,9 @@ class CertificateSource(RuledModel):
         ),
     )
 
-    secret_key_ref: SecretKeySelector | None = Field(default=None, description="A Secret key holding PEM certificates.")
+    secret_key_ref: SecretKeySelector | None = Field(
+        default=None, description="A Secret key holding PEM certificates."
+    )
     config_map_key_ref: ConfigMapKeySelector | None = Field(
         default=None, description="A ConfigMap key holding PEM certificates."
     )
@@ -83,8 +91,12 @@ class Condition(ApiModel):
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason for the last transition.")
     message: str = Field(default="", description="Human-readable details.")
-    last_transition_time: str | None = Field(default=None, description="RFC 3339 time of the last status change.")
-    observed_generation: int | None = Field(default=None, description="metadata.generation this condition reflects.")
+    last_transition_time: str | None = Field(
+        default=None, description="RFC 3339 time of the last status change."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation this condition reflects."
+    )
 
 
 class ObjectMeta(OpenModel):

@@ -59,9 +59,11 @@ class FileLocation(RuledModel):
             "(self.type == 'AzureBlobStorageLocation' || !has(self.container))",
             message="claimName, bucketName and container belong to PersistentVolumeClaimLocation, "
             "AmazonS3Location and AzureBlobStorageLocation respectively",
-            check=lambda m: (m.type == "PersistentVolumeClaimLocation" or not written(m, "claim_name"))
-            and (m.type == "AmazonS3Location" or not written(m, "bucket_name"))
-            and (m.type == "AzureBlobStorageLocation" or not written(m, "container")),
+            check=lambda m: (
+                (m.type == "PersistentVolumeClaimLocation" or not written(m, "claim_name"))
+                and (m.type == "AmazonS3Location" or not written(m, "bucket_name"))
+                and (m.type == "AzureBlobStorageLocation" or not written(m, "container"))
+            ),
         ),
         Rule(
             cel="!has(self.folderPath) || !self.folderPath.contains('..')",
@@ -70,7 +72,9 @@ class FileLocation(RuledModel):
         ),
     )
 
-    type: LocationType = Field(description="PersistentVolumeClaimLocation, AmazonS3Location or AzureBlobStorageLocation.")
+    type: LocationType = Field(
+        description="PersistentVolumeClaimLocation, AmazonS3Location or AzureBlobStorageLocation."
+    )
     claim_name: str | None = Field(
         default=None, min_length=1, max_length=253, description="PersistentVolumeClaim in the same namespace."
     )
@@ -111,9 +115,11 @@ class FileDatasetBase(RuledModel):
             ": has(self.linkedServiceName)",
             message="AmazonS3Location and AzureBlobStorageLocation need linkedServiceName; "
             "PersistentVolumeClaimLocation takes none",
-            check=lambda m: (not written(m, "linked_service_name"))
-            if m.location.type == "PersistentVolumeClaimLocation"
-            else written(m, "linked_service_name"),
+            check=lambda m: (
+                (not written(m, "linked_service_name"))
+                if m.location.type == "PersistentVolumeClaimLocation"
+                else written(m, "linked_service_name")
+            ),
         ),
     )
 
@@ -135,7 +141,8 @@ class ParquetDatasetSpec(FileDatasetBase):
     """Parquet files (ADF: Parquet dataset)."""
 
     compression_codec: ParquetCompressionCodec = Field(
-        default=ParquetCompressionCodec.SNAPPY, description="none, snappy, gzip or zstd (ADF: compressionCodec). Default snappy."
+        default=ParquetCompressionCodec.SNAPPY,
+        description="none, snappy, gzip or zstd (ADF: compressionCodec). Default snappy.",
     )
 
 
@@ -150,14 +157,18 @@ class DelimitedTextDatasetSpec(FileDatasetBase):
     RULES: ClassVar[tuple[Rule, ...]] = (
         *FileDatasetBase.RULES,
         Rule(
-            cel="(has(self.quoteChar) ? self.quoteChar : '\"') != (has(self.columnDelimiter) ? self.columnDelimiter : ',')",
+            cel="(has(self.quoteChar) ? self.quoteChar : '\"') != (has(self.columnDelimiter) ? "
+            "self.columnDelimiter : ',')",
             message="quoteChar and columnDelimiter must differ",
             check=lambda m: m.quote_char != m.column_delimiter,
         ),
     )
 
     column_delimiter: str = Field(
-        default=",", min_length=1, max_length=1, description="Column delimiter (ADF: columnDelimiter). Default ','."
+        default=",",
+        min_length=1,
+        max_length=1,
+        description="Column delimiter (ADF: columnDelimiter). Default ','.",
     )
     row_delimiter: Literal["\n", "\r\n"] = Field(
         default="\n", description="Row delimiter, \\n or \\r\\n (ADF: rowDelimiter). Default \\n."
@@ -166,12 +177,18 @@ class DelimitedTextDatasetSpec(FileDatasetBase):
         default='"', min_length=1, max_length=1, description="Quote character (ADF: quoteChar). Default '\"'."
     )
     escape_char: str = Field(
-        default="\\", min_length=1, max_length=1, description="Escape character (ADF: escapeChar). Default '\\'."
+        default="\\",
+        min_length=1,
+        max_length=1,
+        description="Escape character (ADF: escapeChar). Default '\\'.",
     )
     first_row_as_header: bool = Field(
-        default=False, description="Write the column names as the first row (ADF: firstRowAsHeader). Default false."
+        default=False,
+        description="Write the column names as the first row (ADF: firstRowAsHeader). Default false.",
     )
-    null_value: str = Field(default="", max_length=64, description="Text written for NULL (ADF: nullValue). Default ''.")
+    null_value: str = Field(
+        default="", max_length=64, description="Text written for NULL (ADF: nullValue). Default ''."
+    )
     encoding_name: Literal["UTF-8", "UTF-16", "UTF-16LE", "UTF-16BE", "ISO-8859-1", "US-ASCII"] = Field(
         default="UTF-8", description="Text encoding (ADF: encodingName). Default UTF-8."
     )
@@ -201,8 +218,11 @@ _FILE_COLUMNS = [
 
 class ParquetDataset(Resource):
     KIND_INFO: ClassVar[KindInfo] = KindInfo(
-        kind="ParquetDataset", plural="parquetdatasets", singular="parquetdataset",
-        short_names=["parquetds"], printer_columns=_FILE_COLUMNS,
+        kind="ParquetDataset",
+        plural="parquetdatasets",
+        singular="parquetdataset",
+        short_names=["parquetds"],
+        printer_columns=_FILE_COLUMNS,
     )
     kind: Literal["ParquetDataset"] = "ParquetDataset"
     spec: ParquetDatasetSpec
@@ -211,8 +231,11 @@ class ParquetDataset(Resource):
 
 class DelimitedTextDataset(Resource):
     KIND_INFO: ClassVar[KindInfo] = KindInfo(
-        kind="DelimitedTextDataset", plural="delimitedtextdatasets", singular="delimitedtextdataset",
-        short_names=["csvds"], printer_columns=_FILE_COLUMNS,
+        kind="DelimitedTextDataset",
+        plural="delimitedtextdatasets",
+        singular="delimitedtextdataset",
+        short_names=["csvds"],
+        printer_columns=_FILE_COLUMNS,
     )
     kind: Literal["DelimitedTextDataset"] = "DelimitedTextDataset"
     spec: DelimitedTextDatasetSpec
@@ -221,8 +244,11 @@ class DelimitedTextDataset(Resource):
 
 class JsonDataset(Resource):
     KIND_INFO: ClassVar[KindInfo] = KindInfo(
-        kind="JsonDataset", plural="jsondatasets", singular="jsondataset",
-        short_names=["jsonds"], printer_columns=_FILE_COLUMNS,
+        kind="JsonDataset",
+        plural="jsondatasets",
+        singular="jsondataset",
+        short_names=["jsonds"],
+        printer_columns=_FILE_COLUMNS,
     )
     kind: Literal["JsonDataset"] = "JsonDataset"
     spec: JsonDatasetSpec
@@ -241,7 +267,9 @@ class PostgreSqlTableDatasetSpec(ApiModel):
 
 class PostgreSqlTableDataset(Resource):
     KIND_INFO: ClassVar[KindInfo] = KindInfo(
-        kind="PostgreSqlTableDataset", plural="postgresqltabledatasets", singular="postgresqltabledataset",
+        kind="PostgreSqlTableDataset",
+        plural="postgresqltabledatasets",
+        singular="postgresqltabledataset",
         short_names=["pgds"],
         printer_columns=[
             {"name": "LinkedService", "type": "string", "jsonPath": ".spec.linkedServiceName.referenceName"},

@@ -30,7 +30,7 @@ from impala_copy.api.rules import Rule, RuledModel, written
 class AuthenticationType(StrEnum):
     ANONYMOUS = "Anonymous"
     SASL_USERNAME = "SASLUsername"
-    USERNAME_AND_PASSWORD = "UsernameAndPassword"
+    USERNAME_AND_PASSWORD = "UsernameAndPassword"  # noqa: S105 - a mechanism name
 
 
 class ThriftTransportProtocol(StrEnum):
@@ -52,9 +52,7 @@ TLS_FIELDS = (
 
 
 def _tls_fields_only_with_ssl(m: Any) -> bool:
-    return bool(m.enable_ssl) or not any(
-        written(m, f) and getattr(m, f) not in (False,) for f in TLS_FIELDS
-    )
+    return bool(m.enable_ssl) or not any(written(m, f) and getattr(m, f) not in (False,) for f in TLS_FIELDS)
 
 
 class ImpalaLinkedServiceSpec(RuledModel):
@@ -65,18 +63,23 @@ class ImpalaLinkedServiceSpec(RuledModel):
             cel="!has(self.authenticationType) || self.authenticationType != 'UsernameAndPassword' "
             "|| (has(self.username) && has(self.password))",
             message="authenticationType UsernameAndPassword requires username and password",
-            check=lambda m: m.authentication_type != "UsernameAndPassword"
-            or (written(m, "username") and written(m, "password")),
+            check=lambda m: (
+                m.authentication_type != "UsernameAndPassword"
+                or (written(m, "username") and written(m, "password"))
+            ),
         ),
         Rule(
             cel="(has(self.authenticationType) && self.authenticationType != 'Anonymous') || "
             "(!has(self.password) && !has(self.username))",
             message="authenticationType Anonymous takes no username or password",
-            check=lambda m: m.authentication_type != "Anonymous"
-            or (not written(m, "password") and not written(m, "username")),
+            check=lambda m: (
+                m.authentication_type != "Anonymous"
+                or (not written(m, "password") and not written(m, "username"))
+            ),
         ),
         Rule(
-            cel="!has(self.authenticationType) || self.authenticationType != 'SASLUsername' || !has(self.password)",
+            cel="!has(self.authenticationType) || self.authenticationType != 'SASLUsername' || "
+            "!has(self.password)",
             message="authenticationType SASLUsername takes no password (use UsernameAndPassword)",
             check=lambda m: m.authentication_type != "SASLUsername" or not written(m, "password"),
         ),
@@ -91,7 +94,8 @@ class ImpalaLinkedServiceSpec(RuledModel):
             check=_tls_fields_only_with_ssl,
         ),
         Rule(
-            cel="!has(self.httpPath) || (has(self.thriftTransportProtocol) && self.thriftTransportProtocol == 'HTTP')",
+            cel="!has(self.httpPath) || (has(self.thriftTransportProtocol) && self.thriftTransportProtocol "
+            "== 'HTTP')",
             message="httpPath requires thriftTransportProtocol: HTTP",
             check=lambda m: not written(m, "http_path") or m.thrift_transport_protocol == "HTTP",
         ),
@@ -104,11 +108,15 @@ class ImpalaLinkedServiceSpec(RuledModel):
         description="IP address or host name of the Impala server (ADF: host).",
     )
     port: int = Field(
-        default=21050, ge=1, le=65535, description="TCP port the Impala server listens on (ADF: port). Default 21050."
+        default=21050,
+        ge=1,
+        le=65535,
+        description="TCP port the Impala server listens on (ADF: port). Default 21050.",
     )
     authentication_type: AuthenticationType = Field(
         default=AuthenticationType.ANONYMOUS,
-        description="Anonymous, SASLUsername or UsernameAndPassword (ADF: authenticationType). Default Anonymous.",
+        description="Anonymous, SASLUsername or UsernameAndPassword (ADF: authenticationType). Default "
+        "Anonymous.",
     )
     username: str | None = Field(
         default=None,
@@ -122,27 +130,34 @@ class ImpalaLinkedServiceSpec(RuledModel):
         description="Password, as a reference to a Secret key in the same namespace (ADF: password). "
         "Required with UsernameAndPassword.",
     )
-    enable_ssl: bool = Field(default=False, description="Encrypt the connection with TLS (ADF: enableSsl). Default false.")
+    enable_ssl: bool = Field(
+        default=False, description="Encrypt the connection with TLS (ADF: enableSsl). Default false."
+    )
     trusted_cert: CertificateSource | None = Field(
         default=None,
-        description="PEM CA certificates that verify the server (ADF: trustedCertPath), from a Secret or ConfigMap key.",
+        description="PEM CA certificates that verify the server (ADF: trustedCertPath), from a Secret or "
+        "ConfigMap key.",
     )
     use_system_trust_store: bool = Field(
         default=False,
-        description="Also trust the system CA store of the copy image (ADF: useSystemTrustStore). Default false.",
+        description="Also trust the system CA store of the copy image (ADF: useSystemTrustStore). Default "
+        "false.",
     )
     allow_host_name_cn_mismatch: bool = Field(
         default=False,
         alias="allowHostNameCNMismatch",
-        description="Accept a certificate whose name does not match host (ADF: allowHostNameCNMismatch). Default false.",
+        description="Accept a certificate whose name does not match host (ADF: allowHostNameCNMismatch). "
+        "Default false.",
     )
     allow_self_signed_server_cert: bool = Field(
         default=False,
-        description="Accept a self-signed server certificate (ADF: allowSelfSignedServerCert). Default false.",
+        description="Accept a self-signed server certificate (ADF: allowSelfSignedServerCert). Default "
+        "false.",
     )
     enable_server_certificate_validation: bool = Field(
         default=True,
-        description="Verify the server certificate at all (ADF v2: enableServerCertificateValidation). Default true.",
+        description="Verify the server certificate at all (ADF v2: enableServerCertificateValidation). "
+        "Default true.",
     )
     thrift_transport_protocol: ThriftTransportProtocol = Field(
         default=ThriftTransportProtocol.BINARY,
@@ -152,7 +167,8 @@ class ImpalaLinkedServiceSpec(RuledModel):
         default=None,
         min_length=1,
         max_length=1024,
-        description="URL path of the HTTP transport endpoint. Default cliservice when thriftTransportProtocol is HTTP.",
+        description="URL path of the HTTP transport endpoint. Default cliservice when "
+        "thriftTransportProtocol is HTTP.",
     )
     connect_timeout_seconds: int = Field(
         default=30, ge=1, le=3600, description="Seconds to wait for a connection and login. Default 30."
@@ -161,7 +177,8 @@ class ImpalaLinkedServiceSpec(RuledModel):
         default=300,
         ge=0,
         le=86400,
-        description="Seconds between connection tests run by the operator; 0 disables periodic tests. Default 300.",
+        description="Seconds between connection tests run by the operator; 0 disables periodic tests. "
+        "Default 300.",
     )
 
     @property
@@ -181,7 +198,9 @@ class LinkedServiceStatus(ApiModel):
 
     observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
     conditions: list[Condition] = Field(default_factory=list, description="Ready and Connected conditions.")
-    last_probe_time: str | None = Field(default=None, description="RFC 3339 time of the last connection test.")
+    last_probe_time: str | None = Field(
+        default=None, description="RFC 3339 time of the last connection test."
+    )
     round_trip_milliseconds: float | None = Field(
         default=None, description="Server round trip of SELECT 1 in the last successful connection test, ms."
     )
@@ -238,7 +257,9 @@ class ImpalaDatasetSpec(RuledModel):
         Rule(
             cel="!has(self.tableName) || (!has(self.schema) && !has(self.table))",
             message="tableName (legacy) cannot be combined with schema or table",
-            check=lambda m: not written(m, "table_name") or (not written(m, "schema_") and not written(m, "table")),
+            check=lambda m: (
+                not written(m, "table_name") or (not written(m, "schema_") and not written(m, "table"))
+            ),
         ),
         Rule(
             cel="!has(self.schema) || has(self.table)",
@@ -247,7 +268,9 @@ class ImpalaDatasetSpec(RuledModel):
         ),
     )
 
-    linked_service_name: LinkedServiceReference = Field(description="The ImpalaLinkedService to read through.")
+    linked_service_name: LinkedServiceReference = Field(
+        description="The ImpalaLinkedService to read through."
+    )
     schema_: str | None = Field(
         default=None,
         alias="schema",

@@ -15,7 +15,11 @@ from impala_copy.api.datasets import (
     PostgreSqlTableDataset,
 )
 from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
-from impala_copy.api.stores import AmazonS3LinkedService, AzureBlobStorageLinkedService, PostgreSqlLinkedService
+from impala_copy.api.stores import (
+    AmazonS3LinkedService,
+    AzureBlobStorageLinkedService,
+    PostgreSqlLinkedService,
+)
 
 KINDS: dict[str, type[Resource]] = {
     cls.KIND_INFO.kind: cls
@@ -74,9 +78,13 @@ def parse_resource(obj: dict[str, Any]) -> Resource:
     name = str((obj.get("metadata") or {}).get("name", ""))
     cls = KINDS.get(kind)
     if cls is None:
-        raise SpecError(kind or "<no kind>", name, [("kind", f"unknown kind {kind!r}; expected one of {sorted(KINDS)}")])
+        raise SpecError(
+            kind or "<no kind>", name, [("kind", f"unknown kind {kind!r}; expected one of {sorted(KINDS)}")]
+        )
     if obj.get("apiVersion") != GROUP_VERSION:
-        raise SpecError(kind, name, [("apiVersion", f"expected {GROUP_VERSION}, got {obj.get('apiVersion')!r}")])
+        raise SpecError(
+            kind, name, [("apiVersion", f"expected {GROUP_VERSION}, got {obj.get('apiVersion')!r}")]
+        )
     # Status is written by the operator and is not judged here.
     body = {k: v for k, v in obj.items() if k != "status"}
     try:

@@ -88,7 +88,9 @@ class StorePlan(ApiModel):
 
     kind: str
     spec: dict[str, Any]
-    secrets: dict[str, SecretRef] = Field(default_factory=dict, description="field name -> where its value is")
+    secrets: dict[str, SecretRef] = Field(
+        default_factory=dict, description="field name -> where its value is"
+    )
     certs: dict[str, CertRef] = Field(default_factory=dict)
 
     def s3(self) -> AmazonS3LinkedServiceSpec:
@@ -108,7 +110,9 @@ class SinkPlan(ApiModel):
     dataset: dict[str, Any]
     sink: CopySink
     store: StorePlan | None = None
-    volume_path: str | None = Field(default=None, description="Where a PersistentVolumeClaim location is mounted.")
+    volume_path: str | None = Field(
+        default=None, description="Where a PersistentVolumeClaim location is mounted."
+    )
 
     def parquet(self) -> ParquetDatasetSpec:
         return ParquetDatasetSpec.model_validate(self.dataset)
@@ -131,7 +135,9 @@ class Partition(ApiModel):
     """One slice of a copy. Today a plan always has exactly one, covering everything."""
 
     index: int = 0
-    predicate: str | None = Field(default=None, description="Extra SQL predicate of this slice (partitioned copies).")
+    predicate: str | None = Field(
+        default=None, description="Extra SQL predicate of this slice (partitioned copies)."
+    )
 
 
 class CopyPlan(ApiModel):

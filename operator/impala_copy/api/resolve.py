@@ -28,8 +28,8 @@ from impala_copy.api.plan import (
 
 # Condition reasons set when resolving fails.
 REFERENCE_NOT_FOUND = "ReferenceNotFound"
-SECRET_NOT_FOUND = "SecretNotFound"
-SECRET_KEY_NOT_FOUND = "SecretKeyNotFound"
+SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 - a condition reason
+SECRET_KEY_NOT_FOUND = "SecretKeyNotFound"  # noqa: S105 - a condition reason
 CONFIG_MAP_NOT_FOUND = "ConfigMapNotFound"
 CONFIG_MAP_KEY_NOT_FOUND = "ConfigMapKeyNotFound"
 INVALID_SPEC = "InvalidSpec"
@@ -108,14 +108,19 @@ def check_certificate(catalog: Catalog, source: CertificateSource, referrer: str
         check_secret(catalog, source.secret_key_ref, referrer)
         return
     if source.config_map_key_ref is None:
-        raise ResolutionError(INVALID_SPEC, f"{referrer}: a certificate needs secretKeyRef or configMapKeyRef")
+        raise ResolutionError(
+            INVALID_SPEC, f"{referrer}: a certificate needs secretKeyRef or configMapKeyRef"
+        )
     ref = source.config_map_key_ref
     keys = catalog.config_map_keys(ref.name)
     if keys is None:
-        raise ResolutionError(CONFIG_MAP_NOT_FOUND, f"ConfigMap {ref.name!r} referenced by {referrer} was not found")
+        raise ResolutionError(
+            CONFIG_MAP_NOT_FOUND, f"ConfigMap {ref.name!r} referenced by {referrer} was not found"
+        )
     if ref.key not in keys:
         raise ResolutionError(
-            CONFIG_MAP_KEY_NOT_FOUND, f"ConfigMap {ref.name!r} has no key {ref.key!r} (referenced by {referrer})"
+            CONFIG_MAP_KEY_NOT_FOUND,
+            f"ConfigMap {ref.name!r} has no key {ref.key!r} (referenced by {referrer})",
         )
 
 
@@ -154,18 +159,25 @@ def impala_connection(ls: ImpalaLinkedService, layout: Layout) -> ImpalaConnecti
     )
 
 
-def resolve_impala_dataset(catalog: Catalog, name: str, referrer: str) -> tuple[ImpalaDataset, ImpalaLinkedService]:
+def resolve_impala_dataset(
+    catalog: Catalog, name: str, referrer: str
+) -> tuple[ImpalaDataset, ImpalaLinkedService]:
     dataset = _need(catalog, "ImpalaDataset", name, referrer)
     assert isinstance(dataset, ImpalaDataset)
     ls = _need(
-        catalog, "ImpalaLinkedService", dataset.spec.linked_service_name.reference_name, f"ImpalaDataset {name!r}"
+        catalog,
+        "ImpalaLinkedService",
+        dataset.spec.linked_service_name.reference_name,
+        f"ImpalaDataset {name!r}",
     )
     assert isinstance(ls, ImpalaLinkedService)
     check_impala_linked_service(catalog, ls)
     return dataset, ls
 
 
-def _source_plan(dataset: ImpalaDataset, query: str | None, query_timeout: str, extra: list[tuple[str, str]]) -> SourcePlan:
+def _source_plan(
+    dataset: ImpalaDataset, query: str | None, query_timeout: str, extra: list[tuple[str, str]]
+) -> SourcePlan:
     table = dataset.spec.qualified_table()
     schema, name = table if table else (None, None)
     return SourcePlan(
@@ -211,7 +223,10 @@ def resolve_sink(catalog: Catalog, activity: CopyActivity, layout: Layout) -> Si
         else:
             assert spec.linked_service_name is not None
             store_obj = _need(
-                catalog, ls_kind, spec.linked_service_name.reference_name, f"{out.kind} {out.reference_name!r}"
+                catalog,
+                ls_kind,
+                spec.linked_service_name.reference_name,
+                f"{out.kind} {out.reference_name!r}",
             )
             store = _store_plan(catalog, store_obj, layout)
     elif isinstance(dataset, PostgreSqlTableDataset):
@@ -231,7 +246,9 @@ def resolve_sink(catalog: Catalog, activity: CopyActivity, layout: Layout) -> Si
     )
 
 
-def resolve_copy(catalog: Catalog, activity: CopyActivity, run_id: str, layout: Layout | None = None) -> CopyPlan:
+def resolve_copy(
+    catalog: Catalog, activity: CopyActivity, run_id: str, layout: Layout | None = None
+) -> CopyPlan:
     """The CopyPlan of an activity, or ResolutionError with a reason and a message naming what is missing."""
     layout = layout or Layout()
     referrer = f"CopyActivity {activity.name!r}"
@@ -260,7 +277,9 @@ def resolve_copy(catalog: Catalog, activity: CopyActivity, run_id: str, layout: 
     )
 
 
-def resolve_lookup(catalog: Catalog, activity: LookupActivity, run_id: str, layout: Layout | None = None) -> LookupPlan:
+def resolve_lookup(
+    catalog: Catalog, activity: LookupActivity, run_id: str, layout: Layout | None = None
+) -> LookupPlan:
     layout = layout or Layout()
     referrer = f"LookupActivity {activity.name!r}"
     spec = activity.spec

@@ -38,7 +38,9 @@ class AmazonS3LinkedServiceSpec(RuledModel):
     )
 
     access_key_id: SecretValue | None = Field(default=None, description="Access key ID (ADF: accessKeyId).")
-    secret_access_key: SecretValue | None = Field(default=None, description="Secret access key (ADF: secretAccessKey).")
+    secret_access_key: SecretValue | None = Field(
+        default=None, description="Secret access key (ADF: secretAccessKey)."
+    )
     session_token: SecretValue | None = Field(
         default=None, description="Session token for temporary credentials (ADF: sessionToken)."
     )
@@ -51,7 +53,9 @@ class AmazonS3LinkedServiceSpec(RuledModel):
     force_path_style: bool = Field(
         default=False, description="Address buckets as path segments, not host names (ADF: forcePathStyle)."
     )
-    region: str | None = Field(default=None, max_length=64, description="Region of the bucket, e.g. us-east-1.")
+    region: str | None = Field(
+        default=None, max_length=64, description="Region of the bucket, e.g. us-east-1."
+    )
 
 
 class AmazonS3LinkedService(Resource):
@@ -60,7 +64,10 @@ class AmazonS3LinkedService(Resource):
         plural="amazons3linkedservices",
         singular="amazons3linkedservice",
         short_names=["s3ls"],
-        printer_columns=[{"name": "ServiceURL", "type": "string", "jsonPath": ".spec.serviceUrl"}, *_READY_COLUMNS],
+        printer_columns=[
+            {"name": "ServiceURL", "type": "string", "jsonPath": ".spec.serviceUrl"},
+            *_READY_COLUMNS,
+        ],
     )
     kind: Literal["AmazonS3LinkedService"] = "AmazonS3LinkedService"
     spec: AmazonS3LinkedServiceSpec
@@ -72,14 +79,18 @@ class AzureBlobStorageLinkedServiceSpec(RuledModel):
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
-            cel="!has(self.connectionString) || (!has(self.accountName) && !has(self.accountKey) && !has(self.sasToken))",
+            cel="!has(self.connectionString) || (!has(self.accountName) && !has(self.accountKey) && "
+            "!has(self.sasToken))",
             message="connectionString cannot be combined with accountName, accountKey or sasToken",
-            check=lambda m: not written(m, "connection_string")
-            or not any(written(m, f) for f in ("account_name", "account_key", "sas_token")),
+            check=lambda m: (
+                not written(m, "connection_string")
+                or not any(written(m, f) for f in ("account_name", "account_key", "sas_token"))
+            ),
         ),
         Rule(
             cel="has(self.connectionString) || has(self.accountName)",
-            message="set connectionString, or accountName (with accountKey, sasToken or neither for workload identity)",
+            message="set connectionString, or accountName (with accountKey, sasToken or neither for "
+            "workload identity)",
             check=lambda m: written(m, "connection_string") or written(m, "account_name"),
         ),
         Rule(
@@ -95,8 +106,12 @@ class AzureBlobStorageLinkedServiceSpec(RuledModel):
     account_name: str | None = Field(
         default=None, min_length=3, max_length=24, pattern=r"^[a-z0-9]+$", description="Storage account name."
     )
-    account_key: SecretValue | None = Field(default=None, description="Storage account key (ADF: accountKey).")
-    sas_token: SecretValue | None = Field(default=None, description="Shared access signature token (ADF: sasToken).")
+    account_key: SecretValue | None = Field(
+        default=None, description="Storage account key (ADF: accountKey)."
+    )
+    sas_token: SecretValue | None = Field(
+        default=None, description="Shared access signature token (ADF: sasToken)."
+    )
     service_endpoint: str | None = Field(
         default=None,
         max_length=2048,
@@ -104,7 +119,8 @@ class AzureBlobStorageLinkedServiceSpec(RuledModel):
         description="Blob service endpoint (ADF: serviceEndpoint). Default https://<accountName>.blob.core.windows.net.",
     )
     hierarchical_namespace: bool = Field(
-        default=False, description="The account has ADLS Gen2 hierarchical namespace enabled (ADF: AzureBlobFS)."
+        default=False,
+        description="The account has ADLS Gen2 hierarchical namespace enabled (ADF: AzureBlobFS).",
     )
 
 
@@ -114,7 +130,10 @@ class AzureBlobStorageLinkedService(Resource):
         plural="azureblobstoragelinkedservices",
         singular="azureblobstoragelinkedservice",
         short_names=["azblobls"],
-        printer_columns=[{"name": "Account", "type": "string", "jsonPath": ".spec.accountName"}, *_READY_COLUMNS],
+        printer_columns=[
+            {"name": "Account", "type": "string", "jsonPath": ".spec.accountName"},
+            *_READY_COLUMNS,
+        ],
     )
     kind: Literal["AzureBlobStorageLinkedService"] = "AzureBlobStorageLinkedService"
     spec: AzureBlobStorageLinkedServiceSpec
@@ -138,11 +157,15 @@ class PostgreSqlLinkedServiceSpec(RuledModel):
             cel="!has(self.trustedCert) || (has(self.sslMode) && (self.sslMode == 'verify-ca' || "
             "self.sslMode == 'verify-full' || self.sslMode == 'require'))",
             message="trustedCert requires sslMode require, verify-ca or verify-full",
-            check=lambda m: not written(m, "trusted_cert") or m.ssl_mode in ("require", "verify-ca", "verify-full"),
+            check=lambda m: (
+                not written(m, "trusted_cert") or m.ssl_mode in ("require", "verify-ca", "verify-full")
+            ),
         ),
     )
 
-    host: str = Field(min_length=1, max_length=253, description="Server host name or IP address (ADF: server).")
+    host: str = Field(
+        min_length=1, max_length=253, description="Server host name or IP address (ADF: server)."
+    )
     port: int = Field(default=5432, ge=1, le=65535, description="Server port (ADF: port). Default 5432.")
     database: str = Field(min_length=1, max_length=63, description="Database name (ADF: database).")
     username: str = Field(min_length=1, max_length=63, description="User name (ADF: username).")
@@ -153,7 +176,9 @@ class PostgreSqlLinkedServiceSpec(RuledModel):
     trusted_cert: CertificateSource | None = Field(
         default=None, description="PEM CA certificates to verify the server with (libpq sslrootcert)."
     )
-    connect_timeout_seconds: int = Field(default=30, ge=1, le=3600, description="Connection timeout. Default 30.")
+    connect_timeout_seconds: int = Field(
+        default=30, ge=1, le=3600, description="Connection timeout. Default 30."
+    )
 
 
 class PostgreSqlLinkedService(Resource):

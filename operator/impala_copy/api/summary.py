@@ -19,7 +19,9 @@ TERMINATION_MESSAGE_LIMIT = 4096
 class RunError(ApiModel):
     """An error of a run: a stable code and a readable message (never a secret value)."""
 
-    code: str = Field(description="Stable error code, e.g. AuthenticationFailed, TableNotFound, SinkWriteFailed.")
+    code: str = Field(
+        description="Stable error code, e.g. AuthenticationFailed, TableNotFound, SinkWriteFailed."
+    )
     message: str = Field(description="Readable message.")
 
 
@@ -34,17 +36,22 @@ class RunSummary(ApiModel):
         default_factory=list,
         description="First incompatible rows skipped, 'row N: reason' (at most 20).",
     )
-    data_read: int = Field(default=0, description="Bytes of row data read from Impala, as Arrow buffers (ADF: dataRead).")
+    data_read: int = Field(
+        default=0, description="Bytes of row data read from Impala, as Arrow buffers (ADF: dataRead)."
+    )
     data_written: int = Field(default=0, description="Bytes written to the sink (ADF: dataWritten).")
     files_written: int = Field(default=0, description="Files written (ADF: filesWritten).")
     copy_duration: float = Field(default=0.0, description="Seconds from start to commit (ADF: copyDuration).")
     throughput: float = Field(default=0.0, description="Rows per second over copyDuration.")
     errors: list[RunError] = Field(default_factory=list, description="Errors; empty when the run succeeded.")
-    output_paths: list[str] = Field(default_factory=list, description="Files or tables written (may be truncated).")
+    output_paths: list[str] = Field(
+        default_factory=list, description="Files or tables written (may be truncated)."
+    )
     watermark: str | None = Field(default=None, description="New high watermark of an incremental copy.")
     partition: int | None = Field(default=None, description="Partition index of a partitioned copy.")
     consistency_verified: bool | None = Field(
-        default=None, description="validateDataConsistency outcome: rows read == copied == rows in the output."
+        default=None,
+        description="validateDataConsistency outcome: rows read == copied == rows in the output.",
     )
 
     @property
@@ -52,7 +59,7 @@ class RunSummary(ApiModel):
         return self.status == "Succeeded" and not self.errors
 
     def to_termination_message(self, limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
-        """Compact JSON that fits the termination message: long lists and messages are cut, never the counters."""
+        """Compact JSON that fits the termination message: lists and messages are cut, never the counters."""
         data: dict[str, Any] = self.to_wire()
         text = json.dumps(data, separators=(",", ":"))
         if len(text.encode()) <= limit:
