@@ -1,0 +1,300 @@
+"""HiveServer2 result metadata -> Arrow schema, and HS2 columnar result sets -> Arrow arrays.
+
+HS2 (protocol V6+) returns each fetched block column by column: one typed value list and a null
+bitmap (bit i set = row i is NULL, least significant bit first) per column. The thrift C decoder
+already produced those lists; here they become Arrow arrays in bulk:
+
+| HS2 type               | Arrow type           | how                                              |
+|------------------------|----------------------|--------------------------------------------------|
+| BOOLEAN                | bool                 | value list + null mask                           |
+| TINYINT..BIGINT        | int8..int64          | value list + null mask                           |
+| FLOAT / DOUBLE         | float32 / float64    | doubles, FLOAT cast to float32                   |
+| DECIMAL(p,s)           | decimal128(p,s)      | text, Arrow cast (decimal256 above 38 digits)    |
+| STRING/VARCHAR/CHAR    | string               | bytes, Arrow UTF-8 validating cast               |
+| TIMESTAMP              | timestamp[us]        | text, Arrow cast (nanoseconds truncated)         |
+| DATE                   | date32               | text, Arrow cast                                 |
+| BINARY                 | binary               | bytes                                            |
+| ARRAY/MAP/STRUCT/UNION | string (JSON text)   | as the server renders it                         |
+| NULL, anything else    | string               | as text                                          |
+
+Every field carries its HS2 type in the field metadata key `hs2_type` (e.g. `DECIMAL(38,10)`,
+`VARCHAR(20)`, `ARRAY`), for sinks that create typed tables. A value the fast path cannot convert (not
+UTF-8, an unusual timestamp format) falls back to a per-value conversion for that block only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from impala_copy.engine.errors import QueryFailed
+
+HS2_TYPE_KEY = b"hs2_type"
+# TTypeId values of the HS2 protocol (TCLIService.thrift).
+TYPE_NAMES: dict[int, str] = {
+    0: "BOOLEAN", 1: "TINYINT", 2: "SMALLINT", 3: "INT", 4: "BIGINT", 5: "FLOAT", 6: "DOUBLE",
+    7: "STRING", 8: "TIMESTAMP", 9: "BINARY", 10: "ARRAY", 11: "MAP", 12: "STRUCT", 13: "UNION",
+    14: "USER_DEFINED", 15: "DECIMAL", 16: "NULL", 17: "DATE", 18: "VARCHAR", 19: "CHAR",
+    20: "INTERVAL_YEAR_MONTH", 21: "INTERVAL_DAY_TIME", 22: "TIMESTAMP",
+}  # fmt: skip
+COMPLEX_TYPES = frozenset({"ARRAY", "MAP", "STRUCT", "UNION", "USER_DEFINED"})
+# Which TColumn member carries each type's values (the first one tried; any set member is accepted).
+_MEMBER = {
+    "BOOLEAN": "boolVal", "TINYINT": "byteVal", "SMALLINT": "i16Val", "INT": "i32Val", "BIGINT": "i64Val",
+    "FLOAT": "doubleVal", "DOUBLE": "doubleVal", "BINARY": "binaryVal",
+}  # fmt: skip
+_MEMBERS = ("stringVal", "binaryVal", "i64Val", "i32Val", "doubleVal", "boolVal", "i16Val", "byteVal")
+_PRIMITIVE_ARROW = {
+    "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(),
+    "BIGINT": pa.int64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "BINARY": pa.binary(),
+    "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(),
+}  # fmt: skip
+TIMESTAMP_TEXT_LENGTH = len("2000-01-01 00:00:00.000000")
+
+Converter = Callable[[Sequence[Any], bytes, int], pa.Array]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One result column: its name, HS2 type text, Arrow field and value converter."""
+
+    name: str
+    hs2_type: str
+    field: pa.Field
+    member: str
+    convert: Converter
+
+
+class ConversionError(QueryFailed):
+    """A value the server sent could not be converted to the column's Arrow type."""
+
+    code = "ConversionFailed"
+
+
+def null_mask(nulls: bytes, n: int) -> np.ndarray[Any, np.dtype[np.bool_]] | None:
+    """The HS2 null bitmap as a boolean mask (True = NULL), or None when nothing is NULL."""
+    if n == 0 or not nulls or nulls.count(0) == len(nulls):
+        return None
+    bits = np.unpackbits(np.frombuffer(nulls, dtype=np.uint8), bitorder="little")
+    if bits.size < n:  # some servers omit trailing zero bytes
+        bits = np.concatenate([bits, np.zeros(n - bits.size, dtype=np.uint8)])
+    return bits[:n].astype(np.bool_)
+
+
+def _plain(arrow_type: pa.DataType) -> Converter:
+    def convert(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+        return pa.array(values, type=arrow_type, mask=null_mask(nulls, n))
+
+    return convert
+
+
+def _float32(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+    doubles = pa.array(values, type=pa.float64(), mask=null_mask(nulls, n))
+    return doubles.cast(pa.float32(), safe=False)
+
+
+def _bytes(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+    if values and isinstance(values[0], str):  # a server/decoder that already decoded text
+        return pa.array(values, type=pa.string(), mask=null_mask(nulls, n))
+    return pa.array(values, type=pa.binary(), mask=null_mask(nulls, n))
+
+
+def _text(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+    raw = _bytes(values, nulls, n)
+    if raw.type == pa.string():
+        return raw
+    try:
+        return raw.cast(pa.string())
+    except pa.ArrowInvalid:  # not UTF-8: keep the row, replace the bad bytes (U+FFFD)
+        return pa.array(
+            [None if v is None else v.decode("utf-8", "replace") for v in raw.to_pylist()], type=pa.string()
+        )
+
+
+def _slow(
+    values: Sequence[Any],
+    nulls: bytes,
+    n: int,
+    arrow_type: pa.DataType,
+    parse: Callable[[str], Any],
+    what: str,
+) -> pa.Array:
+    mask = null_mask(nulls, n)
+    out: list[Any] = []
+    for i, value in enumerate(values[:n]):
+        if mask is not None and mask[i]:
+            out.append(None)
+            continue
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes | bytearray) else str(value)
+        try:
+            out.append(parse(text.strip()))
+        except (ValueError, InvalidOperation, ArithmeticError):
+            raise ConversionError(f"value {text[:60]!r} is not a valid {what}") from None
+    try:
+        return pa.array(out, type=arrow_type)
+    except (pa.ArrowInvalid, OverflowError) as exc:
+        raise ConversionError(f"a {what} value does not fit the column type ({exc})") from None
+
+
+def _decimal(arrow_type: pa.DataType, what: str) -> Converter:
+    def convert(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+        try:
+            return _text(values, nulls, n).cast(arrow_type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return _slow(values, nulls, n, arrow_type, Decimal, what)
+
+    return convert
+
+
+def _parse_timestamp(text: str) -> dt.datetime:
+    head, _, frac = text.partition(".")
+    micros = (frac + "000000")[:6] if frac else "0"
+    return dt.datetime.fromisoformat(head).replace(microsecond=int(micros))
+
+
+def _timestamp(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+    text = _text(values, nulls, n)
+    if len(text) and pc.max(pc.utf8_length(text)).as_py() > TIMESTAMP_TEXT_LENGTH:
+        text = pc.utf8_slice_codeunits(text, 0, TIMESTAMP_TEXT_LENGTH)  # nanoseconds -> microseconds
+    try:
+        return text.cast(pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _slow(values, nulls, n, pa.timestamp("us"), _parse_timestamp, "TIMESTAMP")
+
+
+def _date(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+    try:
+        return _text(values, nulls, n).cast(pa.date32())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _slow(values, nulls, n, pa.date32(), dt.date.fromisoformat, "DATE")
+
+
+def _type_text(entry: Any) -> str:
+    """`DECIMAL(18,4)`, `VARCHAR(20)`, `INT`... from a TPrimitiveTypeEntry."""
+    name = TYPE_NAMES.get(entry.type, f"TYPE_{entry.type}")
+    qualifiers = getattr(getattr(entry, "typeQualifiers", None), "qualifiers", None) or {}
+    if name == "DECIMAL":
+        precision = qualifiers.get("precision")
+        scale = qualifiers.get("scale")
+        p = precision.i32Value if precision is not None and precision.i32Value is not None else 38
+        s = scale.i32Value if scale is not None and scale.i32Value is not None else 0
+        return f"DECIMAL({p},{s})"
+    if name in ("VARCHAR", "CHAR"):
+        length = qualifiers.get("characterMaximumLength")
+        if length is not None and length.i32Value is not None:
+            return f"{name}({length.i32Value})"
+    return name
+
+
+def column_spec(name: str, hs2_type: str) -> ColumnSpec:
+    """The Arrow field and converter of one column of HS2 type `hs2_type` (as `_type_text` writes it)."""
+    base = hs2_type.split("(", 1)[0]
+    convert: Converter
+    if base == "DECIMAL":
+        p, s = (int(x) for x in hs2_type[len("DECIMAL(") : -1].split(","))
+        arrow_type = pa.decimal128(p, s) if p <= 38 else pa.decimal256(min(p, 76), s)
+        convert = _decimal(arrow_type, hs2_type)
+    elif base == "FLOAT":
+        arrow_type, convert = pa.float32(), _float32
+    elif base == "TIMESTAMP":
+        arrow_type, convert = pa.timestamp("us"), _timestamp
+    elif base == "DATE":
+        arrow_type, convert = pa.date32(), _date
+    elif base == "BINARY":
+        arrow_type, convert = pa.binary(), _bytes
+    elif base in _PRIMITIVE_ARROW:
+        arrow_type = _PRIMITIVE_ARROW[base]
+        convert = _plain(arrow_type)
+    else:  # STRING, VARCHAR, CHAR, complex types as JSON text, NULL, intervals, unknown
+        arrow_type, convert = pa.string(), _text
+    field = pa.field(name, arrow_type, nullable=True, metadata={HS2_TYPE_KEY: hs2_type.encode()})
+    return ColumnSpec(
+        name=name, hs2_type=hs2_type, field=field, member=_MEMBER.get(base, "stringVal"), convert=convert
+    )
+
+
+def column_specs(table_schema: Any) -> list[ColumnSpec]:
+    """The columns of a TTableSchema (from GetResultSetMetadata), in order."""
+    specs: list[ColumnSpec] = []
+    for column in sorted(table_schema.columns or [], key=lambda c: c.position or 0):
+        entries = column.typeDesc.types if column.typeDesc is not None else []
+        top = entries[0] if entries else None
+        if top is not None and top.primitiveEntry is not None:
+            hs2_type = _type_text(top.primitiveEntry)
+        elif top is not None and top.arrayEntry is not None:
+            hs2_type = "ARRAY"
+        elif top is not None and top.mapEntry is not None:
+            hs2_type = "MAP"
+        elif top is not None and top.structEntry is not None:
+            hs2_type = "STRUCT"
+        elif top is not None and top.unionEntry is not None:
+            hs2_type = "UNION"
+        else:
+            hs2_type = "STRING"
+        specs.append(column_spec(column.columnName, hs2_type))
+    return specs
+
+
+def arrow_schema(specs: Sequence[ColumnSpec]) -> pa.Schema:
+    return pa.schema([s.field for s in specs])
+
+
+def _column_values(tcolumn: Any, preferred: str) -> tuple[Sequence[Any], bytes]:
+    member = getattr(tcolumn, preferred, None)
+    if member is None:
+        member = next((m for m in (getattr(tcolumn, name, None) for name in _MEMBERS) if m is not None), None)
+    if member is None:
+        return [], b""
+    return member.values or [], member.nulls or b""
+
+
+def rowset_length(rowset: Any, specs: Sequence[ColumnSpec]) -> int:
+    """Rows in a TRowSet (0 when it carries no columns)."""
+    columns = getattr(rowset, "columns", None) if rowset is not None else None
+    if not columns or not specs:
+        return 0
+    values, _ = _column_values(columns[0], specs[0].member)
+    return len(values)
+
+
+def rowset_to_batch(rowset: Any, specs: Sequence[ColumnSpec], schema: pa.Schema) -> pa.RecordBatch:
+    """One fetched TRowSet as an Arrow record batch of `schema`."""
+    n = rowset_length(rowset, specs)
+    if n == 0:
+        return schema.empty_table().to_batches()[0] if len(schema) else pa.record_batch([], schema=schema)
+    columns = rowset.columns
+    if len(columns) != len(specs):
+        raise ConversionError(f"the server sent {len(columns)} columns for a result of {len(specs)} columns")
+    arrays: list[pa.Array] = []
+    for spec, tcolumn in zip(specs, columns, strict=True):
+        values, nulls = _column_values(tcolumn, spec.member)
+        if len(values) != n:
+            raise ConversionError(f"column {spec.name!r} has {len(values)} values in a block of {n} rows")
+        try:
+            arrays.append(spec.convert(values, nulls, n))
+        except ConversionError as exc:
+            raise ConversionError(f"column {spec.name!r}: {exc.message}") from None
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError) as exc:
+            raise ConversionError(f"column {spec.name!r} ({spec.hs2_type}): {exc}") from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+__all__ = [
+    "COMPLEX_TYPES",
+    "HS2_TYPE_KEY",
+    "ColumnSpec",
+    "ConversionError",
+    "arrow_schema",
+    "column_spec",
+    "column_specs",
+    "null_mask",
+    "rowset_length",
+    "rowset_to_batch",
+]

@@ -1,0 +1,533 @@
+"""A small typed adapter over impyla's HiveServer2 client: connect, run a query, stream Arrow batches.
+
+    with connect(plan.impala, secrets) as session:
+        source = session.query("SELECT * FROM `db`.`t`", timeout_seconds=7200)
+        for batch in source.batches(): ...
+
+What it adds to impyla:
+- authenticationType -> HS2 mechanism: Anonymous = NOSASL; SASLUsername = SASL PLAIN with the user
+  name and an empty password; UsernameAndPassword = SASL PLAIN (LDAP) with the password. Over HTTP
+  the same credentials go in a Basic Authorization header.
+- TLS verified by default, with OpenSSL's own reason when it fails (engine/tls.py). The TCP connection
+  and the TLS handshake happen on our socket, and a closed connection is never silently reopened
+  (impyla's retry would reopen it without TLS).
+- Arrow: the result schema comes from GetResultSetMetadata, and each FetchResults block becomes one
+  record batch through bulk conversion (engine/arrow_types.py). A fetch thread keeps at most
+  `prefetch` raw blocks ahead of the consumer, so memory stays flat whatever the result size.
+- Errors: every failure is a CopyError subclass that says what happened (engine/hs2_errors.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import queue
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+
+from impala_copy.api.impala import AuthenticationType, ThriftTransportProtocol
+from impala_copy.api.plan import ImpalaConnection
+from impala_copy.engine import hs2_errors, tls
+from impala_copy.engine.arrow_types import (
+    ColumnSpec,
+    arrow_schema,
+    column_specs,
+    rowset_length,
+    rowset_to_batch,
+)
+from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, Timeout
+from impala_copy.engine.secrets import read_secret
+
+# Rows asked for per FetchResults call (Impala and Spark honour at least 50,000); see docs/benchmarks.md.
+DEFAULT_BATCH_ROWS = 50_000
+# Raw blocks the fetch thread may hold ahead of the consumer.
+DEFAULT_PREFETCH = 2
+# The longest a single RPC may block once connected (a FetchResults of a slow query included).
+MAX_RPC_SECONDS = 900.0
+_POLL_FIRST, _POLL_MAX = 0.02, 0.5
+
+
+@dataclass(frozen=True)
+class Login:
+    """The HS2 login an ImpalaConnection asks for. `password` is a secret: never logged or shown."""
+
+    mechanism: str  # NOSASL or PLAIN
+    user: str | None
+    password: str | None
+
+    def __repr__(self) -> str:
+        return f"Login(mechanism={self.mechanism!r}, user={self.user!r})"
+
+
+def login_for(conn: ImpalaConnection, secrets: Mapping[str, str]) -> Login:
+    """authenticationType -> HS2 mechanism and credentials (reads the password Secret)."""
+    if conn.authentication_type == AuthenticationType.ANONYMOUS:
+        return Login("NOSASL", None, None)
+    if not conn.username:
+        raise ConfigurationError(f"authenticationType {conn.authentication_type.value} requires username")
+    if conn.authentication_type == AuthenticationType.SASL_USERNAME:
+        return Login("PLAIN", conn.username, "")
+    if conn.password is None:
+        raise ConfigurationError("authenticationType UsernameAndPassword requires password")
+    return Login("PLAIN", conn.username, read_secret(conn.password, secrets))
+
+
+def endpoint(conn: ImpalaConnection) -> str:
+    """host:port (plus the HTTP path) as messages name the server."""
+    where = f"{conn.host}:{conn.port}"
+    if conn.thrift_transport_protocol == ThriftTransportProtocol.HTTP:
+        where += "/" + conn.http_path.lstrip("/")
+    return where
+
+
+# ----------------------------------------------------------------------------------------- transports
+
+
+def _tcp_connect(conn: ImpalaConnection, timeout: float, where: str) -> socket.socket:
+    host = conn.host.strip("[]")
+    try:
+        return socket.create_connection((host, conn.port), timeout=timeout)
+    except OSError as exc:
+        raise hs2_errors.connect_error(exc, conn, where, timeout) from None
+
+
+def _handshake(sock: socket.socket, ctx: ssl.SSLContext, conn: ImpalaConnection, where: str) -> ssl.SSLSocket:
+    try:
+        return ctx.wrap_socket(sock, server_hostname=conn.host.strip("[]"))
+    except ssl.SSLError as exc:
+        sock.close()
+        raise tls.verification_error(exc, conn, where) from None
+    except OSError as exc:
+        sock.close()
+        raise hs2_errors.handshake_error(exc, conn, where) from None
+
+
+def _tls_context(conn: ImpalaConnection, timeout: float, where: str) -> ssl.SSLContext:
+    peer = None
+    if tls.needs_peer_certificate(conn):
+        try:
+            peer = tls.fetch_peer_certificate(conn.host.strip("[]"), conn.port, timeout)
+        except ssl.SSLError as exc:
+            raise tls.verification_error(exc, conn, where) from None
+        except OSError as exc:
+            raise hs2_errors.connect_error(exc, conn, where, timeout) from None
+    return tls.build_context(conn, peer_certificate=peer)
+
+
+def _socket_transport(sock: socket.socket, conn: ImpalaConnection) -> Any:
+    from thrift.transport.TSocket import TSocket
+    from thrift.transport.TTransport import TTransportException
+
+    class ConnectedSocket(TSocket):  # type: ignore[misc]
+        """A TSocket over an already connected (and TLS-wrapped) socket that never reconnects."""
+
+        def open(self) -> None:
+            if self.handle is None:
+                raise TTransportException(TTransportException.NOT_OPEN, "the connection was closed")
+
+    tsock = ConnectedSocket(conn.host, conn.port)
+    tsock.setHandle(sock)
+    return tsock
+
+
+def _binary_transport(
+    conn: ImpalaConnection, login: Login, ctx: ssl.SSLContext | None, timeout: float
+) -> Any:
+    from thrift.transport.TTransport import TBufferedTransport
+
+    where = endpoint(conn)
+    sock: socket.socket = _tcp_connect(conn, timeout, where)
+    if ctx is not None:
+        sock = _handshake(sock, ctx, conn, where)
+    tsock = _socket_transport(sock, conn)
+    if login.mechanism == "NOSASL":
+        return TBufferedTransport(tsock)
+    from impala.sasl_compat import PureSASLClient
+    from thrift_sasl import TSaslClientTransport
+
+    def sasl_factory() -> Any:
+        return PureSASLClient(conn.host, username=login.user, password=login.password or "", service="impala")
+
+    transport = TSaslClientTransport(sasl_factory, "PLAIN", tsock)
+    try:
+        transport.open()
+    except Exception as exc:  # noqa: BLE001 - thrift_sasl raises plain TTransportException/socket errors
+        with contextlib.suppress(Exception):
+            sock.close()
+        raise hs2_errors.login_error(exc, conn, login, where, timeout) from None
+    return transport
+
+
+def _http_transport(conn: ImpalaConnection, login: Login, ctx: ssl.SSLContext | None, timeout: float) -> Any:
+    from impala._thrift_api import ImpalaHttpClient
+    from thrift.transport.TTransport import TBufferedTransport
+
+    where = endpoint(conn)
+    # impyla opens a new HTTP connection per request and reports every failure the same way: check
+    # reachability and the certificate once on our own socket first, so the real cause is reported.
+    sock = _tcp_connect(conn, timeout, where)
+    if ctx is not None:
+        sock = _handshake(sock, ctx, conn, where)
+    sock.close()
+    host = conn.host if ":" not in conn.host or conn.host.startswith("[") else f"[{conn.host}]"
+    url = f"{'https' if ctx is not None else 'http'}://{host}:{conn.port}/{conn.http_path.lstrip('/')}"
+    client = ImpalaHttpClient(url, ssl_context=ctx)
+    client.setTimeout(timeout * 1000.0)
+    authorization = None
+    if login.mechanism == "PLAIN":
+        token = base64.b64encode(f"{login.user}:{login.password or ''}".encode()).decode()
+        authorization = f"Basic {token}"
+
+    def headers(cookie_header: str | None, has_auth_cookie: bool) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if cookie_header:
+            out["Cookie"] = cookie_header
+        if authorization is not None:
+            out["Authorization"] = authorization
+        return out
+
+    client.setGetCustomHeadersFunc(headers)
+    return TBufferedTransport(client), client
+
+
+# ------------------------------------------------------------------------------------------- session
+
+
+def connect(conn: ImpalaConnection, secrets: Mapping[str, str]) -> ImpalaSession:
+    """Connect, log in and open an HS2 session; every failure is a CopyError with its real cause."""
+    from impala._thrift_gen.TCLIService import TCLIService
+    from impala._thrift_gen.TCLIService.ttypes import TOpenSessionReq, TProtocolVersion
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+
+    login = login_for(conn, secrets)
+    timeout = float(conn.connect_timeout_seconds)
+    where = endpoint(conn)
+    ctx = _tls_context(conn, timeout, where) if conn.enable_ssl else None
+    http_client = None
+    if conn.thrift_transport_protocol == ThriftTransportProtocol.HTTP:
+        transport, http_client = _http_transport(conn, login, ctx, timeout)
+    else:
+        transport = _binary_transport(conn, login, ctx, timeout)
+    client = TCLIService.Client(TBinaryProtocolAccelerated(transport))
+    request = TOpenSessionReq(
+        client_protocol=TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V6, username=login.user, configuration=None
+    )
+    try:
+        response = client.OpenSession(request)
+        hs2_errors.check_status(response.status, "opening a session", login_phase=True, conn=conn)
+    except CopyError:
+        with contextlib.suppress(Exception):
+            transport.close()
+        raise
+    except Exception as exc:  # noqa: BLE001 - thrift, socket and HTTP errors alike
+        with contextlib.suppress(Exception):
+            transport.close()
+        raise hs2_errors.login_error(exc, conn, login, where, timeout) from None
+    session = ImpalaSession(conn, client, transport, response.sessionHandle, http_client=http_client)
+    session.set_rpc_timeout(max(timeout, MAX_RPC_SECONDS))
+    return session
+
+
+class ImpalaSession:
+    """An open HS2 session. One query at a time; close it (or use `with`)."""
+
+    def __init__(
+        self, conn: ImpalaConnection, client: Any, transport: Any, handle: Any, *, http_client: Any = None
+    ) -> None:
+        self.conn = conn
+        self.where = endpoint(conn)
+        self._client = client
+        self._transport = transport
+        self._handle = handle
+        self._http_client = http_client
+        self._lock = threading.RLock()
+        self._closed = False
+        self.rpc_timeout = MAX_RPC_SECONDS
+
+    def set_rpc_timeout(self, seconds: float) -> None:
+        self.rpc_timeout = seconds
+        if self._http_client is not None:
+            self._http_client.setTimeout(seconds * 1000.0)
+            return
+        sock = _raw_socket(self._transport)
+        if sock is not None:
+            sock.settimeout(seconds)
+
+    def rpc(self, name: str, request: Any, doing: str) -> Any:
+        """Call one HS2 RPC and check its status; transport failures become CopyErrors."""
+        if self._closed:
+            raise QueryFailed(f"the session with {self.where} is closed")
+        with self._lock:
+            try:
+                response = getattr(self._client, name)(request)
+            except CopyError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - socket, thrift and HTTP errors alike
+                raise hs2_errors.rpc_error(exc, self.where, doing, self.rpc_timeout) from None
+        hs2_errors.check_status(response.status, doing)
+        return response
+
+    def query(
+        self,
+        sql: str,
+        *,
+        timeout_seconds: float,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        prefetch: int = DEFAULT_PREFETCH,
+    ) -> HS2Query:
+        """Run `sql` until its result is ready (at most `timeout_seconds`, then it is cancelled)."""
+        return HS2Query(self, sql, timeout_seconds=timeout_seconds, batch_rows=batch_rows, prefetch=prefetch)
+
+    def ping(self) -> float:
+        """Seconds for a `SELECT 1` round trip (execute, fetch, close)."""
+        started = time.monotonic()
+        result = self.query("SELECT 1", timeout_seconds=float(self.conn.connect_timeout_seconds), prefetch=0)
+        try:
+            rows = sum(b.num_rows for b in result.batches())
+        finally:
+            result.close()
+        if rows != 1:
+            raise QueryFailed(f"SELECT 1 on {self.where} returned {rows} rows")
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        from impala._thrift_gen.TCLIService.ttypes import TCloseSessionReq
+
+        with contextlib.suppress(Exception):
+            self.set_rpc_timeout(min(self.rpc_timeout, float(self.conn.connect_timeout_seconds)))
+            self.rpc("CloseSession", TCloseSessionReq(sessionHandle=self._handle), "closing the session")
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._transport.close()
+
+    @property
+    def handle(self) -> Any:
+        return self._handle
+
+    def __enter__(self) -> ImpalaSession:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _raw_socket(transport: Any) -> socket.socket | None:
+    """The socket under a (SASL/buffered) transport, to set its timeout."""
+    seen = 0
+    layer = transport
+    while layer is not None and seen < 5:
+        handle = getattr(layer, "handle", None)
+        if isinstance(handle, socket.socket):
+            return handle
+        layer = getattr(layer, "_trans", None) or getattr(layer, "transport", None)
+        seen += 1
+    return None
+
+
+# --------------------------------------------------------------------------------------------- query
+
+_DONE = object()
+
+
+class HS2Query:
+    """A query whose result streams as Arrow record batches (a `BatchSource`)."""
+
+    def __init__(
+        self, session: ImpalaSession, sql: str, *, timeout_seconds: float, batch_rows: int, prefetch: int
+    ) -> None:
+        if batch_rows < 1:
+            raise ConfigurationError("batch_rows must be at least 1")
+        self.session = session
+        self.batch_rows = batch_rows
+        self.prefetch = prefetch
+        self.rows_fetched = 0
+        self.fetch_calls = 0
+        self._operation: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(prefetch, 1))
+        self._started = False
+        self._exhausted = False
+        self._execute(sql, timeout_seconds)
+        self._specs: list[ColumnSpec] = self._result_columns()
+        self._schema = arrow_schema(self._specs)
+
+    # -- execution
+    def _execute(self, sql: str, timeout_seconds: float) -> None:
+        from impala._thrift_gen.TCLIService.ttypes import TExecuteStatementReq
+
+        deadline = time.monotonic() + timeout_seconds
+        request = TExecuteStatementReq(sessionHandle=self.session.handle, statement=sql, runAsync=True)
+        response = self.session.rpc("ExecuteStatement", request, "running the query")
+        self._operation = response.operationHandle
+        try:
+            self._wait(deadline, timeout_seconds)
+        except BaseException:
+            self._close_operation(cancel=True)
+            raise
+
+    def _wait(self, deadline: float, timeout_seconds: float) -> None:
+        from impala._thrift_gen.TCLIService.ttypes import TGetOperationStatusReq, TOperationState
+
+        delay = _POLL_FIRST
+        request = TGetOperationStatusReq(operationHandle=self._operation)
+        while True:
+            status = self.session.rpc("GetOperationStatus", request, "waiting for the query")
+            state = status.operationState
+            if state == TOperationState.FINISHED_STATE:
+                if status.hasResultSet is not None:
+                    self._operation.hasResultSet = status.hasResultSet
+                return
+            if state == TOperationState.ERROR_STATE:
+                raise hs2_errors.query_error(status.errorMessage, status.sqlState)
+            if state in (TOperationState.CANCELED_STATE, TOperationState.CLOSED_STATE):
+                raise QueryFailed("the query was cancelled or closed by the server")
+            if state == TOperationState.UKNOWN_STATE:
+                raise QueryFailed("the server reports the query in an unknown state")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Timeout(
+                    f"the query did not finish within {timeout_seconds:g}s (queryTimeout) and was cancelled"
+                )
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, _POLL_MAX)
+
+    def _result_columns(self) -> list[ColumnSpec]:
+        from impala._thrift_gen.TCLIService.ttypes import TGetResultSetMetadataReq
+
+        if not self._operation.hasResultSet:
+            return []
+        request = TGetResultSetMetadataReq(operationHandle=self._operation)
+        try:
+            response = self.session.rpc("GetResultSetMetadata", request, "reading the result schema")
+        except BaseException:
+            self._close_operation(cancel=True)
+            raise
+        return column_specs(response.schema) if response.schema is not None else []
+
+    # -- BatchSource
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The result, one record batch per FetchResults block (at most `batch_rows` rows each)."""
+        if self._started:
+            raise QueryFailed("the result of a query can be read only once")
+        self._started = True
+        if not self._specs:
+            self._exhausted = True
+            return
+        if self.prefetch <= 0:
+            while (rowset := self._fetch()) is not None:
+                yield rowset_to_batch(rowset, self._specs, self._schema)
+            return
+        self._thread = threading.Thread(target=self._fetch_loop, name="hs2-fetch", daemon=True)
+        self._thread.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield rowset_to_batch(item, self._specs, self._schema)
+        finally:
+            self._stop_thread()
+
+    def _fetch(self) -> Any:
+        """The next non-empty TRowSet, or None at the end of the result."""
+        from impala._thrift_gen.TCLIService.ttypes import TFetchOrientation, TFetchResultsReq
+
+        request = TFetchResultsReq(
+            operationHandle=self._operation, orientation=TFetchOrientation.FETCH_NEXT, maxRows=self.batch_rows
+        )
+        while not self._stop.is_set():
+            response = self.session.rpc("FetchResults", request, "fetching results")
+            self.fetch_calls += 1
+            n = rowset_length(response.results, self._specs)
+            if n:
+                self.rows_fetched += n
+                return response.results
+            # An empty block ends the result (Spark always reports hasMoreRows=false; Impala may send
+            # an empty block while the query still produces rows, with hasMoreRows=true).
+            if not response.hasMoreRows:
+                self._exhausted = True
+                return None
+            time.sleep(_POLL_FIRST)
+        return None
+
+    def _fetch_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                rowset = self._fetch()
+                if rowset is None:
+                    break
+                self._put(rowset)
+            self._put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            self._put(exc)
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _stop_thread(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+            thread.join(0.2)
+
+    def _close_operation(self, *, cancel: bool = False) -> None:
+        from impala._thrift_gen.TCLIService.ttypes import TCancelOperationReq, TCloseOperationReq
+
+        operation, self._operation = self._operation, None
+        if operation is None or self.session._closed:
+            return
+        if cancel:
+            with contextlib.suppress(CopyError):
+                self.session.rpc(
+                    "CancelOperation", TCancelOperationReq(operationHandle=operation), "cancelling"
+                )
+        with contextlib.suppress(CopyError):
+            self.session.rpc(
+                "CloseOperation", TCloseOperationReq(operationHandle=operation), "closing the query"
+            )
+
+    def close(self) -> None:
+        """Stop fetching and release the query on the server (cancelled when unread rows remain)."""
+        self._stop_thread()
+        self._close_operation(cancel=not self._exhausted)
+
+
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "DEFAULT_PREFETCH",
+    "HS2Query",
+    "ImpalaSession",
+    "Login",
+    "connect",
+    "endpoint",
+    "login_for",
+]

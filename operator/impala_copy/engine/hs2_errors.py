@@ -1,0 +1,179 @@
+"""HiveServer2 / impyla / thrift / socket failures -> the engine's CopyErrors, with their real causes.
+
+impyla surfaces most failures as a bare `TTransportException` ("Could not connect to any of...",
+"TSocket read 0 bytes", "Bad status: 3"), an `HttpError`, or a server status with a Java stack trace.
+These functions look at the phase (connect, TLS, login, query) and the text, and say what happened
+and what to check. Messages never contain a password; server messages are cut to their first line.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import socket
+from typing import TYPE_CHECKING, Any
+
+from impala_copy.engine.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    CopyError,
+    QueryFailed,
+    ServerError,
+    TableNotFound,
+    Timeout,
+    TLSVerificationFailed,
+    Unreachable,
+)
+
+if TYPE_CHECKING:
+    from impala_copy.api.plan import ImpalaConnection
+    from impala_copy.engine.hs2 import Login
+
+MAX_SERVER_MESSAGE = 400
+_NOT_FOUND = re.compile(
+    r"TABLE_OR_VIEW_NOT_FOUND|SCHEMA_NOT_FOUND|Could not resolve table reference|Table not found|"
+    r"Table or view not found|Database does not exist|Database '[^']*' not found|"
+    r"Could not resolve path|Table does not exist",
+    re.IGNORECASE,
+)
+_NOT_FOUND_SQLSTATES = frozenset({"42P01", "42S02", "42704", "42000:TABLE_OR_VIEW_NOT_FOUND"})
+_LOGIN_REJECTED = re.compile(
+    r"Error validating the login|Bad status: 3|authentication failed|invalid credentials|"
+    r"PLAIN auth failed|Unauthorized|not authorized|LDAP",
+    re.IGNORECASE,
+)
+_PREFIXES = (
+    "org.apache.hive.service.cli.HiveSQLException:",
+    "Error running query:",
+    "org.apache.spark.sql.AnalysisException:",
+    "AnalysisException:",
+)
+
+
+def server_message(text: str | None) -> str:
+    """The first meaningful line of a server error message, without Java exception prefixes."""
+    if not text:
+        return "(no message)"
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _PREFIXES:
+            if line.startswith(prefix):
+                line = line[len(prefix) :].strip()
+                changed = True
+    if len(line) > MAX_SERVER_MESSAGE:
+        line = line[: MAX_SERVER_MESSAGE - 3] + "..."
+    return line or "(no message)"
+
+
+def query_error(message: str | None, sql_state: str | None) -> CopyError:
+    """The error of a failed statement: TableNotFound when the server could not find it, else QueryFailed."""
+    text = server_message(message)
+    if (message and _NOT_FOUND.search(message)) or (sql_state or "") in _NOT_FOUND_SQLSTATES:
+        return TableNotFound(f"table not found: {text}")
+    return QueryFailed(f"the query failed: {text}")
+
+
+def check_status(
+    status: Any, doing: str, *, login_phase: bool = False, conn: ImpalaConnection | None = None
+) -> None:
+    """Raise the CopyError a non-success TStatus stands for."""
+    if status is None or status.statusCode in (0, 1, 2):  # SUCCESS, SUCCESS_WITH_INFO, STILL_EXECUTING
+        return
+    message = status.errorMessage or ", ".join(status.infoMessages or []) or None
+    if login_phase:
+        who = f" as {conn.username!r}" if conn is not None and conn.username else ""
+        raise AuthenticationFailed(f"the server refused to open a session{who}: {server_message(message)}")
+    if status.statusCode == 4:  # INVALID_HANDLE
+        raise ServerError(f"the server no longer knows this session or query while {doing}")
+    raise query_error(message, status.sqlState)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return True
+    inner = getattr(exc, "inner", None)
+    return isinstance(inner, BaseException) and _is_timeout(inner)
+
+
+def connect_error(exc: OSError, conn: ImpalaConnection, where: str, timeout: float) -> CopyError:
+    """A failed TCP connection (before any TLS or login)."""
+    if isinstance(exc, socket.gaierror):
+        return Unreachable(f"cannot resolve host {conn.host!r} ({exc.strerror or exc})")
+    if _is_timeout(exc):
+        return Unreachable(f"{where} did not accept a connection within {timeout:g}s (connectTimeout)")
+    if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
+        return Unreachable(
+            f"{where} refused the connection: no server is listening there (check host and port)"
+        )
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return Unreachable(f"cannot connect to {where}: {reason}")
+
+
+def handshake_error(exc: OSError, conn: ImpalaConnection, where: str) -> CopyError:
+    """A TLS handshake broken off by the peer or the network (not a certificate verdict)."""
+    if _is_timeout(exc):
+        return Timeout(
+            f"the TLS handshake with {where} did not complete within {conn.connect_timeout_seconds}s"
+        )
+    return TLSVerificationFailed(
+        f"the TLS handshake with {where} failed ({exc.strerror or exc or type(exc).__name__}); "
+        "check that the server has TLS enabled (enableSsl)"
+    )
+
+
+def login_error(
+    exc: BaseException, conn: ImpalaConnection, login: Login, where: str, timeout: float
+) -> CopyError:
+    """A failure while logging in (SASL handshake or OpenSession)."""
+    text = str(exc)
+    http_code = getattr(exc, "code", None)
+    if _is_timeout(exc):
+        return Timeout(f"{where} did not complete the login within {timeout:g}s (connectTimeout)")
+    if http_code == 401 or (http_code is None and _LOGIN_REJECTED.search(text)):
+        if login.mechanism == "NOSASL":
+            return AuthenticationFailed(
+                f"{where} requires a login: authenticationType Anonymous was refused "
+                "(use SASLUsername or UsernameAndPassword)"
+            )
+        what = "user name and password" if login.password else "user name"
+        return AuthenticationFailed(
+            f"{where} rejected the login of user {login.user!r}: wrong {what} ({server_message(text)})"
+        )
+    if isinstance(http_code, int):
+        if http_code == 404:
+            return ConfigurationError(f"{where} answered HTTP 404 Not Found: check httpPath")
+        return ServerError(f"{where} answered HTTP {http_code} while logging in")
+    if "read 0 bytes" in text or isinstance(exc, ConnectionResetError | BrokenPipeError | EOFError):
+        mechanism = "no SASL (Anonymous)" if login.mechanism == "NOSASL" else "SASL PLAIN"
+        tls_hint = "" if conn.enable_ssl else ", or the server expects TLS (enableSsl)"
+        return AuthenticationFailed(
+            f"{where} closed the connection during login: the server does not accept {mechanism} logins "
+            f"(check authenticationType{tls_hint})"
+        )
+    return ServerError(f"login to {where} failed: {type(exc).__name__}: {server_message(text)}")
+
+
+def rpc_error(exc: BaseException, where: str, doing: str, timeout: float) -> CopyError:
+    """A transport failure during an RPC of an open session."""
+    if _is_timeout(exc):
+        return Timeout(f"{where} sent no response within {timeout:g}s while {doing}")
+    http_code = getattr(exc, "code", None)
+    if http_code == 401:
+        return AuthenticationFailed(f"{where} rejected the credentials (HTTP 401) while {doing}")
+    if isinstance(exc, ConnectionRefusedError):
+        return Unreachable(f"{where} refused the connection while {doing}")
+    text = server_message(str(exc)) if str(exc) else type(exc).__name__
+    return ServerError(f"the connection to {where} failed while {doing}: {text}")
+
+
+__all__ = [
+    "check_status",
+    "connect_error",
+    "handshake_error",
+    "login_error",
+    "query_error",
+    "rpc_error",
+    "server_message",
+]
