@@ -107,6 +107,7 @@ def test_csv_dataset_defaults_are_adf_defaults() -> None:
     assert (spec.column_delimiter, spec.quote_char, spec.escape_char) == (",", '"', "\\")
     assert (spec.first_row_as_header, spec.null_value, spec.encoding_name) == (False, "", "UTF-8")
     assert spec.compression_codec == "none"
+    assert spec.row_delimiter == "\r\n"  # ADF's Copy activity writes CRLF
 
 
 def test_wire_shape_round_trips_with_adf_names() -> None:

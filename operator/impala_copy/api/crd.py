@@ -286,6 +286,15 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Strings with control characters (a row delimiter) double-quoted, so `\\r\\n` reads as written."""
+    style = '"' if any(ord(ch) < 32 for ch in value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def render(crd: dict[str, Any]) -> str:
     """The YAML text of one CRD file (header comment included)."""
     body = yaml.dump(

@@ -171,7 +171,9 @@ class DelimitedTextDatasetSpec(FileDatasetBase):
         description="Column delimiter (ADF: columnDelimiter). Default ','.",
     )
     row_delimiter: Literal["\n", "\r\n"] = Field(
-        default="\n", description="Row delimiter, \\n or \\r\\n (ADF: rowDelimiter). Default \\n."
+        default="\r\n",
+        description="Row delimiter, \\n or \\r\\n (ADF: rowDelimiter). Default \\r\\n, what ADF's Copy "
+        "activity writes.",
     )
     quote_char: str = Field(
         default='"', min_length=1, max_length=1, description="Quote character (ADF: quoteChar). Default '\"'."
