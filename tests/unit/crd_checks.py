@@ -4,8 +4,8 @@
   draft-4 dialect), in the strict mode of `kubectl apply` (an unknown field is an error, except where
   the schema keeps unknown fields).
 - `cel_verdicts`: every `x-kubernetes-validations` rule of the schema evaluated with cel-python on the
-  part of the object it sits on, exactly as written (no defaults), with the field path of that part
-  spelled like the CLI's errors (`spec.source`, `spec.outputs[0]`).
+  part of the object it sits on, as written (no defaults; a `null` dropped as the API server drops
+  it), with the field path of that part spelled like the CLI's errors (`spec.source`, `spec.outputs[0]`).
 """
 
 from __future__ import annotations
@@ -58,9 +58,19 @@ def _path(parts: Any) -> str:
     return out
 
 
+def without_nulls(value: Any) -> Any:
+    """What the API server keeps of a written object: a `null` of a non-nullable field is dropped (our schemas
+    have no nullable field), before the schema and the rules see the object."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 def schema_errors(obj: dict[str, Any]) -> list[tuple[str, str]]:
     """(field path, message) for every schema error of an object of one of our kinds."""
-    errors = _validator(obj["kind"]).iter_errors(obj)
+    errors = _validator(obj["kind"]).iter_errors(without_nulls(obj))
     return sorted((_path(e.absolute_path), e.message) for e in errors)
 
 
@@ -104,7 +114,7 @@ def _nodes(schema: dict[str, Any], value: Any, path: str) -> Iterator[tuple[str,
 def cel_verdicts(obj: dict[str, Any]) -> list[Verdict]:
     """Every rule of the object's CRD that applies to a part of the object, and its verdict."""
     verdicts = []
-    for path, schema, value in _nodes(openapi(obj["kind"]), obj, ""):
+    for path, schema, value in _nodes(openapi(obj["kind"]), without_nulls(obj), ""):
         for rule in schema.get("x-kubernetes-validations", []):
             try:
                 result = _program(rule["rule"]).evaluate({"self": celpy.json_to_cel(value)})

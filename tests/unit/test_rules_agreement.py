@@ -126,6 +126,7 @@ GOOD: dict[str, dict[str, Any]] = {
         enableSsl=False, allowSelfSignedServerCert=False, useSystemTrustStore=False
     ),
     "impala-no-tls-no-validation": impala_ls(enableServerCertificateValidation=False),
+    "impala-null-username-is-not-written": impala_ls(username=None, trustedCert=None),
     "impala-http": impala_ls(thriftTransportProtocol="HTTP", httpPath="cliservice", port=28000),
     "impala-http-default-path": impala_ls(thriftTransportProtocol="HTTP"),
     "impala-port-bounds-low": impala_ls(port=1),
@@ -202,6 +203,11 @@ BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
     ),
     "user-password-without-username": (
         impala_ls(authenticationType="UsernameAndPassword", password=SECRET),
+        "spec",
+        USER_PASS,
+    ),
+    "user-password-with-null-password": (
+        impala_ls(authenticationType="UsernameAndPassword", username="alice", password=None),
         "spec",
         USER_PASS,
     ),
