@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,8 @@ class ManifestSet:
         return FileCatalog(self, namespace)
 
     def of_kind(self, kind: str) -> list[Entry]:
-        return [e for (_, k, _), e in sorted(self.entries.items()) if k == kind]
+        """Objects of one kind, in the order of the files and documents."""
+        return [e for (_, k, _), e in self.entries.items() if k == kind]
 
     def secret_value(self, namespace: str, name: str, key: str) -> bytes | None:
         data = self.secrets.get((namespace, name))
@@ -140,8 +141,18 @@ def yaml_files(path: Path) -> list[Path]:
     raise FileNotFoundError(f"{path}: no such file or folder")
 
 
-def load(path: Path | str, namespace: str = DEFAULT_NAMESPACE) -> ManifestSet:
-    """Load every manifest under `path`; problems go to `.errors` (loading never stops at the first)."""
+# (kind, name) -> {dotted field path: value}, e.g. {("ImpalaLinkedService", "x"): {"spec.port": 10001}}
+Overrides = Mapping[tuple[str, str], Mapping[str, Any]]
+
+
+def load(
+    path: Path | str, namespace: str = DEFAULT_NAMESPACE, *, overrides: Overrides | None = None
+) -> ManifestSet:
+    """Load every manifest under `path`; problems go to `.errors` (loading never stops at the first).
+
+    `overrides` set fields of named objects before they are parsed (the demo points the example
+    linked service at the server it started), as `kubectl patch` would on the cluster.
+    """
     result = ManifestSet()
     for file in yaml_files(Path(path)):
         result.files.append(str(file))
@@ -153,8 +164,20 @@ def load(path: Path | str, namespace: str = DEFAULT_NAMESPACE) -> ManifestSet:
         for index, doc in enumerate(documents):
             if doc is None:
                 continue
+            if overrides and isinstance(doc, dict):
+                _override(doc, overrides)
             _add(result, str(file), index, doc, namespace)
     return result
+
+
+def _override(doc: dict[str, Any], overrides: Overrides) -> None:
+    name = str(_mapping(doc.get("metadata")).get("name", ""))
+    for dotted, value in overrides.get((str(doc.get("kind", "")), name), {}).items():
+        *parents, leaf = dotted.split(".")
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
 
 
 def _one_line(exc: BaseException) -> str:
