@@ -1,0 +1,435 @@
+"""The Helm chart charts/impala-copy-operator, rendered offline with the real helm binary.
+
+In:  the chart with its default values and with a set of non-default values (namespaced RBAC, other
+     images, pull secrets, Job defaults, metrics off, an existing service account).
+Out: `helm lint --strict` passes; every rendered object validates against the Kubernetes schemas
+     (kubernetes-validate, strict, oldest supported and newest version); the operator pod passes the
+     "restricted" Pod Security checks; the RBAC rules are exactly the API access the operator
+     declares (controller/kube.py API_ACCESS), cluster-wide or per namespace; the Deployment's
+     environment is read back by the operator's own settings parser into the values given; bad
+     values are refused by values.schema.json; NOTES.txt tells what to apply next; the chart's
+     crds/ are the generated crds/ byte for byte.
+Faked: the cluster (helm template renders without one).
+"""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from impala_copy.controller.kube import API_ACCESS
+from impala_copy.controller.settings import ENV_VARS, Settings
+from tests.install.chart import (
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    by_kind,
+    lint,
+    one,
+    render,
+    render_error,
+    render_notes,
+)
+from tests.install.pod_security import restricted_violations
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART_YAML = yaml.safe_load((CHART / "Chart.yaml").read_text())
+APP_VERSION = CHART_YAML["appVersion"]
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas available.
+KUBE_VERSIONS = ("1.29.0", kubernetes_validate.latest_version() + ".0")
+
+CUSTOM: dict[str, Any] = {
+    "image": {
+        "repository": "registry.example.com/data/impala-copy",
+        "tag": "0.1.0-rc1",
+        "pullPolicy": "Always",
+    },
+    "imagePullSecrets": [{"name": "registry-cred"}],
+    "serviceAccount": {"create": False, "name": "copy-operator"},
+    "watchNamespaces": ["team-a", "team-b"],
+    "logLevel": "DEBUG",
+    "logFormat": "json",
+    "workers": 4,
+    "resyncSeconds": 0,
+    "healthPort": 8081,
+    "metrics": {"enabled": False, "port": 9100},
+    "resources": {"requests": {"cpu": "50m", "memory": "100Mi"}, "limits": {"cpu": 1, "memory": "300Mi"}},
+    "podAnnotations": {"example.com/team": "data"},
+    "podLabels": {"team": "data"},
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "infra", "operator": "Exists", "effect": "NoSchedule"}],
+    "priorityClassName": "system-cluster-critical",
+    "job": {
+        "image": {
+            "repository": "registry.example.com/data/impala-copy-engine",
+            "tag": "0.1.0",
+            "pullPolicy": "Never",
+        },
+        "imagePullSecrets": [{"name": "engine-cred"}, {"name": "engine-cred-2"}],
+        "serviceAccountName": "copy-jobs",
+        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
+        "nodeSelector": {"pool": "batch"},
+        "tolerations": [{"key": "batch", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
+                    ]
+                }
+            }
+        },
+        "ttlSecondsAfterFinished": None,
+        "successfulJobsHistoryLimit": 5,
+        "failedJobsHistoryLimit": 2,
+        "runAsUser": 1001,
+        "runAsGroup": 1001,
+        "fsGroup": None,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def default_objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return render(tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="module")
+def custom_objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return render(tmp_path_factory.mktemp("custom"), CUSTOM)
+
+
+def _container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def _env(objects: list[dict[str, Any]]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in _container(objects)["env"] if "value" in e}
+
+
+# ------------------------------------------------------------------ lint and schemas
+@pytest.mark.parametrize("values", [None, CUSTOM], ids=["default", "custom"])
+def test_helm_lint_strict_passes(tmp_path: Path, values: dict[str, Any] | None) -> None:
+    out = lint(tmp_path, values)
+    assert "1 chart(s) linted, 0 chart(s) failed" in out
+
+
+@pytest.mark.parametrize("which", ["default", "custom"])
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+def test_every_rendered_object_matches_the_kubernetes_schema(
+    which: str, kube_version: str, default_objects: list[dict[str, Any]], custom_objects: list[dict[str, Any]]
+) -> None:
+    objects = default_objects if which == "default" else custom_objects
+    assert {o["kind"] for o in objects} >= {"Deployment", "ClusterRole", "ClusterRoleBinding"}
+    for obj in objects:
+        name = f"{obj['kind']}/{obj['metadata']['name']}"
+        try:
+            kubernetes_validate.validate(obj, kube_version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{name} does not match Kubernetes {kube_version}: {exc.path}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError:
+            pytest.fail(f"{name}: no Kubernetes {kube_version} schema for this kind (not a built-in kind?)")
+
+
+def test_default_render_has_exactly_the_expected_objects(default_objects: list[dict[str, Any]]) -> None:
+    kinds = sorted((o["kind"], o["metadata"]["name"]) for o in default_objects)
+    name = f"{RELEASE}-impala-copy-operator"
+    assert kinds == [
+        ("ClusterRole", name),
+        ("ClusterRoleBinding", name),
+        ("Deployment", name),
+        ("ServiceAccount", name),
+    ]
+    for obj in default_objects:
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "impala-copy-operator"
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["app.kubernetes.io/version"] == APP_VERSION
+
+
+# ------------------------------------------------------------------ the operator pod
+@pytest.mark.parametrize("which", ["default", "custom"])
+def test_operator_pod_passes_restricted_pod_security(
+    which: str, default_objects: list[dict[str, Any]], custom_objects: list[dict[str, Any]]
+) -> None:
+    objects = default_objects if which == "default" else custom_objects
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert restricted_violations(pod) == []
+    # The fields themselves, as the restricted profile and the image need them.
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = pod["containers"][0]["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    assert pod["containers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+def test_pod_security_checker_flags_a_pod_that_breaks_the_rules() -> None:
+    bad = {
+        "hostNetwork": True,
+        "volumes": [{"name": "h", "hostPath": {"path": "/"}}],
+        "containers": [
+            {
+                "name": "c",
+                "ports": [{"containerPort": 80, "hostPort": 80}],
+                "securityContext": {"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]}},
+            }
+        ],
+    }
+    found = "\n".join(restricted_violations(bad))
+    for text in (
+        "hostNetwork",
+        "hostPath",
+        "hostPort",
+        "privileged",
+        "SYS_ADMIN",
+        "allowPrivilegeEscalation",
+        "non-root",
+        "seccompProfile",
+        "drop capability ALL",
+    ):
+        assert text in found
+
+
+def test_default_deployment_runs_the_operator_with_probes_and_resources(
+    default_objects: list[dict[str, Any]],
+) -> None:
+    deployment = one(default_objects, "Deployment")
+    assert deployment["metadata"]["namespace"] == NAMESPACE
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    template = deployment["spec"]["template"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    assert template["spec"]["serviceAccountName"] == f"{RELEASE}-impala-copy-operator"
+    container = _container(default_objects)
+    assert container["image"] == f"impala-copy:{APP_VERSION}"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert container["args"] == ["operator"]
+    assert "command" not in container  # the image's entrypoint is impala-copy
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"health": 8080}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"memory": "256Mi"},
+    }
+    assert "annotations" not in template["metadata"]
+    pod_name = next(e for e in container["env"] if e["name"] == "IMPALA_COPY_POD_NAME")
+    assert pod_name["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
+def test_custom_deployment_uses_the_values(custom_objects: list[dict[str, Any]]) -> None:
+    template = one(custom_objects, "Deployment")["spec"]["template"]
+    spec = template["spec"]
+    container = _container(custom_objects)
+    assert container["image"] == "registry.example.com/data/impala-copy:0.1.0-rc1"
+    assert container["imagePullPolicy"] == "Always"
+    assert spec["imagePullSecrets"] == [{"name": "registry-cred"}]
+    assert spec["serviceAccountName"] == "copy-operator"
+    assert spec["nodeSelector"] == CUSTOM["nodeSelector"]
+    assert spec["tolerations"] == CUSTOM["tolerations"]
+    assert spec["priorityClassName"] == "system-cluster-critical"
+    assert container["resources"] == CUSTOM["resources"]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"health": 8081}
+    assert container["livenessProbe"]["httpGet"]["port"] == "health"
+    assert template["metadata"]["annotations"] == {"example.com/team": "data"}
+    assert template["metadata"]["labels"]["team"] == "data"
+    assert not by_kind(custom_objects, "ServiceAccount")  # serviceAccount.create false
+
+
+# ------------------------------------------------------------------ settings the operator reads
+def test_every_environment_variable_is_one_the_operator_reads(
+    default_objects: list[dict[str, Any]], custom_objects: list[dict[str, Any]]
+) -> None:
+    known = {var.name for var in ENV_VARS}
+    for objects in (default_objects, custom_objects):
+        names = [e["name"] for e in _container(objects)["env"]]
+        assert len(names) == len(set(names))
+        unknown = set(names) - known
+        assert not unknown, f"the chart sets variables the operator does not read: {sorted(unknown)}"
+
+
+def test_default_environment_parses_into_the_chart_defaults(default_objects: list[dict[str, Any]]) -> None:
+    settings = Settings.from_env(_env(default_objects))
+    assert settings.clusterwide
+    assert settings.log_level == "INFO"
+    assert settings.liveness_endpoint == "http://0.0.0.0:8080/healthz"
+    job = settings.job
+    assert job.image == f"impala-copy:{APP_VERSION}"
+    assert job.image_pull_policy == "IfNotPresent"
+    assert job.image_pull_secrets == ()
+    assert job.service_account_name is None
+    assert job.resources == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
+    assert job.node_selector is None
+    assert job.tolerations is None
+    assert job.affinity is None
+    assert job.ttl_seconds_after_finished == 604800
+    assert (job.successful_jobs_history_limit, job.failed_jobs_history_limit) == (3, 1)
+    assert (job.run_as_user, job.run_as_group, job.fs_group) == (65532, 65532, 65532)
+
+
+def test_custom_environment_parses_into_the_values_given(custom_objects: list[dict[str, Any]]) -> None:
+    settings = Settings.from_env(_env(custom_objects))
+    assert settings.namespaces == ("team-a", "team-b")
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "json")
+    assert settings.workers == 4
+    assert settings.resync_seconds == 0
+    assert settings.liveness_endpoint == "http://0.0.0.0:8081/healthz"
+    job = settings.job
+    values = CUSTOM["job"]
+    assert job.image == "registry.example.com/data/impala-copy-engine:0.1.0"
+    assert job.image_pull_policy == "Never"
+    assert job.image_pull_secrets == ("engine-cred", "engine-cred-2")
+    assert job.service_account_name == "copy-jobs"
+    assert job.resources == values["resources"]
+    assert job.node_selector == values["nodeSelector"]
+    assert list(job.tolerations or ()) == values["tolerations"]
+    assert job.affinity == values["affinity"]
+    assert job.ttl_seconds_after_finished is None
+    assert (job.successful_jobs_history_limit, job.failed_jobs_history_limit) == (5, 2)
+    assert (job.run_as_user, job.run_as_group, job.fs_group) == (1001, 1001, None)
+
+
+def test_job_image_and_pull_secrets_default_to_the_operators(tmp_path: Path) -> None:
+    values = {
+        "image": {"repository": "registry.example.com/impala-copy", "tag": "7.7.7", "pullPolicy": "Always"},
+        "imagePullSecrets": [{"name": "registry-cred"}],
+    }
+    settings = Settings.from_env(_env(render(tmp_path, values)))
+    assert settings.job.image == "registry.example.com/impala-copy:7.7.7"
+    assert settings.job.image_pull_policy == "Always"
+    assert settings.job.image_pull_secrets == ("registry-cred",)
+
+
+# ------------------------------------------------------------------ RBAC
+Rule = tuple[str, str, str]  # (apiGroup, resource, verb)
+
+
+def _rules(role: dict[str, Any]) -> set[Rule]:
+    found = set()
+    for rule in role["rules"]:
+        assert set(rule) == {"apiGroups", "resources", "verbs"}, "no resourceNames / nonResourceURLs expected"
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                for verb in rule["verbs"]:
+                    assert "*" not in (group, resource, verb), "no wildcards"
+                    found.add((group, resource, verb))
+    return found
+
+
+def _declared(cluster_scoped: bool | None) -> set[Rule]:
+    return {
+        (a.group, a.resource, verb)
+        for a in API_ACCESS
+        if cluster_scoped is None or a.cluster_scoped == cluster_scoped
+        for verb in a.verbs
+    }
+
+
+def _binding_subjects(binding: dict[str, Any], sa: str) -> None:
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}]
+
+
+def test_clusterwide_rbac_is_exactly_the_declared_api_access(default_objects: list[dict[str, Any]]) -> None:
+    role = one(default_objects, "ClusterRole")
+    assert _rules(role) == _declared(None)
+    assert not by_kind(default_objects, "Role")
+    binding = one(default_objects, "ClusterRoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
+    _binding_subjects(binding, f"{RELEASE}-impala-copy-operator")
+
+
+def test_namespaced_rbac_gives_each_watched_namespace_a_role(custom_objects: list[dict[str, Any]]) -> None:
+    cluster_role = one(custom_objects, "ClusterRole")
+    assert _rules(cluster_role) == _declared(True)
+    roles = {r["metadata"]["namespace"]: r for r in by_kind(custom_objects, "Role")}
+    assert set(roles) == {"team-a", "team-b"}
+    for role in roles.values():
+        assert _rules(role) == _declared(False)
+    bindings = {b["metadata"]["namespace"]: b for b in by_kind(custom_objects, "RoleBinding")}
+    assert set(bindings) == {"team-a", "team-b"}
+    for namespace, binding in bindings.items():
+        assert binding["roleRef"]["kind"] == "Role"
+        assert binding["roleRef"]["name"] == roles[namespace]["metadata"]["name"]
+        _binding_subjects(binding, "copy-operator")
+    _binding_subjects(one(custom_objects, "ClusterRoleBinding"), "copy-operator")
+
+
+def test_declared_api_access_covers_every_kind_the_operator_reconciles() -> None:
+    from impala_copy.controller.kube import OURS
+
+    declared = _declared(None)
+    for ref in OURS.values():
+        assert ("impalacopy.io", ref.plural, "watch") in declared
+        assert ("impalacopy.io", f"{ref.plural}/status", "patch") in declared
+
+
+def test_rbac_create_false_renders_no_rbac(tmp_path: Path) -> None:
+    objects = render(tmp_path, {"rbac": {"create": False}})
+    assert not {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} & {o["kind"] for o in objects}
+
+
+# ------------------------------------------------------------------ values.schema.json
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"watchNamespaces": ["team-*"]}, "watchNamespaces.0"),
+        ({"logLevel": "LOUD"}, "logLevel"),
+        ({"watchNamespace": ["a"]}, "Additional property watchNamespace is not allowed"),
+        ({"job": {"ttlSecondsAfterFinished": -1}}, "job.ttlSecondsAfterFinished"),
+        ({"job": {"imagePullSecrets": ["cred"]}}, "job.imagePullSecrets.0"),
+        ({"replicaCount": 2}, "replicaCount"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy"),
+        ({"resources": {"limits": {"memory": "lots"}}}, "resources.limits.memory"),
+    ],
+)
+def test_schema_refuses_bad_values(tmp_path: Path, values: dict[str, Any], message: str) -> None:
+    error = render_error(tmp_path, values)
+    assert "values don't meet the specifications of the schema" in error
+    assert message in error
+
+
+def test_existing_service_account_needs_a_name(tmp_path: Path) -> None:
+    error = render_error(tmp_path, {"serviceAccount": {"create": False}})
+    assert "serviceAccount.name is required when serviceAccount.create is false" in error
+
+
+# ------------------------------------------------------------------ NOTES.txt and CRDs
+def test_notes_say_what_to_apply_next(tmp_path: Path) -> None:
+    notes = render_notes(tmp_path)
+    assert "It watches every namespace." in notes
+    assert f"kubectl -n {NAMESPACE} rollout status deployment/{RELEASE}-impala-copy-operator" in notes
+    for kind in ("Secret", "ImpalaLinkedService", "ImpalaDataset", "CopyActivity"):
+        assert kind in notes
+    assert "kubectl get copyactivities" in notes
+    assert "impalacopy.io/run-now" in notes
+    assert "kubectl apply --server-side -f <chart>/crds/" in notes
+    (tmp_path / "ns").mkdir()
+    namespaced = render_notes(tmp_path / "ns", {"watchNamespaces": ["team-a", "team-b"]})
+    assert "It watches the namespaces: team-a, team-b." in namespaced
+
+
+def test_chart_crds_are_the_generated_crds() -> None:
+    root, chart = ROOT / "crds", CHART / "crds"
+    names = sorted(p.name for p in root.glob("*.yaml"))
+    assert names, "crds/ is empty: run make crds"
+    assert sorted(p.name for p in chart.glob("*.yaml")) == names
+    match, mismatch, errors = filecmp.cmpfiles(root, chart, names, shallow=False)
+    assert (mismatch, errors) == ([], []), (
+        "charts/impala-copy-operator/crds differs from crds/: run make crds"
+    )
+    assert match == names
