@@ -122,6 +122,38 @@ def engine_command() -> None:
     raise typer.Exit(engine_main())
 
 
+OPERATOR_HELP = (
+    "Run the operator (kopf): reconcile CopyActivities into Jobs in all namespaces or the ones given. "
+    "Settings come from IMPALA_COPY_* environment variables (docs/operator.md); options override them. "
+    "Stops cleanly on SIGTERM or SIGINT."
+)
+
+
+@app.command("operator", help=OPERATOR_HELP)
+def operator_command(
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option("--namespace", "-n", help="Namespace to watch (repeatable, globs). Default: all."),
+    ] = None,
+    log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")] = None,
+    liveness: Annotated[
+        str | None, typer.Option("--liveness", help="Liveness endpoint URL, e.g. http://0.0.0.0:8080/healthz.")
+    ] = None,
+) -> None:
+    """Run the operator (help: OPERATOR_HELP)."""
+    import os
+
+    from impala_copy.controller import main as operator_main
+    from impala_copy.controller.settings import SettingsError, with_options
+
+    try:
+        settings = with_options(os.environ, namespaces=namespace, log_level=log_level, liveness=liveness)
+    except SettingsError as exc:
+        typer.echo(f"impala-copy operator: {exc}", err=True)
+        raise typer.Exit(2) from None
+    operator_main.run(settings)
+
+
 def main() -> None:
     app()
 

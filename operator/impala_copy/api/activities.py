@@ -301,7 +301,10 @@ class Phase(StrEnum):
 
 
 class LastRun(RunSummary):
-    """The newest run: its Job, attempt, times and the engine's summary."""
+    """The newest run: its Job, attempt, times and the engine's summary.
+
+    `status` is Pending or Running while the attempt is in progress, then Succeeded or Failed.
+    """
 
     job_name: str | None = Field(default=None, description="Job of the newest attempt.")
     run_id: str | None = Field(default=None, description="Identifier of the run (shared by its attempts).")
@@ -310,6 +313,10 @@ class LastRun(RunSummary):
     start_time: str | None = Field(default=None, description="RFC 3339 start of the attempt.")
     completion_time: str | None = Field(default=None, description="RFC 3339 end of the attempt.")
     reason: str | None = Field(default=None, description="Reason of a failure, e.g. EngineError, OOMKilled.")
+    generation: int | None = Field(default=None, description="metadata.generation the run was started for.")
+    exit_code: int | None = Field(
+        default=None, description="Exit code of the engine: 0 done, 1 may succeed on retry, 2 configuration error."
+    )
 
 
 class CopyActivityStatus(ApiModel):

@@ -1,0 +1,134 @@
+"""Names the operator writes: labels, annotations, condition types and reasons, Event reasons.
+
+Every condition reason the operator can set is listed here (`CONDITION_REASONS`), so the
+troubleshooting guide can be checked against it. Engine error codes pass through as reasons of the
+Failed condition; they are listed from `engine/errors.py`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Final
+
+from impala_copy.api import resolve
+from impala_copy.api.common import API_GROUP
+from impala_copy.engine import errors as engine_errors
+
+# ------------------------------------------------------------------ labels and annotations
+LABEL_ACTIVITY: Final = f"{API_GROUP}/activity"
+LABEL_RUN: Final = f"{API_GROUP}/run"
+LABEL_ATTEMPT: Final = f"{API_GROUP}/attempt"
+ANNOTATION_RUN_NOW: Final = f"{API_GROUP}/run-now"
+ANNOTATION_ACTIVITY_NAME: Final = f"{API_GROUP}/activity-name"
+ANNOTATION_GENERATION: Final = f"{API_GROUP}/generation"
+ANNOTATION_TRIGGER: Final = f"{API_GROUP}/trigger"
+
+APP_NAME: Final = "impala-copy"
+MANAGED_BY: Final = "impala-copy-operator"
+COMPONENT_ENGINE: Final = "copy-engine"
+
+# Labels the Job controller puts on a Job's pods.
+POD_JOB_NAME_LABELS: Final = ("batch.kubernetes.io/job-name", "job-name")
+
+ENGINE_CONTAINER: Final = "engine"
+TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
+EVENT_SOURCE: Final = "impala-copy-operator"
+
+
+# ------------------------------------------------------------------ run triggers
+class Trigger:
+    CREATE: Final = "create"
+    SPEC_CHANGE: Final = "specChange"
+    RUN_NOW: Final = "runNow"
+    RETRY: Final = "retry"
+
+
+# ------------------------------------------------------------------ conditions
+class ConditionType:
+    READY: Final = "Ready"
+    RUNNING: Final = "Running"
+    SUCCEEDED: Final = "Succeeded"
+    FAILED: Final = "Failed"
+
+
+class Reason:
+    """Reasons of the conditions the operator sets (engine error codes come on top, see below)."""
+
+    # Ready
+    RESOLVED: Final = "Resolved"
+    REFERENCE_NOT_FOUND: Final = resolve.REFERENCE_NOT_FOUND
+    SECRET_NOT_FOUND: Final = resolve.SECRET_NOT_FOUND
+    SECRET_KEY_NOT_FOUND: Final = resolve.SECRET_KEY_NOT_FOUND
+    CONFIG_MAP_NOT_FOUND: Final = resolve.CONFIG_MAP_NOT_FOUND
+    CONFIG_MAP_KEY_NOT_FOUND: Final = resolve.CONFIG_MAP_KEY_NOT_FOUND
+    INVALID_SPEC: Final = resolve.INVALID_SPEC
+    INVALID_REFERENCE: Final = resolve.INVALID_REFERENCE
+    # Running
+    JOB_PENDING: Final = "JobPending"
+    JOB_RUNNING: Final = "JobRunning"
+    RETRY_SCHEDULED: Final = "RetryScheduled"
+    WAITING_FOR_REFERENCES: Final = "WaitingForReferences"
+    IDLE: Final = "Idle"
+    IMAGE_PULL_BACK_OFF: Final = "ImagePullBackOff"
+    ERR_IMAGE_PULL: Final = "ErrImagePull"
+    INVALID_IMAGE_NAME: Final = "InvalidImageName"
+    CREATE_CONTAINER_CONFIG_ERROR: Final = "CreateContainerConfigError"
+    UNSCHEDULABLE: Final = "Unschedulable"
+    # Succeeded / Failed
+    NOT_STARTED: Final = "NotStarted"
+    RUN_IN_PROGRESS: Final = "RunInProgress"
+    RUN_SUCCEEDED: Final = "RunSucceeded"
+    OOM_KILLED: Final = "OOMKilled"
+    DEADLINE_EXCEEDED: Final = "DeadlineExceeded"
+    EVICTED: Final = "Evicted"
+    ENGINE_FAILED: Final = "EngineFailed"
+    CONFIGURATION_ERROR: Final = "ConfigurationError"
+    JOB_FAILED: Final = "JobFailed"
+    JOB_DELETED: Final = "JobDeleted"
+
+
+# Container waiting reasons that keep a pod from ever starting on its own.
+STUCK_WAITING_REASONS: Final = frozenset(
+    {
+        Reason.IMAGE_PULL_BACK_OFF,
+        Reason.ERR_IMAGE_PULL,
+        Reason.INVALID_IMAGE_NAME,
+        Reason.CREATE_CONTAINER_CONFIG_ERROR,
+        "CreateContainerError",
+    }
+)
+
+
+def _engine_error_codes() -> frozenset[str]:
+    codes = set()
+    for _, cls in inspect.getmembers(engine_errors, inspect.isclass):
+        if issubclass(cls, engine_errors.CopyError):
+            codes.add(str(cls.code))
+    return frozenset(codes)
+
+
+# Codes of the engine's errors: they become the reason of the Failed condition.
+ENGINE_ERROR_REASONS: Final = _engine_error_codes()
+
+OPERATOR_REASONS: Final = frozenset(
+    value for name, value in vars(Reason).items() if not name.startswith("_") and isinstance(value, str)
+) | {"CreateContainerError"}
+
+# Every reason a condition set by the operator can carry.
+CONDITION_REASONS: Final = OPERATOR_REASONS | ENGINE_ERROR_REASONS
+
+
+# ------------------------------------------------------------------ Events
+class EventReason:
+    RUN_STARTED: Final = "RunStarted"
+    RUN_SUCCEEDED: Final = "RunSucceeded"
+    RUN_FAILED: Final = "RunFailed"
+    RETRY_SCHEDULED: Final = "RetryScheduled"
+    RESOLVED: Final = "Resolved"
+    POD_STUCK: Final = "PodNotStarting"
+    # A reference problem is posted with the Ready condition's reason (SecretNotFound, ...).
+
+
+EVENT_REASONS: Final = frozenset(
+    value for name, value in vars(EventReason).items() if not name.startswith("_") and isinstance(value, str)
+)

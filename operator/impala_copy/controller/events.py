@@ -1,0 +1,56 @@
+"""Kubernetes Events (core/v1) on our objects: built here, posted by kube.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from impala_copy.api.common import GROUP_VERSION
+from impala_copy.controller.constants import EVENT_SOURCE
+from impala_copy.controller.status import EventSpec
+from impala_copy.controller.timeutil import format_time
+
+MESSAGE_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class Involved:
+    kind: str
+    name: str
+    namespace: str
+    uid: str | None
+    api_version: str = GROUP_VERSION
+
+
+def event_body(
+    involved: Involved, event: EventSpec, now: datetime, suffix: str, instance: str = ""
+) -> dict[str, Any]:
+    """An Event named `<object>.<suffix>` (as client-go names them), counted once."""
+    stamp = format_time(now)
+    reference: dict[str, Any] = {
+        "apiVersion": involved.api_version,
+        "kind": involved.kind,
+        "name": involved.name,
+        "namespace": involved.namespace,
+    }
+    if involved.uid:
+        reference["uid"] = involved.uid
+    message = (
+        event.message if len(event.message) <= MESSAGE_LIMIT else event.message[: MESSAGE_LIMIT - 1] + "…"
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{involved.name[:200]}.{suffix}", "namespace": involved.namespace},
+        "involvedObject": reference,
+        "type": event.type,
+        "reason": event.reason,
+        "message": message,
+        "source": {"component": EVENT_SOURCE},
+        "reportingComponent": EVENT_SOURCE,
+        "reportingInstance": instance or EVENT_SOURCE,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }

@@ -1,0 +1,285 @@
+"""The Job that runs one attempt of a copy: a pure function of the plan, its owner and the defaults.
+
+The pod runs `impala-copy engine` with the CopyPlan (no secret values) as JSON in IMPALA_COPY_PLAN.
+Secrets reach it as `env[].valueFrom.secretKeyRef` (one per `plan.secret_refs()`), certificates as
+Secret/ConfigMap volumes mounted so each file appears at its `CertRef.path`, and a PVC location as
+a volume at `plan.sink.volume_path`. Nothing here knows a sink store by name: a new store only adds
+secret and certificate references to the plan.
+
+One Job runs all the plan's partitions (one today; several become an Indexed Job).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from impala_copy import __version__
+from impala_copy.api.activities import JobSettings
+from impala_copy.api.common import GROUP_VERSION
+from impala_copy.api.plan import PLAN_ENV, CopyPlan
+from impala_copy.controller.constants import (
+    ANNOTATION_ACTIVITY_NAME,
+    ANNOTATION_GENERATION,
+    ANNOTATION_RUN_NOW,
+    ANNOTATION_TRIGGER,
+    APP_NAME,
+    COMPONENT_ENGINE,
+    ENGINE_CONTAINER,
+    LABEL_ACTIVITY,
+    LABEL_ATTEMPT,
+    LABEL_RUN,
+    MANAGED_BY,
+    TERMINATION_MESSAGE_PATH,
+)
+from impala_copy.controller.readiness import claim_name
+from impala_copy.controller.runs import NewAttempt
+from impala_copy.controller.settings import JobDefaults
+from impala_copy.engine.errors import EXIT_CONFIGURATION
+
+NAME_LIMIT = 63  # a Job's name becomes a label value on its pods
+TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir of the pod, not the operator's /tmp
+ENGINE_COMMAND = ("impala-copy",)
+ENGINE_ARGS = ("engine",)
+SINK_VOLUME = "sink-volume"
+
+
+@dataclass(frozen=True)
+class JobOwner:
+    """The object a Job belongs to (its controller owner) and its `job` settings."""
+
+    name: str
+    namespace: str
+    uid: str | None
+    kind: str = "CopyActivity"
+    api_version: str = GROUP_VERSION
+    settings: JobSettings | None = None
+
+
+def _digest(text: str, size: int = 5) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:size]
+
+
+def _fit(text: str, room: int) -> str:
+    return text[:room].rstrip("-.") or "x"
+
+
+def activity_label(name: str) -> str:
+    """A label-safe value for an object name (names may be longer than 63 characters)."""
+    if len(name) <= NAME_LIMIT:
+        return name
+    return f"{_fit(name, NAME_LIMIT - 6)}-{_digest(name)}"
+
+
+def job_name(activity: str, uid: str | None, run_number: int, attempt: int) -> str:
+    """`<activity>-<tag>-<run>-<attempt>`: stable for a run and attempt, distinct per object incarnation."""
+    suffix = f"-{_digest(uid or activity)}-{run_number}-{attempt}"
+    return _fit(activity, NAME_LIMIT - len(suffix)) + suffix
+
+
+def job_labels(owner_name: str, attempt: NewAttempt) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": APP_NAME,
+        "app.kubernetes.io/instance": activity_label(owner_name),
+        "app.kubernetes.io/component": COMPONENT_ENGINE,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/version": __version__,
+        LABEL_ACTIVITY: activity_label(owner_name),
+        LABEL_RUN: attempt.run_id,
+        LABEL_ATTEMPT: str(attempt.attempt),
+    }
+
+
+def _cert_volumes(plan: CopyPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One volume per (Secret or ConfigMap, folder), with an item per key, mounted at the folder."""
+    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for cert in plan.cert_refs():
+        source = cert.source
+        if source.secret_key_ref is not None:
+            kind, name, key = "secret", source.secret_key_ref.name, source.secret_key_ref.key
+        elif source.config_map_key_ref is not None:
+            kind, name, key = "configMap", source.config_map_key_ref.name, source.config_map_key_ref.key
+        else:
+            continue
+        folder, file_name = posixpath.split(cert.path)
+        items = groups.setdefault((kind, name, folder), [])
+        if not any(item["path"] == file_name for item in items):
+            items.append({"key": key, "path": file_name})
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    for index, ((kind, name, folder), items) in enumerate(sorted(groups.items())):
+        volume = f"certs-{index}"
+        projection: dict[str, Any] = {"items": items, "defaultMode": 0o444}
+        projection["secretName" if kind == "secret" else "name"] = name
+        volumes.append({"name": volume, kind: projection})
+        mounts.append({"name": volume, "mountPath": folder, "readOnly": True})
+    return volumes, mounts
+
+
+def _env(plan: CopyPlan) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": PLAN_ENV, "value": json.dumps(plan.to_wire(), separators=(",", ":"), sort_keys=True)},
+        {"name": "TMPDIR", "value": TMP_DIR},
+        {"name": "HOME", "value": TMP_DIR},
+    ]
+    for ref in sorted(plan.secret_refs(), key=lambda r: r.env):
+        env.append(
+            {
+                "name": ref.env,
+                "valueFrom": {
+                    "secretKeyRef": {"name": ref.secret_key_ref.name, "key": ref.secret_key_ref.key}
+                },
+            }
+        )
+    return env
+
+
+def _restricted_container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def build_job(plan: CopyPlan, owner: JobOwner, defaults: JobDefaults, attempt: NewAttempt) -> dict[str, Any]:
+    """The Job manifest of one attempt. `plan.run_id` must be the attempt's run."""
+    own = owner.settings or JobSettings()
+    name = job_name(owner.name, owner.uid, attempt.run_number, attempt.attempt)
+    labels = {**(own.labels or {}), **job_labels(owner.name, attempt)}
+    annotations = {
+        ANNOTATION_ACTIVITY_NAME: owner.name,
+        ANNOTATION_GENERATION: str(attempt.generation),
+        ANNOTATION_TRIGGER: attempt.trigger,
+    }
+    if attempt.run_now is not None:
+        annotations[ANNOTATION_RUN_NOW] = attempt.run_now
+
+    cert_volumes, cert_mounts = _cert_volumes(plan)
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}, *cert_volumes]
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": TMP_DIR}, *cert_mounts]
+    claim = claim_name(plan)
+    if claim is not None and plan.sink.volume_path:
+        volumes.append({"name": SINK_VOLUME, "persistentVolumeClaim": {"claimName": claim}})
+        mounts.append({"name": SINK_VOLUME, "mountPath": plan.sink.volume_path})
+
+    container: dict[str, Any] = {
+        "name": ENGINE_CONTAINER,
+        "image": own.image or defaults.image,
+        "imagePullPolicy": own.image_pull_policy or defaults.image_pull_policy,
+        "command": list(ENGINE_COMMAND),
+        "args": list(ENGINE_ARGS),
+        "env": _env(plan),
+        "resources": dict(own.resources if own.resources is not None else defaults.resources),
+        "securityContext": _restricted_container_security(),
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": mounts,
+    }
+
+    pod_security: dict[str, Any] = {
+        "runAsNonRoot": True,
+        "runAsUser": defaults.run_as_user,
+        "runAsGroup": defaults.run_as_group,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if defaults.fs_group is not None:
+        pod_security["fsGroup"] = defaults.fs_group
+
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security,
+        "containers": [container],
+        "volumes": volumes,
+    }
+    service_account = own.service_account_name or defaults.service_account_name
+    if service_account:
+        pod_spec["serviceAccountName"] = service_account
+    pull_secrets = (
+        [s.name for s in own.image_pull_secrets]
+        if own.image_pull_secrets
+        else list(defaults.image_pull_secrets)
+    )
+    if pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": s} for s in pull_secrets]
+    _put(
+        pod_spec,
+        "nodeSelector",
+        own.node_selector if own.node_selector is not None else defaults.node_selector,
+    )
+    tolerations = own.tolerations if own.tolerations is not None else defaults.tolerations
+    _put(pod_spec, "tolerations", list(tolerations) if tolerations is not None else None)
+    _put(pod_spec, "affinity", own.affinity if own.affinity is not None else defaults.affinity)
+
+    partitions = max(1, len(plan.partitions))
+    job_spec: dict[str, Any] = {
+        "backoffLimit": 0,
+        "completions": partitions,
+        "parallelism": partitions,
+        "completionMode": "Indexed" if partitions > 1 else "NonIndexed",
+        "podFailurePolicy": {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {
+                        "containerName": ENGINE_CONTAINER,
+                        "operator": "In",
+                        "values": [EXIT_CONFIGURATION],
+                    },
+                },
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+            ]
+        },
+        "template": {
+            "metadata": {
+                "labels": labels,
+                "annotations": {**(own.annotations or {}), ANNOTATION_ACTIVITY_NAME: owner.name},
+            },
+            "spec": pod_spec,
+        },
+    }
+    if plan.timeout_seconds > 0:
+        job_spec["activeDeadlineSeconds"] = plan.timeout_seconds
+    ttl = (
+        own.ttl_seconds_after_finished
+        if own.ttl_seconds_after_finished is not None
+        else defaults.ttl_seconds_after_finished
+    )
+    if ttl is not None:
+        job_spec["ttlSecondsAfterFinished"] = ttl
+
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": owner.namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [
+                {
+                    "apiVersion": owner.api_version,
+                    "kind": owner.kind,
+                    "name": owner.name,
+                    "uid": owner.uid or "",
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": job_spec,
+    }
+
+
+def _put(target: dict[str, Any], key: str, value: Mapping[str, Any] | list[Any] | None) -> None:
+    if value is not None:
+        target[key] = dict(value) if isinstance(value, Mapping) else value

@@ -1,0 +1,65 @@
+"""Running the operator: logging, the kopf registry, and kopf's main loop until a signal stops it.
+
+kopf runs standalone (no peering objects), on all namespaces or the listed ones, with a liveness
+endpoint. SIGTERM/SIGINT stop it cleanly: watches close, workers finish, the cleanup handler runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from impala_copy.controller.handlers import LoginFn, register
+from impala_copy.controller.runtime import Runtime
+from impala_copy.controller.settings import Settings, log_level_number
+
+_FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
+
+
+def configure_logging(settings: Settings) -> None:
+    kopf.configure(
+        debug=settings.log_level == "DEBUG",
+        quiet=settings.log_level in ("WARNING", "ERROR"),
+        log_format=_FORMATS[settings.log_format],
+        log_prefix=None,
+    )
+    logging.getLogger().setLevel(log_level_number(settings.log_level))
+
+
+def build(settings: Settings, *, login: LoginFn | None = None) -> tuple[kopf.OperatorRegistry, Runtime]:
+    """A registry with every handler, and the runtime they drive."""
+    registry = kopf.OperatorRegistry()
+    return registry, register(registry, settings, login=login)
+
+
+async def serve(
+    settings: Settings,
+    registry: kopf.OperatorRegistry,
+    *,
+    stop_flag: Any = None,
+    ready_flag: Any = None,
+) -> None:
+    """Run the operator in the current event loop until `stop_flag` is set or a signal arrives."""
+    await kopf.operator(
+        registry=registry,
+        standalone=True,
+        clusterwide=settings.clusterwide,
+        namespaces=list(settings.namespaces),
+        liveness_endpoint=settings.liveness_endpoint,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )
+
+
+def run(settings: Settings) -> None:
+    """The `impala-copy operator` command."""
+    configure_logging(settings)
+    where = ", ".join(settings.namespaces) if settings.namespaces else "all namespaces"
+    logging.getLogger("impala_copy.controller").info(
+        "impala-copy operator starting: watching %s; Job image %s", where, settings.job.image
+    )
+    registry, _ = build(settings)
+    asyncio.run(serve(settings, registry))

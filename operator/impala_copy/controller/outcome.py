@@ -1,0 +1,205 @@
+"""How one attempt (one Job) is doing, from the Job's and its pods' status: pure and level-based.
+
+A failure gets the most specific reason available, in this order: the engine's own error (from the
+run summary in the termination message), the container killed for memory (OOMKilled), the pod
+evicted, the Job's deadline (policy.timeout), a configuration error exit code, the engine's last log
+lines, and finally the Job's own condition.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from impala_copy.api.summary import RunSummary, aggregate
+from impala_copy.controller.constants import STUCK_WAITING_REASONS, Reason
+from impala_copy.controller.records import JobRecord, PodRecord
+from impala_copy.engine.errors import EXIT_CONFIGURATION
+
+PENDING = "Pending"
+RUNNING = "Running"
+SUCCEEDED = "Succeeded"
+FAILED = "Failed"
+
+MESSAGE_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """The state of one attempt, with the reason and message its conditions and Events show."""
+
+    state: str
+    reason: str
+    message: str
+    summary: RunSummary | None = None
+    exit_code: int | None = None
+    start_time: str | None = None
+    completion_time: str | None = None
+    retryable: bool = True
+    summary_missing: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (SUCCEEDED, FAILED)
+
+
+def parse_summary(text: str) -> RunSummary | None:
+    """The engine's run summary from a termination message, or None when it is not one."""
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return RunSummary.model_validate(data)
+    except ValidationError:
+        # A newer engine may add fields: keep what this version knows.
+        known = {f.alias or name for name, f in RunSummary.model_fields.items()}
+        try:
+            return RunSummary.model_validate({k: v for k, v in data.items() if k in known})
+        except ValidationError:
+            return None
+
+
+def _shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def _by_age(pods: Sequence[PodRecord]) -> list[PodRecord]:
+    return sorted(pods, key=lambda p: (p.created or "", p.name))
+
+
+def attempt_outcome(job: JobRecord, pods: Sequence[PodRecord]) -> AttemptOutcome:
+    """The state of the attempt that `job` runs, judged from the Job and its pods."""
+    ordered = _by_age(pods)
+    newest = ordered[-1] if ordered else None
+    terminated = [p for p in ordered if p.container.state == "terminated"]
+    summaries = [s for s in (parse_summary(p.container.message) for p in terminated) if s is not None]
+    complete = job.condition("Complete") or job.condition("SuccessCriteriaMet")
+    failed = job.condition("Failed") or job.condition("FailureTarget")
+    started = job.start_time or job.created
+
+    if complete is not None:
+        succeeded = [p for p in terminated if p.container.exit_code == 0]
+        summary = _combine(
+            [s for s in (parse_summary(p.container.message) for p in succeeded) if s is not None]
+        )
+        message = (
+            f"copied {summary.rows_copied} rows in {summary.copy_duration:.1f}s"
+            if summary is not None
+            else "the Job completed"
+        )
+        return AttemptOutcome(
+            state=SUCCEEDED,
+            reason=Reason.RUN_SUCCEEDED,
+            message=message,
+            summary=summary,
+            exit_code=0,
+            completion_time=job.completion_time or complete.time,
+            summary_missing=summary is None,
+            start_time=started,
+        )
+
+    if failed is not None:
+        last = terminated[-1] if terminated else newest
+        exit_code = last.container.exit_code if last is not None else None
+        summary = summaries[-1] if summaries else None
+        reason, message = _failure_reason(job, failed.reason, failed.message, last, summary)
+        retryable = exit_code != EXIT_CONFIGURATION and failed.reason != "PodFailurePolicy"
+        return AttemptOutcome(
+            state=FAILED,
+            reason=reason,
+            message=message,
+            summary=summary,
+            exit_code=exit_code,
+            completion_time=failed.time or job.completion_time,
+            retryable=retryable,
+            start_time=started,
+        )
+
+    if newest is not None:
+        waiting = newest.container
+        if waiting.state == "waiting" and waiting.reason in STUCK_WAITING_REASONS:
+            detail = waiting.message or waiting.reason
+            return AttemptOutcome(
+                state=PENDING,
+                reason=waiting.reason,
+                message=_shorten(f"pod {newest.name}: {detail}"),
+                start_time=started,
+            )
+        if newest.unschedulable:
+            return AttemptOutcome(
+                state=PENDING,
+                reason=Reason.UNSCHEDULABLE,
+                message=_shorten(f"pod {newest.name}: {newest.unschedulable}"),
+                start_time=started,
+            )
+        if newest.phase == "Running" or waiting.state == "running":
+            return AttemptOutcome(
+                state=RUNNING,
+                reason=Reason.JOB_RUNNING,
+                message=f"Job {job.name} is running",
+                start_time=started,
+            )
+    return AttemptOutcome(
+        state=PENDING,
+        reason=Reason.JOB_PENDING,
+        message=f"Job {job.name} is waiting for its pod to start",
+        start_time=started,
+    )
+
+
+def _combine(summaries: list[RunSummary]) -> RunSummary | None:
+    return aggregate(summaries) if summaries else None
+
+
+def _failure_reason(
+    job: JobRecord,
+    job_reason: str,
+    job_message: str,
+    pod: PodRecord | None,
+    summary: RunSummary | None,
+) -> tuple[str, str]:
+    if summary is not None and summary.errors:
+        error = summary.errors[0]
+        return error.code, _shorten(error.message)
+    container = pod.container if pod is not None else None
+    if container is not None and container.reason == "OOMKilled":
+        return Reason.OOM_KILLED, (
+            f"pod {pod.name if pod else ''}: the engine was killed for using more memory than its limit; "
+            "raise job.resources.limits.memory"
+        )
+    if pod is not None and pod.reason == "Evicted":
+        return Reason.EVICTED, _shorten(f"pod {pod.name} was evicted: {pod.message or 'node pressure'}")
+    if job_reason == "DeadlineExceeded":
+        return Reason.DEADLINE_EXCEEDED, _shorten(
+            "the run took longer than policy.timeout and was stopped "
+            f"({job_message or 'Job deadline exceeded'})"
+        )
+    if container is not None and container.exit_code == EXIT_CONFIGURATION:
+        detail = f": {_shorten(container.message, 512)}" if container.message else ""
+        return (
+            Reason.CONFIGURATION_ERROR,
+            f"the engine stopped on a configuration error (exit code 2){detail}",
+        )
+    if container is not None and container.state == "terminated" and container.exit_code not in (None, 0):
+        detail = f"; last output: {_shorten(container.message, 512)}" if container.message else ""
+        reason = container.reason if container.reason not in ("", "Error") else ""
+        return (
+            Reason.ENGINE_FAILED,
+            f"the engine exited with code {container.exit_code}{f' ({reason})' if reason else ''}{detail}",
+        )
+    if pod is not None and pod.container.state == "waiting" and pod.container.reason in STUCK_WAITING_REASONS:
+        return pod.container.reason, _shorten(
+            f"pod {pod.name}: {pod.container.message or pod.container.reason}"
+        )
+    detail = ": ".join(x for x in (job_reason, job_message) if x)
+    return Reason.JOB_FAILED, _shorten(f"Job {job.name} failed" + (f" ({detail})" if detail else ""))

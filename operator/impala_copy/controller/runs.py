@@ -1,0 +1,178 @@
+"""Which run should exist now: one pure function of the object's wishes, the runs seen, and the clock.
+
+A run starts when the object is first applied (trigger `create`), when its spec changes (a new
+`metadata.generation`, trigger `specChange`) and when the annotation `impalacopy.io/run-now` takes a
+value no run has had yet (trigger `runNow`). A failed attempt is tried again (trigger `retry`) after
+`policy.retryIntervalInSeconds`, up to `policy.retry` times, unless the engine said retrying cannot
+help (configuration errors). A new run waits for a run in progress to end, and for the references to
+resolve. Schedules will be one more input here.
+
+The runs seen come from the Jobs found (labels and annotations record run, attempt, generation,
+trigger and run-now value) and from `status.lastRun` once its Job is gone, never from memory: an
+operator restart decides the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from impala_copy.controller.constants import Reason, Trigger
+from impala_copy.controller.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, AttemptOutcome
+from impala_copy.controller.records import as_dict, as_int, as_str
+from impala_copy.controller.timeutil import format_time, parse_time
+from impala_copy.engine.errors import EXIT_CONFIGURATION
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    retry: int = 0
+    retry_interval_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the object asks for now."""
+
+    generation: int
+    run_now: str | None
+    policy: RunPolicy
+    ready: bool
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt the operator knows of: from its Job, or from status.lastRun once the Job is gone."""
+
+    run_number: int
+    attempt: int
+    generation: int
+    run_now: str | None
+    trigger: str
+    job_name: str
+    outcome: AttemptOutcome
+    recorded: Mapping[str, Any] | None = None  # status.lastRun, when this attempt is known from there only
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.run_number, self.attempt
+
+
+@dataclass(frozen=True)
+class NewAttempt:
+    """An attempt to launch now."""
+
+    run_number: int
+    attempt: int
+    generation: int
+    run_now: str | None
+    trigger: str
+
+    @property
+    def run_id(self) -> str:
+        return str(self.run_number)
+
+
+@dataclass(frozen=True)
+class RunDecision:
+    start: NewAttempt | None = None
+    latest: Attempt | None = None
+    # A run is wanted but cannot start yet: "active" (another run in progress) or "references".
+    blocked_by: str | None = None
+    retry_at: datetime | None = None
+    attempts_total: int = 1
+
+
+def latest_attempt(attempts: Sequence[Attempt]) -> Attempt | None:
+    return max(attempts, key=lambda a: a.key) if attempts else None
+
+
+def which_run(wanted: Wanted, attempts: Sequence[Attempt], now: datetime) -> RunDecision:
+    """The attempt to start now (if any), and what else is pending, from the observed attempts."""
+    latest = latest_attempt(attempts)
+    total = 1 + wanted.policy.retry
+    if wanted.deleting:
+        return RunDecision(latest=latest, attempts_total=total)
+
+    trigger: str | None = None
+    if latest is None:
+        trigger = Trigger.CREATE
+    elif latest.generation < wanted.generation:
+        trigger = Trigger.SPEC_CHANGE
+    elif wanted.run_now is not None and wanted.run_now != latest.run_now:
+        trigger = Trigger.RUN_NOW
+
+    if trigger is not None:
+        if latest is not None and not latest.outcome.finished:
+            return RunDecision(latest=latest, blocked_by="active", attempts_total=total)
+        if not wanted.ready:
+            return RunDecision(latest=latest, blocked_by="references", attempts_total=total)
+        number = latest.run_number + 1 if latest is not None else 1
+        start = NewAttempt(number, 1, wanted.generation, wanted.run_now, trigger)
+        return RunDecision(start=start, latest=latest, attempts_total=total)
+
+    assert latest is not None
+    outcome = latest.outcome
+    if outcome.state == FAILED and outcome.retryable and latest.attempt < total:
+        finished = parse_time(outcome.completion_time) or now
+        retry_at = finished + timedelta(seconds=wanted.policy.retry_interval_seconds)
+        if now < retry_at:
+            return RunDecision(latest=latest, retry_at=retry_at, attempts_total=total)
+        if not wanted.ready:
+            return RunDecision(latest=latest, blocked_by="references", attempts_total=total)
+        start = NewAttempt(
+            latest.run_number, latest.attempt + 1, latest.generation, latest.run_now, Trigger.RETRY
+        )
+        return RunDecision(start=start, latest=latest, attempts_total=total)
+    return RunDecision(latest=latest, attempts_total=total)
+
+
+def attempt_from_status(status: Mapping[str, Any], now: datetime) -> Attempt | None:
+    """The newest attempt as recorded in status.lastRun (used once its Job is gone).
+
+    An attempt recorded as pending or running whose Job is gone was deleted by someone: it counts
+    as failed now (reason JobDeleted), and may be retried.
+    """
+    last = as_dict(status.get("lastRun"))
+    number = as_int(last.get("runId"))
+    if not last or number is None:
+        return None
+    state = as_str(last.get("status")) or ""
+    completion = as_str(last.get("completionTime"))
+    exit_code = as_int(last.get("exitCode"))
+    if state in (SUCCEEDED, FAILED):
+        outcome = AttemptOutcome(
+            state=state,
+            reason=as_str(last.get("reason"))
+            or (Reason.RUN_SUCCEEDED if state == SUCCEEDED else Reason.JOB_FAILED),
+            message="",
+            exit_code=exit_code,
+            start_time=as_str(last.get("startTime")),
+            completion_time=completion,
+            retryable=exit_code != EXIT_CONFIGURATION,
+        )
+    else:
+        outcome = AttemptOutcome(
+            state=FAILED,
+            reason=Reason.JOB_DELETED,
+            message=f"Job {as_str(last.get('jobName')) or ''} was deleted before it finished",
+            start_time=as_str(last.get("startTime")),
+            completion_time=format_time(now),
+            retryable=True,
+        )
+    return Attempt(
+        run_number=number,
+        attempt=as_int(last.get("attempt")) or 1,
+        generation=as_int(last.get("generation")) or 0,
+        run_now=as_str(status.get("handledRunNow")),
+        trigger=as_str(last.get("trigger")) or "",
+        job_name=as_str(last.get("jobName")) or "",
+        outcome=outcome,
+        recorded=last,
+    )
+
+
+ACTIVE_STATES = (PENDING, RUNNING)

@@ -1,0 +1,285 @@
+"""The operator's settings, read from environment variables (the Helm chart sets them).
+
+Every variable is declared once in `ENV_VARS` (name, default, meaning); `docs/operator.md` lists the
+same table and a test keeps the two in step. A bad value stops the operator at start with a message
+that names the variable, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from impala_copy import __version__
+
+PREFIX = "IMPALA_COPY_"
+LOG_FORMATS = ("plain", "full", "json")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_NAMESPACE_PATTERN = re.compile(r"^!?[a-z0-9*?\[\]]([-a-z0-9*?\[\]]*[a-z0-9*?\[\]])?$")
+
+
+class SettingsError(ValueError):
+    """A setting with a bad value; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    default: str
+    help: str
+
+
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar(
+        "IMPALA_COPY_NAMESPACES",
+        "",
+        "Namespaces to watch, comma-separated (globs allowed). Empty: all namespaces.",
+    ),
+    EnvVar("IMPALA_COPY_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    EnvVar("IMPALA_COPY_LOG_FORMAT", "full", "plain, full (with time and level) or json."),
+    EnvVar(
+        "IMPALA_COPY_LIVENESS_ENDPOINT",
+        "http://0.0.0.0:8080/healthz",
+        "Where the liveness endpoint listens. Empty: no endpoint.",
+    ),
+    EnvVar("IMPALA_COPY_WORKERS", "8", "Objects reconciled at the same time."),
+    EnvVar(
+        "IMPALA_COPY_RESYNC_SECONDS", "300", "Every object is reconciled again after this long. 0: never."
+    ),
+    EnvVar("IMPALA_COPY_ENGINE_IMAGE", f"impala-copy:{__version__}", "Image of the copy Job pods."),
+    EnvVar("IMPALA_COPY_ENGINE_IMAGE_PULL_POLICY", "IfNotPresent", "Always, IfNotPresent or Never."),
+    EnvVar("IMPALA_COPY_JOB_IMAGE_PULL_SECRETS", "", "Secrets to pull the image with, comma-separated."),
+    EnvVar(
+        "IMPALA_COPY_JOB_SERVICE_ACCOUNT_NAME",
+        "",
+        "Service account of the Job pods. Empty: the namespace's default.",
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_RESOURCES",
+        '{"requests":{"cpu":"250m","memory":"512Mi"},"limits":{"memory":"2Gi"}}',
+        "Container resources of the Job pods, JSON (a Kubernetes ResourceRequirements).",
+    ),
+    EnvVar("IMPALA_COPY_JOB_NODE_SELECTOR", "", "Node selector of the Job pods, JSON object."),
+    EnvVar("IMPALA_COPY_JOB_TOLERATIONS", "", "Tolerations of the Job pods, JSON list."),
+    EnvVar("IMPALA_COPY_JOB_AFFINITY", "", "Affinity of the Job pods, JSON object."),
+    EnvVar(
+        "IMPALA_COPY_JOB_TTL_SECONDS_AFTER_FINISHED",
+        "604800",
+        "Seconds a finished Job is kept before Kubernetes deletes it. Empty: until history limits remove it.",
+    ),
+    EnvVar("IMPALA_COPY_JOB_RUN_AS_USER", "65532", "UID of the Job pods (the image's user)."),
+    EnvVar("IMPALA_COPY_JOB_RUN_AS_GROUP", "65532", "GID of the Job pods."),
+    EnvVar("IMPALA_COPY_JOB_FS_GROUP", "65532", "fsGroup of the Job pods: group owner of mounted volumes."),
+    EnvVar(
+        "IMPALA_COPY_SUCCESSFUL_JOBS_HISTORY_LIMIT",
+        "3",
+        "Jobs of succeeded runs kept, when a CopyActivity does not set successfulJobsHistoryLimit.",
+    ),
+    EnvVar(
+        "IMPALA_COPY_FAILED_JOBS_HISTORY_LIMIT",
+        "1",
+        "Jobs of failed runs kept, when a CopyActivity does not set failedJobsHistoryLimit.",
+    ),
+    EnvVar("IMPALA_COPY_POD_NAME", "", "Name of the operator's pod (downward API), reported in Events."),
+)
+
+_DEFAULTS = {var.name: var.default for var in ENV_VARS}
+
+
+@dataclass(frozen=True)
+class JobDefaults:
+    """What a Job pod gets when the CopyActivity's `job` section leaves it out."""
+
+    image: str = f"impala-copy:{__version__}"
+    image_pull_policy: str = "IfNotPresent"
+    image_pull_secrets: tuple[str, ...] = ()
+    service_account_name: str | None = None
+    resources: Mapping[str, Any] = field(
+        default_factory=lambda: {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
+    )
+    node_selector: Mapping[str, str] | None = None
+    tolerations: tuple[Mapping[str, Any], ...] | None = None
+    affinity: Mapping[str, Any] | None = None
+    ttl_seconds_after_finished: int | None = 604800
+    run_as_user: int = 65532
+    run_as_group: int = 65532
+    fs_group: int | None = 65532
+    successful_jobs_history_limit: int = 3
+    failed_jobs_history_limit: int = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the operator is configured with."""
+
+    namespaces: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    log_format: str = "full"
+    liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    workers: int = 8
+    resync_seconds: float = 300.0
+    pod_name: str = ""
+    job: JobDefaults = field(default_factory=JobDefaults)
+    # Not from the environment: how long a finished Job may wait for its pod's summary to be seen.
+    summary_grace_seconds: float = 20.0
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Settings from environment variables; SettingsError names the first bad one."""
+
+        def raw(name: str) -> str:
+            return env.get(name, _DEFAULTS[name]).strip()
+
+        return cls(
+            namespaces=parse_namespaces(raw("IMPALA_COPY_NAMESPACES"), "IMPALA_COPY_NAMESPACES"),
+            log_level=_choice(raw("IMPALA_COPY_LOG_LEVEL").upper(), "IMPALA_COPY_LOG_LEVEL", _LEVELS),
+            log_format=_choice(raw("IMPALA_COPY_LOG_FORMAT").lower(), "IMPALA_COPY_LOG_FORMAT", LOG_FORMATS),
+            liveness_endpoint=raw("IMPALA_COPY_LIVENESS_ENDPOINT") or None,
+            workers=_int(raw("IMPALA_COPY_WORKERS"), "IMPALA_COPY_WORKERS", minimum=1),
+            resync_seconds=float(
+                _int(raw("IMPALA_COPY_RESYNC_SECONDS"), "IMPALA_COPY_RESYNC_SECONDS", minimum=0)
+            ),
+            pod_name=raw("IMPALA_COPY_POD_NAME"),
+            job=JobDefaults(
+                image=_required(raw("IMPALA_COPY_ENGINE_IMAGE"), "IMPALA_COPY_ENGINE_IMAGE"),
+                image_pull_policy=_choice(
+                    raw("IMPALA_COPY_ENGINE_IMAGE_PULL_POLICY"),
+                    "IMPALA_COPY_ENGINE_IMAGE_PULL_POLICY",
+                    PULL_POLICIES,
+                ),
+                image_pull_secrets=_names(
+                    raw("IMPALA_COPY_JOB_IMAGE_PULL_SECRETS"), "IMPALA_COPY_JOB_IMAGE_PULL_SECRETS"
+                ),
+                service_account_name=_optional_name(
+                    raw("IMPALA_COPY_JOB_SERVICE_ACCOUNT_NAME"), "IMPALA_COPY_JOB_SERVICE_ACCOUNT_NAME"
+                ),
+                resources=_json(raw("IMPALA_COPY_JOB_RESOURCES"), "IMPALA_COPY_JOB_RESOURCES", dict) or {},
+                node_selector=_json(
+                    raw("IMPALA_COPY_JOB_NODE_SELECTOR"), "IMPALA_COPY_JOB_NODE_SELECTOR", dict
+                ),
+                tolerations=_tuple(
+                    _json(raw("IMPALA_COPY_JOB_TOLERATIONS"), "IMPALA_COPY_JOB_TOLERATIONS", list)
+                ),
+                affinity=_json(raw("IMPALA_COPY_JOB_AFFINITY"), "IMPALA_COPY_JOB_AFFINITY", dict),
+                ttl_seconds_after_finished=_optional_int(
+                    raw("IMPALA_COPY_JOB_TTL_SECONDS_AFTER_FINISHED"),
+                    "IMPALA_COPY_JOB_TTL_SECONDS_AFTER_FINISHED",
+                ),
+                run_as_user=_int(
+                    raw("IMPALA_COPY_JOB_RUN_AS_USER"), "IMPALA_COPY_JOB_RUN_AS_USER", minimum=1
+                ),
+                run_as_group=_int(
+                    raw("IMPALA_COPY_JOB_RUN_AS_GROUP"), "IMPALA_COPY_JOB_RUN_AS_GROUP", minimum=0
+                ),
+                fs_group=_optional_int(raw("IMPALA_COPY_JOB_FS_GROUP"), "IMPALA_COPY_JOB_FS_GROUP"),
+                successful_jobs_history_limit=_int(
+                    raw("IMPALA_COPY_SUCCESSFUL_JOBS_HISTORY_LIMIT"),
+                    "IMPALA_COPY_SUCCESSFUL_JOBS_HISTORY_LIMIT",
+                ),
+                failed_jobs_history_limit=_int(
+                    raw("IMPALA_COPY_FAILED_JOBS_HISTORY_LIMIT"), "IMPALA_COPY_FAILED_JOBS_HISTORY_LIMIT"
+                ),
+            ),
+        )
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def log_level_number(level: str) -> int:
+    return int(logging.getLevelName(level))
+
+
+def parse_namespaces(value: str, name: str = "--namespace") -> tuple[str, ...]:
+    """Namespaces (or kopf globs such as `team-*`, `!kube-system`) from a comma/space separated list."""
+    items = [item for item in re.split(r"[,\s]+", value) if item]
+    for item in items:
+        if not _NAMESPACE_PATTERN.match(item):
+            raise SettingsError(f"{name}: {item!r} is not a namespace name or pattern")
+    return tuple(dict.fromkeys(items))
+
+
+def _required(value: str, name: str) -> str:
+    if not value:
+        raise SettingsError(f"{name} must not be empty")
+    return value
+
+
+def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _int(value: str, name: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number; got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}; got {number}")
+    return number
+
+
+def _optional_int(value: str, name: str) -> int | None:
+    return _int(value, name) if value else None
+
+
+def _optional_name(value: str, name: str) -> str | None:
+    if not value:
+        return None
+    if not _NAME.match(value):
+        raise SettingsError(f"{name}: {value!r} is not a valid object name")
+    return value
+
+
+def _names(value: str, name: str) -> tuple[str, ...]:
+    items = tuple(item for item in re.split(r"[,\s]+", value) if item)
+    for item in items:
+        _optional_name(item, name)
+    return items
+
+
+def _json(value: str, name: str, kind: type) -> Any:
+    if not value:
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(parsed, kind):
+        raise SettingsError(f"{name} must be a JSON {'object' if kind is dict else 'list'}")
+    return parsed
+
+
+def _tuple(value: list[Any] | None) -> tuple[Any, ...] | None:
+    return tuple(value) if value is not None else None
+
+
+def with_options(
+    env: Mapping[str, str],
+    *,
+    namespaces: list[str] | None = None,
+    log_level: str | None = None,
+    liveness: str | None = None,
+) -> Settings:
+    """Settings from the environment, overridden by command-line options."""
+    settings = Settings.from_env(env)
+    changes: dict[str, Any] = {}
+    if namespaces:
+        changes["namespaces"] = parse_namespaces(",".join(namespaces))
+    if log_level is not None:
+        changes["log_level"] = _choice(log_level.upper(), "--log-level", _LEVELS)
+    if liveness is not None:
+        changes["liveness_endpoint"] = liveness or None
+    return dataclasses.replace(settings, **changes)

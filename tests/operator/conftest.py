@@ -1,0 +1,45 @@
+"""Fixtures of the operator tests: the API emulator with our resources declared, the operator
+running against it, the test's side of the cluster, and a capture of every log line.
+
+In:  kmock's `kmock` fixture (a stateful Kubernetes API emulator on a loopback port).
+Out: `cluster` (a harness.Cluster), `operator` (the running operator), `logs` (log lines).
+Faked: the API server (kmock: no validation, no garbage collection, no Job controller; tests play
+the Job controller and the kubelet by writing pods and Job status).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from tests.operator.harness import Cluster, LogCapture, OperatorThread, declare_resources, start_operator
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    capture = LogCapture()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(previous)
+
+
+@pytest.fixture
+async def cluster(kmock: Any) -> Cluster:
+    declare_resources(kmock)
+    return Cluster(kmock)
+
+
+@pytest.fixture
+async def operator(kmock: Any, cluster: Cluster, logs: LogCapture) -> AsyncIterator[OperatorThread]:
+    running = await start_operator(kmock)
+    yield running
+    await running.stop()

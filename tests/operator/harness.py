@@ -1,0 +1,281 @@
+"""Running the operator against the Kubernetes API emulator (kmock) inside a test.
+
+The operator runs as in production (`controller.main.serve`: kopf, every handler, the work queue) in
+its own thread and event loop; kmock serves in pytest's loop. `Cluster` is the test's side: it
+applies objects as kubectl would, plays the Job controller and the kubelet (pods and Job status),
+and reads back objects, Events and every request the operator sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+
+from impala_copy.api.kinds import KINDS
+from impala_copy.controller import main as operator_main
+from impala_copy.controller.kube import CONFIG_MAPS, EVENTS, JOBS, NAMESPACES, PODS, PVCS, SECRETS, ResourceRef
+from impala_copy.controller.runtime import Runtime
+from impala_copy.controller.settings import Settings
+from tests.operator import manifests
+
+TEST_AGENT = "impala-copy-tests"
+OURS = {
+    kind: ResourceRef("impalacopy.io", "v1alpha1", cls.KIND_INFO.plural, kind) for kind, cls in KINDS.items()
+}
+CORE = {ref.kind: ref for ref in (JOBS, PODS, SECRETS, CONFIG_MAPS, PVCS, EVENTS, NAMESPACES)}
+ALL = {**OURS, **CORE}
+VERBS = ["list", "watch", "get", "patch", "create", "delete"]
+
+
+def declare_resources(kmock: Any) -> None:
+    """What discovery shows: every kind kopf watches, with the verbs kopf needs."""
+    for ref in ALL.values():
+        kmock.resources[f"{ref.group}/{ref.version}/{ref.plural}" if ref.group else f"v1/{ref.plural}"] = dict(
+            kind=ref.kind,
+            singular=ref.kind.lower(),
+            namespaced=ref.namespaced,
+            verbs=VERBS,
+            shortnames=[],
+            categories=[],
+            subresources=["status"] if ref.kind not in ("Secret", "ConfigMap", "Event", "Namespace") else [],
+        )
+
+
+def test_settings(**changes: Any) -> Settings:
+    base = Settings(liveness_endpoint=None, workers=4, resync_seconds=0, summary_grace_seconds=5.0)
+    return dataclasses.replace(base, **changes)
+
+
+class OperatorThread:
+    """The operator in a thread of its own, pointed at the emulator."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.url = url
+        self.settings = settings
+        self.registry, self.runtime = operator_main.build(settings, login=self._login)
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="operator", daemon=True)
+        self.error: BaseException | None = None
+
+    def _login(self, **_: Any) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(server=self.url, insecure=True)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(
+                operator_main.serve(self.settings, self.registry, stop_flag=self._stop, ready_flag=self._ready)
+            )
+        except BaseException as exc:  # reported by stop()
+            self.error = exc
+
+    async def start(self) -> None:
+        self._thread.start()
+        ready = await asyncio.to_thread(self._ready.wait, 15)
+        assert ready, f"the operator did not start: {self.error!r}"
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.to_thread(self._thread.join, 30)
+        assert not self._thread.is_alive(), "the operator did not stop within 30 s"
+        assert self.error is None, f"the operator failed: {self.error!r}"
+
+
+def path(kind: str, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
+    return ALL[kind].path(namespace, name, sub)
+
+
+class LogCapture(logging.Handler):
+    """Every log record of the process while a test runs (kopf's and ours), formatted in full."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        extra = {k: v for k, v in record.__dict__.items() if k not in logging.LogRecord("", 0, "", 0, "", (), None).__dict__}
+        self.lines.append(f"{text} {extra!r}" if extra else text)
+
+
+class Cluster:
+    """The test's side of the emulated API server."""
+
+    def __init__(self, kmock: Any) -> None:
+        self.kmock = kmock
+
+    # ---------------------------------------------------------------- writes, as kubectl would
+    async def _call(self, method: str, url: str, body: Any = None) -> dict[str, Any]:
+        async with self.kmock.request(method, url, json=body, headers={"User-Agent": TEST_AGENT}) as response:
+            payload = await response.json(content_type=None)
+            assert response.status < 400, f"{method} {url}: {response.status} {payload}"
+            return payload if isinstance(payload, dict) else {}
+
+    async def apply(self, *objs: dict[str, Any]) -> None:
+        for obj in objs:
+            await self._call("POST", path(obj["kind"], obj["metadata"]["namespace"]), obj)
+
+    async def patch(self, kind: str, name: str, patch: dict[str, Any], namespace: str = manifests.NS) -> None:
+        await self._call("PATCH", path(kind, namespace, name), patch)
+
+    async def patch_status(self, kind: str, name: str, status: dict[str, Any], namespace: str = manifests.NS) -> None:
+        await self._call("PATCH", path(kind, namespace, name, "status"), {"status": status})
+
+    async def delete(self, kind: str, name: str, namespace: str = manifests.NS) -> None:
+        await self._call("DELETE", path(kind, namespace, name))
+
+    async def change_spec(self, kind: str, name: str, spec: dict[str, Any], namespace: str = manifests.NS) -> int:
+        """A spec change, with the generation bump the API server would make; returns the new generation."""
+        generation = int(self.get(kind, name, namespace)["metadata"].get("generation", 1)) + 1
+        await self.patch(kind, name, {"spec": spec, "metadata": {"generation": generation}}, namespace)
+        return generation
+
+    # ---------------------------------------------------------------- reads
+    def _ref(self, kind: str) -> Any:
+        ref = ALL[kind]
+        return self.kmock.resource(ref.group, ref.version, ref.plural)
+
+    def get(self, kind: str, name: str, namespace: str = manifests.NS) -> dict[str, Any]:
+        return dict(self.kmock.objects[self._ref(kind), namespace, name].raw)
+
+    def exists(self, kind: str, name: str, namespace: str = manifests.NS) -> bool:
+        key = (self._ref(kind), namespace, name)
+        return key in self.kmock.objects and not self.kmock.objects[key].deleted
+
+    def all(self, kind: str, namespace: str | None = manifests.NS) -> list[dict[str, Any]]:
+        res = self._ref(kind)
+        out = []
+        for (r, ns, _), obj in self.kmock.objects.items():
+            if r == res and (namespace is None or ns == namespace) and not obj.deleted:
+                out.append(dict(obj.raw))
+        return out
+
+    def jobs(self, namespace: str = manifests.NS) -> list[dict[str, Any]]:
+        return sorted(self.all("Job", namespace), key=lambda j: j["metadata"]["name"])
+
+    def status(self, kind: str, name: str, namespace: str = manifests.NS) -> dict[str, Any]:
+        return dict(self.get(kind, name, namespace).get("status") or {})
+
+    def condition(self, kind: str, name: str, type_: str, namespace: str = manifests.NS) -> dict[str, Any]:
+        for cond in self.status(kind, name, namespace).get("conditions", []):
+            if cond.get("type") == type_:
+                return dict(cond)
+        return {}
+
+    def events(self, name: str | None = None, namespace: str = manifests.NS) -> list[dict[str, Any]]:
+        found = [e for e in self.all("Event", namespace) if name is None or e["involvedObject"]["name"] == name]
+        return sorted(found, key=lambda e: e["metadata"]["name"])
+
+    def event_reasons(self, name: str) -> list[str]:
+        return [e["reason"] for e in self.events(name)]
+
+    def operator_requests(self) -> list[Any]:
+        """Every request the operator (kopf and our client) sent, in order."""
+        return [r for r in self.kmock if r.headers.get("User-Agent") != TEST_AGENT]
+
+    def job_creations(self) -> list[Any]:
+        return [r for r in self.operator_requests() if r.method.value == "POST" and r.resource == self._ref("Job")]
+
+    def job_deletions(self) -> list[str]:
+        return [
+            r.name
+            for r in self.operator_requests()
+            if r.method.value == "DELETE" and r.resource == self._ref("Job")
+        ]
+
+    # ---------------------------------------------------------------- the Job controller and the kubelet
+    async def pod(self, job: dict[str, Any], status: dict[str, Any], suffix: str = "x1") -> dict[str, Any]:
+        """Create (or update) the pod of `job` with `status`."""
+        pod = manifests.pod_for(job, suffix)
+        name = pod["metadata"]["name"]
+        if self.exists("Pod", name, pod["metadata"]["namespace"]):
+            await self.patch_status("Pod", name, status, pod["metadata"]["namespace"])
+        else:
+            pod["status"] = status
+            await self.apply(pod)
+        return pod
+
+    async def job_status(self, job: dict[str, Any], status: dict[str, Any]) -> None:
+        await self.patch_status("Job", job["metadata"]["name"], status, job["metadata"]["namespace"])
+
+    async def finish(self, job: dict[str, Any], summary: Any, when: str | None = None) -> None:
+        """The engine succeeded: pod terminated with the summary, then the Job Complete."""
+        await self.pod(job, manifests.terminated(0, summary.to_termination_message()))
+        await self.job_status(job, manifests.job_succeeded(when))
+
+    async def fail(
+        self,
+        job: dict[str, Any],
+        pod_status: dict[str, Any],
+        reason: str = "BackoffLimitExceeded",
+        message: str = "Job has reached the specified backoff limit",
+        when: str | None = None,
+    ) -> None:
+        await self.pod(job, pod_status)
+        await self.job_status(job, manifests.job_failed(reason, message, when))
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """Wait for `predicate()` to be truthy (an upper bound for slow machines, not a timing check)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.05)
+
+
+async def settle(cluster: Cluster, quiet: float = 0.4) -> None:
+    """Wait until the operator sends no request for `quiet` seconds (its reaction is complete)."""
+    last = -1
+    stable_since = time.monotonic()
+    deadline = stable_since + 15
+    while time.monotonic() < deadline:
+        count = len(cluster.operator_requests())
+        if count != last:
+            last, stable_since = count, time.monotonic()
+        elif time.monotonic() - stable_since >= quiet:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the operator kept sending requests for 15 s")
+
+
+async def start_operator(kmock: Any, settings: Settings | None = None) -> OperatorThread:
+    operator = OperatorThread(str(kmock.url).rstrip("/"), settings or test_settings())
+    await operator.start()
+    # Objects created before kopf's watches are open would be replayed: wait for every watch.
+    watched = {ALL[k].plural for k in (*OURS_RECONCILED, "Job", "Pod", "Secret", "ConfigMap", "PersistentVolumeClaim")}
+    await until(
+        lambda: watched <= {r.resource.plural for r in kmock if r.action == kmock.action.WATCH and r.resource},
+        what="kopf's watches",
+    )
+    await asyncio.sleep(0.1)
+    return operator
+
+
+OURS_RECONCILED = (
+    "ImpalaLinkedService",
+    "ImpalaDataset",
+    "AmazonS3LinkedService",
+    "AzureBlobStorageLinkedService",
+    "PostgreSqlLinkedService",
+    "ParquetDataset",
+    "DelimitedTextDataset",
+    "JsonDataset",
+    "PostgreSqlTableDataset",
+    "CopyActivity",
+)
+
+
+def runtime_of(operator: OperatorThread) -> Runtime:
+    return operator.runtime
