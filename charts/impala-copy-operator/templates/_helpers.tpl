@@ -76,6 +76,7 @@ a test compares the rendered rules with that declaration.
     - jsondatasets
     - postgresqltabledatasets
     - copyactivities
+    - lookupactivities
   verbs: ["get", "list", "watch"]
 - apiGroups: ["impalacopy.io"]
   resources:
@@ -89,13 +90,17 @@ a test compares the rendered rules with that declaration.
     - jsondatasets/status
     - postgresqltabledatasets/status
     - copyactivities/status
+    - lookupactivities/status
   verbs: ["get", "patch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]
 - apiGroups: [""]
-  resources: ["pods", "secrets", "configmaps", "persistentvolumeclaims"]
+  resources: ["pods", "secrets", "persistentvolumeclaims"]
   verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -142,8 +142,8 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
 
     for ref in (SECRETS, CONFIG_MAPS, PVCS):
 
-        def _referenced(body: kopf.Body, _kind: str = ref.kind, **_: Any) -> None:
-            runtime.referenced_changed(_kind, body)
+        def _referenced(body: kopf.Body, type: str | None, _kind: str = ref.kind, **_: Any) -> None:
+            runtime.referenced_changed(_kind, body, type)
 
         kopf.on.event(*_on(ref), id=f"referenced_{ref.plural}", registry=registry)(_referenced)
 

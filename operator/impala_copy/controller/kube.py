@@ -54,7 +54,7 @@ class ResourceRef:
         return base
 
 
-# Our kinds the operator reconciles (LookupActivity is served elsewhere).
+# Our kinds the operator reconciles (LookupActivity: its runs are in lookups.py).
 RECONCILED_KINDS: tuple[str, ...] = (
     "ImpalaLinkedService",
     "ImpalaDataset",
@@ -66,6 +66,7 @@ RECONCILED_KINDS: tuple[str, ...] = (
     "JsonDataset",
     "PostgreSqlTableDataset",
     "CopyActivity",
+    "LookupActivity",
 )
 OURS: dict[str, ResourceRef] = {
     kind: ResourceRef(API_GROUP, API_VERSION, KINDS[kind].KIND_INFO.plural, kind) for kind in RECONCILED_KINDS
@@ -102,8 +103,20 @@ API_ACCESS: tuple[ApiAccess, ...] = (
     ),
     ApiAccess("batch", "jobs", (*WATCH, "create", "delete"), "run copies as Jobs; history limits"),
     ApiAccess("", "pods", WATCH, "read the engine's termination message and pod failures"),
-    ApiAccess("", "secrets", WATCH, "check referenced Secret keys exist (values are never read into status)"),
-    ApiAccess("", "configmaps", WATCH, "check referenced ConfigMap keys exist"),
+    ApiAccess(
+        "",
+        "secrets",
+        WATCH,
+        "check referenced Secret keys exist; read the Impala password for connection tests and lookups "
+        "(values never go into status, Events, logs or ConfigMaps)",
+    ),
+    ApiAccess(
+        "",
+        "configmaps",
+        (*WATCH, "create", "patch", "delete"),
+        "check referenced ConfigMap keys exist; read a CA for connection tests and lookups; "
+        "write LookupActivity results too large for status",
+    ),
     ApiAccess("", "persistentvolumeclaims", WATCH, "check referenced PersistentVolumeClaims exist"),
     ApiAccess("", "events", ("create", "patch"), "post Events on our objects"),
     ApiAccess("", "namespaces", ("list", "watch"), "kopf: follow namespaces (--namespace patterns)", True),
@@ -191,6 +204,31 @@ class KubeClient:
             content_type="application/merge-patch+json",
         )
 
+    async def get(self, resource: ResourceRef, namespace: str, name: str) -> dict[str, Any]:
+        return await self._request("GET", resource.path(namespace, name))
+
+    async def patch(
+        self, resource: ResourceRef, namespace: str, name: str, merge_patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """JSON merge patch of an object (None removes a key)."""
+        return await self._request(
+            "PATCH",
+            resource.path(namespace, name),
+            body=merge_patch,
+            content_type="application/merge-patch+json",
+        )
+
+    async def json_patch_status(
+        self, resource: ResourceRef, namespace: str, name: str, operations: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """JSON patch (RFC 6902) through the status subresource: a failed `test` operation fails the call."""
+        return await self._request(
+            "PATCH",
+            resource.path(namespace, name, "status"),
+            body=operations,
+            content_type="application/json-patch+json",
+        )
+
     async def create_event(self, namespace: str, body: Mapping[str, Any]) -> None:
         await self._request("POST", EVENTS.path(namespace), body=body)
 
@@ -200,7 +238,7 @@ class KubeClient:
         method: str,
         path: str,
         *,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | list[Any] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
         session = self._ensure_session()

@@ -106,11 +106,13 @@ class Observed:
     retry_interval_seconds: int
 
     @classmethod
-    def of(cls, activity: LookupActivity, raw_status: dict[str, Any] | None) -> Observed:
+    def of(
+        cls, activity: LookupActivity, raw_status: dict[str, Any] | None, generation: int | None = None
+    ) -> Observed:
         annotations = activity.metadata.annotations or {}
         spec = activity.spec
         return cls(
-            generation=activity.metadata.generation or 0,
+            generation=generation if generation is not None else activity.metadata.generation or 1,
             run_now=annotations.get(RUN_NOW_ANNOTATION) or None,
             status=read_status(raw_status),
             refresh_seconds=duration_seconds(spec.refresh_interval) if spec.refresh_interval else None,
@@ -190,6 +192,21 @@ def next_run_time(
     if observed.refresh_seconds:
         return finished + timedelta(seconds=observed.refresh_seconds)
     return None
+
+
+def apply_merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """`base` with a JSON merge patch applied (RFC 7386: None removes, objects merge, the rest replaces)."""
+    out = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = apply_merge_patch(out[key], value)
+        elif isinstance(value, dict):
+            out[key] = apply_merge_patch({}, value)
+        else:
+            out[key] = value
+    return out
 
 
 # ------------------------------------------------------------------------------------- conditions
@@ -517,6 +534,7 @@ __all__ = [
     "Observed",
     "Placement",
     "StatusPatch",
+    "apply_merge_patch",
     "decide",
     "failed_patch",
     "next_run_time",

@@ -147,7 +147,8 @@ def not_tested_status(
         now,
         generation,
     )
-    return {"conditions": conds}
+    # The attempt counts as a test for probeIntervalSeconds; a change of the references tests again at once.
+    return {"conditions": conds, "lastProbeTime": rfc3339(now)}
 
 
 def connected_condition(raw_status: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -21,7 +21,9 @@ from impala_copy.controller.constants import ANNOTATION_RUN_NOW, ConditionType, 
 from impala_copy.controller.events import Involved, event_body
 from impala_copy.controller.job import JobOwner, build_job
 from impala_copy.controller.kube import JOBS, OURS, ApiError, KubeClient
+from impala_copy.controller.lookups import Lookups
 from impala_copy.controller.outcome import FAILED, RUNNING, SUCCEEDED, AttemptOutcome, attempt_outcome
+from impala_copy.controller.probes import Probes
 from impala_copy.controller.readiness import copy_activity_readiness, object_readiness
 from impala_copy.controller.records import JobRecord, Meta, as_dict, job_record
 from impala_copy.controller.runs import (
@@ -137,6 +139,7 @@ def plan_copy_activity(
     extra_jobs: Sequence[JobRecord] = (),
 ) -> Actions:
     """Everything one reconciliation of a CopyActivity does, decided from what is observed."""
+    old_status = as_dict(old_status)
     meta = Meta.of(body)
     catalog = ViewCatalog(view, meta.namespace)
     checked = copy_activity_readiness(body, catalog)
@@ -216,6 +219,7 @@ def plan_ready_object(
     body: Mapping[str, Any], view: ClusterView, *, old_status: Mapping[str, Any], now: datetime
 ) -> Actions:
     """The Ready condition of a linked service or dataset."""
+    old_status = as_dict(old_status)
     meta = Meta.of(body)
     catalog = ViewCatalog(view, meta.namespace)
     readiness = object_readiness(body, catalog)
@@ -286,12 +290,19 @@ class Reconciler:
         self.view = view
         self.clock = clock
         self.dependents = Dependents()
+        # LookupActivity runs and ImpalaLinkedService connection tests (set by the Runtime).
+        self.lookups: Lookups | None = None
+        self.probes: Probes | None = None
         self._expected: dict[ObjectKey, dict[str, tuple[JobRecord, float]]] = {}
         self._written: dict[ObjectKey, dict[str, Any]] = {}
         self._event_seq = 0
 
     def forget(self, key: ObjectKey) -> None:
         self.dependents.forget(key)
+        if key[0] == "LookupActivity" and self.lookups is not None:
+            self.lookups.forget(key[1], key[2])
+        if key[0] == "ImpalaLinkedService" and self.probes is not None:
+            self.probes.forget(key[1], key[2])
         self._expected.pop(key, None)
         self._written.pop(key, None)
 
@@ -303,6 +314,12 @@ class Reconciler:
             self.forget(key)
             return None
         now = self.clock()
+        if kind == "LookupActivity":
+            if self.lookups is None:
+                return None
+            found = await self.lookups.reconcile(body, now)
+            self.dependents.record(key, found.refs)
+            return found.recheck_after
         old = self._old_status(key, body)
         if kind == "CopyActivity":
             actions = plan_copy_activity(
@@ -317,6 +334,10 @@ class Reconciler:
             actions = plan_ready_object(body, self.view, old_status=old, now=now)
         self.dependents.record(key, actions.refs)
         await self._apply(key, body, actions, now)
+        if kind == "ImpalaLinkedService" and self.probes is not None:
+            probe_after = await self.probes.reconcile(body, now)
+            if probe_after is not None:
+                return min(probe_after, actions.recheck_after or probe_after)
         return actions.recheck_after
 
     def _old_status(self, key: ObjectKey, body: Mapping[str, Any]) -> dict[str, Any]:

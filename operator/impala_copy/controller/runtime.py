@@ -15,6 +15,8 @@ from typing import Any
 
 from impala_copy.controller.constants import ANNOTATION_ACTIVITY_NAME
 from impala_copy.controller.kube import RECONCILED_KINDS, KubeClient
+from impala_copy.controller.lookups import Lookups
+from impala_copy.controller.probes import Probes
 from impala_copy.controller.reconcile import ObjectKey, Reconciler
 from impala_copy.controller.records import Meta, job_record, pod_job_name
 from impala_copy.controller.settings import Settings
@@ -36,6 +38,21 @@ class Runtime:
     def start(self, view: ClusterView) -> None:
         self.reconciler = Reconciler(self.client, self.settings, view)
         self.queue = WorkQueue(self.reconciler.reconcile, workers=self.settings.workers)
+        # Lookups and connection tests block on Impala: each has its own bounded thread pool.
+        self.reconciler.lookups = Lookups(
+            self.client,
+            view,
+            workers=self.settings.lookup_workers,
+            pod_name=self.settings.pod_name,
+            wake=self._wake,
+        )
+        if self.settings.probe_workers > 0:
+            self.reconciler.probes = Probes(
+                self.client,
+                workers=self.settings.probe_workers,
+                pod_name=self.settings.pod_name,
+                wake=self._wake,
+            )
         self.queue.start()
         if self.settings.resync_seconds > 0:
             self._resync = asyncio.create_task(self._resync_loop(), name="impala-copy resync")
@@ -47,6 +64,10 @@ class Runtime:
                 await self._resync
         if self.queue is not None:
             await self.queue.stop()
+        if self.reconciler is not None:
+            for part in (self.reconciler.lookups, self.reconciler.probes):
+                if part is not None:
+                    await part.close()
         await self.client.close()
 
     async def _resync_loop(self) -> None:
@@ -93,9 +114,16 @@ class Runtime:
             self._wake(key)
         self._wake_dependents(meta.namespace, kind, meta.name)
 
-    def referenced_changed(self, kind: str, body: Mapping[str, Any]) -> None:
+    def referenced_changed(self, kind: str, body: Mapping[str, Any], event_type: str | None = None) -> None:
         """A Secret, ConfigMap or PersistentVolumeClaim changed: wake who looked at it."""
         meta = Meta.of(body)
+        if (
+            kind in ("Secret", "ConfigMap")
+            and self.reconciler is not None
+            and self.reconciler.probes is not None
+        ):
+            # Before the wake-up: the connection test compares what it was tested with to this.
+            self.reconciler.probes.reference_seen(kind, body, deleted=event_type == "DELETED")
         self._wake_dependents(meta.namespace, kind, meta.name)
 
     def job_changed(self, body: Mapping[str, Any]) -> None:

@@ -52,6 +52,16 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(
         "IMPALA_COPY_RESYNC_SECONDS", "300", "Every object is reconciled again after this long. 0: never."
     ),
+    EnvVar(
+        "IMPALA_COPY_LOOKUP_WORKERS",
+        "4",
+        "LookupActivity queries run at the same time, each in a thread of the operator (docs/lookup.md).",
+    ),
+    EnvVar(
+        "IMPALA_COPY_PROBE_WORKERS",
+        "4",
+        "ImpalaLinkedService connection tests run at the same time. 0: no connection tests.",
+    ),
     EnvVar("IMPALA_COPY_ENGINE_IMAGE", f"impala-copy:{__version__}", "Image of the copy Job pods."),
     EnvVar("IMPALA_COPY_ENGINE_IMAGE_PULL_POLICY", "IfNotPresent", "Always, IfNotPresent or Never."),
     EnvVar("IMPALA_COPY_JOB_IMAGE_PULL_SECRETS", "", "Secrets to pull the image with, comma-separated."),
@@ -124,6 +134,8 @@ class Settings:
     liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     workers: int = 8
     resync_seconds: float = 300.0
+    lookup_workers: int = 4
+    probe_workers: int = 4
     pod_name: str = ""
     job: JobDefaults = field(default_factory=JobDefaults)
     # Not from the environment: how long a finished Job may wait for its pod's summary to be seen.
@@ -149,6 +161,8 @@ class Settings:
             resync_seconds=float(
                 _int(raw("IMPALA_COPY_RESYNC_SECONDS"), "IMPALA_COPY_RESYNC_SECONDS", minimum=0)
             ),
+            lookup_workers=_int(raw("IMPALA_COPY_LOOKUP_WORKERS"), "IMPALA_COPY_LOOKUP_WORKERS", minimum=1),
+            probe_workers=_int(raw("IMPALA_COPY_PROBE_WORKERS"), "IMPALA_COPY_PROBE_WORKERS", minimum=0),
             pod_name=raw("IMPALA_COPY_POD_NAME"),
             job=JobDefaults(
                 image=_required(raw("IMPALA_COPY_ENGINE_IMAGE"), "IMPALA_COPY_ENGINE_IMAGE"),
