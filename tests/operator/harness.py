@@ -20,7 +20,16 @@ import kopf
 
 from impala_copy.api.kinds import KINDS
 from impala_copy.controller import main as operator_main
-from impala_copy.controller.kube import CONFIG_MAPS, EVENTS, JOBS, NAMESPACES, PODS, PVCS, SECRETS, ResourceRef
+from impala_copy.controller.kube import (
+    CONFIG_MAPS,
+    EVENTS,
+    JOBS,
+    NAMESPACES,
+    PODS,
+    PVCS,
+    SECRETS,
+    ResourceRef,
+)
 from impala_copy.controller.runtime import Runtime
 from impala_copy.controller.settings import Settings
 from tests.operator import manifests
@@ -37,15 +46,17 @@ VERBS = ["list", "watch", "get", "patch", "create", "delete"]
 def declare_resources(kmock: Any) -> None:
     """What discovery shows: every kind kopf watches, with the verbs kopf needs."""
     for ref in ALL.values():
-        kmock.resources[f"{ref.group}/{ref.version}/{ref.plural}" if ref.group else f"v1/{ref.plural}"] = dict(
-            kind=ref.kind,
-            singular=ref.kind.lower(),
-            namespaced=ref.namespaced,
-            verbs=VERBS,
-            shortnames=[],
-            categories=[],
-            subresources=["status"] if ref.kind not in ("Secret", "ConfigMap", "Event", "Namespace") else [],
-        )
+        kmock.resources[f"{ref.group}/{ref.version}/{ref.plural}" if ref.group else f"v1/{ref.plural}"] = {
+            "kind": ref.kind,
+            "singular": ref.kind.lower(),
+            "namespaced": ref.namespaced,
+            "verbs": VERBS,
+            "shortnames": [],
+            "categories": [],
+            "subresources": ["status"]
+            if ref.kind not in ("Secret", "ConfigMap", "Event", "Namespace")
+            else [],
+        }
 
 
 def test_settings(**changes: Any) -> Settings:
@@ -71,7 +82,9 @@ class OperatorThread:
     def _main(self) -> None:
         try:
             asyncio.run(
-                operator_main.serve(self.settings, self.registry, stop_flag=self._stop, ready_flag=self._ready)
+                operator_main.serve(
+                    self.settings, self.registry, stop_flag=self._stop, ready_flag=self._ready
+                )
             )
         except BaseException as exc:  # reported by stop()
             self.error = exc
@@ -102,7 +115,11 @@ class LogCapture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = self.format(record)
-        extra = {k: v for k, v in record.__dict__.items() if k not in logging.LogRecord("", 0, "", 0, "", (), None).__dict__}
+        extra = {
+            k: v
+            for k, v in record.__dict__.items()
+            if k not in logging.LogRecord("", 0, "", 0, "", (), None).__dict__
+        }
         self.lines.append(f"{text} {extra!r}" if extra else text)
 
 
@@ -126,13 +143,17 @@ class Cluster:
     async def patch(self, kind: str, name: str, patch: dict[str, Any], namespace: str = manifests.NS) -> None:
         await self._call("PATCH", path(kind, namespace, name), patch)
 
-    async def patch_status(self, kind: str, name: str, status: dict[str, Any], namespace: str = manifests.NS) -> None:
+    async def patch_status(
+        self, kind: str, name: str, status: dict[str, Any], namespace: str = manifests.NS
+    ) -> None:
         await self._call("PATCH", path(kind, namespace, name, "status"), {"status": status})
 
     async def delete(self, kind: str, name: str, namespace: str = manifests.NS) -> None:
         await self._call("DELETE", path(kind, namespace, name))
 
-    async def change_spec(self, kind: str, name: str, spec: dict[str, Any], namespace: str = manifests.NS) -> int:
+    async def change_spec(
+        self, kind: str, name: str, spec: dict[str, Any], namespace: str = manifests.NS
+    ) -> int:
         """A spec change, with the generation bump the API server would make; returns the new generation."""
         generation = int(self.get(kind, name, namespace)["metadata"].get("generation", 1)) + 1
         await self.patch(kind, name, {"spec": spec, "metadata": {"generation": generation}}, namespace)
@@ -171,7 +192,9 @@ class Cluster:
         return {}
 
     def events(self, name: str | None = None, namespace: str = manifests.NS) -> list[dict[str, Any]]:
-        found = [e for e in self.all("Event", namespace) if name is None or e["involvedObject"]["name"] == name]
+        found = [
+            e for e in self.all("Event", namespace) if name is None or e["involvedObject"]["name"] == name
+        ]
         return sorted(found, key=lambda e: e["metadata"]["name"])
 
     def event_reasons(self, name: str) -> list[str]:
@@ -182,7 +205,9 @@ class Cluster:
         return [r for r in self.kmock if r.headers.get("User-Agent") != TEST_AGENT]
 
     def job_creations(self) -> list[Any]:
-        return [r for r in self.operator_requests() if r.method.value == "POST" and r.resource == self._ref("Job")]
+        return [
+            r for r in self.operator_requests() if r.method.value == "POST" and r.resource == self._ref("Job")
+        ]
 
     def job_deletions(self) -> list[str]:
         return [
@@ -254,9 +279,14 @@ async def start_operator(kmock: Any, settings: Settings | None = None) -> Operat
     operator = OperatorThread(str(kmock.url).rstrip("/"), settings or test_settings())
     await operator.start()
     # Objects created before kopf's watches are open would be replayed: wait for every watch.
-    watched = {ALL[k].plural for k in (*OURS_RECONCILED, "Job", "Pod", "Secret", "ConfigMap", "PersistentVolumeClaim")}
+    watched = {
+        ALL[k].plural
+        for k in (*OURS_RECONCILED, "Job", "Pod", "Secret", "ConfigMap", "PersistentVolumeClaim")
+    }
     await until(
-        lambda: watched <= {r.resource.plural for r in kmock if r.action == kmock.action.WATCH and r.resource},
+        lambda: (
+            watched <= {r.resource.plural for r in kmock if r.action == kmock.action.WATCH and r.resource}
+        ),
         what="kopf's watches",
     )
     await asyncio.sleep(0.1)

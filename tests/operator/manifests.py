@@ -81,7 +81,9 @@ def impala_linked_service(
     return {"apiVersion": GV, "kind": "ImpalaLinkedService", "metadata": meta(name, namespace), "spec": spec}
 
 
-def impala_dataset(name: str = "orders", *, linked_service: str = "impala", namespace: str = NS) -> dict[str, Any]:
+def impala_dataset(
+    name: str = "orders", *, linked_service: str = "impala", namespace: str = NS
+) -> dict[str, Any]:
     return {
         "apiVersion": GV,
         "kind": "ImpalaDataset",
@@ -90,12 +92,16 @@ def impala_dataset(name: str = "orders", *, linked_service: str = "impala", name
     }
 
 
-def parquet_dataset(name: str = "orders-parquet", *, claim: str = "copies", namespace: str = NS) -> dict[str, Any]:
+def parquet_dataset(
+    name: str = "orders-parquet", *, claim: str = "copies", namespace: str = NS
+) -> dict[str, Any]:
     return {
         "apiVersion": GV,
         "kind": "ParquetDataset",
         "metadata": meta(name, namespace),
-        "spec": {"location": {"type": "PersistentVolumeClaimLocation", "claimName": claim, "folderPath": "orders"}},
+        "spec": {
+            "location": {"type": "PersistentVolumeClaimLocation", "claimName": claim, "folderPath": "orders"}
+        },
     }
 
 
@@ -121,7 +127,11 @@ def standard_set(password: str, namespace: str = NS) -> list[dict[str, Any]]:
     """Everything one copy needs: Secret, ConfigMap with a CA, PVC, linked service, datasets, activity."""
     return [
         secret("impala-credentials", {"password": password}, namespace),
-        config_map("impala-ca", {"ca.pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}, namespace),
+        config_map(
+            "impala-ca",
+            {"ca.pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
+            namespace,
+        ),
         pvc("copies", namespace),
         impala_linked_service(ca_config_map="impala-ca", namespace=namespace),
         impala_dataset(namespace=namespace),
@@ -154,7 +164,10 @@ def pod_for(job: dict[str, Any], suffix: str = "x1", **status: Any) -> dict[str,
     """A pod of `job` as the Job controller creates it (template labels and annotations, owner)."""
     template = job["spec"]["template"]
     name = f"{job['metadata']['name']}-{suffix}"
-    labels = {**copy.deepcopy(template["metadata"]["labels"]), "batch.kubernetes.io/job-name": job["metadata"]["name"]}
+    labels = {
+        **copy.deepcopy(template["metadata"]["labels"]),
+        "batch.kubernetes.io/job-name": job["metadata"]["name"],
+    }
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -202,7 +215,11 @@ def waiting(reason: str, message: str) -> dict[str, Any]:
     return {
         "phase": "Pending",
         "containerStatuses": [
-            {"name": "engine", "state": {"waiting": {"reason": reason, "message": message}}, "restartCount": 0}
+            {
+                "name": "engine",
+                "state": {"waiting": {"reason": reason, "message": message}},
+                "restartCount": 0,
+            }
         ],
     }
 
@@ -228,8 +245,20 @@ def job_failed(reason: str, message: str = "", when: str | None = None) -> dict[
         "active": 0,
         "startTime": moment,
         "conditions": [
-            {"type": "FailureTarget", "status": "True", "reason": reason, "message": message, "lastTransitionTime": moment},
-            {"type": "Failed", "status": "True", "reason": reason, "message": message, "lastTransitionTime": moment},
+            {
+                "type": "FailureTarget",
+                "status": "True",
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": moment,
+            },
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": moment,
+            },
         ],
     }
 

@@ -67,7 +67,7 @@ class Reason:
     JOB_PENDING: Final = "JobPending"
     JOB_RUNNING: Final = "JobRunning"
     RETRY_SCHEDULED: Final = "RetryScheduled"
-    WAITING_FOR_REFERENCES: Final = "WaitingForReferences"
+    NOT_READY: Final = "NotReady"
     IDLE: Final = "Idle"
     IMAGE_PULL_BACK_OFF: Final = "ImagePullBackOff"
     ERR_IMAGE_PULL: Final = "ErrImagePull"

@@ -96,6 +96,7 @@ def last_run(attempt: Attempt, secure_output: bool) -> dict[str, Any]:
     fields: dict[str, Any] = summary.model_dump() if summary is not None else {}
     if secure_output:
         fields["output_paths"] = []
+        fields["skipped_rows_log"] = []
         fields["errors"] = [
             RunError(code=e.code, message=HIDDEN) for e in (summary.errors if summary else [])
         ]
@@ -184,8 +185,8 @@ def copy_activity_status(inputs: CopyStatusInputs) -> dict[str, Any]:
         running = cond(
             ConditionType.RUNNING,
             "False",
-            Reason.WAITING_FOR_REFERENCES,
-            "a run is due and starts once Ready is True",
+            Reason.NOT_READY,
+            "a run is due and starts once Ready is True (see the Ready condition)",
         )
     else:
         running = cond(ConditionType.RUNNING, "False", Reason.IDLE, "no run in progress")
