@@ -161,7 +161,8 @@ def _parse_timestamp(text: str) -> dt.datetime:
 
 def _timestamp(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
     text = _text(values, nulls, n)
-    if len(text) and pc.max(pc.utf8_length(text)).as_py() > TIMESTAMP_TEXT_LENGTH:
+    longest = pc.max(pc.utf8_length(text)).as_py() if len(text) else None
+    if longest is not None and longest > TIMESTAMP_TEXT_LENGTH:
         text = pc.utf8_slice_codeunits(text, 0, TIMESTAMP_TEXT_LENGTH)  # nanoseconds -> microseconds
     try:
         return text.cast(pa.timestamp("us"))

@@ -6,7 +6,7 @@
 
 What it adds to impyla:
 - authenticationType -> HS2 mechanism: Anonymous = NOSASL; SASLUsername = SASL PLAIN with the user
-  name and an empty password; UsernameAndPassword = SASL PLAIN (LDAP) with the password. Over HTTP
+  name and a placeholder password (PLAIN refuses an empty one); UsernameAndPassword = SASL PLAIN (LDAP) with the password. Over HTTP
   the same credentials go in a Basic Authorization header.
 - TLS verified by default, with OpenSSL's own reason when it fails (engine/tls.py). The TCP connection
   and the TLS handshake happen on our socket, and a closed connection is never silently reopened
@@ -53,6 +53,9 @@ DEFAULT_PREFETCH = 2
 # The longest a single RPC may block once connected (a FetchResults of a slow query included).
 MAX_RPC_SECONDS = 900.0
 _POLL_FIRST, _POLL_MAX = 0.02, 0.5
+# SASLUsername: HiveServer2's PLAIN mechanism refuses an empty password, so a user-name-only login
+# sends this placeholder, as impyla does; a server that accepts such logins does not check it.
+SASL_USERNAME_PLACEHOLDER = "password"  # noqa: S105 - not a secret
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def login_for(conn: ImpalaConnection, secrets: Mapping[str, str]) -> Login:
     if not conn.username:
         raise ConfigurationError(f"authenticationType {conn.authentication_type.value} requires username")
     if conn.authentication_type == AuthenticationType.SASL_USERNAME:
-        return Login("PLAIN", conn.username, "")
+        return Login("PLAIN", conn.username, SASL_USERNAME_PLACEHOLDER)
     if conn.password is None:
         raise ConfigurationError("authenticationType UsernameAndPassword requires password")
     return Login("PLAIN", conn.username, read_secret(conn.password, secrets))

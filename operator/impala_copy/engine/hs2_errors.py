@@ -42,26 +42,26 @@ _LOGIN_REJECTED = re.compile(
     r"PLAIN auth failed|Unauthorized|not authorized|LDAP",
     re.IGNORECASE,
 )
-_PREFIXES = (
-    "org.apache.hive.service.cli.HiveSQLException:",
-    "Error running query:",
-    "org.apache.spark.sql.AnalysisException:",
-    "AnalysisException:",
-)
+# A Java exception class at the start of a line ("org.apache...HiveSQLException: ", "AnalysisException: "),
+# optionally preceded by Spark's error class ("[PARSE_SYNTAX_ERROR] org...ParseException: ").
+_JAVA_PREFIX = re.compile(r"(?:\[[A-Z0-9_.]+\]\s*)?(?:[a-z_][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error):\s*")
+_NOISE_PREFIX = re.compile(r"(?:Error running query|Query failed|ERROR):\s*", re.IGNORECASE)
+
+
+def _strip_prefixes(line: str) -> str:
+    while True:
+        match = _JAVA_PREFIX.match(line) or _NOISE_PREFIX.match(line)
+        if match is None or not match.group():
+            return line.strip()
+        line = line[match.end() :]
 
 
 def server_message(text: str | None) -> str:
-    """The first meaningful line of a server error message, without Java exception prefixes."""
+    """The first meaningful line of a server error message: no stack trace, no Java class prefixes."""
     if not text:
         return "(no message)"
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    changed = True
-    while changed:
-        changed = False
-        for prefix in _PREFIXES:
-            if line.startswith(prefix):
-                line = line[len(prefix) :].strip()
-                changed = True
+    head = text.split("\n\tat ", 1)[0]
+    line = next((x for x in (_strip_prefixes(ln) for ln in head.splitlines()) if x), "")
     if len(line) > MAX_SERVER_MESSAGE:
         line = line[: MAX_SERVER_MESSAGE - 3] + "..."
     return line or "(no message)"
@@ -137,7 +137,7 @@ def login_error(
                 f"{where} requires a login: authenticationType Anonymous was refused "
                 "(use SASLUsername or UsernameAndPassword)"
             )
-        what = "user name and password" if login.password else "user name"
+        what = "user name" if conn.authentication_type == "SASLUsername" else "user name or password"
         return AuthenticationFailed(
             f"{where} rejected the login of user {login.user!r}: wrong {what} ({server_message(text)})"
         )
