@@ -19,8 +19,8 @@ Azure Blob Storage (AzureBlobStorageLinkedService):
   managed identity, AZURE_* environment: Azure's DefaultAzureCredential).
 - serviceEndpoint: https://<account>.blob.<suffix> (the default is https://<account>.blob.core.windows.net),
   or an emulator-style http://<host>:<port>/<account>.
-- ADLS Gen2 (hierarchical namespace) is detected by Arrow and used for directories and renames;
-  on flat-namespace accounts a rename is a server-side copy and a delete (`_CopyMoveHandler`).
+- ADLS Gen2 (hierarchicalNamespace: true): Arrow uses the Data Lake endpoint for directories and
+  atomic renames; on flat-namespace accounts a rename is a server-side copy and a delete (`_AzureHandler`).
 - The container must exist (it is never created).
 
 Every failure to reach or authenticate to the store names the store (bucket/container, endpoint),
@@ -30,9 +30,10 @@ never a credential.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -49,6 +50,7 @@ from impala_copy.engine.errors import (
 )
 from impala_copy.engine.secrets import read_secret
 
+T = TypeVar("T")
 CONNECT_TIMEOUT_SECONDS = 30.0
 REQUEST_TIMEOUT_SECONDS = 120.0
 DEFAULT_S3_REGION = "us-east-1"
@@ -74,7 +76,7 @@ def _store_secret(store: StorePlan, field: str, secrets: Mapping[str, str]) -> s
 
 def classify(exc: BaseException, where: str, hint: str) -> CopyError:
     """A store error as ours: authentication, unreachable, or a plain sink error."""
-    detail = " ".join(str(exc).split())
+    detail = scrub(" ".join(str(exc).split()))
     lowered = detail.lower()
     if any(m in lowered for m in _AUTH_MARKERS):
         return SinkAuthenticationFailed(f"access to {where} was denied: {detail} ({hint})")
@@ -241,62 +243,109 @@ def _authority(account: AzureAccount) -> tuple[str, str, str]:
     return url.scheme, blob, dfs
 
 
-class _CopyMoveHandler(pafs.FileSystemHandler):  # type: ignore[misc]
-    """Arrow's Azure file system, with move() as copy + delete where the account has no namespace."""
+_URL_QUERY = re.compile(r"(https?://[^\s?]*)\?[^\s]*")
 
-    def __init__(self, fs: pafs.FileSystem) -> None:
+
+def scrub(text: str) -> str:
+    """Text without URL query strings: Azure errors quote request URLs, and a SAS token is a query."""
+    return _URL_QUERY.sub(r"\1?<query hidden>", text)
+
+
+def _scrubbed(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except pa.ArrowNotImplementedError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise OSError(scrub(str(exc))) from None
+
+
+class _ScrubbedStream:
+    """A stream of Arrow's Azure file system whose errors never quote a SAS token."""
+
+    def __init__(self, stream: pa.NativeFile) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._stream, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return _scrubbed(lambda: attr(*args, **kwargs))
+
+        return call
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._stream.closed)
+
+
+class _AzureHandler(pafs.FileSystemHandler):  # type: ignore[misc]
+    """Arrow's Azure file system with move() as copy + delete where the account has no namespace
+    (ADLS Gen2 renames natively), and errors that never quote a SAS token."""
+
+    def __init__(self, fs: pafs.FileSystem, hierarchical_namespace: bool) -> None:
         self.fs = fs
+        self.native_move = hierarchical_namespace
 
     def get_type_name(self) -> str:
         return "abfs"
 
     def equals(self, other: Any) -> bool:
-        return isinstance(other, _CopyMoveHandler) and bool(self.fs.equals(other.fs))
+        return isinstance(other, _AzureHandler) and bool(self.fs.equals(other.fs))
 
     def get_file_info(self, paths: list[str]) -> list[pafs.FileInfo]:
-        infos: list[pafs.FileInfo] = self.fs.get_file_info(paths)
+        infos: list[pafs.FileInfo] = _scrubbed(lambda: self.fs.get_file_info(paths))
         return infos
 
     def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
-        infos: list[pafs.FileInfo] = self.fs.get_file_info(selector)
+        infos: list[pafs.FileInfo] = _scrubbed(lambda: self.fs.get_file_info(selector))
         return infos
 
     def create_dir(self, path: str, recursive: bool) -> None:
-        self.fs.create_dir(path, recursive=recursive)
+        _scrubbed(lambda: self.fs.create_dir(path, recursive=recursive))
 
     def delete_dir(self, path: str) -> None:
-        self.fs.delete_dir(path)
+        _scrubbed(lambda: self.fs.delete_dir(path))
 
     def delete_dir_contents(self, path: str, missing_dir_ok: bool = False) -> None:
-        self.fs.delete_dir_contents(path, missing_dir_ok=missing_dir_ok)
+        _scrubbed(lambda: self.fs.delete_dir_contents(path, missing_dir_ok=missing_dir_ok))
 
     def delete_root_dir_contents(self) -> None:
         raise pa.ArrowNotImplementedError("refusing to delete the contents of the whole storage account")
 
     def delete_file(self, path: str) -> None:
-        self.fs.delete_file(path)
+        _scrubbed(lambda: self.fs.delete_file(path))
 
     def move(self, src: str, dest: str) -> None:
-        try:
-            self.fs.move(src, dest)
-        except pa.ArrowNotImplementedError:
-            self.fs.copy_file(src, dest)
-            self.fs.delete_file(src)
+        if self.native_move:  # ADLS Gen2: an atomic rename
+            try:
+                _scrubbed(lambda: self.fs.move(src, dest))
+                return
+            except pa.ArrowNotImplementedError:  # the account has no namespace after all
+                self.native_move = False
+        _scrubbed(lambda: self.fs.copy_file(src, dest))
+        _scrubbed(lambda: self.fs.delete_file(src))
 
     def copy_file(self, src: str, dest: str) -> None:
-        self.fs.copy_file(src, dest)
+        _scrubbed(lambda: self.fs.copy_file(src, dest))
 
     def open_input_stream(self, path: str) -> pa.NativeFile:
-        return self.fs.open_input_stream(path, compression=None)
+        stream = _scrubbed(lambda: self.fs.open_input_stream(path, compression=None))
+        return pa.PythonFile(_ScrubbedStream(stream), mode="r")
 
     def open_input_file(self, path: str) -> pa.NativeFile:
-        return self.fs.open_input_file(path)
+        stream = _scrubbed(lambda: self.fs.open_input_file(path))
+        return pa.PythonFile(_ScrubbedStream(stream), mode="r")
 
     def open_output_stream(self, path: str, metadata: dict[str, str] | None) -> pa.NativeFile:
-        return self.fs.open_output_stream(path, compression=None, metadata=metadata)
+        stream = _scrubbed(lambda: self.fs.open_output_stream(path, compression=None, metadata=metadata))
+        return pa.PythonFile(_ScrubbedStream(stream), mode="w")
 
     def open_append_stream(self, path: str, metadata: dict[str, str] | None) -> pa.NativeFile:
-        return self.fs.open_append_stream(path, compression=None, metadata=metadata)
+        stream = _scrubbed(lambda: self.fs.open_append_stream(path, compression=None, metadata=metadata))
+        return pa.PythonFile(_ScrubbedStream(stream), mode="w")
 
     def normalize_path(self, path: str) -> str:
         normalized: str = self.fs.normalize_path(path)
@@ -324,7 +373,7 @@ def azure_account(store: StorePlan, secrets: Mapping[str, str]) -> AzureAccount:
     )
 
 
-def azure_filesystem(account: AzureAccount) -> pafs.FileSystem:
+def azure_filesystem(account: AzureAccount, hierarchical_namespace: bool = False) -> pafs.FileSystem:
     scheme, blob, dfs = _authority(account)
     kwargs: dict[str, Any] = {
         "blob_storage_authority": blob,
@@ -342,7 +391,7 @@ def azure_filesystem(account: AzureAccount) -> pafs.FileSystem:
         native = pafs.AzureFileSystem(account.account_name, **kwargs)
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise ConfigurationError(f"Azure storage account {account.account_name!r}: {exc}") from None
-    return pafs.PyFileSystem(_CopyMoveHandler(native))
+    return pafs.PyFileSystem(_AzureHandler(native, hierarchical_namespace))
 
 
 def open_azure(
@@ -354,7 +403,7 @@ def open_azure(
     if not container:
         raise ConfigurationError("AzureBlobStorageLocation requires container")
     account = azure_account(sink.store, secrets)
-    fs = azure_filesystem(account)
+    fs = azure_filesystem(account, sink.store.azure().hierarchical_namespace)
     if account.account_key:
         hint = "check the account key"
     elif account.sas_token:
