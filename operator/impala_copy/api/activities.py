@@ -86,7 +86,9 @@ class ImpalaSource(RuledModel):
             cel="!has(self.additionalColumns) || self.additionalColumns.all(c, "
             "self.additionalColumns.exists_one(d, d.name == c.name))",
             message="additionalColumns names must be unique",
-            check=lambda m: len({c.name for c in m.additional_columns or []}) == len(m.additional_columns or []),
+            check=lambda m: (
+                len({c.name for c in m.additional_columns or []}) == len(m.additional_columns or [])
+            ),
         ),
     )
 
@@ -103,7 +105,9 @@ class ImpalaSource(RuledModel):
         description="How long the query may run, [D.]HH:MM:SS (ADF: queryTimeout). Default 02:00:00.",
     )
     additional_columns: list[AdditionalColumn] | None = Field(
-        default=None, max_length=64, description="Constant columns added to every row (ADF: additionalColumns)."
+        default=None,
+        max_length=64,
+        description="Constant columns added to every row (ADF: additionalColumns).",
     )
 
 
@@ -125,7 +129,7 @@ FILE_SINK_TYPES = (SinkType.PARQUET, SinkType.DELIMITED_TEXT, SinkType.JSON)
 
 
 class FormatSettings(ApiModel):
-    """File format write settings (ADF: formatSettings of ParquetWriteSettings / DelimitedTextWriteSettings / JsonWriteSettings)."""
+    """File format write settings (ADF: formatSettings, the Parquet/DelimitedText/Json WriteSettings)."""
 
     max_rows_per_file: int | None = Field(
         default=None, ge=1, description="Start a new file after this many rows (ADF: maxRowsPerFile)."
@@ -145,7 +149,9 @@ class WriteBehavior(StrEnum):
 
 
 class UpsertSettings(ApiModel):
-    keys: list[str] = Field(min_length=1, max_length=32, description="Key columns that identify a row (ADF: keys).")
+    keys: list[str] = Field(
+        min_length=1, max_length=32, description="Key columns that identify a row (ADF: keys)."
+    )
 
 
 class CopySink(RuledModel):
@@ -162,10 +168,18 @@ class CopySink(RuledModel):
             "!has(self.writeBehavior) && !has(self.upsertSettings) && !has(self.tableOption))",
             message="preCopyScript, writeBatchSize, writeBehavior, upsertSettings and tableOption apply to "
             "PostgreSqlSink only",
-            check=lambda m: m.type == "PostgreSqlSink"
-            or not any(
-                written(m, f)
-                for f in ("pre_copy_script", "write_batch_size", "write_behavior", "upsert_settings", "table_option")
+            check=lambda m: (
+                m.type == "PostgreSqlSink"
+                or not any(
+                    written(m, f)
+                    for f in (
+                        "pre_copy_script",
+                        "write_batch_size",
+                        "write_behavior",
+                        "upsert_settings",
+                        "table_option",
+                    )
+                )
             ),
         ),
         Rule(
@@ -176,14 +190,20 @@ class CopySink(RuledModel):
     )
 
     type: SinkType = Field(description="ParquetSink, DelimitedTextSink, JsonSink or PostgreSqlSink.")
-    format_settings: FormatSettings | None = Field(default=None, description="File sinks: rotation and naming.")
+    format_settings: FormatSettings | None = Field(
+        default=None, description="File sinks: rotation and naming."
+    )
     pre_copy_script: str | None = Field(
         default=None,
         max_length=65536,
-        description="PostgreSqlSink: SQL run in the load transaction before rows are written (ADF: preCopyScript).",
+        description="PostgreSqlSink: SQL run in the load transaction before rows are written "
+        "(ADF: preCopyScript).",
     )
     write_batch_size: int | None = Field(
-        default=None, ge=1, le=10_000_000, description="PostgreSqlSink: rows per bulk-load batch (ADF: writeBatchSize)."
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="PostgreSqlSink: rows per bulk-load batch (ADF: writeBatchSize).",
     )
     write_behavior: WriteBehavior | None = Field(
         default=None, description="PostgreSqlSink: insert or upsert (ADF: writeBehavior). Default insert."
@@ -202,20 +222,30 @@ class ActivityPolicy(ApiModel):
         pattern=TIMESPAN_PATTERN,
         description="Longest a run may take, [D.]HH:MM:SS (ADF: timeout). Default 0.12:00:00.",
     )
-    retry: int = Field(default=0, ge=0, le=100, description="Retries after a failed attempt (ADF: retry). Default 0.")
-    retry_interval_in_seconds: int = Field(
-        default=30, ge=30, le=86400, description="Seconds between attempts (ADF: retryIntervalInSeconds). Default 30."
+    retry: int = Field(
+        default=0, ge=0, le=100, description="Retries after a failed attempt (ADF: retry). Default 0."
     )
-    secure_input: bool = Field(default=False, description="Keep the query out of logs and status (ADF: secureInput).")
+    retry_interval_in_seconds: int = Field(
+        default=30,
+        ge=30,
+        le=86400,
+        description="Seconds between attempts (ADF: retryIntervalInSeconds). Default 30.",
+    )
+    secure_input: bool = Field(
+        default=False, description="Keep the query out of logs and status (ADF: secureInput)."
+    )
     secure_output: bool = Field(
-        default=False, description="Keep the run's output paths and messages out of status (ADF: secureOutput)."
+        default=False,
+        description="Keep the run's output paths and messages out of status (ADF: secureOutput).",
     )
 
 
 class LocalObjectReference(ApiModel):
     """A reference to an object in the same namespace by name (as in a PodSpec's imagePullSecrets)."""
 
-    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the object.")
+    name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the object."
+    )
 
 
 class JobSettings(ApiModel):
@@ -223,13 +253,18 @@ class JobSettings(ApiModel):
     (Helm values `job.*`). resources, affinity and tolerations are passed to the pod as written."""
 
     image: str | None = Field(
-        default=None, min_length=1, max_length=1024, description="Engine image. Default: the operator's job image."
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="Engine image. Default: the operator's job image.",
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
         default=None, description="Always, IfNotPresent or Never. Default: the operator's setting."
     )
     image_pull_secrets: list[LocalObjectReference] | None = Field(
-        default=None, max_length=16, description="Secrets to pull the image with, [{name: ...}] as in a PodSpec."
+        default=None,
+        max_length=16,
+        description="Secrets to pull the image with, [{name: ...}] as in a PodSpec.",
     )
     service_account_name: str | None = Field(
         default=None,
@@ -263,7 +298,8 @@ class CopyActivitySpec(RuledModel):
             "(self.outputs[0].kind == 'JsonDataset' && self.sink.type == 'JsonSink') || "
             "(self.outputs[0].kind == 'PostgreSqlTableDataset' && self.sink.type == 'PostgreSqlSink')",
             message="sink.type must match the output dataset: ParquetDataset/ParquetSink, "
-            "DelimitedTextDataset/DelimitedTextSink, JsonDataset/JsonSink, PostgreSqlTableDataset/PostgreSqlSink",
+            "DelimitedTextDataset/DelimitedTextSink, JsonDataset/JsonSink, "
+            "PostgreSqlTableDataset/PostgreSqlSink",
             check=lambda m: SINK_TYPE_FOR_KIND[m.outputs[0].kind] == m.sink.type,
         ),
     )
@@ -276,13 +312,17 @@ class CopyActivitySpec(RuledModel):
     )
     source: ImpalaSource = Field(default_factory=ImpalaSource, description="Read settings (ADF: source).")
     sink: CopySink = Field(description="Write settings (ADF: sink).")
-    policy: ActivityPolicy = Field(default_factory=ActivityPolicy, description="Timeout and retries (ADF: policy).")
+    policy: ActivityPolicy = Field(
+        default_factory=ActivityPolicy, description="Timeout and retries (ADF: policy)."
+    )
     validate_data_consistency: bool = Field(
         default=False,
-        description="Check rows read == rows copied == rows in the written output (ADF: validateDataConsistency).",
+        description="Check rows read == rows copied == rows in the written output "
+        "(ADF: validateDataConsistency).",
     )
     enable_skip_incompatible_row: bool = Field(
-        default=False, description="PostgreSqlSink: skip rows the table rejects (ADF: enableSkipIncompatibleRow)."
+        default=False,
+        description="PostgreSqlSink: skip rows the table rejects (ADF: enableSkipIncompatibleRow).",
     )
     job: JobSettings | None = Field(default=None, description="Kubernetes settings of the Job pod.")
     successful_jobs_history_limit: int = Field(
@@ -308,26 +348,37 @@ class LastRun(RunSummary):
 
     job_name: str | None = Field(default=None, description="Job of the newest attempt.")
     run_id: str | None = Field(default=None, description="Identifier of the run (shared by its attempts).")
-    trigger: str | None = Field(default=None, description="What started the run: create, specChange, runNow, retry.")
+    trigger: str | None = Field(
+        default=None, description="What started the run: create, specChange, runNow, retry."
+    )
     attempt: int = Field(default=1, description="Attempt number, 1 for the first.")
     start_time: str | None = Field(default=None, description="RFC 3339 start of the attempt.")
     completion_time: str | None = Field(default=None, description="RFC 3339 end of the attempt.")
     reason: str | None = Field(default=None, description="Reason of a failure, e.g. EngineError, OOMKilled.")
     generation: int | None = Field(default=None, description="metadata.generation the run was started for.")
     exit_code: int | None = Field(
-        default=None, description="Exit code of the engine: 0 done, 1 may succeed on retry, 2 configuration error."
+        default=None,
+        description="Exit code of the engine: 0 done, 1 may succeed on retry, 2 configuration error.",
     )
 
 
 class CopyActivityStatus(ApiModel):
     phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
     observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready, Running, Succeeded, Failed.")
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Ready, Running, Succeeded, Failed."
+    )
     last_run: LastRun | None = Field(default=None, description="The newest run.")
-    last_successful_time: str | None = Field(default=None, description="RFC 3339 end of the last successful run.")
+    last_successful_time: str | None = Field(
+        default=None, description="RFC 3339 end of the last successful run."
+    )
     last_failure_time: str | None = Field(default=None, description="RFC 3339 end of the last failed run.")
-    next_retry_time: str | None = Field(default=None, description="When the next attempt of a failed run starts.")
-    handled_run_now: str | None = Field(default=None, description="Value of the run-now annotation last acted upon.")
+    next_retry_time: str | None = Field(
+        default=None, description="When the next attempt of a failed run starts."
+    )
+    handled_run_now: str | None = Field(
+        default=None, description="Value of the run-now annotation last acted upon."
+    )
 
 
 class CopyActivity(Resource):
