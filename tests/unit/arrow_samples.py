@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import struct
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -120,7 +121,8 @@ def from_text(typ: pa.DataType, text: str | None) -> Any:
     if pa.types.is_integer(typ):
         return int(text)
     if pa.types.is_floating(typ):
-        return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(text, text))
+        value = float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(text, text))
+        return _float32(value) if typ == pa.float32() else value
     if pa.types.is_decimal(typ):
         return Decimal(text)
     if pa.types.is_timestamp(typ):
@@ -139,13 +141,19 @@ def from_json(typ: pa.DataType, value: Any) -> Any:
     if pa.types.is_floating(typ) and isinstance(value, str):
         return from_text(typ, value)
     if pa.types.is_floating(typ):
-        return float(value)
+        return _float32(float(value)) if typ == pa.float32() else float(value)
     if pa.types.is_decimal(typ):
-        assert isinstance(value, Decimal), value  # a JSON number with the exact digits
-        return value
+        # A JSON number with the exact digits (an integer when the scale is 0).
+        assert isinstance(value, Decimal) or (isinstance(value, int) and typ.scale == 0), value
+        return Decimal(value)
     if isinstance(value, str):
         return from_text(typ, value)
     return value
+
+
+def _float32(value: float) -> float:
+    """The float32 nearest to `value` (the shortest text of a float32 reads back as this)."""
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
 
 
 def same(expected: Any, actual: Any) -> bool:
