@@ -6,8 +6,8 @@
 
 What it adds to impyla:
 - authenticationType -> HS2 mechanism: Anonymous = NOSASL; SASLUsername = SASL PLAIN with the user
-  name and a placeholder password (PLAIN refuses an empty one); UsernameAndPassword = SASL PLAIN (LDAP) with the password. Over HTTP
-  the same credentials go in a Basic Authorization header.
+  name and a placeholder password (PLAIN refuses an empty one); UsernameAndPassword = SASL PLAIN
+  (LDAP) with the password. Over HTTP the same credentials go in a Basic Authorization header.
 - TLS verified by default, with OpenSSL's own reason when it fails (engine/tls.py). The TCP connection
   and the TLS handshake happen on our socket, and a closed connection is never silently reopened
   (impyla's retry would reopen it without TLS).
@@ -55,7 +55,7 @@ MAX_RPC_SECONDS = 900.0
 _POLL_FIRST, _POLL_MAX = 0.02, 0.5
 # SASLUsername: HiveServer2's PLAIN mechanism refuses an empty password, so a user-name-only login
 # sends this placeholder, as impyla does; a server that accepts such logins does not check it.
-SASL_USERNAME_PLACEHOLDER = "password"  # noqa: S105 - not a secret
+SASL_USERNAME_PLACEHOLDER = "password"
 
 
 @dataclass(frozen=True)

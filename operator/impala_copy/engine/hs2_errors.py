@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import re
 import socket
+import ssl
 from typing import TYPE_CHECKING, Any
 
 from impala_copy.engine.errors import (
@@ -90,11 +91,51 @@ def check_status(
     raise query_error(message, status.sqlState)
 
 
+_TTRANSPORT_TIMED_OUT = 3
+_TTRANSPORT_END_OF_FILE = 4
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions thrift wrapped inside it (`inner`), outermost first."""
+    out = [exc]
+    while len(out) < 5:
+        inner = getattr(out[-1], "inner", None)
+        if not isinstance(inner, BaseException):
+            break
+        out.append(inner)
+    return out
+
+
+def _transport_type(exc: BaseException) -> int | None:
+    """The `type` of a thrift TTransportException (None for anything else)."""
+    if type(exc).__name__ != "TTransportException":
+        return None
+    value = getattr(exc, "type", None)
+    return value if isinstance(value, int) else None
+
+
 def _is_timeout(exc: BaseException) -> bool:
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return True
-    inner = getattr(exc, "inner", None)
-    return isinstance(inner, BaseException) and _is_timeout(inner)
+    return any(
+        isinstance(e, TimeoutError) or _transport_type(e) == _TTRANSPORT_TIMED_OUT for e in _chain(exc)
+    )
+
+
+def _is_closed(exc: BaseException) -> bool:
+    """The peer hung up (EOF, reset, TLS close) rather than answering."""
+    closed = (ConnectionResetError, BrokenPipeError, EOFError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
+    return any(
+        isinstance(e, closed) or _transport_type(e) == _TTRANSPORT_END_OF_FILE or "read 0 bytes" in str(e)
+        for e in _chain(exc)
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """The most specific text of a (possibly wrapped) exception."""
+    for e in reversed(_chain(exc)):
+        text = getattr(e, "strerror", None) or str(e)
+        if text:
+            return server_message(text)
+    return type(exc).__name__
 
 
 def connect_error(exc: OSError, conn: ImpalaConnection, where: str, timeout: float) -> CopyError:
@@ -145,14 +186,14 @@ def login_error(
         if http_code == 404:
             return ConfigurationError(f"{where} answered HTTP 404 Not Found: check httpPath")
         return ServerError(f"{where} answered HTTP {http_code} while logging in")
-    if "read 0 bytes" in text or isinstance(exc, ConnectionResetError | BrokenPipeError | EOFError):
+    if _is_closed(exc):
         mechanism = "no SASL (Anonymous)" if login.mechanism == "NOSASL" else "SASL PLAIN"
         tls_hint = "" if conn.enable_ssl else ", or the server expects TLS (enableSsl)"
         return AuthenticationFailed(
             f"{where} closed the connection during login: the server does not accept {mechanism} logins "
             f"(check authenticationType{tls_hint})"
         )
-    return ServerError(f"login to {where} failed: {type(exc).__name__}: {server_message(text)}")
+    return ServerError(f"login to {where} failed: {_describe(exc)}")
 
 
 def rpc_error(exc: BaseException, where: str, doing: str, timeout: float) -> CopyError:
@@ -162,10 +203,11 @@ def rpc_error(exc: BaseException, where: str, doing: str, timeout: float) -> Cop
     http_code = getattr(exc, "code", None)
     if http_code == 401:
         return AuthenticationFailed(f"{where} rejected the credentials (HTTP 401) while {doing}")
-    if isinstance(exc, ConnectionRefusedError):
+    if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)):
         return Unreachable(f"{where} refused the connection while {doing}")
-    text = server_message(str(exc)) if str(exc) else type(exc).__name__
-    return ServerError(f"the connection to {where} failed while {doing}: {text}")
+    if _is_closed(exc):
+        return ServerError(f"{where} closed the connection while {doing}")
+    return ServerError(f"the connection to {where} failed while {doing}: {_describe(exc)}")
 
 
 __all__ = [
