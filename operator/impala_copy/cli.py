@@ -114,6 +114,61 @@ def run_command(
     )
 
 
+TEST_CONNECTION_HELP = (
+    "Test an ImpalaLinkedService from manifests: connect, log in, SELECT 1, close; the same test, reasons "
+    "and messages as the operator's Connected condition (AuthenticationFailed, TLSVerificationFailed, "
+    "Unreachable, Timeout, ServerError).\n\n"
+    "Secrets and CA certificates are found as for `impala-copy run`: the environment variable "
+    "ICP_SECRET_<SECRET>_<KEY>_<HASH> first, else a Secret manifest under --filename; CAs from Secret or "
+    "ConfigMap manifests.\n\n"
+    "Exit code 0 when connected, 1 when it may pass later (Unreachable, Timeout, ServerError), 2 when "
+    "something must be changed first (login, certificate, a missing Secret)."
+)
+
+
+@app.command("test-connection", help=TEST_CONNECTION_HELP)
+def connection_test_command(
+    filename: FilenameOption,
+    linked_service: Annotated[
+        str, typer.Option("--linked-service", "-l", help="Name of the ImpalaLinkedService to test.")
+    ],
+    namespace: NamespaceOption = "default",
+    output: Annotated[str, typer.Option("--output", "-o", help="Result format: text or json.")] = "text",
+) -> None:
+    """Test an ImpalaLinkedService's connection (help: TEST_CONNECTION_HELP)."""
+    from impala_copy import lookup_commands
+
+    if output not in ("text", "json"):
+        raise typer.BadParameter("expected text or json", param_hint="--output")
+    raise typer.Exit(
+        lookup_commands.connection_test(
+            filename, linked_service, namespace=namespace, output="json" if output == "json" else "text"
+        )
+    )
+
+
+LOOKUP_HELP = (
+    "Run one LookupActivity on this machine from manifests and print ADF's output JSON on stdout: "
+    '{"firstRow": {...}} with firstRowOnly, else {"count": N, "value": [...]} (at most 5000 rows; '
+    "more are cut and a warning goes to stderr). Values follow the JSON mapping of docs/lookup.md.\n\n"
+    "Secrets and CA certificates are found as for `impala-copy run`. Exit code 0 on success, 1 when a "
+    "retry may help, 2 for a configuration error (each with a one-line error on stderr)."
+)
+
+
+@app.command("lookup", help=LOOKUP_HELP)
+def lookup_command(
+    filename: FilenameOption,
+    activity: Annotated[str, typer.Option("--activity", "-a", help="Name of the LookupActivity to run.")],
+    namespace: NamespaceOption = "default",
+    pretty: Annotated[bool, typer.Option("--pretty", help="Indent the JSON.")] = False,
+) -> None:
+    """Run one LookupActivity locally (help: LOOKUP_HELP)."""
+    from impala_copy import lookup_commands
+
+    raise typer.Exit(lookup_commands.lookup(filename, activity, namespace=namespace, pretty=pretty))
+
+
 @app.command("engine")
 def engine_command() -> None:
     """Run the copy in IMPALA_COPY_PLAN (Job pod entry point); summary to the termination log."""

@@ -21,11 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from impala_copy.api.activities import CopyActivity
 from impala_copy.api.kinds import SpecError
-from impala_copy.api.plan import CopyPlan
+from impala_copy.api.plan import CertRef, CopyPlan, SecretRef
 from impala_copy.api.resolve import Layout, ResolutionError, resolve_copy
 from impala_copy.engine.errors import EXIT_CONFIGURATION
 from impala_copy.engine.pipeline import ProgressCallback
@@ -115,7 +115,18 @@ def build_plan(
         raise SetupError("InvalidSpec", str(exc)) from None
 
 
-def secrets_for(plan: CopyPlan, manifests: ManifestSet, environ: Mapping[str, str]) -> dict[str, str]:
+class NeedsSecrets(Protocol):
+    """A plan whose secrets and certificates are gathered locally (CopyPlan, LookupPlan)."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    def secret_refs(self) -> list[SecretRef]: ...
+
+    def cert_refs(self) -> list[CertRef]: ...
+
+
+def secrets_for(plan: NeedsSecrets, manifests: ManifestSet, environ: Mapping[str, str]) -> dict[str, str]:
     """Each secret of the plan: the environment variable first, else the Secret manifest."""
     values: dict[str, str] = {}
     for ref in plan.secret_refs():
@@ -139,7 +150,7 @@ def secrets_for(plan: CopyPlan, manifests: ManifestSet, environ: Mapping[str, st
     return values
 
 
-def write_certificates(plan: CopyPlan, manifests: ManifestSet) -> None:
+def write_certificates(plan: NeedsSecrets, manifests: ManifestSet) -> None:
     """Write every CA bundle the plan needs where its CertRef points (inside the layout's cert_dir)."""
     for cert in plan.cert_refs():
         if cert.source.secret_key_ref:

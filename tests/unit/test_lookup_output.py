@@ -193,7 +193,7 @@ def test_arrow_types_map_through_the_documented_json() -> None:
 
 
 def test_complex_values_reported_as_json_text_become_nested_json() -> None:
-    field = pa.field("c_map", pa.string(), metadata={b"hs2_type": b"MAP_TYPE"})
+    field = pa.field("c_map", pa.string(), metadata={b"hs2_type": b"MAP"})
     table = pa.Table.from_arrays([pa.array(['{"a":1,"b":2}', None, "not json"])], schema=pa.schema([field]))
     result = collect(Batches(table), first_row_only=False)
     assert [r["c_map"] for r in result.output["value"]] == [{"a": 1, "b": 2}, None, "not json"]

@@ -190,6 +190,13 @@ class LookupPlan(ApiModel):
     max_rows: int = 5000
     timeout_seconds: int = 43200
 
+    def secret_refs(self) -> list[SecretRef]:
+        """Every secret the lookup reads: the Impala password, if any."""
+        return [self.impala.password] if self.impala.password else []
+
+    def cert_refs(self) -> list[CertRef]:
+        return [self.impala.trusted_cert] if self.impala.trusted_cert else []
+
 
 __all__ = [
     "PLAN_ENV",

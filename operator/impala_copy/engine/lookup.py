@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from impala_copy.api.plan import ImpalaConnection, LookupPlan
+from impala_copy.engine.arrow_types import COMPLEX_TYPES, HS2_TYPE_KEY
 from impala_copy.engine.errors import CopyError, Timeout
 
 MAX_ROWS = 5000
@@ -128,23 +129,18 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
-# Arrow field metadata key under which a source may record the HiveServer2 type name of a column.
-HS2_TYPE_METADATA_KEYS = (b"hs2_type", b"hs2.type", b"impala_copy.hs2_type")
-COMPLEX_TYPE_NAMES = ("ARRAY", "MAP", "STRUCT", "UNION")
-
-
 def _hs2_type(field: pa.Field) -> str | None:
-    meta = field.metadata or {}
-    for key in HS2_TYPE_METADATA_KEYS:
-        if key in meta:
-            return str(meta[key].decode("utf-8", "replace")).upper()
-    return None
+    """The HiveServer2 type the source recorded in the field's metadata (engine/arrow_types.py)."""
+    value = (field.metadata or {}).get(
+        HS2_TYPE_KEY.encode() if isinstance(HS2_TYPE_KEY, str) else HS2_TYPE_KEY
+    )
+    return None if value is None else str(value.decode("utf-8", "replace")).upper()
 
 
 def column_converter(field: pa.Field) -> Callable[[Any], Any]:
     """How one column's values become JSON: complex types reported as text are parsed back to JSON."""
     hs2_type = _hs2_type(field)
-    if hs2_type is not None and hs2_type.startswith(COMPLEX_TYPE_NAMES) and pa.types.is_string(field.type):
+    if hs2_type is not None and hs2_type.split("<")[0] in COMPLEX_TYPES and pa.types.is_string(field.type):
 
         def complex_value(value: Any) -> Any:
             return None if value is None else _complex_text(value)
