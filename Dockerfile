@@ -7,6 +7,14 @@
 # default; `make image` can use a locally built Debian base instead (see the Makefile).
 ARG BASE=python:3.12-slim
 
+# ---------------------------------------------------------------- requirements: the pinned runtime
+# dependencies of pyproject.toml (never the test extras), as a file whose content alone decides
+# whether the dependency layer below is rebuilt.
+FROM ${BASE} AS requirements
+COPY pyproject.toml /src/
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
+      > /requirements.txt
+
 # ---------------------------------------------------------------- build: a virtualenv with the package
 FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -15,12 +23,9 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 RUN python3 -m venv /opt/impala-copy \
  && /opt/impala-copy/bin/pip install --no-cache-dir pip==26.3
-# Dependencies first (their own layer, reused while only the code changes): the pinned runtime
-# dependencies of pyproject.toml, never the test extras.
+COPY --from=requirements /requirements.txt /tmp/requirements.txt
+RUN /opt/impala-copy/bin/pip install --no-cache-dir --requirement /tmp/requirements.txt
 COPY pyproject.toml README.md ./
-RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-      > /tmp/requirements.txt \
- && /opt/impala-copy/bin/pip install --no-cache-dir --requirement /tmp/requirements.txt
 COPY operator ./operator
 RUN /opt/impala-copy/bin/pip install --no-cache-dir --no-deps . \
  && /opt/impala-copy/bin/impala-copy --version \
