@@ -309,3 +309,23 @@ OURS_RECONCILED = (
 
 def runtime_of(operator: OperatorThread) -> Runtime:
     return operator.runtime
+
+
+def printer_columns(obj: dict[str, Any]) -> dict[str, Any]:
+    """What `kubectl get` shows for `obj`: each printer column's JSONPath evaluated on it.
+
+    Understands the paths the CRDs use: `.a.b.c` and `.a[?(@.key=="value")].b`.
+    """
+    import re
+
+    columns = KINDS[obj["kind"]].KIND_INFO.printer_columns
+    result: dict[str, Any] = {}
+    for column in columns:
+        value: Any = obj
+        for part in re.findall(r'\.([A-Za-z]+)(?:\[\?\(@\.(\w+)=="([^"]*)"\)\])?', column["jsonPath"]):
+            name, key, wanted = part
+            value = value.get(name) if isinstance(value, dict) else None
+            if key:
+                value = next((item for item in value or [] if item.get(key) == wanted), None)
+        result[column["name"]] = value
+    return result

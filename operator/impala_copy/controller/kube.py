@@ -194,9 +194,9 @@ class KubeClient:
         return True
 
     async def patch_status(
-        self, resource: ResourceRef, namespace: str, name: str, status_patch: Mapping[str, Any]
+        self, resource: ResourceRef, namespace: str, name: str, status_patch: Mapping[str, Any] | None
     ) -> dict[str, Any]:
-        """JSON merge patch of `status` through the status subresource."""
+        """JSON merge patch of `status` through the status subresource (None removes the status)."""
         return await self._request(
             "PATCH",
             resource.path(namespace, name, "status"),

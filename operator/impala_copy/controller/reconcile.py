@@ -383,6 +383,9 @@ class Reconciler:
             self._expected.setdefault(key, {})[job_name] = (record, time.monotonic())
         if actions.status is not None and actions.status_patch:
             try:
+                if "status" in body and not isinstance(body["status"], dict):
+                    # A status that is not an object (written around the schema): clear it first.
+                    await self.client.patch_status(OURS[kind], namespace, name, None)
                 await self.client.patch_status(OURS[kind], namespace, name, actions.status_patch)
             except ApiError as exc:
                 if exc.not_found:
