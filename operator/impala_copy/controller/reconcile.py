@@ -227,7 +227,7 @@ def plan_ready_object(
     if meta.deleting:
         return Actions(refs=refs)
     new = ready_status(old_status, readiness, meta.generation, now)
-    mine = {key: old_status[key] for key in ("observedGeneration", "conditions") if key in old_status}
+    mine: dict[str, Any] = {k: old_status[k] for k in ("observedGeneration", "conditions") if k in old_status}
     return Actions(
         status=new,
         status_patch=merge_patch(mine, new),
