@@ -85,8 +85,17 @@ base-image: $(TOOLS)/.apt $(TOOLS)/containers.conf ## Build the local Debian Pyt
 	    bookworm - "$$MIRROR" \
 	  | $(PODMAN) import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' - $(LOCAL_BASE); }
 
-# The image and chart tests need helm and the local base image.
-tools: $(HELM) base-image
+# Argo CD's Application schema (validators generated from Argo CD's API types, an npm package), for
+# the example Applications under deploy/argocd/.
+ARGOCD_MODELS := $(TOOLS)/argocd-models/node_modules/@kubernetes-models/argo-cd/package.json
+$(ARGOCD_MODELS):
+	@mkdir -p $(TOOLS)/argocd-models
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --prefix $(TOOLS)/argocd-models --no-audit --no-fund --loglevel=error @kubernetes-models/argo-cd@4.0.0
+	@touch $@
+
+# The image, chart and Argo CD tests need helm, the local base image and the Application schema.
+tools: $(HELM) base-image $(ARGOCD_MODELS)
 
 .PHONY: tools
 tools: $(VENV)/.installed $(TOOLS)/.apt $(TOOLS)/sts-auth.jar $(TOOLS)/azurite/node_modules/.bin/azurite-blob ## Install every tool and server the tests use
