@@ -484,3 +484,23 @@ def test_tls_with_an_untrusted_certificate_fails_clearly(
     plan, secrets = pg_plan(tmp_path, pg, "postgres", "x", ssl_mode="require")
     with pytest.raises(CopyError, match="server does not support SSL"):
         run_sink(plan, secrets, numbered_table(1))
+
+
+def test_precopyscript_runs_after_autocreate_in_the_same_transaction(
+    tmp_path: Path, pg: PostgresServer, pg_database: str
+) -> None:
+    """On the first run the table autoCreate made is there for the script; a script may also create it."""
+    sink = {"tableOption": "autoCreate", "preCopyScript": "TRUNCATE public.fresh"}
+    plan, secrets = pg_plan(tmp_path, pg, pg_database, "fresh", sink)
+    run_sink(plan, secrets, numbered_table(4))
+    run_sink(plan, secrets, numbered_table(3))
+    assert sql(pg, pg_database, "SELECT count(*) FROM fresh") == [(3,)]
+    script = {
+        "preCopyScript": "CREATE TABLE IF NOT EXISTS made_by_script (n bigint, s text, note text DEFAULT 'x')"
+    }
+    plan, secrets = pg_plan(tmp_path, pg, pg_database, "made_by_script", script)
+    run_sink(plan, secrets, numbered_table(2))
+    assert sql(pg, pg_database, "SELECT n, s, note FROM made_by_script ORDER BY n") == [
+        (0, "row-0", "x"),
+        (1, "row-1", "x"),
+    ]

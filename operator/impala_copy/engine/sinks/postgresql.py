@@ -2,9 +2,10 @@
 
 Lifecycle (`SinkWriter`): open(schema) -> write(batch)* -> commit() | abort().
 
-- One connection, one transaction (`BEGIN` at open, `COMMIT` at commit, `ROLLBACK` at abort): the
-  preCopyScript, an autoCreated table and every row are visible together or not at all. A run that
-  fails at any point leaves the table exactly as it was.
+- One connection, one transaction (`BEGIN` at open, `COMMIT` at commit, `ROLLBACK` at abort): an
+  autoCreated table, the preCopyScript (run after autoCreate, so it may truncate a table created
+  in the same run, or create the table itself) and every row are visible together or not at all.
+  A run that fails at any point leaves the table exactly as it was.
 - Rows are never inserted one by one. Each load unit (writeBatchSize rows, default: the batches as
   they arrive) is sent by ADBC's ingest, which is PostgreSQL's binary COPY of the Arrow columns:
   * straight into the target table, when the behaviour is insert, rows are not skipped and every
@@ -193,21 +194,22 @@ class PostgreSqlSink:
         with self._errors("starting the load transaction"):
             self._exec("BEGIN")
             self._in_tx = True
+        if self._auto_create:
+            with self._errors(f"looking up {self._target}"):
+                exists = self._describe() is not None
+            if not exists:
+                with self._errors(f"creating {self._target}"):
+                    self._exec(f"CREATE TABLE {self._target} ({column_ddl(self._mappings)})")
         if self._pre_copy_script:
             with self._errors("running preCopyScript"):
                 self._cur.executescript(self._pre_copy_script)
         with self._errors(f"reading the columns of {self._target}"):
             columns = self._describe()
         if columns is None:
-            if not self._auto_create:
-                raise TableNotFound(
-                    f"table {self._target} does not exist on the {self.store_name} "
-                    "(set sink.tableOption: autoCreate to create it)"
-                )
-            with self._errors(f"creating {self._target}"):
-                self._exec(f"CREATE TABLE {self._target} ({column_ddl(self._mappings)})")
-                columns = self._describe()
-            assert columns is not None
+            raise TableNotFound(
+                f"table {self._target} does not exist on the {self.store_name} "
+                "(set sink.tableOption: autoCreate to create it)"
+            )
         self._columns = self._match_columns(columns)
         self._direct = (
             self._behavior == WriteBehavior.INSERT
