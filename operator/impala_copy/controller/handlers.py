@@ -51,8 +51,16 @@ def view_of(indices: Mapping[str, Any]) -> ClusterView:
     )
 
 
-def configure_kopf(kopf_settings: kopf.OperatorSettings) -> None:
+def exact_namespaces(settings: Settings) -> bool:
+    """Only plain namespace names (no patterns): nothing needs listing namespaces cluster-wide."""
+    return bool(settings.namespaces) and not any(set(ns) & set("*?[]!") for ns in settings.namespaces)
+
+
+def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
     kopf_settings.peering.standalone = True
+    # With plain namespace names, kopf serves exactly those: no cluster-wide list/watch of
+    # namespaces or CRDs is needed (a namespaced install runs on Roles only).
+    kopf_settings.scanning.disabled = exact_namespaces(settings)
     kopf_settings.posting.enabled = False  # the operator posts its own Events
     kopf_settings.watching.server_timeout = 300
     kopf_settings.watching.client_timeout = 330
@@ -80,7 +88,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
 
     @kopf.on.startup(registry=registry)
     async def _startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
-        configure_kopf(settings)
+        configure_kopf(settings, runtime.settings)
         runtime.start(view_of(kwargs))  # kopf passes each index as a keyword argument
 
     @kopf.on.cleanup(registry=registry)

@@ -119,12 +119,14 @@ API_ACCESS: tuple[ApiAccess, ...] = (
     ),
     ApiAccess("", "persistentvolumeclaims", WATCH, "check referenced PersistentVolumeClaims exist"),
     ApiAccess("", "events", ("create", "patch"), "post Events on our objects"),
-    ApiAccess("", "namespaces", ("list", "watch"), "kopf: follow namespaces (--namespace patterns)", True),
+    ApiAccess(
+        "", "namespaces", ("list", "watch"), "kopf: follow namespaces (all namespaces, or patterns)", True
+    ),
     ApiAccess(
         "apiextensions.k8s.io",
         "customresourcedefinitions",
         ("list", "watch"),
-        "kopf: discover our CRDs",
+        "kopf: follow CRDs (all namespaces, or patterns)",
         True,
     ),
 )

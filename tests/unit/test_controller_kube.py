@@ -1,0 +1,79 @@
+"""The operator's declared API access (for the chart's RBAC) covers what it watches and writes.
+
+In:  kube.API_ACCESS, the resources the handlers watch, the calls the client makes, the settings
+     that decide whether kopf lists namespaces.
+Out: every watched resource has get/list/watch, every written one its verbs; namespaced installs
+     with plain names need no cluster-scoped access.
+Faked: nothing; no server.
+"""
+
+from __future__ import annotations
+
+import kopf
+
+from impala_copy.controller import handlers
+from impala_copy.controller.kube import (
+    API_ACCESS,
+    CONFIG_MAPS,
+    EVENTS,
+    JOBS,
+    OURS,
+    PODS,
+    PVCS,
+    SECRETS,
+    ResourceRef,
+)
+from impala_copy.controller.settings import Settings
+
+
+def verbs(ref: ResourceRef, sub: str = "") -> set[str]:
+    name = f"{ref.plural}/{sub}" if sub else ref.plural
+    return {v for a in API_ACCESS if a.group == ref.group and a.resource == name for v in a.verbs}
+
+
+def test_watched_resources_can_be_listed_and_watched() -> None:
+    for ref in (*OURS.values(), JOBS, PODS, SECRETS, CONFIG_MAPS, PVCS):
+        assert {"list", "watch"} <= verbs(ref), ref
+
+
+def test_written_resources_have_their_verbs() -> None:
+    assert {"create", "delete"} <= verbs(JOBS)
+    assert "create" in verbs(EVENTS)
+    for ref in OURS.values():
+        assert "patch" in verbs(ref, "status"), ref
+    assert "patch" not in verbs(SECRETS)
+    assert "create" not in verbs(SECRETS)
+
+
+def test_every_access_says_why() -> None:
+    for access in API_ACCESS:
+        assert access.why
+        assert access.verbs
+
+
+def test_resource_paths() -> None:
+    assert JOBS.path("ns", "j") == "/apis/batch/v1/namespaces/ns/jobs/j"
+    assert OURS["CopyActivity"].path("ns", "a", "status") == (
+        "/apis/impalacopy.io/v1alpha1/namespaces/ns/copyactivities/a/status"
+    )
+    assert EVENTS.path("ns") == "/api/v1/namespaces/ns/events"
+
+
+def test_plain_namespace_names_turn_off_cluster_scans() -> None:
+    assert not handlers.exact_namespaces(Settings())
+    assert handlers.exact_namespaces(Settings(namespaces=("sales", "finance")))
+    assert not handlers.exact_namespaces(Settings(namespaces=("team-*",)))
+    assert not handlers.exact_namespaces(Settings(namespaces=("!kube-system",)))
+    kopf_settings = kopf.OperatorSettings()
+    handlers.configure_kopf(kopf_settings, Settings(namespaces=("sales",)))
+    assert kopf_settings.scanning.disabled is True
+    assert kopf_settings.peering.standalone is True
+    assert kopf_settings.posting.enabled is False
+    handlers.configure_kopf(kopf_settings, Settings())
+    assert kopf_settings.scanning.disabled is False
+
+
+def test_register_returns_a_runtime_and_registers_on_a_fresh_registry() -> None:
+    registry = kopf.OperatorRegistry()
+    runtime = handlers.register(registry, Settings())
+    assert runtime.probe() == {"started": 0}
