@@ -55,8 +55,8 @@ def live_progress(console: Console, label: str) -> Iterator[ProgressCallback | N
 
 def summary_table(summary: RunSummary, title: str | None = None) -> Table:
     table = Table(title=title, show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     status_style = "green" if summary.succeeded else "red"
     table.add_row("status", Text(summary.status, style=status_style))
     table.add_row("rowsRead", f"{summary.rows_read:,}")
