@@ -32,7 +32,7 @@ from tests.unit.arrow_samples import (
     sample_table,
 )
 
-from impala_copy.engine.errors import SinkError
+from impala_copy.engine.errors import ConfigurationError
 from impala_copy.engine.sinks.delimited_text import DelimitedTextFormat
 from impala_copy.engine.sinks.files import FileFormat, FileSink, Naming
 from impala_copy.engine.sinks.json_lines import JsonLinesFormat
@@ -178,7 +178,7 @@ def test_csv_latin1_writes_single_bytes_and_rejects_what_it_cannot_encode(tmp_pa
 
     sink = FileSink(pafs.LocalFileSystem(), str(tmp_path / "bad"), fmt, Naming(".csv"), "r")
     sink.open(SCHEMA)
-    with pytest.raises(SinkError, match=r"U\+2713, which ISO-8859-1 cannot encode"):
+    with pytest.raises(ConfigurationError, match=r"U\+2713, which ISO-8859-1 cannot encode"):
         sink.write(sample_table().to_batches()[0])
     sink.abort()
     assert list((tmp_path / "bad").iterdir()) == []

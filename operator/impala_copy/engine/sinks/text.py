@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-from impala_copy.engine.errors import SinkError
+from impala_copy.engine.errors import ConfigurationError
 
 SLICE_ROWS = 16384
 READ_CHUNK = 1 << 20
@@ -34,7 +34,7 @@ def python_codec(encoding_name: str) -> str:
     try:
         return CODECS[encoding_name]
     except KeyError:
-        raise SinkError(
+        raise ConfigurationError(
             f"unsupported encodingName {encoding_name!r}; expected one of {sorted(CODECS)}"
         ) from None
 
@@ -104,7 +104,7 @@ class TextPartWriter:
             self._out.write(self._encoder.encode(chunk))
         except UnicodeEncodeError as exc:
             bad = exc.object[exc.start]
-            raise SinkError(
+            raise ConfigurationError(
                 f"a value holds the character U+{ord(bad):04X}, which {self._encoding_name} cannot encode: "
                 "choose encodingName UTF-8"
             ) from None
