@@ -51,10 +51,10 @@ _MEMBER = {
     "FLOAT": "doubleVal", "DOUBLE": "doubleVal", "BINARY": "binaryVal",
 }  # fmt: skip
 _MEMBERS = ("stringVal", "binaryVal", "i64Val", "i32Val", "doubleVal", "boolVal", "i16Val", "byteVal")
-_PRIMITIVE_ARROW = {
-    "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(),
-    "BIGINT": pa.int64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "BINARY": pa.binary(),
-    "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(),
+_NUMPY_TYPES: dict[str, tuple[Any, pa.DataType]] = {
+    "TINYINT": (np.int8, pa.int8()), "SMALLINT": (np.int16, pa.int16()), "INT": (np.int32, pa.int32()),
+    "BIGINT": (np.int64, pa.int64()), "FLOAT": (np.float32, pa.float32()),
+    "DOUBLE": (np.float64, pa.float64()),
 }  # fmt: skip
 TIMESTAMP_TEXT_LENGTH = len("2000-01-01 00:00:00.000000")
 
@@ -88,34 +88,61 @@ def null_mask(nulls: bytes, n: int) -> np.ndarray[Any, np.dtype[np.bool_]] | Non
     return bits[:n].astype(np.bool_)
 
 
-def _plain(arrow_type: pa.DataType) -> Converter:
+def validity_buffer(nulls: bytes, n: int) -> pa.Buffer | None:
+    """The HS2 null bitmap turned into an Arrow validity bitmap (both LSB first; Arrow's 1 = valid)."""
+    if n == 0 or not nulls or nulls.count(0) == len(nulls):
+        return None
+    size = (n + 7) // 8
+    raw = np.frombuffer(nulls, dtype=np.uint8)[:size]
+    if raw.size < size:  # some servers omit trailing zero bytes (= not NULL)
+        raw = np.concatenate([raw, np.zeros(size - raw.size, dtype=np.uint8)])
+    return pa.py_buffer(np.invert(raw))
+
+
+# Arrays are built from buffers (numpy, bytes.join), never with pa.array(list): that is slower and
+# makes pyarrow import pandas (about 55 MB of RSS) to check the list's element types.
+def _fixed(np_type: Any, arrow_type: pa.DataType) -> Converter:
     def convert(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-        return pa.array(values, type=arrow_type, mask=null_mask(nulls, n))
+        data = np.fromiter(values, dtype=np_type, count=n)
+        return pa.Array.from_buffers(arrow_type, n, [validity_buffer(nulls, n), pa.py_buffer(data)])
 
     return convert
 
 
-def _float32(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-    doubles = pa.array(values, type=pa.float64(), mask=null_mask(nulls, n))
-    return doubles.cast(pa.float32(), safe=False)
+def _boolean(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+    bits = np.packbits(np.fromiter(values, dtype=np.bool_, count=n), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), n, [validity_buffer(nulls, n), pa.py_buffer(bits)])
+
+
+MAX_BLOCK_BYTES = 2**31 - 1
 
 
 def _bytes(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-    if values and isinstance(values[0], str):  # a server/decoder that already decoded text
-        return pa.array(values, type=pa.string(), mask=null_mask(nulls, n))
-    return pa.array(values, type=pa.binary(), mask=null_mask(nulls, n))
+    """Variable-length values (bytes, or str from a decoder that already decoded) as an Arrow binary array."""
+    if n and isinstance(values[0], str):
+        values = [v.encode("utf-8", "surrogatepass") for v in values]
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
+    total = int(lengths.sum())
+    if total > MAX_BLOCK_BYTES:
+        raise ConversionError(
+            f"a block of {n} rows holds {total} bytes in one column (over 2 GiB): lower the fetch size"
+        )
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:], dtype=np.int32)
+    data = b"".join(values)
+    return pa.Array.from_buffers(
+        pa.binary(), n, [validity_buffer(nulls, n), pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 def _text(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
     raw = _bytes(values, nulls, n)
-    if raw.type == pa.string():
-        return raw
     try:
         return raw.cast(pa.string())
     except pa.ArrowInvalid:  # not UTF-8: keep the row, replace the bad bytes (U+FFFD)
-        return pa.array(
-            [None if v is None else v.decode("utf-8", "replace") for v in raw.to_pylist()], type=pa.string()
-        )
+        texts = [None if v is None else v.decode("utf-8", "replace") for v in raw.to_pylist()]
+        encoded = [b"" if t is None else t.encode("utf-8") for t in texts]
+        return _bytes(encoded, nulls, n).cast(pa.string())
 
 
 def _slow(
@@ -123,24 +150,29 @@ def _slow(
     nulls: bytes,
     n: int,
     arrow_type: pa.DataType,
-    parse: Callable[[str], Any],
+    normalize: Callable[[str], str],
     what: str,
 ) -> pa.Array:
+    """Per-value fallback: each value rewritten in the canonical text form Arrow's cast reads."""
     mask = null_mask(nulls, n)
-    out: list[Any] = []
+    out: list[bytes] = []
     for i, value in enumerate(values[:n]):
         if mask is not None and mask[i]:
-            out.append(None)
+            out.append(b"")
             continue
         text = value.decode("utf-8", "replace") if isinstance(value, bytes | bytearray) else str(value)
         try:
-            out.append(parse(text.strip()))
+            out.append(normalize(text.strip()).encode())
         except (ValueError, InvalidOperation, ArithmeticError):
             raise ConversionError(f"value {text[:60]!r} is not a valid {what}") from None
     try:
-        return pa.array(out, type=arrow_type)
-    except (pa.ArrowInvalid, OverflowError) as exc:
+        return _bytes(out, nulls, n).cast(pa.string()).cast(arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise ConversionError(f"a {what} value does not fit the column type ({exc})") from None
+
+
+def _plain_decimal(text: str) -> str:
+    return format(Decimal(text), "f")
 
 
 def _decimal(arrow_type: pa.DataType, what: str) -> Converter:
@@ -148,15 +180,19 @@ def _decimal(arrow_type: pa.DataType, what: str) -> Converter:
         try:
             return _text(values, nulls, n).cast(arrow_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return _slow(values, nulls, n, arrow_type, Decimal, what)
+            return _slow(values, nulls, n, arrow_type, _plain_decimal, what)
 
     return convert
 
 
-def _parse_timestamp(text: str) -> dt.datetime:
+def _canonical_timestamp(text: str) -> str:
     head, _, frac = text.partition(".")
     micros = (frac + "000000")[:6] if frac else "0"
-    return dt.datetime.fromisoformat(head).replace(microsecond=int(micros))
+    return dt.datetime.fromisoformat(head).replace(microsecond=int(micros)).isoformat(sep=" ")
+
+
+def _canonical_date(text: str) -> str:
+    return dt.date.fromisoformat(text).isoformat()
 
 
 def _timestamp(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
@@ -167,14 +203,14 @@ def _timestamp(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
     try:
         return text.cast(pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _slow(values, nulls, n, pa.timestamp("us"), _parse_timestamp, "TIMESTAMP")
+        return _slow(values, nulls, n, pa.timestamp("us"), _canonical_timestamp, "TIMESTAMP")
 
 
 def _date(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
     try:
         return _text(values, nulls, n).cast(pa.date32())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _slow(values, nulls, n, pa.date32(), dt.date.fromisoformat, "DATE")
+        return _slow(values, nulls, n, pa.date32(), _canonical_date, "DATE")
 
 
 def _type_text(entry: Any) -> str:
@@ -202,17 +238,17 @@ def column_spec(name: str, hs2_type: str) -> ColumnSpec:
         p, s = (int(x) for x in hs2_type[len("DECIMAL(") : -1].split(","))
         arrow_type = pa.decimal128(p, s) if p <= 38 else pa.decimal256(min(p, 76), s)
         convert = _decimal(arrow_type, hs2_type)
-    elif base == "FLOAT":
-        arrow_type, convert = pa.float32(), _float32
+    elif base == "BOOLEAN":
+        arrow_type, convert = pa.bool_(), _boolean
     elif base == "TIMESTAMP":
         arrow_type, convert = pa.timestamp("us"), _timestamp
     elif base == "DATE":
         arrow_type, convert = pa.date32(), _date
     elif base == "BINARY":
         arrow_type, convert = pa.binary(), _bytes
-    elif base in _PRIMITIVE_ARROW:
-        arrow_type = _PRIMITIVE_ARROW[base]
-        convert = _plain(arrow_type)
+    elif base in _NUMPY_TYPES:
+        np_type, arrow_type = _NUMPY_TYPES[base]
+        convert = _fixed(np_type, arrow_type)
     else:  # STRING, VARCHAR, CHAR, complex types as JSON text, NULL, intervals, unknown
         arrow_type, convert = pa.string(), _text
     field = pa.field(name, arrow_type, nullable=True, metadata={HS2_TYPE_KEY: hs2_type.encode()})

@@ -53,6 +53,9 @@ DEFAULT_PREFETCH = 2
 # The longest a single RPC may block once connected (a FetchResults of a slow query included).
 MAX_RPC_SECONDS = 900.0
 _POLL_FIRST, _POLL_MAX = 0.02, 0.5
+# Read buffer of the unframed transports (NOSASL, HTTP); thrift's default of 4 KiB costs a Python
+# call per 4 KiB of a FetchResults response.
+READ_BUFFER_BYTES = 1 << 20
 # SASLUsername: HiveServer2's PLAIN mechanism refuses an empty password, so a user-name-only login
 # sends this placeholder, as impyla does; a server that accepts such logins does not check it.
 SASL_USERNAME_PLACEHOLDER = "password"
@@ -130,11 +133,35 @@ def _socket_transport(sock: socket.socket, conn: ImpalaConnection) -> Any:
     from thrift.transport.TTransport import TTransportException
 
     class ConnectedSocket(TSocket):  # type: ignore[misc]
-        """A TSocket over an already connected (and TLS-wrapped) socket that never reconnects."""
+        """A TSocket over an already connected (and TLS-wrapped) socket that never reconnects.
+
+        `readAll` fills one preallocated buffer: thrift's own appends chunk by chunk to a bytes
+        object, which copies a multi-megabyte FetchResults frame over and over (quadratic).
+        """
 
         def open(self) -> None:
             if self.handle is None:
                 raise TTransportException(TTransportException.NOT_OPEN, "the connection was closed")
+
+        def readAll(self, sz: int) -> bytes:  # noqa: N802 - thrift's name
+            if self.handle is None:
+                raise TTransportException(TTransportException.NOT_OPEN, "the connection was closed")
+            buffer = bytearray(sz)
+            view = memoryview(buffer)
+            have = 0
+            while have < sz:
+                try:
+                    got = self.handle.recv_into(view[have:], sz - have)
+                except TimeoutError as exc:
+                    raise TTransportException(
+                        TTransportException.TIMED_OUT, "read timeout", inner=exc
+                    ) from exc
+                except OSError as exc:
+                    raise TTransportException(message="unexpected exception", inner=exc) from exc
+                if got == 0:
+                    raise TTransportException(TTransportException.END_OF_FILE, "TSocket read 0 bytes")
+                have += got
+            return bytes(buffer)
 
     tsock = ConnectedSocket(conn.host, conn.port)
     tsock.setHandle(sock)
@@ -152,7 +179,7 @@ def _binary_transport(
         sock = _handshake(sock, ctx, conn, where)
     tsock = _socket_transport(sock, conn)
     if login.mechanism == "NOSASL":
-        return TBufferedTransport(tsock)
+        return TBufferedTransport(tsock, rbuf_size=READ_BUFFER_BYTES)
     from impala.sasl_compat import PureSASLClient
     from thrift_sasl import TSaslClientTransport
 
@@ -198,7 +225,7 @@ def _http_transport(conn: ImpalaConnection, login: Login, ctx: ssl.SSLContext | 
         return out
 
     client.setGetCustomHeadersFunc(headers)
-    return TBufferedTransport(client), client
+    return TBufferedTransport(client, rbuf_size=READ_BUFFER_BYTES), client
 
 
 # ------------------------------------------------------------------------------------------- session

@@ -1,0 +1,239 @@
+"""A small benchmark framework: modules register cases, run.py runs each case in its own process.
+
+A bench module (any `bench/*.py` other than run.py and this file) registers:
+
+    @case("e_floor", "(e) HS2 FetchResults loop, decode only", table="mixed_1m")
+    def floor(ctx: Context) -> int:        # returns the rows it processed
+        ...
+
+    @table_setup("mixed_1m")
+    def make_table(ctx: SetupContext) -> None: ...   # creates the table once per server
+
+    target("d_parquet", "e_floor", 0.8)              # rows/s of d_parquet >= 0.8 x rows/s of e_floor
+    rss_limit("d_parquet", 250)                      # peak RSS of d_parquet < 250 MB
+    rss_flat("d_parquet", "d_parquet_5m", 25)        # peak RSS grows by < 25 MB from one to the other
+
+Each case runs in a fresh Python process (`run.py --child`), timed inside the process around the case
+function (imports excluded), and its peak RSS is the child's `ru_maxrss` from `os.wait4`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+
+
+@dataclass
+class Context:
+    """What a case gets: where the server is, which table, a scratch folder for its output."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    table: str  # qualified, e.g. bench.mixed_1m
+    rows: int  # rows the table holds
+    workdir: str
+    batch_rows: int = 50_000
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def impyla_kwargs(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "auth_mechanism": "PLAIN",
+            "user": self.user,
+            "password": self.password,
+        }
+
+
+@dataclass
+class SetupContext:
+    host: str
+    port: int
+    user: str
+    password: str
+    execute: Callable[[list[str]], None]
+    query: Callable[[str], list[tuple[Any, ...]]]
+
+
+@dataclass
+class Case:
+    name: str
+    label: str
+    func: Callable[[Context], int]
+    table: str
+    repeat: int = 1
+    module: str = ""
+
+
+@dataclass
+class Target:
+    case: str
+    baseline: str
+    min_ratio: float
+
+
+@dataclass
+class Result:
+    case: str
+    label: str
+    table: str
+    rows: int
+    seconds: float
+    rows_per_second: float
+    peak_rss_mb: float
+    runs: list[dict[str, float]] = field(default_factory=list)
+    error: str | None = None
+
+
+CASES: dict[str, Case] = {}
+TABLES: dict[str, Callable[[SetupContext], int]] = {}
+TARGETS: list[Target] = []
+RSS_LIMITS: dict[str, float] = {}
+RSS_FLAT: list[tuple[str, str, float]] = []
+
+
+def case(
+    name: str, label: str, *, table: str, repeat: int = 1
+) -> Callable[[Callable[[Context], int]], Callable[[Context], int]]:
+    def register(func: Callable[[Context], int]) -> Callable[[Context], int]:
+        if name in CASES:
+            raise ValueError(f"benchmark case {name!r} registered twice")
+        CASES[name] = Case(name, label, func, table, repeat, func.__module__)
+        return func
+
+    return register
+
+
+def table_setup(name: str) -> Callable[[Callable[[SetupContext], int]], Callable[[SetupContext], int]]:
+    """Register the function that creates table `name` (returns its row count)."""
+
+    def register(func: Callable[[SetupContext], int]) -> Callable[[SetupContext], int]:
+        TABLES[name] = func
+        return func
+
+    return register
+
+
+def target(case_name: str, baseline: str, min_ratio: float) -> None:
+    TARGETS.append(Target(case_name, baseline, min_ratio))
+
+
+def rss_limit(case_name: str, megabytes: float) -> None:
+    RSS_LIMITS[case_name] = megabytes
+
+
+def rss_flat(small: str, large: str, max_growth_mb: float) -> None:
+    RSS_FLAT.append((small, large, max_growth_mb))
+
+
+# ------------------------------------------------------------------------------------- child process
+
+
+def child_main(case_name: str, context_json: str) -> None:
+    """Run one case in this process and print its timing as the last line of stdout."""
+    ctx = Context(**json.loads(context_json))
+    func = CASES[case_name].func
+    started = time.perf_counter()
+    rows = func(ctx)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"rows": rows, "seconds": seconds}), flush=True)
+
+
+def run_case(spec: Case, ctx: Context, *, timeout: float = 900.0) -> dict[str, Any]:
+    """Run a case in a child process; its rows, seconds and peak RSS (MB)."""
+    workdir = Path(ctx.workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--child", spec.name, json.dumps(asdict(ctx))]
+    stdout_path = workdir.parent / f"{spec.name}.stdout"
+    stderr_path = workdir.parent / f"{spec.name}.stderr"
+    with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
+        proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    shutil.rmtree(workdir, ignore_errors=True)
+    lines = stdout_path.read_text().strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join(stderr_path.read_text().strip().splitlines()[-15:])
+        raise RuntimeError(f"case {spec.name} failed (exit {proc.returncode}):\n{tail}")
+    outcome = json.loads(lines[-1])
+    outcome["peak_rss_mb"] = usage.ru_maxrss / 1024.0  # Linux reports KiB
+    return outcome
+
+
+# ------------------------------------------------------------------------------------------ report
+
+
+def format_table(results: list[Result]) -> str:
+    head = f"{'case':<16} {'what':<58} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'peak RSS MB':>12}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        if r.error:
+            lines.append(f"{r.case:<16} {r.label[:58]:<58} FAILED: {r.error.splitlines()[0][:60]}")
+            continue
+        lines.append(
+            f"{r.case:<16} {r.label[:58]:<58} {r.rows:>9} {r.seconds:>8.2f} {r.rows_per_second:>10,.0f} "
+            f"{r.peak_rss_mb:>12.0f}"
+        )
+    return "\n".join(lines)
+
+
+def evaluate(results: list[Result]) -> list[dict[str, Any]]:
+    """Every registered target with its measured value and verdict."""
+    by_name = {r.case: r for r in results if not r.error}
+    checks: list[dict[str, Any]] = []
+    for t in TARGETS:
+        if t.case in by_name and t.baseline in by_name:
+            ratio = by_name[t.case].rows_per_second / by_name[t.baseline].rows_per_second
+            checks.append(
+                {"check": f"{t.case} / {t.baseline} rows/s", "value": round(ratio, 2), "target": f">= {t.min_ratio}",
+                 "met": ratio >= t.min_ratio}
+            )  # fmt: skip
+    for name, limit in RSS_LIMITS.items():
+        if name in by_name:
+            rss = by_name[name].peak_rss_mb
+            checks.append(
+                {
+                    "check": f"{name} peak RSS MB",
+                    "value": round(rss),
+                    "target": f"< {limit:g}",
+                    "met": rss < limit,
+                }
+            )
+    for small, large, growth in RSS_FLAT:
+        if small in by_name and large in by_name:
+            delta = by_name[large].peak_rss_mb - by_name[small].peak_rss_mb
+            checks.append(
+                {"check": f"peak RSS {large} - {small} MB", "value": round(delta, 1), "target": f"< {growth:g}",
+                 "met": delta < growth}
+            )  # fmt: skip
+    return checks
+
+
+def format_checks(checks: list[dict[str, Any]]) -> str:
+    lines = [f"{'check':<44} {'value':>8} {'target':>9}  verdict", "-" * 72]
+    for c in checks:
+        lines.append(f"{c['check']:<44} {c['value']:>8} {c['target']:>9}  {'met' if c['met'] else 'MISSED'}")
+    return "\n".join(lines)
