@@ -43,7 +43,7 @@ from impala_copy.engine.arrow_types import (
     rowset_length,
     rowset_to_batch,
 )
-from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, Timeout
+from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError, Timeout
 from impala_copy.engine.secrets import read_secret
 
 # Rows asked for per FetchResults call (Impala and Spark honour at least 50,000); see docs/benchmarks.md.
@@ -56,6 +56,8 @@ _POLL_FIRST, _POLL_MAX = 0.02, 0.5
 # Read buffer of the unframed transports (NOSASL, HTTP); thrift's default of 4 KiB costs a Python
 # call per 4 KiB of a FetchResults response.
 READ_BUFFER_BYTES = 1 << 20
+# How long closing a query waits for an RPC in flight before it cuts the connection.
+STOP_GRACE_SECONDS = 10.0
 # SASLUsername: HiveServer2's PLAIN mechanism refuses an empty password, so a user-name-only login
 # sends this placeholder, as impyla does; a server that accepts such logins does not check it.
 SASL_USERNAME_PLACEHOLDER = "password"
@@ -280,6 +282,7 @@ class ImpalaSession:
         self._http_client = http_client
         self._lock = threading.RLock()
         self._closed = False
+        self._aborted = False
         self.rpc_timeout = MAX_RPC_SECONDS
 
     def set_rpc_timeout(self, seconds: float) -> None:
@@ -293,8 +296,8 @@ class ImpalaSession:
 
     def rpc(self, name: str, request: Any, doing: str) -> Any:
         """Call one HS2 RPC and check its status; transport failures become CopyErrors."""
-        if self._closed:
-            raise QueryFailed(f"the session with {self.where} is closed")
+        if self._closed or self._aborted:
+            raise ServerError(f"the connection to {self.where} is closed")
         with self._lock:
             try:
                 response = getattr(self._client, name)(request)
@@ -333,9 +336,10 @@ class ImpalaSession:
             return
         from impala._thrift_gen.TCLIService.ttypes import TCloseSessionReq
 
-        with contextlib.suppress(Exception):
-            self.set_rpc_timeout(min(self.rpc_timeout, float(self.conn.connect_timeout_seconds)))
-            self.rpc("CloseSession", TCloseSessionReq(sessionHandle=self._handle), "closing the session")
+        if not self._aborted:
+            with contextlib.suppress(Exception):
+                self.set_rpc_timeout(min(self.rpc_timeout, float(self.conn.connect_timeout_seconds)))
+                self.rpc("CloseSession", TCloseSessionReq(sessionHandle=self._handle), "closing the session")
         self._closed = True
         with contextlib.suppress(Exception):
             self._transport.close()
@@ -343,6 +347,22 @@ class ImpalaSession:
     @property
     def handle(self) -> Any:
         return self._handle
+
+    @property
+    def usable(self) -> bool:
+        return not (self._closed or self._aborted)
+
+    def abort(self) -> None:
+        """Break the connection at once (another thread may be blocked reading from it)."""
+        self._aborted = True
+        if self._http_client is not None:
+            with contextlib.suppress(Exception):
+                self._http_client.close()
+            return
+        sock = _raw_socket(self._transport)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> ImpalaSession:
         return self
@@ -523,17 +543,22 @@ class HS2Query:
         thread, self._thread = self._thread, None
         if thread is None:
             return
+        give_up = time.monotonic() + STOP_GRACE_SECONDS
         while thread.is_alive():
             with contextlib.suppress(queue.Empty):
                 while True:
                     self._queue.get_nowait()
             thread.join(0.2)
+            if thread.is_alive() and time.monotonic() > give_up:
+                # The fetch thread is stuck in an RPC (a stalled server): cut the connection under it.
+                self.session.abort()
+                give_up = float("inf")
 
     def _close_operation(self, *, cancel: bool = False) -> None:
         from impala._thrift_gen.TCLIService.ttypes import TCancelOperationReq, TCloseOperationReq
 
         operation, self._operation = self._operation, None
-        if operation is None or self.session._closed:
+        if operation is None or not self.session.usable:
             return
         if cancel:
             with contextlib.suppress(CopyError):
