@@ -133,9 +133,10 @@ image: $(TOOLS)/containers.conf $(if $(filter $(LOCAL_BASE),$(IMAGE_BASE)),base-
 
 CHART := charts/impala-copy-operator
 .PHONY: chart
-chart: $(HELM) ## Lint the Helm chart and package it into build/chart/
+chart: $(HELM) ## Lint the Helm chart, package it into build/chart/, render deploy/kubernetes/operator.yaml
 	$(HELM) lint --strict $(CHART)
 	$(HELM) package --destination build/chart $(CHART)
+	deploy/kubernetes/render.sh $(HELM) > deploy/kubernetes/operator.yaml
 
 .PHONY: test
 test: tools ## Install what the tests need and run lint and the whole suite

@@ -15,6 +15,7 @@ Faked: the cluster (helm template renders without one).
 from __future__ import annotations
 
 import filecmp
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from impala_copy.controller.kube import API_ACCESS
 from impala_copy.controller.settings import ENV_VARS, Settings
 from tests.install.chart import (
     CHART,
+    HELM,
     NAMESPACE,
     RELEASE,
     by_kind,
@@ -433,3 +435,23 @@ def test_chart_crds_are_the_generated_crds() -> None:
         "charts/impala-copy-operator/crds differs from crds/: run make crds"
     )
     assert match == names
+
+
+# ------------------------------------------------------------------ plain manifests for kubectl
+def test_plain_manifests_are_the_chart_rendered_with_its_defaults() -> None:
+    render_script = ROOT / "deploy" / "kubernetes" / "render.sh"
+    fresh = subprocess.run(
+        [str(render_script), str(HELM)], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    shipped = (ROOT / "deploy" / "kubernetes" / "operator.yaml").read_text()
+    assert shipped == fresh, "deploy/kubernetes/operator.yaml is out of date: run make chart"
+    objects = [doc for doc in yaml.safe_load_all(shipped) if doc]
+    namespace = one(objects, "Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
+        if obj["kind"] != "Namespace" and obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
+            assert obj["metadata"]["namespace"] == namespace["metadata"]["name"]
+    deployment = one(objects, "Deployment")
+    assert deployment["metadata"]["name"] == "impala-copy-operator"
+    assert _rules(one(objects, "ClusterRole")) == _declared(None)
