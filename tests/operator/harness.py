@@ -304,6 +304,7 @@ OURS_RECONCILED = (
     "JsonDataset",
     "PostgreSqlTableDataset",
     "CopyActivity",
+    "LookupActivity",
 )
 
 

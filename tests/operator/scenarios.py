@@ -258,3 +258,138 @@ def shape(status: dict[str, Any]) -> dict[str, Any]:
         "phase": status.get("phase"),
         "conditions": {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])},
     }
+
+
+# ------------------------------------------------------------------ LookupActivity and linked services
+# Status shapes of a LookupActivity and of an ImpalaLinkedService's connection test, written by the
+# operator's own pure functions (controller/lookup_state.py, controller/probe_state.py,
+# reconcile.plan_ready_object), step by step with the fixed clock.
+
+
+def lookup_object(name: str = "max-order", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"dataset": {"referenceName": "orders"}}
+    body.update(spec)
+    obj = {
+        "apiVersion": manifests.GV,
+        "kind": "LookupActivity",
+        "metadata": manifests.meta(name),
+        "spec": body,
+    }
+    obj["metadata"]["uid"] = f"uid-lookupactivity-{name}"
+    obj["metadata"]["creationTimestamp"] = format_time(NOW - timedelta(minutes=5))
+    return obj
+
+
+def _lookup_statuses() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """(spec, status) of each LookupActivity scenario."""
+    from impala_copy.api.activities import LookupActivity
+    from impala_copy.api.kinds import parse_resource
+    from impala_copy.controller import lookup_state as st
+    from impala_copy.engine.lookup import LookupResult, dumps
+
+    def result(rows: int, truncated: bool = False) -> LookupResult:
+        output = {"count": rows, "value": [{"id": i} for i in range(rows)]}
+        return LookupResult(output=output, rows=rows, truncated=truncated,
+                            size_bytes=len(dumps(output).encode()), duration_seconds=0.4)  # fmt: skip
+
+    def run(spec: dict[str, Any], steps: list[Any]) -> dict[str, Any]:
+        activity = parse_resource(lookup_object(**spec))
+        assert isinstance(activity, LookupActivity)
+        status: dict[str, Any] = {}
+        now = NOW
+        decision = None
+        for step in steps:
+            now += timedelta(seconds=1)
+            observed = st.Observed.of(activity, status, 1)
+            if step == "start":
+                decision = st.decide(activity.name, observed, now, in_flight=False)
+                assert decision.start
+                patch = st.started_patch(status, decision, 1, None, now)
+            elif step == "queue":
+                patch = st.queued_patch(status, 1, now, 4)
+            elif isinstance(step, LookupResult):
+                assert decision is not None
+                placement = st.place_result(step, secure_output=activity.spec.policy.secure_output)
+                patch = st.succeeded_patch(status, observed, activity.name, decision, step, placement, now)
+            else:
+                assert decision is not None
+                reason, message = step
+                patch = st.failed_patch(status, observed, decision, reason, message, now)
+            status = st.apply_merge_patch(status, patch.status)
+        return status
+
+    missing = st.not_ready_patch(
+        None, "ReferenceNotFound", "ImpalaDataset 'orders' referenced by LookupActivity 'max-order' was not found",
+        1, NOW,
+    ).status  # fmt: skip
+    retry = {"policy": {"retry": 2, "retryIntervalInSeconds": 60}}
+    return {
+        "no-status": ({}, {}),
+        "not-ready": ({}, missing),
+        "queued": ({}, run({}, ["queue"])),
+        "running": ({}, run({}, ["start"])),
+        "succeeded": ({}, run({}, ["start", result(1)])),
+        "truncated-config-map": (
+            {"firstRowOnly": False},
+            run({"firstRowOnly": False}, ["start", result(5000, True)]),
+        ),
+        "refresh-scheduled": (
+            {"refreshInterval": "15m"},
+            run({"refreshInterval": "15m"}, ["start", result(1)]),
+        ),
+        "retry-scheduled": (retry, run(retry, ["start", ("Unreachable", "nothing listens at impala:21050")])),
+        "failed": ({}, run({}, ["start", ("ResultTooLarge", "the lookup output exceeds the 4 MiB limit")])),
+    }
+
+
+def lookup_scenarios() -> dict[str, dict[str, Any]]:
+    """Every LookupActivity scenario's object (metadata, spec, status); no status for `no-status`."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, (spec, status) in _lookup_statuses().items():
+        obj = lookup_object(**spec)
+        if status:
+            obj["status"] = status
+        out[name] = obj
+    return out
+
+
+LINKED_SERVICE_PROBES: dict[str, tuple[bool, str, str]] = {
+    "connected": (
+        True,
+        "Connected",
+        "Connected to impala:21050 as alice: connect, login, SELECT 1 and close took 35 ms",
+    ),
+    "authentication-failed": (False, "AuthenticationFailed", "the server rejected the login of user 'alice'"),
+    "tls-verification-failed": (
+        False,
+        "TLSVerificationFailed",
+        "certificate verify failed: self-signed certificate",
+    ),
+    "unreachable": (False, "Unreachable", "nothing accepts connections at impala:21050 (connection refused)"),
+    "timeout": (False, "Timeout", "impala:21050 did not answer within 30 s"),
+    "server-error": (False, "ServerError", "SELECT 1 failed on the server"),
+}
+
+
+def linked_service_scenarios() -> dict[str, dict[str, Any]]:
+    """ImpalaLinkedService objects: Ready from the reconciler, Connected from each connection test outcome,
+    not tested (a missing Secret), and not ready."""
+    from impala_copy.controller.probe_state import not_tested_status, probe_status
+    from impala_copy.controller.reconcile import plan_ready_object
+    from impala_copy.engine.probe import ProbeResult
+
+    base = Scenario(manifests.standard_set(PASSWORD))
+    ls = base.find("ImpalaLinkedService")
+    ready = plan_ready_object(ls, view_of(base.objects), old_status={}, now=NOW).status or {}
+    out: dict[str, dict[str, Any]] = {"ready-not-tested": {**copy.deepcopy(ls), "status": ready}}
+    for name, (connected, reason, message) in LINKED_SERVICE_PROBES.items():
+        probe = ProbeResult(connected=connected, reason=reason, message=message, probed_at=NOW,
+                            duration_milliseconds=35.0, round_trip_milliseconds=4.2 if connected else None)  # fmt: skip
+        out[name] = {**copy.deepcopy(ls), "status": {**ready, **probe_status(ready, probe, 1)}}
+    missing = Scenario(manifests.standard_set(PASSWORD))
+    missing.objects.remove(missing.find("Secret", "impala-credentials"))
+    not_ready = plan_ready_object(ls, view_of(missing.objects), old_status={}, now=NOW).status or {}
+    message = "Secret 'impala-credentials' referenced by ImpalaLinkedService 'impala' was not found"
+    untested = not_tested_status(not_ready, "SecretNotFound", message, NOW, 1)
+    out["secret-not-found"] = {**copy.deepcopy(ls), "status": {**not_ready, **untested}}
+    return out
