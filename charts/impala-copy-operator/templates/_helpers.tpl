@@ -61,7 +61,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The rules the operator needs, as declared in operator/impala_copy/controller/kube.py (API_ACCESS);
-a test compares the rendered rules with that declaration.
+a test compares the rendered rules with that declaration. The cluster rules (listing namespaces and
+CRDs) are needed only when the operator watches every namespace.
 */}}
 {{- define "impala-copy.namespacedRules" -}}
 - apiGroups: ["impalacopy.io"]
