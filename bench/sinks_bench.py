@@ -1,0 +1,216 @@
+"""Sinks benchmark (issue "Sinks beyond the volume", section 5): the engine into S3, Azure Blob and PostgreSQL.
+
+The same 1M-row mixed-type table as the foundation cases (bench.mixed_1m, read through the view
+bench.sinks_1m), copied by `run_copy` from the same HiveServer2:
+
+    s3_parquet     -> Parquet on S3 (moto_server on loopback, SigV4 checked)
+    azure_parquet  -> Parquet on Azure Blob (Azurite on loopback, Shared Key checked)
+    pg_insert      -> PostgreSQL 15 (loopback), a new table made by autoCreate (binary COPY)
+    pg_upsert      -> PostgreSQL, upsert on a key into a table that already holds every key
+                      (staging table + INSERT ... ON CONFLICT), for information
+
+next to d_parquet (the engine to local Parquet) and e_floor (the HS2 fetch floor) of the same run.
+Targets: S3 and Azure >= 0.95 x d_parquet, PostgreSQL insert >= 0.9 x d_parquet.
+
+The sink servers are started once, in the parent process, by the setup of the table `sinks_1m` (so
+they run only when a sink case is selected, and their memory is not counted in the cases' peak RSS);
+their endpoints reach the case processes through bench/out/sink-servers.json, and they stop when
+the benchmark ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.framework import OUT, Context, SetupContext, case, rss_limit, table_setup, target
+
+SERVERS_FILE = OUT / "sink-servers.json"
+_running: list[Any] = []
+
+
+@table_setup("sinks_1m")
+def sinks_table(ctx: SetupContext) -> int:
+    """bench.sinks_1m (a view over bench.mixed_1m) and the sink servers the cases write to."""
+    from bench.foundation import mixed_1m
+
+    rows = mixed_1m(ctx)
+    ctx.execute(["CREATE OR REPLACE VIEW bench.sinks_1m AS SELECT * FROM bench.mixed_1m"])
+    if not _running:
+        _start_servers()
+    return rows
+
+
+def _start_servers() -> None:
+    from devservers.azurite import start_azurite
+    from devservers.moto import start_moto
+    from devservers.postgres import start_postgres
+
+    workdir = OUT / "sink-servers"
+    workdir.mkdir(parents=True, exist_ok=True)
+    print("starting moto, Azurite and PostgreSQL...", flush=True)
+    moto = start_moto(workdir)
+    _running.append(moto)
+    atexit.register(_stop_servers)
+    azurite = start_azurite(workdir, memory_limit_mb=4096)
+    _running.append(azurite)
+    pg = start_postgres(workdir)
+    _running.append(pg)
+    info = {
+        "s3": {"endpoint": moto.endpoint, "access_key": moto.access_key, "secret_key": moto.secret_key},
+        "azure": {"connection_string": azurite.connection_string()},
+        "pg": {"host": pg.host, "port": pg.port, "user": pg.user, "password": pg.password},
+    }
+    SERVERS_FILE.write_text(json.dumps(info), encoding="utf-8")
+
+
+def _stop_servers() -> None:
+    while _running:
+        _running.pop().stop()
+    SERVERS_FILE.unlink(missing_ok=True)
+
+
+def _servers() -> dict[str, Any]:
+    info: dict[str, Any] = json.loads(SERVERS_FILE.read_text(encoding="utf-8"))
+    return info
+
+
+def _run(ctx: Context, docs: list[dict[str, Any]], output_kind: str, sink: dict[str, Any]) -> int:
+    import yaml
+
+    from impala_copy import manifests
+    from impala_copy.engine.run import run_copy
+    from impala_copy.local import LocalLayout, build_plan, secrets_for
+
+    schema, table = ctx.table.split(".")
+    api = "impalacopy.io/v1alpha1"
+    source = [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bench-login"},
+         "stringData": {"password": ctx.password}},
+        {"apiVersion": api, "kind": "ImpalaLinkedService", "metadata": {"name": "bench"},
+         "spec": {"host": ctx.host, "port": ctx.port, "authenticationType": "UsernameAndPassword",
+                  "username": ctx.user, "password": {"secretKeyRef": {"name": "bench-login", "key": "password"}}}},
+        {"apiVersion": api, "kind": "ImpalaDataset", "metadata": {"name": "source"},
+         "spec": {"linkedServiceName": {"referenceName": "bench"}, "schema": schema, "table": table}},
+        {"apiVersion": api, "kind": "CopyActivity", "metadata": {"name": "copy"},
+         "spec": {"inputs": [{"referenceName": "source"}], "outputs": [{"referenceName": "target", "kind": output_kind}],
+                  "sink": sink}},
+    ]  # fmt: skip
+    folder = Path(ctx.workdir)
+    (folder / "manifests.yaml").write_text(yaml.safe_dump_all([*source, *docs]), encoding="utf-8")
+    loaded = manifests.load(folder / "manifests.yaml")
+    if loaded.errors:
+        raise RuntimeError("; ".join(str(e) for e in loaded.errors))
+    plan = build_plan(loaded, "default", "copy", LocalLayout(cert_dir=str(folder / "certs")), run_id="bench")
+    summary = run_copy(plan, secrets_for(plan, loaded, {}))
+    if not summary.succeeded or summary.rows_copied != ctx.rows:
+        raise RuntimeError(f"run_copy: {summary.status} rows={summary.rows_copied} errors={summary.errors}")
+    return summary.rows_copied
+
+
+def _s3_docs(bucket: str) -> list[dict[str, Any]]:
+    s3 = _servers()["s3"]
+    api = "impalacopy.io/v1alpha1"
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3"},
+         "stringData": {"id": s3["access_key"], "secret": s3["secret_key"]}},
+        {"apiVersion": api, "kind": "AmazonS3LinkedService", "metadata": {"name": "s3"},
+         "spec": {"accessKeyId": {"secretKeyRef": {"name": "s3", "key": "id"}},
+                  "secretAccessKey": {"secretKeyRef": {"name": "s3", "key": "secret"}},
+                  "serviceUrl": s3["endpoint"], "forcePathStyle": True, "region": "us-east-1"}},
+        {"apiVersion": api, "kind": "ParquetDataset", "metadata": {"name": "target"},
+         "spec": {"linkedServiceName": {"referenceName": "s3"},
+                  "location": {"type": "AmazonS3Location", "bucketName": bucket, "folderPath": "mixed"}}},
+    ]  # fmt: skip
+
+
+@case("s3_parquet", "engine run_copy -> Parquet on S3 (moto)", table="sinks_1m", repeat=2)
+def s3_parquet(ctx: Context) -> int:
+    import boto3  # type: ignore[import-untyped]
+
+    s3 = _servers()["s3"]
+    bucket = f"bench-{uuid.uuid4().hex[:12]}"
+    boto3.client(
+        "s3", endpoint_url=s3["endpoint"], aws_access_key_id=s3["access_key"],
+        aws_secret_access_key=s3["secret_key"], region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)  # fmt: skip
+    return _run(ctx, _s3_docs(bucket), "ParquetDataset", {"type": "ParquetSink"})
+
+
+@case("azure_parquet", "engine run_copy -> Parquet on Azure Blob (Azurite)", table="sinks_1m", repeat=2)
+def azure_parquet(ctx: Context) -> int:
+    from azure.storage.blob import BlobServiceClient
+
+    connection_string = _servers()["azure"]["connection_string"]
+    container = f"bench-{uuid.uuid4().hex[:12]}"
+    BlobServiceClient.from_connection_string(connection_string).create_container(container)
+    api = "impalacopy.io/v1alpha1"
+    docs = [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "azure"},
+         "stringData": {"connectionString": connection_string}},
+        {"apiVersion": api, "kind": "AzureBlobStorageLinkedService", "metadata": {"name": "azure"},
+         "spec": {"connectionString": {"secretKeyRef": {"name": "azure", "key": "connectionString"}}}},
+        {"apiVersion": api, "kind": "ParquetDataset", "metadata": {"name": "target"},
+         "spec": {"linkedServiceName": {"referenceName": "azure"},
+                  "location": {"type": "AzureBlobStorageLocation", "container": container, "folderPath": "mixed"}}},
+    ]  # fmt: skip
+    return _run(ctx, docs, "ParquetDataset", {"type": "ParquetSink"})
+
+
+def _pg_docs(table: str) -> list[dict[str, Any]]:
+    pg = _servers()["pg"]
+    api = "impalacopy.io/v1alpha1"
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pg"}, "stringData": {"password": pg["password"]}},
+        {"apiVersion": api, "kind": "PostgreSqlLinkedService", "metadata": {"name": "pg"},
+         "spec": {"host": pg["host"], "port": pg["port"], "database": "postgres", "username": pg["user"],
+                  "password": {"secretKeyRef": {"name": "pg", "key": "password"}}, "sslMode": "disable"}},
+        {"apiVersion": api, "kind": "PostgreSqlTableDataset", "metadata": {"name": "target"},
+         "spec": {"linkedServiceName": {"referenceName": "pg"}, "table": table}},
+    ]  # fmt: skip
+
+
+@case("pg_insert", "engine run_copy -> PostgreSQL, autoCreate + insert", table="sinks_1m", repeat=2)
+def pg_insert(ctx: Context) -> int:
+    table = f"bench_{uuid.uuid4().hex[:12]}"
+    return _run(
+        ctx,
+        _pg_docs(table),
+        "PostgreSqlTableDataset",
+        {"type": "PostgreSqlSink", "tableOption": "autoCreate"},
+    )
+
+
+@case("pg_upsert", "engine run_copy -> PostgreSQL, upsert of existing keys", table="sinks_1m")
+def pg_upsert(ctx: Context) -> int:
+    import psycopg
+
+    pg = _servers()["pg"]
+    table = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        host=pg["host"],
+        port=pg["port"],
+        user=pg["user"],
+        password=pg["password"],
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(
+            f"CREATE TABLE {table} (i integer PRIMARY KEY, b bigint, d double precision, dec numeric(18,4), "
+            "s text, f boolean, ts timestamp, dt date)"
+        )
+        conn.execute(f"INSERT INTO {table} (i) SELECT g FROM generate_series(0, {ctx.rows - 1}) g")
+    sink = {"type": "PostgreSqlSink", "writeBehavior": "upsert", "upsertSettings": {"keys": ["i"]}}
+    return _run(ctx, _pg_docs(table), "PostgreSqlTableDataset", sink)
+
+
+target("s3_parquet", "d_parquet", 0.95)
+target("azure_parquet", "d_parquet", 0.95)
+target("pg_insert", "d_parquet", 0.9)
+rss_limit("s3_parquet", 250)
+rss_limit("azure_parquet", 250)
+rss_limit("pg_insert", 250)
+rss_limit("pg_upsert", 250)
