@@ -114,5 +114,9 @@ if connected ~= nil and connected.status == "False" then
   return hs
 end
 hs.status = "Healthy"
-hs.message = describe(ready, "Ready")
+if connected ~= nil and connected.status == "True" then
+  hs.message = describe(connected, "Connected")
+else
+  hs.message = describe(ready, "Ready")
+end
 return hs

@@ -3,16 +3,17 @@ example Applications.
 
 In:  the Lua scripts as shipped inside deploy/argocd/argocd-cm.yaml, run by a real Lua 5.1
      interpreter (Argo CD's Lua dialect) on objects whose status the operator's own pure functions
-     wrote: every CopyActivity scenario of tests/operator/scenarios.py (no status yet, stale,
+     wrote, from tests/operator/scenarios.py: every CopyActivity scenario (no status yet, stale,
      pending, running, succeeded, each failure, a retry scheduled, a pod stuck on its image,
-     missing references, an invalid spec), linked services and datasets through
-     `plan_ready_object` and the connection-test status functions, and LookupActivities through
-     lookup_state's patches; the example Applications under deploy/argocd/applications/.
-Out: the health status and message Argo CD would show for each; the run-now action sets a new
-     impalacopy.io/run-now value each time and changes nothing else; argocd-cm.yaml and
-     argo-cd-values.yaml are what generate.py writes now (no drift) and hold a health check for
-     every kind; the Applications validate against Argo CD's Application schema (the npm package
-     @kubernetes-models/argo-cd) and have the fields Argo CD requires.
+     missing references, an invalid spec), every LookupActivity scenario and every
+     ImpalaLinkedService connection-test outcome; datasets through the reconciler's
+     `plan_ready_object`; the example Applications under deploy/argocd/applications/.
+Out: the health status and message Argo CD would show for each (a new scenario fails until its
+     expected health is written down here); the run-now action sets a new impalacopy.io/run-now
+     value each time and changes nothing else; argocd-cm.yaml and argo-cd-values.yaml are what
+     generate.py writes now (no drift) and hold a health check for every kind; the Applications
+     validate against Argo CD's Application schema (the npm package @kubernetes-models/argo-cd) and
+     have the fields Argo CD requires.
 Faked: Argo CD itself (its Lua VM is replaced by lua5.1 with `obj` set the same way).
 """
 
@@ -29,16 +30,20 @@ import pytest
 import yaml
 
 from impala_copy.api.common import API_GROUP
-from impala_copy.api.kinds import KINDS, parse_resource
-from impala_copy.controller import lookup_state
+from impala_copy.api.kinds import KINDS
 from impala_copy.controller.constants import ANNOTATION_RUN_NOW
-from impala_copy.controller.probe_state import not_tested_status, probe_status
 from impala_copy.controller.reconcile import plan_ready_object
-from impala_copy.engine.lookup import LookupResult
-from impala_copy.engine.probe import ProbeResult
 from tests.install.lua import run_script
 from tests.operator import manifests
-from tests.operator.scenarios import BUILDERS, NOW, PASSWORD, scenarios, view_of
+from tests.operator.scenarios import (
+    BUILDERS,
+    NOW,
+    PASSWORD,
+    linked_service_scenarios,
+    lookup_scenarios,
+    scenarios,
+    view_of,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGOCD = ROOT / "deploy" / "argocd"
@@ -206,49 +211,28 @@ def test_ready_kinds_are_degraded_when_a_reference_is_missing(
     assert health["message"].startswith(f"{reason}: ")
 
 
-def _probe(connected: bool, reason: str, message: str) -> ProbeResult:
-    return ProbeResult(
-        connected=connected,
-        reason=reason,
-        message=message,
-        probed_at=NOW,
-        duration_milliseconds=12.5,
-        round_trip_milliseconds=3.0 if connected else None,
-    )
+EXPECTED_LINKED_SERVICE_HEALTH: dict[str, tuple[str, str]] = {
+    "ready-not-tested": ("Healthy", "Resolved: all references resolved"),
+    "connected": ("Healthy", "Connected: Connected to impala:21050 as alice"),
+    "authentication-failed": ("Degraded", "Connection test failed: AuthenticationFailed: "),
+    "tls-verification-failed": ("Degraded", "Connection test failed: TLSVerificationFailed: "),
+    "unreachable": ("Degraded", "Connection test failed: Unreachable: "),
+    "timeout": ("Degraded", "Connection test failed: Timeout: "),
+    "server-error": ("Degraded", "Connection test failed: ServerError: "),
+    "secret-not-found": ("Degraded", "SecretNotFound: Secret 'impala-credentials'"),
+}
 
 
-def test_linked_service_connection_test_results(scripts: dict[str, Path], tmp_path: Path) -> None:
-    ready = _ready_object("ImpalaLinkedService", manifests.standard_set(PASSWORD))
-    generation = ready["metadata"]["generation"]
+def test_every_linked_service_scenario_has_an_expected_health() -> None:
+    assert set(linked_service_scenarios()) == set(EXPECTED_LINKED_SERVICE_HEALTH)
 
-    ok = {
-        **ready,
-        "status": {
-            **ready["status"],
-            **probe_status(ready["status"], _probe(True, "Connected", "SELECT 1 in 3 ms"), generation),
-        },
-    }
-    assert run_script(scripts["health"], ok, tmp_path)["status"] == "Healthy"
 
-    failed_test = probe_status(
-        ready["status"], _probe(False, "AuthenticationFailed", "user 'alice' was rejected"), generation
-    )
-    failing = {**ready, "status": {**ready["status"], **failed_test}}
-    health = run_script(scripts["health"], failing, tmp_path)
-    assert health == {
-        "status": "Degraded",
-        "message": "Connection test failed: AuthenticationFailed: user 'alice' was rejected",
-    }
-
-    broken = _ready_object(
-        "ImpalaLinkedService", [o for o in manifests.standard_set(PASSWORD) if o["kind"] != "Secret"]
-    )
-    untested = not_tested_status(
-        broken["status"], "SecretNotFound", "Secret 'impala-credentials' was not found", NOW, generation
-    )
-    broken["status"] = {**broken["status"], **untested}
-    assert [c["status"] for c in broken["status"]["conditions"]] == ["False", "Unknown"]
-    assert run_script(scripts["health"], broken, tmp_path)["status"] == "Degraded"
+@pytest.mark.parametrize("name", sorted(EXPECTED_LINKED_SERVICE_HEALTH))
+def test_linked_service_health(name: str, scripts: dict[str, Path], tmp_path: Path) -> None:
+    health = run_script(scripts["health"], linked_service_scenarios()[name], tmp_path)
+    status, prefix = EXPECTED_LINKED_SERVICE_HEALTH[name]
+    assert health["status"] == status, health
+    assert health["message"].startswith(prefix), health
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -265,83 +249,29 @@ def test_every_kind_without_status_is_progressing(
 
 
 # ------------------------------------------------------------------ health: LookupActivity
-def _lookup(spec: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{API_GROUP}/v1alpha1",
-        "kind": "LookupActivity",
-        "metadata": {"name": "max-order", "namespace": "default", "generation": 1, "uid": "uid-lookup"},
-        "spec": {
-            "dataset": {"referenceName": "orders"},
-            "source": {"query": "SELECT max(order_id) FROM demo.orders"},
-            **(spec or {}),
-        },
-    }
+EXPECTED_LOOKUP_HEALTH: dict[str, tuple[str, str]] = {
+    "no-status": ("Progressing", "Waiting for the operator"),
+    "not-ready": ("Degraded", "ReferenceNotFound"),
+    "queued": ("Progressing", "Queued"),
+    "running": ("Progressing", "LookupRunning"),
+    "succeeded": ("Healthy", "LookupSucceeded"),
+    "truncated-config-map": ("Healthy", "truncated"),
+    "refresh-scheduled": ("Healthy", "LookupSucceeded"),
+    "retry-scheduled": ("Progressing", "RetryScheduled"),
+    "failed": ("Degraded", "ResultTooLarge"),
+}
 
 
-def _lookup_statuses(
-    spec: dict[str, Any] | None = None, failure: str = "QueryFailed"
-) -> dict[str, dict[str, Any]]:
-    """Statuses of one LookupActivity, step by step as the operator writes them (lookup_state patches)."""
-    body = _lookup(spec)
-    activity = parse_resource(body)
-    out: dict[str, dict[str, Any]] = {}
-    out["not-ready"] = lookup_state.not_ready_patch(
-        None, "ReferenceNotFound", "ImpalaDataset 'orders' was not found", 1, NOW
-    ).status
-    status = lookup_state.queued_patch(None, 1, NOW, 4).status
-    out["queued"] = status
-    observed = lookup_state.Observed.of(activity, status)  # type: ignore[arg-type]
-    decision = lookup_state.decide("max-order", observed, NOW, in_flight=False)
-    assert decision.start
-    status = lookup_state.apply_merge_patch(
-        status, lookup_state.started_patch(status, decision, 1, None, NOW).status
-    )
-    out["running"] = status
-    observed = lookup_state.Observed.of(activity, status)  # type: ignore[arg-type]
-    result = LookupResult(
-        output={"firstRow": {"max": 5000}}, rows=1, truncated=False, size_bytes=25, duration_seconds=0.2
-    )
-    placement = lookup_state.place_result(result, secure_output=False)
-    done = NOW + timedelta(seconds=1)
-    out["succeeded"] = lookup_state.apply_merge_patch(
-        status,
-        lookup_state.succeeded_patch(status, observed, "max-order", decision, result, placement, done).status,
-    )
-    out["failed"] = lookup_state.apply_merge_patch(
-        status,
-        lookup_state.failed_patch(status, observed, decision, failure, "the query failed", done).status,
-    )
-    return out
+def test_every_lookup_scenario_has_an_expected_health() -> None:
+    assert set(lookup_scenarios()) == set(EXPECTED_LOOKUP_HEALTH)
 
 
-@pytest.mark.parametrize(
-    ("step", "health", "word"),
-    [
-        ("not-ready", "Degraded", "ReferenceNotFound"),
-        ("queued", "Progressing", "Queued"),
-        ("running", "Progressing", "LookupRunning"),
-        ("succeeded", "Healthy", "LookupSucceeded"),
-        ("failed", "Degraded", "QueryFailed"),
-    ],
-)
-def test_lookup_activity_health(
-    step: str, health: str, word: str, scripts: dict[str, Path], tmp_path: Path
-) -> None:
-    obj = {**_lookup(), "status": _lookup_statuses()[step]}
-    result = run_script(scripts["health"], obj, tmp_path)
-    assert result["status"] == health, result
-    assert word in result["message"]
-
-
-def test_lookup_activity_with_a_retry_scheduled_is_progressing(
-    scripts: dict[str, Path], tmp_path: Path
-) -> None:
-    spec = {"policy": {"retry": 2, "retryIntervalInSeconds": 30}}
-    status = _lookup_statuses(spec, failure="Unreachable")["failed"]
-    assert status["phase"] == "Pending"
-    result = run_script(scripts["health"], {**_lookup(spec), "status": status}, tmp_path)
-    assert result["status"] == "Progressing"
-    assert "RetryScheduled" in result["message"]
+@pytest.mark.parametrize("name", sorted(EXPECTED_LOOKUP_HEALTH))
+def test_lookup_activity_health(name: str, scripts: dict[str, Path], tmp_path: Path) -> None:
+    health = run_script(scripts["health"], lookup_scenarios()[name], tmp_path)
+    status, word = EXPECTED_LOOKUP_HEALTH[name]
+    assert health["status"] == status, health
+    assert word in health["message"]
 
 
 # ------------------------------------------------------------------ the run-now action
