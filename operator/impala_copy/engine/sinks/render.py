@@ -32,7 +32,6 @@ import pyarrow.compute as pc
 NON_STRING_ALPHABET = frozenset("0123456789+-.:eETZNaIfinity truls")
 
 _NAN, _POS_INF, _NEG_INF = "NaN", "Infinity", "-Infinity"
-NON_FINITE = (_NAN, _POS_INF, _NEG_INF)
 
 
 def is_string_like(typ: pa.DataType) -> bool:
@@ -83,8 +82,7 @@ def text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def _floating(arr: pa.Array) -> pa.Array:
     out = arr.cast(pa.string())
-    non_finite = pc.invert(pc.is_finite(arr))
-    if not pc.any(non_finite).as_py():
+    if pc.all(pc.is_finite(arr)).as_py() is not False:
         return out
     out = pc.if_else(pc.is_nan(arr), _NAN, out)
     out = pc.if_else(pc.and_(pc.is_inf(arr), pc.greater(arr, 0)), _POS_INF, out)
@@ -103,11 +101,12 @@ def _decimal(arr: pa.Array) -> pa.Array:
 
 
 def _timestamp(arr: pa.Array) -> pa.Array:
+    """Arrow's cast gives `2024-02-29 12:34:56.123456` (zoned: in UTC, with `Z`); ISO 8601 wants a `T`.
+    (An order of magnitude faster than strftime, which formats value by value.)"""
     typ: Any = arr.type
-    if typ.tz is None:
-        return pc.strftime(arr, format="%Y-%m-%dT%H:%M:%S")
-    naive_utc = arr.cast(pa.timestamp(typ.unit))
-    return pc.binary_join_element_wise(pc.strftime(naive_utc, format="%Y-%m-%dT%H:%M:%S"), "Z", "")
+    if typ.tz is not None:
+        arr = arr.cast(pa.timestamp(typ.unit, "UTC"))
+    return pc.replace_substring(arr.cast(pa.string()), " ", "T", max_replacements=1)
 
 
 def _base64(arr: pa.Array) -> pa.Array:
@@ -123,37 +122,43 @@ _JSON_SPECIAL = r'["\\\x00-\x1f]'
 _JSON_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
 
 
+def quoted(s: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise('"', s, '"', "")
+
+
 def json_string(s: pa.Array) -> pa.Array:
     """JSON string literals ("..." with escapes) of a string array; NULLs kept."""
-    if pc.any(pc.match_substring_regex(s, _JSON_CONTROL)).as_py():
-        # Rare: control characters other than \t \n \r; json.dumps escapes them as \u00XX.
-        return pa.array(
-            [None if v is None else json.dumps(v, ensure_ascii=False) for v in s.to_pylist()], pa.string()
-        )
     if pc.any(pc.match_substring_regex(s, _JSON_SPECIAL)).as_py():
+        if pc.any(pc.match_substring_regex(s, _JSON_CONTROL)).as_py():
+            # Rare: control characters other than \t \n \r; json.dumps escapes them as \u00XX.
+            return pa.array(
+                [None if v is None else json.dumps(v, ensure_ascii=False) for v in s.to_pylist()], pa.string()
+            )
         s = pc.replace_substring(s, "\\", "\\\\")
         s = pc.replace_substring(s, '"', '\\"')
         s = pc.replace_substring(s, "\n", "\\n")
         s = pc.replace_substring(s, "\r", "\\r")
         s = pc.replace_substring(s, "\t", "\\t")
-    return pc.binary_join_element_wise('"', s, '"', "")
+    return quoted(s)
 
 
 def json_value(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """JSON text of each value (number, true/false, "string" or null); never NULL itself."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     typ = arr.type
-    rendered = text(arr)
-    if is_json_number(typ):
-        if pa.types.is_floating(typ):
-            non_finite = pc.is_in(rendered, value_set=pa.array(NON_FINITE))
-            rendered = pc.if_else(non_finite, pc.binary_join_element_wise('"', rendered, '"', ""), rendered)
-        out = rendered
-    elif pa.types.is_boolean(typ):
-        out = rendered
-    elif pa.types.is_null(typ):
+    if pa.types.is_null(typ):
         return pa.array(["null"] * len(arr), pa.string())
-    else:
+    rendered = text(arr)
+    if pa.types.is_floating(typ):
+        non_finite = pc.fill_null(pc.invert(pc.is_finite(arr)), False)
+        out = pc.if_else(non_finite, quoted(rendered), rendered) if pc.any(non_finite).as_py() else rendered
+    elif is_json_number(typ) or pa.types.is_boolean(typ):
+        out = rendered
+    elif is_string_like(typ):
         out = json_string(rendered)
+    else:
+        out = quoted(rendered)  # dates and timestamps: digits, '-', ':', '.', 'T', 'Z' need no escape
     return pc.fill_null(out, "null")
 
 
