@@ -35,6 +35,7 @@ $(TOOLS)/.apt:
 # The password checker the Spark Thrift Server uses in tests (a real HiveServer2 CUSTOM authenticator).
 $(TOOLS)/sts-auth.jar: devservers/sts_auth/StaticPasswdAuth.java $(VENV)/.installed
 	@mkdir -p $(TOOLS)/sts-auth-classes
+	@command -v javac >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null; }
 	J=$$($(PY) -c "import pyspark,os;print(os.path.dirname(pyspark.__file__))")/jars; \
 	  javac -nowarn -cp "$$J/*" -d $(TOOLS)/sts-auth-classes $< && jar cf $@ -C $(TOOLS)/sts-auth-classes .
 
