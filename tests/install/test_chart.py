@@ -465,3 +465,19 @@ def test_plain_manifests_are_the_chart_rendered_with_its_defaults() -> None:
     deployment = one(objects, "Deployment")
     assert deployment["metadata"]["name"] == "impala-copy-operator"
     assert _rules(one(objects, "ClusterRole")) == _declared(None)
+
+
+def test_metrics_values_open_the_port_and_pass_it_to_the_operator(tmp_path: Path) -> None:
+    objects = render(tmp_path, {"metrics": {"enabled": True, "port": 9102}})
+    template = one(objects, "Deployment")["spec"]["template"]
+    container = _container(objects)
+    assert {"name": "metrics", "containerPort": 9102, "protocol": "TCP"} in container["ports"]
+    assert _env(objects)["IMPALA_COPY_METRICS_PORT"] == "9102"
+    assert template["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9102",
+        "prometheus.io/path": "/metrics",
+    }
+    # The operator's settings either do not know metrics yet or know them under this name.
+    metrics_settings = {var.name for var in ENV_VARS if "METRICS" in var.name}
+    assert metrics_settings <= {"IMPALA_COPY_METRICS_PORT"}
