@@ -15,13 +15,20 @@ import json
 import time
 from pathlib import Path
 
+import fsspec
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 from tests.unit.arrow_samples import MemorySource, numbered_table
 
-from impala_copy.engine.errors import ConfigurationError, ConsistencyCheckFailed, QueryFailed, Timeout
+from impala_copy.engine.errors import (
+    ConfigurationError,
+    ConsistencyCheckFailed,
+    QueryFailed,
+    SinkError,
+    Timeout,
+)
 from impala_copy.engine.pipeline import Counters, Progress, transfer
 from impala_copy.engine.sinks.commit import COMMIT_MANIFEST, STAGING_DIR, Staging
 from impala_copy.engine.sinks.files import FileSink, Naming
@@ -31,23 +38,26 @@ from impala_copy.engine.sinks.parquet import ParquetFormat
 FOREVER = float("inf")
 
 
-def parquet_sink(folder: Path, run_id: str, max_rows: int | None = 3) -> FileSink:
-    return FileSink(
-        pafs.LocalFileSystem(),
-        str(folder),
-        ParquetFormat(),
-        Naming(".parquet", max_rows_per_file=max_rows),
-        run_id,
-    )
+def parquet_sink(
+    folder: Path, run_id: str, max_rows: int | None = 3, fs: pafs.FileSystem | None = None
+) -> FileSink:
+    naming = Naming(".parquet", max_rows_per_file=max_rows)
+    return FileSink(fs or pafs.LocalFileSystem(), str(folder), ParquetFormat(), naming, run_id)
 
 
 def run(
-    folder: Path, run_id: str, rows: int, *, max_rows: int | None = 3, **source_options: object
+    folder: Path,
+    run_id: str,
+    rows: int,
+    *,
+    max_rows: int | None = 3,
+    fs: pafs.FileSystem | None = None,
+    **source_options: object,
 ) -> list[str]:
     counters = Counters()
     result = transfer(
         MemorySource(numbered_table(rows), **source_options),  # type: ignore[arg-type]
-        parquet_sink(folder, run_id, max_rows),
+        parquet_sink(folder, run_id, max_rows, fs),
         [],
         deadline=time.monotonic() + 60,
         counters=counters,
@@ -125,6 +135,35 @@ def test_a_run_killed_while_publishing_is_rolled_forward_by_the_next_run(tmp_pat
     with pytest.raises(RuntimeError):
         run(tmp_path, "later", 10, fail_after=1)
     assert listing(tmp_path) == names
+    assert values(tmp_path) == [0, 1, 2, 3]
+
+
+class FailingMoves(pafs.FSSpecHandler):
+    """The local disk, except that the n-th move fails (a store that goes away while publishing)."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__(fsspec.filesystem("file"))
+        self.moves = 0
+        self.fail_at = fail_at
+
+    def move(self, src: str, dest: str) -> None:
+        self.moves += 1
+        if self.moves == self.fail_at:
+            raise OSError("the store went away")
+        super().move(src, dest)
+
+
+def test_a_publish_that_fails_half_way_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    run(tmp_path, "old", 9)  # parts 0..2 hold 0..8
+    flaky = pafs.PyFileSystem(FailingMoves(fail_at=2))
+    with pytest.raises(SinkError, match="the store went away"):
+        run(tmp_path, "new", 4, fs=flaky)  # parts 0..1 hold 0..3; part 2 of the old run is stale
+    # The failed publish kept its manifest (abort does not discard a committed run) ...
+    assert any(p.endswith(COMMIT_MANIFEST) for p in listing(tmp_path))
+    # ... and the next run finishes it before doing anything else, even when that run fails.
+    with pytest.raises(RuntimeError):
+        run(tmp_path, "later", 10, fail_after=1)
+    assert listing(tmp_path) == ["part_00000.parquet", "part_00001.parquet"]
     assert values(tmp_path) == [0, 1, 2, 3]
 
 

@@ -54,6 +54,8 @@ class Staging:
     base: str
     slot: str
     run_id: str
+    # Set once the commit manifest is written: from then on the run is committed, never discarded.
+    committed: bool = False
 
     @property
     def slot_dir(self) -> str:
@@ -87,11 +89,15 @@ class Staging:
         manifest = json.dumps({"moves": names, "deletes": stale}).encode()
         with self.fs.open_output_stream(join(self.run_dir, COMMIT_MANIFEST), compression=None) as out:
             out.write(manifest)
+        self.committed = True
         self._apply(self.run_dir, names, stale)
         return [self.final_path(n) for n in names]
 
     def discard(self) -> None:
-        """Remove this run's staging folder (a failed run)."""
+        """Remove this run's staging folder (a failed run). A committed run is left for the next run
+        to finish (its publishing failed half-way: the manifest says what remains to be done)."""
+        if self.committed:
+            return
         if self._exists(self.run_dir):
             self.fs.delete_dir(self.run_dir)
         self._remove_empty_parents()
