@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,15 @@ def test_engine_in_the_image_copies_from_hiveserver2_into_a_mounted_volume(
         f"orders/{f.name}" for f in files
     ]
     assert os.stat(files[0]).st_uid == 65532
+
+
+def test_readme_reports_the_image_size(image: str) -> None:
+    inspect = podman("image", "inspect", "--format", "{{.Size}}", image)
+    assert inspect.returncode == 0, inspect.stderr
+    size_mb = int(inspect.stdout.strip()) / 1_000_000
+    match = re.search(r"(\d+) MB\s+built on a Debian bookworm base", (ROOT / "README.md").read_text())
+    assert match, "README.md should report the image size"
+    reported = int(match.group(1))
+    assert abs(size_mb - reported) / reported < 0.15, (
+        f"the image is {size_mb:.0f} MB, README.md says {reported} MB"
+    )
