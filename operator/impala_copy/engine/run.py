@@ -22,7 +22,7 @@ from impala_copy.api.plan import CopyPlan
 from impala_copy.api.summary import RunError, RunSummary
 from impala_copy.engine.errors import EXIT_OK, CopyError
 from impala_copy.engine.hs2 import connect
-from impala_copy.engine.interfaces import BatchSource, SinkResult
+from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.pipeline import Counters, ProgressCallback, transfer
 from impala_copy.engine.sinks import create_sink
 from impala_copy.engine.sql import build_select
@@ -67,12 +67,9 @@ def _copy(
     started: float,
 ) -> SinkResult:
     sink = create_sink(plan, secrets)
-    source: BatchSource | None = None
-    try:
-        with connect(plan.impala, secrets) as session:
-            source = session.query(
-                build_select(plan.source), timeout_seconds=plan.source.query_timeout_seconds
-            )
+    with connect(plan.impala, secrets) as session:
+        source = session.query(build_select(plan.source), timeout_seconds=plan.source.query_timeout_seconds)
+        try:
             return transfer(
                 source,
                 sink,
@@ -83,9 +80,8 @@ def _copy(
                 progress=progress,
                 started=started,
             )
-    finally:
-        if source is not None:
-            source.close()
+        finally:
+            source.close()  # cancels the query when the copy stopped early
 
 
 def _base(plan: CopyPlan, counters: Counters, started: float) -> RunSummary:
