@@ -390,6 +390,6 @@ def linked_service_scenarios() -> dict[str, dict[str, Any]]:
     missing.objects.remove(missing.find("Secret", "impala-credentials"))
     not_ready = plan_ready_object(ls, view_of(missing.objects), old_status={}, now=NOW).status or {}
     message = "Secret 'impala-credentials' referenced by ImpalaLinkedService 'impala' was not found"
-    untested = not_tested_status(not_ready, "SecretNotFound", message, NOW, 1)
+    untested = not_tested_status(not_ready, "ReferencesNotResolved", message, NOW, 1)
     out["secret-not-found"] = {**copy.deepcopy(ls), "status": {**not_ready, **untested}}
     return out

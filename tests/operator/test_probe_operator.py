@@ -99,7 +99,7 @@ async def test_a_missing_secret_is_not_tested_until_it_appears(
     sts: StsServer, cluster: Cluster, operator: OperatorThread
 ) -> None:
     await cluster.apply(sts_linked_service(sts))
-    await reason_becomes(cluster, "SecretNotFound")
+    await reason_becomes(cluster, "ReferencesNotResolved")
     cond = connected(cluster)
     assert cond["status"] == "Unknown"
     assert cond["message"] == (

@@ -85,6 +85,17 @@ class Reason:
     CONFIGURATION_ERROR: Final = "ConfigurationError"
     JOB_FAILED: Final = "JobFailed"
     JOB_DELETED: Final = "JobDeleted"
+    # LookupActivity (controller/lookup_state.py): Running, Succeeded/Failed, Truncated
+    QUEUED: Final = "Queued"
+    LOOKUP_RUNNING: Final = "LookupRunning"
+    LOOKUP_COMPLETED: Final = "LookupCompleted"
+    LOOKUP_SUCCEEDED: Final = "LookupSucceeded"
+    RESULT_NOT_STORED: Final = "ResultNotStored"
+    ROW_LIMIT_EXCEEDED: Final = "RowLimitExceeded"
+    WITHIN_ROW_LIMIT: Final = "WithinRowLimit"
+    # ImpalaLinkedService connection test (controller/probe_state.py): Connected
+    CONNECTED: Final = "Connected"
+    REFERENCES_NOT_RESOLVED: Final = "ReferencesNotResolved"
 
 
 # Container waiting reasons that keep a pod from ever starting on its own.
@@ -126,6 +137,12 @@ class EventReason:
     RETRY_SCHEDULED: Final = "RetryScheduled"
     RESOLVED: Final = "Resolved"
     POD_STUCK: Final = "PodNotStarting"
+    LOOKUP_STARTED: Final = "LookupStarted"
+    LOOKUP_SUCCEEDED: Final = "LookupSucceeded"
+    LOOKUP_TRUNCATED: Final = "LookupTruncated"
+    LOOKUP_FAILED: Final = "LookupFailed"
+    CONNECTION_SUCCEEDED: Final = "ConnectionSucceeded"
+    CONNECTION_FAILED: Final = "ConnectionFailed"
     # A reference problem is posted with the Ready condition's reason (SecretNotFound, ...).
 
 

@@ -31,10 +31,11 @@ from impala_copy.api.activities import (
     duration_seconds,
 )
 from impala_copy.api.common import Condition
+from impala_copy.controller.constants import ANNOTATION_RUN_NOW, EventReason, Reason
 from impala_copy.engine import errors as engine_errors
 from impala_copy.engine.lookup import HARD_LIMIT_BYTES, MAX_ROWS, LookupResult, ResultTooLarge
 
-RUN_NOW_ANNOTATION = "impalacopy.io/run-now"
+RUN_NOW_ANNOTATION = ANNOTATION_RUN_NOW
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 # status.output holds at most this many bytes of JSON. An object must stay well under the API
@@ -292,10 +293,11 @@ def queued_patch(
     raw_status: dict[str, Any] | None, generation: int, now: datetime, workers: int
 ) -> StatusPatch:
     conds = set_condition(
-        _conditions(raw_status), "Ready", "True", "Resolved", "references resolved", now, generation
+        _conditions(raw_status), "Ready", "True", Reason.RESOLVED, "references resolved", now, generation
     )
     conds = set_condition(
-        conds, "Running", "False", "Queued", f"waiting for one of the operator's {workers} lookup workers",
+        conds, "Running", "False", Reason.QUEUED,
+        f"waiting for one of the operator's {workers} lookup workers",
         now, generation,
     )  # fmt: skip
     return StatusPatch(status={"phase": PHASE_PENDING, "observedGeneration": generation, "conditions": conds})
@@ -306,10 +308,10 @@ def started_patch(
 ) -> StatusPatch:
     """The run has started in a worker."""
     conds = set_condition(
-        _conditions(raw_status), "Ready", "True", "Resolved", "references resolved", now, generation
+        _conditions(raw_status), "Ready", "True", Reason.RESOLVED, "references resolved", now, generation
     )
     message = f"attempt {decision.attempt} of run {decision.run_id} started ({decision.trigger})"
-    conds = set_condition(conds, "Running", "True", "LookupRunning", message, now, generation)
+    conds = set_condition(conds, "Running", "True", Reason.LOOKUP_RUNNING, message, now, generation)
     run = LookupRun(
         run_id=decision.run_id,
         trigger=decision.trigger,
@@ -329,7 +331,7 @@ def started_patch(
         # Any run that starts consumes a pending run-now request.
         status["handledRunNow"] = run_now
     return StatusPatch(
-        status=status, event_type="Normal", event_reason="LookupStarted", event_message=message
+        status=status, event_type="Normal", event_reason=EventReason.LOOKUP_STARTED, event_message=message
     )
 
 
@@ -437,12 +439,12 @@ def succeeded_patch(
     if result.truncated:
         message += f"; truncated: the query returned more than {MAX_ROWS} rows"
     conds = _conditions(raw_status)
-    conds = set_condition(conds, "Running", "False", "LookupCompleted", message, now, generation)
-    conds = set_condition(conds, "Succeeded", "True", "LookupSucceeded", message, now, generation)
-    conds = set_condition(conds, "Failed", "False", "LookupSucceeded", "", now, generation)
+    conds = set_condition(conds, "Running", "False", Reason.LOOKUP_COMPLETED, message, now, generation)
+    conds = set_condition(conds, "Succeeded", "True", Reason.LOOKUP_SUCCEEDED, message, now, generation)
+    conds = set_condition(conds, "Failed", "False", Reason.LOOKUP_SUCCEEDED, "", now, generation)
     if result.truncated:
         conds = set_condition(
-            conds, "Truncated", "True", "RowLimitExceeded",
+            conds, "Truncated", "True", Reason.ROW_LIMIT_EXCEEDED,
             f"the query returned more than {MAX_ROWS} rows; the output holds the first {MAX_ROWS}",
             now, generation,
         )  # fmt: skip
@@ -451,7 +453,7 @@ def succeeded_patch(
             conds,
             "Truncated",
             "False",
-            "WithinRowLimit",
+            Reason.WITHIN_ROW_LIMIT,
             f"at most {MAX_ROWS} rows returned",
             now,
             generation,
@@ -478,10 +480,13 @@ def succeeded_patch(
     }
     if result.truncated:
         return StatusPatch(
-            status=status, event_type="Warning", event_reason="LookupTruncated", event_message=message
+            status=status,
+            event_type="Warning",
+            event_reason=EventReason.LOOKUP_TRUNCATED,
+            event_message=message,
         )
     return StatusPatch(
-        status=status, event_type="Normal", event_reason="LookupSucceeded", event_message=message
+        status=status, event_type="Normal", event_reason=EventReason.LOOKUP_SUCCEEDED, event_message=message
     )
 
 
@@ -504,11 +509,11 @@ def failed_patch(
             f"attempt {run.attempt} failed ({reason}: {message}); "
             f"attempt {run.attempt + 1} of {observed.retries + 1} at {rfc3339(upcoming)}"
         )
-        conds = set_condition(conds, "Running", "False", "RetryScheduled", text, now, generation)
+        conds = set_condition(conds, "Running", "False", Reason.RETRY_SCHEDULED, text, now, generation)
         phase = PHASE_PENDING
     else:
         text = f"{reason}: {message}"
-        conds = set_condition(conds, "Running", "False", "LookupCompleted", text, now, generation)
+        conds = set_condition(conds, "Running", "False", Reason.LOOKUP_COMPLETED, text, now, generation)
         conds = set_condition(conds, "Succeeded", "False", reason, text, now, generation)
         conds = set_condition(conds, "Failed", "True", reason, message, now, generation)
         phase = PHASE_FAILED
@@ -520,7 +525,9 @@ def failed_patch(
         "lastFailureTime": rfc3339(now),
         "nextRunTime": rfc3339(upcoming) if upcoming else None,
     }
-    return StatusPatch(status=status, event_type="Warning", event_reason="LookupFailed", event_message=text)
+    return StatusPatch(
+        status=status, event_type="Warning", event_reason=EventReason.LOOKUP_FAILED, event_message=text
+    )
 
 
 __all__ = [

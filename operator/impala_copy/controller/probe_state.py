@@ -3,7 +3,8 @@
 A test runs when the operator first sees a linked service, when its spec changes, when a Secret or
 ConfigMap it refers to changes, and every `spec.probeIntervalSeconds` (0: never on a timer). The
 result is the condition `Connected` (True, or False with AuthenticationFailed, TLSVerificationFailed,
-Unreachable, Timeout or ServerError; Unknown while the references do not resolve), plus
+Unreachable, Timeout or ServerError; Unknown, ReferencesNotResolved, while a Secret or ConfigMap it
+needs is missing), plus
 `status.lastProbeTime`, `status.roundTripMilliseconds` and `status.probeDurationMilliseconds`.
 Other conditions on the object (Ready) are kept as they are.
 """
@@ -19,14 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from impala_copy.controller.constants import EventReason, Reason
 from impala_copy.controller.lookup_state import parse_time, rfc3339, set_condition
 from impala_copy.engine.probe import CONNECTED, ProbeResult
 
 CONDITION_CONNECTED = "Connected"
-REASON_NOT_TESTED = "ReferencesNotResolved"
+REASON_NOT_TESTED = Reason.REFERENCES_NOT_RESOLVED
 # Event reasons, posted only when the outcome changes (not on every periodic test).
-EVENT_CONNECTION_SUCCEEDED = "ConnectionSucceeded"
-EVENT_CONNECTION_FAILED = "ConnectionFailed"
+EVENT_CONNECTION_SUCCEEDED = EventReason.CONNECTION_SUCCEEDED
+EVENT_CONNECTION_FAILED = EventReason.CONNECTION_FAILED
 
 TRIGGER_FIRST = "first"
 TRIGGER_SPEC_CHANGE = "specChange"
@@ -182,6 +184,7 @@ __all__ = [
     "CONNECTED",
     "EVENT_CONNECTION_FAILED",
     "EVENT_CONNECTION_SUCCEEDED",
+    "REASON_NOT_TESTED",
     "ProbeDecision",
     "connected_condition",
     "data_fingerprint",

@@ -195,7 +195,9 @@ class Probes:
                     finally:
                         secrets.clear()
         except ResolutionError as exc:
-            reason, message = exc.reason, exc.message
+            # A missing Secret, key or ConfigMap (named in the message; Ready says the same): not tested.
+            reason = exc.reason if exc.reason == INVALID_SPEC else ps.REASON_NOT_TESTED
+            message = exc.message
             tested.not_tested = (reason, message)
             self.tested[key] = tested
             log.info("%s/%s: connection not tested: %s", meta.namespace, meta.name, message)
