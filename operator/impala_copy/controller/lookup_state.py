@@ -30,8 +30,9 @@ from impala_copy.api.activities import (
     LookupRun,
     duration_seconds,
 )
-from impala_copy.api.common import Condition
 from impala_copy.controller.constants import ANNOTATION_RUN_NOW, EventReason, Reason
+from impala_copy.controller.status import condition, merge_conditions
+from impala_copy.controller.timeutil import format_time, parse_time
 from impala_copy.engine import errors as engine_errors
 from impala_copy.engine.lookup import HARD_LIMIT_BYTES, MAX_ROWS, LookupResult, ResultTooLarge
 
@@ -78,18 +79,8 @@ def retryable(reason: str | None) -> bool:
     return _RETRYABLE.get(reason or "", True)
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+# RFC 3339 times as the rest of the operator writes them.
+rfc3339 = format_time
 
 
 # ------------------------------------------------------------------------------------- run decision
@@ -220,32 +211,12 @@ def set_condition(
     reason: str,
     message: str,
     now: datetime,
-    generation: int | None,
+    generation: int,
 ) -> list[dict[str, Any]]:
-    """The conditions with one type set; lastTransitionTime moves only when the status changes."""
-    out: list[dict[str, Any]] = []
-    previous = next((c for c in conditions if c.get("type") == type_), None)
-    transition = rfc3339(now)
-    if previous is not None and previous.get("status") == status and previous.get("lastTransitionTime"):
-        transition = previous["lastTransitionTime"]
-    new = Condition(
-        type=type_,
-        status=status,
-        reason=reason,
-        message=message,
-        last_transition_time=transition,
-        observed_generation=generation,
-    ).to_wire()
-    replaced = False
-    for cond in conditions:
-        if cond.get("type") == type_:
-            out.append(new)
-            replaced = True
-        else:
-            out.append(cond)
-    if not replaced:
-        out.append(new)
-    return out
+    """The conditions with one type set (others kept in place); lastTransitionTime moves only when the
+    status changes (the reconciler's own `status.condition` and `merge_conditions`)."""
+    old = [c for c in conditions if isinstance(c.get("type"), str)]
+    return merge_conditions(old, [condition(old, type_, status, reason, message, generation, now)])
 
 
 def _conditions(raw_status: dict[str, Any] | None) -> list[dict[str, Any]]:

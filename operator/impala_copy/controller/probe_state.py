@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from impala_copy.controller.constants import EventReason, Reason
-from impala_copy.controller.lookup_state import parse_time, rfc3339, set_condition
+from impala_copy.controller.lookup_state import rfc3339, set_condition
+from impala_copy.controller.timeutil import parse_time
 from impala_copy.engine.probe import CONNECTED, ProbeResult
 
 CONDITION_CONNECTED = "Connected"
@@ -114,7 +115,7 @@ def _conditions(raw_status: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def probe_status(
-    raw_status: Mapping[str, Any] | None, result: ProbeResult, generation: int | None
+    raw_status: Mapping[str, Any] | None, result: ProbeResult, generation: int
 ) -> dict[str, Any]:
     """The status merge patch after a test: Connected (other conditions kept), times, round trip."""
     conds = set_condition(
@@ -137,7 +138,7 @@ def probe_status(
 
 
 def not_tested_status(
-    raw_status: Mapping[str, Any] | None, reason: str, message: str, now: datetime, generation: int | None
+    raw_status: Mapping[str, Any] | None, reason: str, message: str, now: datetime, generation: int
 ) -> dict[str, Any]:
     """Connected=Unknown: the test cannot run because a Secret, key or ConfigMap it needs is missing."""
     conds = set_condition(
