@@ -24,6 +24,7 @@ from devservers.sts import ORDERS_ROWS, StsServer
 
 from tests.integration.lookup_expected import ALL_TYPES_JSON
 from tests.integration.silent_server import SilentServer
+from tests.operator import manifests
 from tests.operator.harness import (
     Cluster,
     OperatorThread,
@@ -341,3 +342,61 @@ async def test_deleting_the_activity_leaves_nothing_running(
     assert not cluster.exists(KIND, "ids")
     # Kubernetes' garbage collector deletes the ConfigMap through its ownerReference (kmock has none).
     assert cluster.get("ConfigMap", "ids-lookup-result")["metadata"]["ownerReferences"][0]["name"] == "ids"
+
+
+async def test_a_foreign_config_map_of_the_same_name_is_never_overwritten(
+    sts: StsServer, cluster: Cluster, operator: OperatorThread
+) -> None:
+    await apply_base(cluster, sts)
+    await cluster.apply(manifests.config_map("ids-lookup-result", {"mine": "keep me"}))
+    await cluster.apply(lookup("ids", "SELECT id FROM range(3000)", dataset="queries", firstRowOnly=False))
+    status = await finished(cluster, "ids")
+    assert status["phase"] == "Failed"
+    assert condition(status, "Failed") == ("True", "ResultNotStored")
+    assert (
+        "ConfigMap 'ids-lookup-result' exists and does not belong to LookupActivity 'ids'"
+        in (status["lastRun"]["message"])
+    )
+    assert cluster.get("ConfigMap", "ids-lookup-result")["data"] == {"mine": "keep me"}
+
+
+async def test_an_object_of_the_wrong_shape_is_invalid_and_others_still_run(
+    sts: StsServer, cluster: Cluster, operator: OperatorThread
+) -> None:
+    await apply_base(cluster, sts)
+    broken = lookup("broken", "SELECT 1 AS one", firstRowOnly="sometimes", refreshInterval=5)
+    await cluster.apply(broken, lookup("fine", "SELECT 1 AS one"))
+    await until(lambda: cluster.condition(KIND, "broken", "Ready").get("reason") == "InvalidSpec")
+    message = cluster.condition(KIND, "broken", "Ready")["message"]
+    assert "spec.firstRowOnly" in message
+    assert "spec.refreshInterval" in message
+    assert (await finished(cluster, "fine"))["output"] == {"firstRow": {"one": 1}}
+    assert "LookupStarted" not in cluster.event_reasons("broken")
+
+
+async def test_a_lookup_running_when_the_operator_stops_runs_again_after_a_restart(
+    kmock: Any, sts: StsServer, cluster: Cluster
+) -> None:
+    with SilentServer() as silent:
+        operator = await start_operator(kmock)
+        try:
+            await cluster.apply(
+                login_secret(),
+                linked_service("127.0.0.1", silent.port, name="stuck", connectTimeoutSeconds=5),
+                dataset("stuck-orders", linked_service="stuck"),
+                lookup("slow", "SELECT 1 AS one", dataset="stuck-orders"),
+            )
+            await until(lambda: phase(cluster, "slow") == "Running", timeout=WAIT)
+            first = cluster.status(KIND, "slow")["lastRun"]
+        finally:
+            await operator.stop()
+        assert phase(cluster, "slow") == "Running"  # the stopped operator left it as it was
+        operator = await start_operator(kmock)
+        try:
+            status = await finished(cluster, "slow")
+        finally:
+            await operator.stop()
+    run = status["lastRun"]
+    assert (run["trigger"], run["runId"], run["attempt"]) == ("restart", first["runId"], 1)
+    assert condition(status, "Failed") == ("True", "Timeout")
+    assert cluster.event_reasons("slow").count("LookupStarted") == 2

@@ -72,6 +72,8 @@ def _collect_retryable(cls: type[engine_errors.CopyError]) -> None:
 
 _collect_retryable(engine_errors.CopyError)
 _RETRYABLE[ResultTooLarge.code] = False
+# The output could not be written to its ConfigMap (lookups.ResultNotStored): a fix is needed first.
+_RETRYABLE[Reason.RESULT_NOT_STORED] = False
 
 
 def retryable(reason: str | None) -> bool:

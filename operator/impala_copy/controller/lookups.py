@@ -29,6 +29,7 @@ from impala_copy.api.kinds import SpecError, parse_resource
 from impala_copy.api.plan import LookupPlan
 from impala_copy.api.resolve import INVALID_REFERENCE, INVALID_SPEC, Layout, ResolutionError, resolve_lookup
 from impala_copy.controller import lookup_state as st
+from impala_copy.controller.constants import Reason
 from impala_copy.controller.events import Involved, event_body
 from impala_copy.controller.impala_credentials import load_credentials
 from impala_copy.controller.kube import CONFIG_MAPS, OURS, ApiError, KubeClient
@@ -46,6 +47,13 @@ KIND = "LookupActivity"
 ObjectKey = tuple[str, str, str]
 # Seconds the outer deadline adds to policy.timeout (the engine checks policy.timeout itself).
 DEADLINE_GRACE_SECONDS = 30.0
+
+
+class ResultNotStored(CopyError):  # noqa: N818 - named like the engine's errors
+    """The output could not be written to its ConfigMap."""
+
+    code = Reason.RESULT_NOT_STORED
+    retryable = False
 
 
 @dataclass(frozen=True)
@@ -254,7 +262,7 @@ class Lookups:
             message = (
                 f"could not write ConfigMap {st.result_config_map_name(name)}: {exc.reason or exc.status}"
             )
-            patch = st.failed_patch(status, observed, decision, "ResultNotStored", message, self.clock())
+            patch = st.failed_patch(status, observed, decision, ResultNotStored.code, message, self.clock())
             await self._apply(meta, status, patch)
             return
         previous_config_map = status.get("resultConfigMap")
@@ -283,7 +291,15 @@ class Lookups:
         except ApiError as exc:
             if not exc.conflict:
                 raise
-        # It exists (an earlier run): replace its content; the key not used this time is removed.
+        # It exists: an earlier run's (replace its content; the key not used this time is removed), or
+        # someone else's ConfigMap of that name, which is never overwritten.
+        existing = await self.client.get(CONFIG_MAPS, activity.namespace, name)
+        owners = as_dict(existing.get("metadata")).get("ownerReferences") or []
+        if uid is not None and not any(isinstance(o, dict) and o.get("uid") == uid for o in owners):
+            raise ResultNotStored(
+                f"ConfigMap {name!r} exists and does not belong to LookupActivity {activity.name!r}: "
+                "rename or delete it, then run the lookup again"
+            )
         patch = {
             "metadata": {
                 k: body["metadata"][k]
