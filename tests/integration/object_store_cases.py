@@ -184,3 +184,24 @@ def stream_through_store_fs(
         for i in range(chunks):
             out.write(payload[i * (chunk_mb << 20) : (i + 1) * (chunk_mb << 20)])
     return payload
+
+
+def check_retry_of_the_same_run_replaces_a_killed_attempt(tmp_path: Path, store: ObjectStore) -> None:
+    """A retried attempt has the killed attempt's run id: its extra staged parts are never published."""
+    sink = {"formatSettings": {"maxRowsPerFile": 2}}
+    p, secrets = plan(tmp_path, store, "ParquetDataset", sink, run_id="run-7")
+    killed = create_sink(p, secrets)
+    table = numbered_table(10)
+    killed.open(table.schema)
+    copy_batches(
+        MemorySource(table, batch_rows=2), killed, AdditionalColumns([], table.schema),
+        deadline=time.monotonic() + 60, counters=Counters(),
+    )  # fmt: skip
+    # five parts written (the last one still an unfinished upload), then the pod was killed;
+    # the retry (same run id) writes three parts
+    assert len([k for k in data_keys(store) if "/_temporary/" in k]) >= 4
+    p, secrets = plan(tmp_path, store, "ParquetDataset", sink, run_id="run-7")
+    run_sink(p, secrets, numbered_table(5), batch_rows=2)
+    assert data_keys(store) == [f"out/part_0000{i}.parquet" for i in range(3)]
+    paths = download(store, data_keys(store), tmp_path / "retried")
+    assert pa.concat_tables([pq.read_table(x) for x in paths]).equals(numbered_table(5))

@@ -66,6 +66,10 @@ def test_killed_run_is_cleaned_by_the_next(tmp_path: Path, bucket: S3Bucket) -> 
     cases.check_killed_run_is_cleaned_by_the_next(tmp_path, bucket)
 
 
+def test_retry_of_the_same_run_replaces_a_killed_attempt(tmp_path: Path, bucket: S3Bucket) -> None:
+    cases.check_retry_of_the_same_run_replaces_a_killed_attempt(tmp_path, bucket)
+
+
 def test_large_part_round_trips(tmp_path: Path, bucket: S3Bucket) -> None:
     cases.check_large_part_is_uploaded_in_parts(tmp_path, bucket)
 
