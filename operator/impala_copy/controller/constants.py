@@ -134,7 +134,6 @@ class EventReason:
     RUN_STARTED: Final = "RunStarted"
     RUN_SUCCEEDED: Final = "RunSucceeded"
     RUN_FAILED: Final = "RunFailed"
-    RETRY_SCHEDULED: Final = "RetryScheduled"
     RESOLVED: Final = "Resolved"
     POD_STUCK: Final = "PodNotStarting"
     LOOKUP_STARTED: Final = "LookupStarted"
