@@ -73,10 +73,11 @@ async def test_a_wrong_password_then_the_secret_fixed_tests_again_at_once(
     await cluster.patch("Secret", "impala-login", {"data": login_secret("secret")["data"]})
     status = await reason_becomes(cluster, "Connected")
     assert status["lastProbeTime"] >= first_probe
-    assert [(e["type"], e["reason"]) for e in cluster.events("impala")][-2:] == [
-        ("Warning", "ConnectionFailed"),
-        ("Normal", "ConnectionSucceeded"),
+    await until(lambda: "ConnectionSucceeded" in cluster.event_reasons("impala"))  # posted after the status
+    reasons = [
+        (e["type"], e["reason"]) for e in cluster.events("impala") if e["reason"].startswith("Connection")
     ]
+    assert reasons == [("Warning", "ConnectionFailed"), ("Normal", "ConnectionSucceeded")]
 
 
 async def test_nothing_listening_is_unreachable(cluster: Cluster, operator: OperatorThread) -> None:
