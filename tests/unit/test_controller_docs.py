@@ -9,9 +9,8 @@ Faked: nothing.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 from impala_copy.controller import constants
 from impala_copy.controller.kube import API_ACCESS
