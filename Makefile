@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed ## Create .venv with the package and the test dependencies
 
 # Debian packages the suite needs (PostgreSQL server, Lua for the Argo CD scripts, podman for the image).
-APT_PACKAGES := postgresql lua5.1 podman runc mmdebstrap uidmap
+APT_PACKAGES := postgresql openssl lua5.1 podman runc mmdebstrap uidmap
 $(TOOLS)/.apt:
 	@mkdir -p $(TOOLS)
 	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
