@@ -26,7 +26,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """impala-copy: Azure Data Factory's "Copy data from Impala", as a Kubernetes operator."""
 
@@ -35,7 +37,9 @@ def _root(
 def crds_command(
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Folder to write <plural>.yaml into; without it, print to stdout."),
+        typer.Option(
+            "--output", "-o", help="Folder to write <plural>.yaml into; without it, print to stdout."
+        ),
     ] = None,
     chart_dir: Annotated[
         Path, typer.Option("--chart-dir", help="The Helm chart's crds/ folder, written too with --output.")

@@ -49,7 +49,7 @@ ObjectKey = tuple[str, str, str]
 DEADLINE_GRACE_SECONDS = 30.0
 
 
-class ResultNotStored(CopyError):  # noqa: N818 - named like the engine's errors
+class ResultNotStored(CopyError):
     """The output could not be written to its ConfigMap."""
 
     code = Reason.RESULT_NOT_STORED

@@ -22,7 +22,7 @@ Key = tuple[str, str]
 logger = logging.getLogger(__name__)
 
 
-class DeadlineExceeded(Exception):  # noqa: N818 - reads as what happened
+class DeadlineExceeded(Exception):
     """The blocking call did not finish in time; its thread is left to end on its own timeouts."""
 
 

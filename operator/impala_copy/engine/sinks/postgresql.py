@@ -70,7 +70,7 @@ TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
 ROW_ERROR_CLASSES = ("22", "23")
 
 
-class SinkDataRejected(SinkError):  # noqa: N818 - named like engine.errors
+class SinkDataRejected(SinkError):
     """The table rejected rows (type, length, constraint): retrying the same data cannot help."""
 
     code = "SinkDataRejected"
