@@ -173,7 +173,7 @@ async def test_an_output_over_900_kib_is_stored_gzipped(
     sts: StsServer, cluster: Cluster, operator: OperatorThread
 ) -> None:
     await apply_base(cluster, sts)
-    await cluster.apply(lookup("all-orders", firstRowOnly=False))  # the dataset's table: 5000 rows, ~1.2 MB
+    await cluster.apply(lookup("all-orders", firstRowOnly=False))  # the dataset's table: 5000 rows, ~1 MB
     status = await finished(cluster, "all-orders")
     assert status["phase"] == "Succeeded", status
     assert (status["rowsReturned"], status["truncated"]) == (ORDERS_ROWS, False)

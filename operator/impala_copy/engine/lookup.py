@@ -40,7 +40,7 @@ HARD_LIMIT_BYTES = 4 * 1024 * 1024
 FETCH_ROWS = MAX_ROWS + 1
 
 
-class ResultTooLarge(CopyError):  # noqa: N818 - named like the other engine errors
+class ResultTooLarge(CopyError):
     """The output is larger than the hard limit; retrying returns the same rows."""
 
     code = "ResultTooLarge"
@@ -263,7 +263,9 @@ def lookup_sql(plan: LookupPlan) -> str:
 
 
 class _Session(Protocol):
-    def query(self, sql: str, *, timeout_seconds: float, batch_rows: int = ...) -> _Source: ...
+    def query(
+        self, sql: str, *, timeout_seconds: float, batch_rows: int = ..., prefetch: int = ...
+    ) -> _Source: ...
 
     def close(self) -> None: ...
 
@@ -291,7 +293,8 @@ def run_lookup(
     session = (connect or _default_connect)(plan.impala, secrets)
     try:
         fetch_rows = 1 if plan.first_row_only else plan.max_rows + 1
-        source = session.query(lookup_sql(plan), timeout_seconds=timeout, batch_rows=fetch_rows)
+        # Fetched in this thread, one block at a time (no read-ahead): nothing past row 5001 is fetched.
+        source = session.query(lookup_sql(plan), timeout_seconds=timeout, batch_rows=fetch_rows, prefetch=0)
         result = collect(
             source,
             first_row_only=plan.first_row_only,
