@@ -121,14 +121,13 @@ def sas_store(azurite: AzuriteServer, container: str, permissions: AccountSasPer
     )
 
 
-def test_sas_token_writes_and_reads(tmp_path: Path, azurite: AzuriteServer, azure_container: str) -> None:
-    """A SAS token authenticates the engine's file system (Azurite cannot run blob batch deletes under a
-    SAS, which the commit's cleanup uses, so the full copy with a SAS is not run here)."""
-    store = sas_store(
-        azurite, azure_container, AccountSasPermissions(read=True, write=True, list=True, create=True)
-    )
-    payload = cases.stream_through_store_fs(tmp_path, store, "sas.bin", chunks=2, chunk_mb=1)
-    assert store.read("out/sas.bin") == payload
+def test_sas_token(tmp_path: Path, azurite: AzuriteServer, azure_container: str) -> None:
+    permissions = AccountSasPermissions(read=True, write=True, delete=True, list=True, add=True, create=True)
+    store = sas_store(azurite, azure_container, permissions)
+    p, secrets = cases.plan(tmp_path, store, "ParquetDataset", {"formatSettings": {"maxRowsPerFile": 3}})
+    assert cases.run_sink(p, secrets, cases.numbered_table(5)).files_written == 2
+    assert cases.data_keys(store) == ["out/part_00000.parquet", "out/part_00001.parquet"]
+    assert not [k for k in store.keys("out/") if "_temporary" in k]
 
 
 def test_sas_errors_never_quote_the_token(

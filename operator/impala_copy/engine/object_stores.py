@@ -283,11 +283,12 @@ class _ScrubbedStream:
 
 
 class _BlobDeleter:
-    """Deletes single blobs with the Azure Storage SDK on flat-namespace accounts.
+    """Deletes blobs with the Azure Storage SDK on flat-namespace accounts.
 
     Arrow's delete_file there leases the blob, writes a marker for its folder, deletes the blob and
     then releases the lease of the deleted blob, which fails and can stall the call for seconds; one
-    Delete Blob request does what the commit protocol needs.
+    Delete Blob request does what the commit protocol needs. Folders (the commit's staging folders,
+    a few parts each) are deleted blob by blob rather than with a blob batch request.
     """
 
     def __init__(self, account: AzureAccount) -> None:
@@ -324,6 +325,20 @@ class _BlobDeleter:
         except AzureError as exc:
             raise OSError(scrub(" ".join(str(exc).split()))) from None
 
+    def delete_tree(self, path: str) -> None:
+        """Every blob under the folder (its folder marker blobs too), one Delete Blob request each."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        container, _, folder = path.rstrip("/").partition("/")
+        client = self._client().get_container_client(container)
+        try:
+            names = [b.name for b in client.list_blobs(name_starts_with=f"{folder}/")]
+            for name in sorted(names, key=len, reverse=True):  # contents before their folder markers
+                with contextlib.suppress(ResourceNotFoundError):
+                    client.delete_blob(name)
+        except AzureError as exc:
+            raise OSError(scrub(" ".join(str(exc).split()))) from None
+
 
 class _AzureHandler(pafs.FileSystemHandler):  # type: ignore[misc]
     """Arrow's Azure file system with move() as copy + delete where the account has no namespace
@@ -352,7 +367,10 @@ class _AzureHandler(pafs.FileSystemHandler):  # type: ignore[misc]
         _scrubbed(lambda: self.fs.create_dir(path, recursive=recursive))
 
     def delete_dir(self, path: str) -> None:
-        _scrubbed(lambda: self.fs.delete_dir(path))
+        if self.native_move:
+            _scrubbed(lambda: self.fs.delete_dir(path))
+        else:  # Arrow would use a blob batch request, which some SAS tokens and emulators refuse
+            self.deleter.delete_tree(path)
 
     def delete_dir_contents(self, path: str, missing_dir_ok: bool = False) -> None:
         _scrubbed(lambda: self.fs.delete_dir_contents(path, missing_dir_ok=missing_dir_ok))
