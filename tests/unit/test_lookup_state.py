@@ -262,3 +262,17 @@ def test_set_condition_keeps_other_types_and_the_transition_time_when_status_is_
     assert [c["type"] for c in out] == ["Ready", "Running"]
     out = ls.set_condition(out, "Ready", "False", "SecretNotFound", "x", NOW, 3)
     assert out[0]["lastTransitionTime"] == "2026-01-02T03:04:05Z"
+
+
+def test_secure_input_hides_server_messages_that_may_quote_the_query() -> None:
+    message = "[UNRESOLVED_COLUMN] `no_such` cannot be resolved; SELECT no_such FROM demo.orders"
+    assert ls.visible_failure("QueryFailed", message, secure_input=False) == ("QueryFailed", message)
+    hidden = ls.visible_failure("QueryFailed", message, secure_input=True)
+    assert hidden == (
+        "QueryFailed",
+        "the server rejected the query (its message is hidden by policy.secureInput)",
+    )
+    assert (
+        ls.visible_failure("Unreachable", "impala:21050 refused", secure_input=True)[1]
+        == "impala:21050 refused"
+    )

@@ -463,6 +463,17 @@ def succeeded_patch(
     )
 
 
+# Failures whose message is the server's, which may quote the SQL (hidden with policy.secureInput).
+QUERY_ECHOING_REASONS = frozenset({"QueryFailed", "TableNotFound"})
+
+
+def visible_failure(reason: str, message: str, *, secure_input: bool) -> tuple[str, str]:
+    """The failure as status, Events and logs show it: with secureInput, no server text quoting the query."""
+    if secure_input and reason in QUERY_ECHOING_REASONS:
+        return reason, "the server rejected the query (its message is hidden by policy.secureInput)"
+    return reason, message
+
+
 def failed_patch(
     raw_status: dict[str, Any] | None,
     observed: Observed,
@@ -529,4 +540,5 @@ __all__ = [
     "set_condition",
     "started_patch",
     "succeeded_patch",
+    "visible_failure",
 ]

@@ -197,7 +197,7 @@ class Lookups:
             observed = st.Observed.of(activity, status, meta.generation)
             result, failure = await self._execute(meta, activity, decision)
             if failure is not None:
-                reason, message = failure
+                reason, message = st.visible_failure(*failure, secure_input=activity.spec.policy.secure_input)
                 log.info("%s/%s: lookup failed: %s: %s", ns, name, reason, message)
                 await self._apply(
                     meta, status, st.failed_patch(status, observed, decision, reason, message, self.clock())
