@@ -54,6 +54,12 @@ async def test_a_reachable_server_with_the_right_password_is_connected(
     assert shape(status) == shape(linked_service_scenarios()["connected"]["status"])
     events = [(e["type"], e["reason"]) for e in cluster.events("impala")]
     assert events.count(("Normal", "ConnectionSucceeded")) == 1
+    # One test: the operator read the password once (a test reads it; nothing else does).
+    reads = [
+        r for r in cluster.operator_requests()
+        if r.method.value == "GET" and r.resource and r.resource.plural == "secrets" and r.name == "impala-login"
+    ]  # fmt: skip
+    assert len(reads) == 1
 
 
 async def test_a_wrong_password_then_the_secret_fixed_tests_again_at_once(

@@ -195,6 +195,7 @@ __all__ = [
     "referenced_config_maps",
     "referenced_secrets",
     "reflects",
+    "rfc3339",
     "spec_fingerprint",
     "transition_event",
 ]

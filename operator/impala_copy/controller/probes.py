@@ -61,6 +61,7 @@ class Tested:
     ref_prints: dict[RefKey, str | None] = field(default_factory=dict)
     result: ProbeResult | None = None
     not_tested: tuple[str, str] | None = None  # (reason, message) when references did not resolve
+    probed_at: str | None = None  # lastProbeTime written for this test
 
 
 class Probes:
@@ -132,7 +133,10 @@ class Probes:
             spec_print=spec_print,
             tested_spec_print=tested.spec_print if tested else None,
             references_changed=changed,
-            last_probe_time=status.get("lastProbeTime") if tested else None,
+            # This operator's own last test counts even before the watch shows the status it wrote.
+            last_probe_time=max(filter(None, (status.get("lastProbeTime"), tested.probed_at)), default=None)
+            if tested
+            else None,
             interval_seconds=interval,
             now=now,
             in_flight=key in self.in_flight,
@@ -199,6 +203,7 @@ class Probes:
             reason = exc.reason if exc.reason == INVALID_SPEC else ps.REASON_NOT_TESTED
             message = exc.message
             tested.not_tested = (reason, message)
+            tested.probed_at = ps.rfc3339(self.clock())
             self.tested[key] = tested
             log.info("%s/%s: connection not tested: %s", meta.namespace, meta.name, message)
             await self._write(
@@ -206,6 +211,7 @@ class Probes:
             )
             return
         tested.result = result
+        tested.probed_at = ps.rfc3339(result.probed_at)
         self.tested[key] = tested
         log.info(
             "%s/%s: connection test: %s (%s)",
