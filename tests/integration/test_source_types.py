@@ -149,9 +149,12 @@ def test_empty_table_gives_schema_and_no_rows(sts, prefetch):
     assert source.schema.field("created").type == pa.timestamp("us")
 
 
-def test_closing_mid_way_leaves_the_session_usable(sts):
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_closing_mid_way_leaves_the_session_usable(sts, prefetch):
     with connect(connection(sts), SECRETS) as session:
-        source = session.query("SELECT * FROM demo.orders", timeout_seconds=60, batch_rows=500, prefetch=2)
+        source = session.query(
+            "SELECT * FROM demo.orders", timeout_seconds=60, batch_rows=500, prefetch=prefetch
+        )
         first = next(iter(source.batches()))
         source.close()
         assert first.num_rows == 500

@@ -30,7 +30,7 @@ from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
 from thrift.transport.TTransport import CReadableTransport
 
 from impala_copy.api.plan import ImpalaConnection
-from impala_copy.engine import hs2
+from impala_copy.engine import hs2, hs2_query
 from impala_copy.engine.errors import ServerError
 from impala_copy.engine.hs2 import HS2Query
 
@@ -49,6 +49,7 @@ class ScriptedSession:
         self.reader, self.writer = socket.socketpair()
         self.aborted = False
         self.handle = object()
+        self.frames = None  # not a framed connection: one FetchResults call at a time
 
     @property
     def usable(self) -> bool:
@@ -102,7 +103,7 @@ def test_prefetch_is_bounded_while_the_consumer_waits():
 
 
 def test_closing_a_query_stuck_in_a_fetch_cuts_the_connection(monkeypatch):
-    monkeypatch.setattr(hs2, "STOP_GRACE_SECONDS", 0.3)
+    monkeypatch.setattr(hs2_query, "STOP_GRACE_SECONDS", 0.3)
     session = ScriptedSession([[1, 2, 3]], stall_after=1)
     query = _query(session, prefetch=1)
     batches = query.batches()

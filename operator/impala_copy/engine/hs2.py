@@ -13,7 +13,8 @@ What it adds to impyla:
   (impyla's retry would reopen it without TLS).
 - Arrow: the result schema comes from GetResultSetMetadata, and each FetchResults block becomes one
   record batch through bulk conversion (engine/arrow_types.py). A fetch thread keeps at most
-  `prefetch` raw blocks ahead of the consumer, so memory stays flat whatever the result size.
+  `prefetch` raw blocks ahead of the consumer, so memory stays flat whatever the result size
+  (engine/hs2_query.py).
 - Errors: every failure is a CopyError subclass that says what happened (engine/hs2_errors.py).
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import queue
 import socket
 import ssl
 import threading
@@ -31,33 +31,23 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import pyarrow as pa
-
 from impala_copy.api.impala import AuthenticationType, ThriftTransportProtocol
 from impala_copy.api.plan import ImpalaConnection
 from impala_copy.engine import hs2_errors, tls
-from impala_copy.engine.arrow_types import (
-    ColumnSpec,
-    arrow_schema,
-    column_specs,
-    rowset_length,
-    rowset_to_batch,
-)
-from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError, Timeout
+from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError
+from impala_copy.engine.hs2_query import HS2Query
 from impala_copy.engine.secrets import read_secret
 
 # Rows asked for per FetchResults call (Impala and Spark honour at least 50,000); see docs/benchmarks.md.
 DEFAULT_BATCH_ROWS = 50_000
-# Raw blocks the fetch thread may hold ahead of the consumer.
-DEFAULT_PREFETCH = 2
+# Raw blocks the fetch thread may hold ahead of the consumer (each block of 50,000 rows of a
+# typical table is about 20 MB of Python objects before conversion).
+DEFAULT_PREFETCH = 1
 # The longest a single RPC may block once connected (a FetchResults of a slow query included).
 MAX_RPC_SECONDS = 900.0
-_POLL_FIRST, _POLL_MAX = 0.02, 0.5
 # Read buffer of the unframed transports (NOSASL, HTTP); thrift's default of 4 KiB costs a Python
 # call per 4 KiB of a FetchResults response.
 READ_BUFFER_BYTES = 1 << 20
-# How long closing a query waits for an RPC in flight before it cuts the connection.
-STOP_GRACE_SECONDS = 10.0
 # SASLUsername: HiveServer2's PLAIN mechanism refuses an empty password, so a user-name-only login
 # sends this placeholder, as impyla does; a server that accepts such logins does not check it.
 SASL_USERNAME_PLACEHOLDER = "password"
@@ -264,6 +254,7 @@ def connect(conn: ImpalaConnection, secrets: Mapping[str, str]) -> ImpalaSession
             transport.close()
         raise hs2_errors.login_error(exc, conn, login, where, timeout) from None
     session = ImpalaSession(conn, client, transport, response.sessionHandle, http_client=http_client)
+    session.frames = _frame_reader(transport)
     session.set_rpc_timeout(max(timeout, MAX_RPC_SECONDS))
     return session
 
@@ -284,6 +275,8 @@ class ImpalaSession:
         self._closed = False
         self._aborted = False
         self.rpc_timeout = MAX_RPC_SECONDS
+        # Set by connect() on a framed (SASL) binary connection: lets a query pipeline its fetches.
+        self.frames: Any = None
 
     def set_rpc_timeout(self, seconds: float) -> None:
         self.rpc_timeout = seconds
@@ -318,6 +311,18 @@ class ImpalaSession:
     ) -> HS2Query:
         """Run `sql` until its result is ready (at most `timeout_seconds`, then it is cancelled)."""
         return HS2Query(self, sql, timeout_seconds=timeout_seconds, batch_rows=batch_rows, prefetch=prefetch)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the connection (no other RPC may interleave) for a sequence of calls."""
+        if not self.usable:
+            raise ServerError(f"the connection to {self.where} is closed")
+        with self._lock:
+            yield
+
+    @property
+    def client(self) -> Any:
+        return self._client
 
     def ping(self) -> float:
         """Seconds for a `SELECT 1` round trip (execute, fetch, close)."""
@@ -373,6 +378,18 @@ class ImpalaSession:
         self.close()
 
 
+def _frame_reader(transport: Any) -> Any:
+    """The connected socket under a SASL transport whose frames are plain (PLAIN: no integrity layer).
+
+    On such a connection every HS2 message is one frame (4-byte length + body), so a response can be
+    read whole and decoded later, while the next request is already with the server.
+    """
+    if type(transport).__name__ != "TSaslClientTransport" or getattr(transport, "encode", True):
+        return None
+    inner = getattr(transport, "_trans", None)
+    return inner if hasattr(inner, "readAll") and hasattr(inner, "handle") else None
+
+
 def _raw_socket(transport: Any) -> socket.socket | None:
     """The socket under a (SASL/buffered) transport, to set its timeout."""
     seen = 0
@@ -384,196 +401,6 @@ def _raw_socket(transport: Any) -> socket.socket | None:
         layer = getattr(layer, "_trans", None) or getattr(layer, "transport", None)
         seen += 1
     return None
-
-
-# --------------------------------------------------------------------------------------------- query
-
-_DONE = object()
-
-
-class HS2Query:
-    """A query whose result streams as Arrow record batches (a `BatchSource`)."""
-
-    def __init__(
-        self, session: ImpalaSession, sql: str, *, timeout_seconds: float, batch_rows: int, prefetch: int
-    ) -> None:
-        if batch_rows < 1:
-            raise ConfigurationError("batch_rows must be at least 1")
-        self.session = session
-        self.batch_rows = batch_rows
-        self.prefetch = prefetch
-        self.rows_fetched = 0
-        self.fetch_calls = 0
-        self._operation: Any = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(prefetch, 1))
-        self._started = False
-        self._exhausted = False
-        self._execute(sql, timeout_seconds)
-        self._specs: list[ColumnSpec] = self._result_columns()
-        self._schema = arrow_schema(self._specs)
-
-    # -- execution
-    def _execute(self, sql: str, timeout_seconds: float) -> None:
-        from impala._thrift_gen.TCLIService.ttypes import TExecuteStatementReq
-
-        deadline = time.monotonic() + timeout_seconds
-        request = TExecuteStatementReq(sessionHandle=self.session.handle, statement=sql, runAsync=True)
-        response = self.session.rpc("ExecuteStatement", request, "running the query")
-        self._operation = response.operationHandle
-        try:
-            self._wait(deadline, timeout_seconds)
-        except BaseException:
-            self._close_operation(cancel=True)
-            raise
-
-    def _wait(self, deadline: float, timeout_seconds: float) -> None:
-        from impala._thrift_gen.TCLIService.ttypes import TGetOperationStatusReq, TOperationState
-
-        delay = _POLL_FIRST
-        request = TGetOperationStatusReq(operationHandle=self._operation)
-        while True:
-            status = self.session.rpc("GetOperationStatus", request, "waiting for the query")
-            state = status.operationState
-            if state == TOperationState.FINISHED_STATE:
-                if status.hasResultSet is not None:
-                    self._operation.hasResultSet = status.hasResultSet
-                return
-            if state == TOperationState.ERROR_STATE:
-                raise hs2_errors.query_error(status.errorMessage, status.sqlState)
-            if state in (TOperationState.CANCELED_STATE, TOperationState.CLOSED_STATE):
-                raise QueryFailed("the query was cancelled or closed by the server")
-            if state == TOperationState.UKNOWN_STATE:
-                raise QueryFailed("the server reports the query in an unknown state")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise Timeout(
-                    f"the query did not finish within {timeout_seconds:g}s (queryTimeout) and was cancelled"
-                )
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, _POLL_MAX)
-
-    def _result_columns(self) -> list[ColumnSpec]:
-        from impala._thrift_gen.TCLIService.ttypes import TGetResultSetMetadataReq
-
-        if not self._operation.hasResultSet:
-            return []
-        request = TGetResultSetMetadataReq(operationHandle=self._operation)
-        try:
-            response = self.session.rpc("GetResultSetMetadata", request, "reading the result schema")
-        except BaseException:
-            self._close_operation(cancel=True)
-            raise
-        return column_specs(response.schema) if response.schema is not None else []
-
-    # -- BatchSource
-    @property
-    def schema(self) -> pa.Schema:
-        return self._schema
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """The result, one record batch per FetchResults block (at most `batch_rows` rows each)."""
-        if self._started:
-            raise QueryFailed("the result of a query can be read only once")
-        self._started = True
-        if not self._specs:
-            self._exhausted = True
-            return
-        if self.prefetch <= 0:
-            while (rowset := self._fetch()) is not None:
-                yield rowset_to_batch(rowset, self._specs, self._schema)
-            return
-        self._thread = threading.Thread(target=self._fetch_loop, name="hs2-fetch", daemon=True)
-        self._thread.start()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield rowset_to_batch(item, self._specs, self._schema)
-        finally:
-            self._stop_thread()
-
-    def _fetch(self) -> Any:
-        """The next non-empty TRowSet, or None at the end of the result."""
-        from impala._thrift_gen.TCLIService.ttypes import TFetchOrientation, TFetchResultsReq
-
-        request = TFetchResultsReq(
-            operationHandle=self._operation, orientation=TFetchOrientation.FETCH_NEXT, maxRows=self.batch_rows
-        )
-        while not self._stop.is_set():
-            response = self.session.rpc("FetchResults", request, "fetching results")
-            self.fetch_calls += 1
-            n = rowset_length(response.results, self._specs)
-            if n:
-                self.rows_fetched += n
-                return response.results
-            # An empty block ends the result (Spark always reports hasMoreRows=false; Impala may send
-            # an empty block while the query still produces rows, with hasMoreRows=true).
-            if not response.hasMoreRows:
-                self._exhausted = True
-                return None
-            time.sleep(_POLL_FIRST)
-        return None
-
-    def _fetch_loop(self) -> None:
-        try:
-            while not self._stop.is_set():
-                rowset = self._fetch()
-                if rowset is None:
-                    break
-                self._put(rowset)
-            self._put(_DONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
-            self._put(exc)
-
-    def _put(self, item: Any) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def _stop_thread(self) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        give_up = time.monotonic() + STOP_GRACE_SECONDS
-        while thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    self._queue.get_nowait()
-            thread.join(0.2)
-            if thread.is_alive() and time.monotonic() > give_up:
-                # The fetch thread is stuck in an RPC (a stalled server): cut the connection under it.
-                self.session.abort()
-                give_up = float("inf")
-
-    def _close_operation(self, *, cancel: bool = False) -> None:
-        from impala._thrift_gen.TCLIService.ttypes import TCancelOperationReq, TCloseOperationReq
-
-        operation, self._operation = self._operation, None
-        if operation is None or not self.session.usable:
-            return
-        if cancel:
-            with contextlib.suppress(CopyError):
-                self.session.rpc(
-                    "CancelOperation", TCancelOperationReq(operationHandle=operation), "cancelling"
-                )
-        with contextlib.suppress(CopyError):
-            self.session.rpc(
-                "CloseOperation", TCloseOperationReq(operationHandle=operation), "closing the query"
-            )
-
-    def close(self) -> None:
-        """Stop fetching and release the query on the server (cancelled when unread rows remain)."""
-        self._stop_thread()
-        self._close_operation(cancel=not self._exhausted)
 
 
 __all__ = [

@@ -1,0 +1,325 @@
+"""One HiveServer2 query: run it, wait for it within its timeout, stream its result as Arrow batches.
+
+    query = HS2Query(session, sql, timeout_seconds=7200, batch_rows=50_000, prefetch=1)
+    query.schema            # from GetResultSetMetadata
+    for batch in query.batches(): ...
+    query.close()           # cancels the query if rows are left unread
+
+Streaming: a fetch thread calls FetchResults and hands the decoded blocks to the consumer through a
+queue of `prefetch` blocks; the consumer turns each block into a record batch (engine/arrow_types.py).
+So the server computes the next block while this process converts and writes the previous one, and
+at most `prefetch` + 2 raw blocks are alive at once.
+
+On a framed (SASL) connection the fetch thread also pipelines: it reads a response whole, sends the
+next FetchResults at once, and only then decodes, so the server never waits for the decoding.
+FETCH_NEXT requests are answered in order, and a request still outstanding when the stream stops is
+read and dropped before any other call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import struct
+import threading
+import time
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from impala_copy.engine import hs2_errors
+from impala_copy.engine.arrow_types import (
+    ColumnSpec,
+    arrow_schema,
+    column_specs,
+    rowset_length,
+    rowset_to_batch,
+)
+from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError, Timeout
+
+if TYPE_CHECKING:
+    from impala_copy.engine.hs2 import ImpalaSession
+
+# How long closing a query waits for an RPC in flight before it cuts the connection.
+STOP_GRACE_SECONDS = 10.0
+_POLL_FIRST, _POLL_MAX = 0.02, 0.5
+_DONE = object()
+_FRAME_HEADER = struct.Struct(">I")
+
+
+class HS2Query:
+    """A query whose result streams as Arrow record batches (a `BatchSource`)."""
+
+    def __init__(
+        self, session: ImpalaSession, sql: str, *, timeout_seconds: float, batch_rows: int, prefetch: int
+    ) -> None:
+        if batch_rows < 1:
+            raise ConfigurationError("batch_rows must be at least 1")
+        self.session = session
+        self.batch_rows = batch_rows
+        self.prefetch = prefetch
+        self.rows_fetched = 0
+        self.fetch_calls = 0
+        self._operation: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(prefetch, 1))
+        self._started = False
+        self._exhausted = False
+        self._inline: Generator[Any, None, None] | None = None  # the block iterator when prefetch is 0
+        self._execute(sql, timeout_seconds)
+        self._specs: list[ColumnSpec] = self._result_columns()
+        self._schema = arrow_schema(self._specs)
+
+    # ------------------------------------------------------------------------------------ execution
+    def _execute(self, sql: str, timeout_seconds: float) -> None:
+        from impala._thrift_gen.TCLIService.ttypes import TExecuteStatementReq
+
+        deadline = time.monotonic() + timeout_seconds
+        request = TExecuteStatementReq(sessionHandle=self.session.handle, statement=sql, runAsync=True)
+        response = self.session.rpc("ExecuteStatement", request, "running the query")
+        self._operation = response.operationHandle
+        try:
+            self._wait(deadline, timeout_seconds)
+        except BaseException:
+            self._close_operation(cancel=True)
+            raise
+
+    def _wait(self, deadline: float, timeout_seconds: float) -> None:
+        from impala._thrift_gen.TCLIService.ttypes import TGetOperationStatusReq, TOperationState
+
+        delay = _POLL_FIRST
+        request = TGetOperationStatusReq(operationHandle=self._operation)
+        while True:
+            status = self.session.rpc("GetOperationStatus", request, "waiting for the query")
+            state = status.operationState
+            if state == TOperationState.FINISHED_STATE:
+                if status.hasResultSet is not None:
+                    self._operation.hasResultSet = status.hasResultSet
+                return
+            if state == TOperationState.ERROR_STATE:
+                raise hs2_errors.query_error(status.errorMessage, status.sqlState)
+            if state in (TOperationState.CANCELED_STATE, TOperationState.CLOSED_STATE):
+                raise QueryFailed("the query was cancelled or closed by the server")
+            if state == TOperationState.UKNOWN_STATE:
+                raise QueryFailed("the server reports the query in an unknown state")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Timeout(
+                    f"the query did not finish within {timeout_seconds:g}s (queryTimeout) and was cancelled"
+                )
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, _POLL_MAX)
+
+    def _result_columns(self) -> list[ColumnSpec]:
+        from impala._thrift_gen.TCLIService.ttypes import TGetResultSetMetadataReq
+
+        if not self._operation.hasResultSet:
+            return []
+        request = TGetResultSetMetadataReq(operationHandle=self._operation)
+        try:
+            response = self.session.rpc("GetResultSetMetadata", request, "reading the result schema")
+        except BaseException:
+            self._close_operation(cancel=True)
+            raise
+        return column_specs(response.schema) if response.schema is not None else []
+
+    # ---------------------------------------------------------------------------------- BatchSource
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The result, one record batch per FetchResults block (at most `batch_rows` rows each)."""
+        if self._started:
+            raise QueryFailed("the result of a query can be read only once")
+        self._started = True
+        if not self._specs:
+            self._exhausted = True
+            return
+        if self.prefetch <= 0:
+            self._inline = self._rowsets()
+            for rowset in self._inline:
+                yield rowset_to_batch(rowset, self._specs, self._schema)
+            return
+        self._thread = threading.Thread(target=self._fetch_loop, name="hs2-fetch", daemon=True)
+        self._thread.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield rowset_to_batch(item, self._specs, self._schema)
+                del item  # do not keep the raw block alive while the consumer works on its batch
+        finally:
+            self._stop_thread()
+
+    def close(self) -> None:
+        """Stop fetching and release the query on the server (cancelled when unread rows remain)."""
+        self._stop_thread()
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()  # reads a response still due on the connection
+        self._close_operation(cancel=not self._exhausted)
+
+    # ------------------------------------------------------------------------------------- fetching
+    def _request(self) -> Any:
+        from impala._thrift_gen.TCLIService.ttypes import TFetchOrientation, TFetchResultsReq
+
+        return TFetchResultsReq(
+            operationHandle=self._operation, orientation=TFetchOrientation.FETCH_NEXT, maxRows=self.batch_rows
+        )
+
+    def _rowsets(self) -> Generator[Any, None, None]:
+        """Every non-empty TRowSet of the result, in order (pipelined when the connection allows)."""
+        if self.session.frames is not None:
+            yield from self._pipelined_rowsets()
+            return
+        request = self._request()
+        while not self._stop.is_set():
+            response = self.session.rpc("FetchResults", request, "fetching results")
+            if (rowset := self._accept(response)) is not None:
+                yield rowset
+            elif self._exhausted:
+                return
+
+    def _accept(self, response: Any) -> Any:
+        """The rows of one FetchResults response; None when it has none (then maybe the end)."""
+        self.fetch_calls += 1
+        n = rowset_length(response.results, self._specs)
+        if n:
+            self.rows_fetched += n
+            return response.results
+        # An empty block ends the result (Spark always reports hasMoreRows=false; Impala may send
+        # an empty block while the query still produces rows, with hasMoreRows=true).
+        if not response.hasMoreRows:
+            self._exhausted = True
+        return None
+
+    def _pipelined_rowsets(self) -> Iterator[Any]:
+        session, frames = self.session, self.session.frames
+        request = self._request()
+        where = session.where
+        with session.exclusive():
+            outstanding = 0
+            try:
+                self._send(request)
+                outstanding = 1
+                while not self._stop.is_set():
+                    frame = self._read_frame(frames, where)
+                    outstanding -= 1
+                    self._send(request)  # the server works on the next block while this one is decoded
+                    outstanding += 1
+                    response = _decode_fetch_response(frame)
+                    hs2_errors.check_status(response.status, "fetching results")
+                    if (rowset := self._accept(response)) is not None:
+                        yield rowset
+                    elif self._exhausted:
+                        return
+            finally:
+                self._drain(frames, outstanding, where)
+
+    def _send(self, request: Any) -> None:
+        try:
+            self.session.client.send_FetchResults(request)
+        except CopyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - socket and thrift errors alike
+            raise hs2_errors.rpc_error(
+                exc, self.session.where, "fetching results", self.session.rpc_timeout
+            ) from None
+
+    def _read_frame(self, frames: Any, where: str) -> bytes:
+        try:
+            (length,) = _FRAME_HEADER.unpack(frames.readAll(_FRAME_HEADER.size))
+            return bytes(frames.readAll(length))
+        except CopyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - socket and thrift errors alike
+            raise hs2_errors.rpc_error(exc, where, "fetching results", self.session.rpc_timeout) from None
+
+    def _drain(self, frames: Any, outstanding: int, where: str) -> None:
+        """Read and drop the responses of requests sent ahead; cut the connection if that fails."""
+        for _ in range(outstanding):
+            if not self.session.usable:
+                return
+            try:
+                self._read_frame(frames, where)
+            except CopyError:
+                self.session.abort()
+                return
+
+    def _fetch_loop(self) -> None:
+        try:
+            for rowset in self._rowsets():
+                self._put(rowset)
+                del rowset
+            self._put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            self._put(exc)
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _stop_thread(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        give_up = time.monotonic() + STOP_GRACE_SECONDS
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+            thread.join(0.2)
+            if thread.is_alive() and time.monotonic() > give_up:
+                # The fetch thread is stuck in an RPC (a stalled server): cut the connection under it.
+                self.session.abort()
+                give_up = float("inf")
+
+    def _close_operation(self, *, cancel: bool = False) -> None:
+        from impala._thrift_gen.TCLIService.ttypes import TCancelOperationReq, TCloseOperationReq
+
+        operation, self._operation = self._operation, None
+        if operation is None or not self.session.usable:
+            return
+        if cancel:
+            with contextlib.suppress(CopyError):
+                self.session.rpc(
+                    "CancelOperation", TCancelOperationReq(operationHandle=operation), "cancelling"
+                )
+        with contextlib.suppress(CopyError):
+            self.session.rpc(
+                "CloseOperation", TCloseOperationReq(operationHandle=operation), "closing the query"
+            )
+
+
+def _decode_fetch_response(frame: bytes) -> Any:
+    """A FetchResults reply message (one whole frame) -> TFetchResultsResp, with thrift's C decoder."""
+    from impala._thrift_gen.TCLIService.TCLIService import FetchResults_result
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+    from thrift.Thrift import TApplicationException, TMessageType
+    from thrift.transport.TTransport import TMemoryBuffer
+
+    protocol = TBinaryProtocolAccelerated(TMemoryBuffer(frame))
+    _, message_type, _ = protocol.readMessageBegin()
+    if message_type == TMessageType.EXCEPTION:
+        error = TApplicationException()
+        error.read(protocol)
+        raise ServerError(f"the server failed the fetch: {hs2_errors.server_message(error.message)}")
+    result = FetchResults_result()
+    result.read(protocol)
+    if result.success is None:
+        raise ServerError("the server sent an empty FetchResults reply")
+    return result.success
+
+
+__all__ = ["STOP_GRACE_SECONDS", "HS2Query"]
