@@ -5,15 +5,18 @@
     for batch in query.batches(): ...
     query.close()           # cancels the query if rows are left unread
 
-Streaming: a fetch thread calls FetchResults and hands the decoded blocks to the consumer through a
-queue of `prefetch` blocks; the consumer turns each block into a record batch (engine/arrow_types.py).
-So the server computes the next block while this process converts and writes the previous one, and
-at most `prefetch` + 2 raw blocks are alive at once.
+Streaming: a fetch thread calls FetchResults and hands blocks to the consumer through a queue of
+`prefetch` items, so fetching overlaps with what the consumer does (writing the sink).
 
-On a framed (SASL) connection the fetch thread also pipelines: it reads a response whole, sends the
-next FetchResults at once, and only then decodes, so the server never waits for the decoding.
-FETCH_NEXT requests are answered in order, and a request still outstanding when the stream stops is
-read and dropped before any other call.
+- On a framed (SASL) connection the fetch thread pipelines: it reads a response whole, sends the
+  next FetchResults at once, and only then decodes and converts it to a record batch
+  (engine/arrow_types.py). The server prepares the next block meanwhile, and only Arrow batches
+  wait in the queue. FETCH_NEXT requests are answered in order; a request still outstanding when the
+  stream stops is read and dropped before any other call.
+- Otherwise (no SASL, HTTP) the queue holds decoded blocks and the consumer converts them, so the
+  next FetchResults is already with the server during the conversion.
+
+Either way at most a few blocks are alive at once, whatever the size of the result.
 """
 
 from __future__ import annotations
@@ -152,8 +155,12 @@ class HS2Query:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield rowset_to_batch(item, self._specs, self._schema)
-                del item  # do not keep the raw block alive while the consumer works on its batch
+                if isinstance(item, pa.RecordBatch):
+                    yield item
+                else:
+                    batch = rowset_to_batch(item, self._specs, self._schema)
+                    del item  # the raw block is not kept alive while the consumer works on the batch
+                    yield batch
         finally:
             self._stop_thread()
 
@@ -181,8 +188,11 @@ class HS2Query:
         request = self._request()
         while not self._stop.is_set():
             response = self.session.rpc("FetchResults", request, "fetching results")
-            if (rowset := self._accept(response)) is not None:
+            rowset = self._accept(response)
+            del response
+            if rowset is not None:
                 yield rowset
+                del rowset  # not alive while the next block is fetched
             elif self._exhausted:
                 return
 
@@ -214,9 +224,13 @@ class HS2Query:
                     self._send(request)  # the server works on the next block while this one is decoded
                     outstanding += 1
                     response = _decode_fetch_response(frame)
+                    del frame
                     hs2_errors.check_status(response.status, "fetching results")
-                    if (rowset := self._accept(response)) is not None:
+                    rowset = self._accept(response)
+                    del response
+                    if rowset is not None:
                         yield rowset
+                        del rowset  # not alive while the next block is read and decoded
                     elif self._exhausted:
                         return
             finally:
@@ -253,9 +267,13 @@ class HS2Query:
                 return
 
     def _fetch_loop(self) -> None:
+        # Pipelined: the server already works on the next block, so this thread converts too and
+        # only small Arrow batches wait in the queue. Otherwise the consumer converts, so that the
+        # next FetchResults goes out while the previous block is being converted.
+        convert_here = self.session.frames is not None
         try:
             for rowset in self._rowsets():
-                self._put(rowset)
+                self._put(rowset_to_batch(rowset, self._specs, self._schema) if convert_here else rowset)
                 del rowset
             self._put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
