@@ -1,7 +1,9 @@
-"""Identifier quoting, SELECT building and secret lookup of the HiveServer2 source.
+"""Identifier quoting, SELECT building, secret lookup and login mapping of the HiveServer2 source.
 
-In:  table/column names (ordinary, unicode, hostile), SourcePlan objects, SecretRef + env mappings.
-Out: the exact SQL text, or ConfigurationError/SecretMissing with its message. Faked: nothing (pure).
+In:  table/column names (ordinary, unicode, hostile), SourcePlan objects, SecretRef + env mappings,
+     ImpalaConnection authentication types.
+Out: the exact SQL text, HS2 mechanisms and credentials, or ConfigurationError/SecretMissing with its
+     message. Faked: nothing (pure functions).
 """
 
 from __future__ import annotations
@@ -102,3 +104,27 @@ def test_missing_secret_names_secret_and_key_only():
     )
     assert "s3cr3t" not in info.value.message
     assert info.value.exit_code == 2
+
+
+def test_login_mechanisms_per_authentication_type():
+    from impala_copy.api.plan import ImpalaConnection
+    from impala_copy.engine.hs2 import SASL_USERNAME_PLACEHOLDER, login_for
+
+    def conn(**spec):
+        return ImpalaConnection.model_validate({"host": "h", **spec})
+
+    anonymous = login_for(conn(), {})
+    assert (anonymous.mechanism, anonymous.user, anonymous.password) == ("NOSASL", None, None)
+    sasl = login_for(conn(authenticationType="SASLUsername", username="bob"), {})
+    assert (sasl.mechanism, sasl.user, sasl.password) == ("PLAIN", "bob", SASL_USERNAME_PLACEHOLDER)
+    assert login_for(conn(authenticationType="SASLUsername"), {}).user == "anonymous"  # ADF's default
+    full = login_for(
+        conn(
+            authenticationType="UsernameAndPassword",
+            username="alice",
+            password=_ref().model_dump(by_alias=True),
+        ),
+        {"IMPALA_PW": "s3cr3t"},
+    )
+    assert (full.mechanism, full.user, full.password) == ("PLAIN", "alice", "s3cr3t")
+    assert "s3cr3t" not in repr(full)

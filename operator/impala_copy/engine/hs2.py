@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from impala_copy.api.impala import AuthenticationType, ThriftTransportProtocol
+from impala_copy.api.impala import SASL_DEFAULT_USERNAME, AuthenticationType, ThriftTransportProtocol
 from impala_copy.api.plan import ImpalaConnection
 from impala_copy.engine import hs2_errors, tls
 from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError
@@ -69,10 +69,10 @@ def login_for(conn: ImpalaConnection, secrets: Mapping[str, str]) -> Login:
     """authenticationType -> HS2 mechanism and credentials (reads the password Secret)."""
     if conn.authentication_type == AuthenticationType.ANONYMOUS:
         return Login("NOSASL", None, None)
-    if not conn.username:
-        raise ConfigurationError(f"authenticationType {conn.authentication_type.value} requires username")
     if conn.authentication_type == AuthenticationType.SASL_USERNAME:
-        return Login("PLAIN", conn.username, SASL_USERNAME_PLACEHOLDER)
+        return Login("PLAIN", conn.username or SASL_DEFAULT_USERNAME, SASL_USERNAME_PLACEHOLDER)
+    if not conn.username:
+        raise ConfigurationError("authenticationType UsernameAndPassword requires username")
     if conn.password is None:
         raise ConfigurationError("authenticationType UsernameAndPassword requires password")
     return Login("PLAIN", conn.username, read_secret(conn.password, secrets))
@@ -406,6 +406,7 @@ def _raw_socket(transport: Any) -> socket.socket | None:
 __all__ = [
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_PREFETCH",
+    "SASL_USERNAME_PLACEHOLDER",
     "HS2Query",
     "ImpalaSession",
     "Login",
