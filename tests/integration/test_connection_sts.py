@@ -105,7 +105,7 @@ def connection_to(host: str, port: int, **overrides: Any) -> Any:
 # ------------------------------------------------------------------------------------------ the CLI
 
 
-def write_manifests(folder: Path, host: str, port: int, password: str | None, *, timeout: int = 5) -> Path:
+def write_manifests(folder: Path, host: str, port: int, password: str | None, *, timeout: int = 30) -> Path:
     docs: list[dict[str, Any]] = [
         {
             "apiVersion": "impalacopy.io/v1alpha1",
@@ -144,7 +144,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def test_cli_connected(sts: StsServer, tmp_path: Path) -> None:
     folder = write_manifests(tmp_path, sts.host, sts.port, "secret")
     done = cli("test-connection", "-f", str(folder), "--linked-service", "impala")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "ImpalaLinkedService impala: Connected=True reason=Connected"
     assert lines[1].startswith(f"Connected to 127.0.0.1:{sts.port} as alice")
@@ -154,7 +154,7 @@ def test_cli_connected(sts: StsServer, tmp_path: Path) -> None:
 def test_cli_wrong_password_says_what_the_operator_says(sts: StsServer, tmp_path: Path) -> None:
     folder = write_manifests(tmp_path, sts.host, sts.port, "wrong-pass-123")
     done = cli("test-connection", "-f", str(folder), "--linked-service", "impala", "-o", "json")
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     reported = json.loads(done.stdout)
     expected = probe(connection(sts), {PASSWORD_ENV: "wrong-pass-123"})
     assert (reported["connected"], reported["reason"]) == (False, "AuthenticationFailed")
