@@ -94,6 +94,8 @@ class Result:
     seconds: float
     rows_per_second: float
     peak_rss_mb: float
+    cpu_seconds: float = 0.0  # CPU time of this process (all threads) inside the case
+    server_cpu_seconds: float | None = None  # CPU time the HiveServer2 process used meanwhile
     runs: list[dict[str, float]] = field(default_factory=list)
     error: str | None = None
 
@@ -144,22 +146,41 @@ def rss_flat(small: str, large: str, max_growth_mb: float) -> None:
 
 def child_main(case_name: str, context_json: str) -> None:
     """Run one case in this process and print its timing as the last line of stdout."""
+    import resource
+
     ctx = Context(**json.loads(context_json))
     func = CASES[case_name].func
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     rows = func(ctx)
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds}), flush=True)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(json.dumps({"rows": rows, "seconds": seconds, "cpu_seconds": cpu}), flush=True)
 
 
-def run_case(spec: Case, ctx: Context, *, timeout: float = 900.0) -> dict[str, Any]:
-    """Run a case in a child process; its rows, seconds and peak RSS (MB)."""
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system) a process has used so far, from /proc; None when unknown."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_case(
+    spec: Case, ctx: Context, *, timeout: float = 900.0, server_pid: int | None = None
+) -> dict[str, Any]:
+    """Run a case in a child process; its rows, seconds, CPU seconds, peak RSS (MB) and server CPU."""
     workdir = Path(ctx.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     command = [sys.executable, str(ROOT / "bench" / "run.py"), "--child", spec.name, json.dumps(asdict(ctx))]
     stdout_path = workdir.parent / f"{spec.name}.stdout"
     stderr_path = workdir.parent / f"{spec.name}.stderr"
+    server_cpu_before = process_cpu_seconds(server_pid)
     with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
         proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
         deadline = time.monotonic() + timeout
@@ -180,6 +201,9 @@ def run_case(spec: Case, ctx: Context, *, timeout: float = 900.0) -> dict[str, A
         raise RuntimeError(f"case {spec.name} failed (exit {proc.returncode}):\n{tail}")
     outcome = json.loads(lines[-1])
     outcome["peak_rss_mb"] = usage.ru_maxrss / 1024.0  # Linux reports KiB
+    server_cpu_after = process_cpu_seconds(server_pid)
+    if server_cpu_before is not None and server_cpu_after is not None:
+        outcome["server_cpu_seconds"] = server_cpu_after - server_cpu_before
     return outcome
 
 
@@ -187,15 +211,16 @@ def run_case(spec: Case, ctx: Context, *, timeout: float = 900.0) -> dict[str, A
 
 
 def format_table(results: list[Result]) -> str:
-    head = f"{'case':<16} {'what':<58} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'peak RSS MB':>12}"
+    head = f"{'case':<16} {'what':<58} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'CPU s':>7} {'peak RSS MB':>12}"
     lines = [head, "-" * len(head)]
     for r in results:
+        server_cpu = "" if r.server_cpu_seconds is None else f"{r.server_cpu_seconds:.2f}"
         if r.error:
-            lines.append(f"{r.case:<16} {r.label[:58]:<58} FAILED: {r.error.splitlines()[0][:60]}")
+            lines.append(f"{r.case:<16} {r.label[:52]:<52} FAILED: {r.error.splitlines()[0][:60]}")
             continue
         lines.append(
-            f"{r.case:<16} {r.label[:58]:<58} {r.rows:>9} {r.seconds:>8.2f} {r.rows_per_second:>10,.0f} "
-            f"{r.peak_rss_mb:>12.0f}"
+            f"{r.case:<16} {r.label[:52]:<52} {r.rows:>9} {r.seconds:>8.2f} {r.rows_per_second:>10,.0f} "
+            f"{r.cpu_seconds:>6.2f} {server_cpu:>12} {r.peak_rss_mb:>11.0f}"
         )
     return "\n".join(lines)
 

@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port", type=int, help="use a running server on 127.0.0.1 (user alice, password secret)"
     )
+    parser.add_argument(
+        "--server-pid", type=int, help="with --port: the server's PID, to report its CPU time"
+    )
     parser.add_argument("--out", default=str(framework.OUT / "results.json"))
     parser.add_argument("--child", nargs=2, metavar=("CASE", "CONTEXT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -112,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         server = start_sts(Path(tempfile.mkdtemp(prefix="sts-", dir=framework.OUT)))
         seed_sample_tables(server)
         port = server.port
+    server_pid = server.process.pid if server is not None and server.process is not None else args.server_pid
     try:
         setup = _setup_context(host, port, user, password)
         table_rows: dict[str, int] = {}
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.repeat or spec.repeat):
                 print(f"  {spec.name} run {i + 1}...", end=" ", flush=True)
                 try:
-                    outcome = framework.run_case(spec, ctx)
+                    outcome = framework.run_case(spec, ctx, server_pid=server_pid)
                 except RuntimeError as exc:
                     error = str(exc)
                     print("FAILED", flush=True)
@@ -147,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=round(best["seconds"], 3),
                     rows_per_second=round(best["rows"] / best["seconds"], 1) if runs else 0.0,
                     peak_rss_mb=round(max((r["peak_rss_mb"] for r in runs), default=0.0), 1),
+                    cpu_seconds=round(best.get("cpu_seconds", 0.0), 2),
+                    server_cpu_seconds=(
+                        round(best["server_cpu_seconds"], 2) if "server_cpu_seconds" in best else None
+                    ),
                     runs=runs, error=error,
                 )
             )  # fmt: skip

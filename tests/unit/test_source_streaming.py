@@ -145,3 +145,11 @@ def test_connected_socket_reads_exactly_and_reports_a_closed_peer():
     with pytest.raises(Exception, match="read 0 bytes"):
         transport.readAll(1)
     a.close()
+
+
+@pytest.mark.parametrize(
+    ("batch_rows", "columns", "rows"),
+    [(50_000, 8, 25_000), (50_000, 2, 50_000), (50_000, 100, 2_000), (50_000, 1_000, 1_000), (500, 8, 500)],
+)
+def test_fetch_size_follows_the_width_of_the_result(batch_rows, columns, rows):
+    assert hs2_query.fetch_rows(batch_rows, columns) == rows

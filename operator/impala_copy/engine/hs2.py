@@ -38,10 +38,10 @@ from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed
 from impala_copy.engine.hs2_query import HS2Query
 from impala_copy.engine.secrets import read_secret
 
-# Rows asked for per FetchResults call (Impala and Spark honour at least 50,000); see docs/benchmarks.md.
+# Most rows asked for per FetchResults call (Impala and Spark honour at least 50,000); a wide result
+# gets fewer (hs2_query.fetch_rows). See docs/benchmarks.md.
 DEFAULT_BATCH_ROWS = 50_000
-# Raw blocks the fetch thread may hold ahead of the consumer (each block of 50,000 rows of a
-# typical table is about 20 MB of Python objects before conversion).
+# Blocks the fetch thread may hold ahead of the consumer.
 DEFAULT_PREFETCH = 1
 # The longest a single RPC may block once connected (a FetchResults of a slow query included).
 MAX_RPC_SECONDS = 900.0

@@ -1,6 +1,7 @@
 """One HiveServer2 query: run it, wait for it within its timeout, stream its result as Arrow batches.
 
     query = HS2Query(session, sql, timeout_seconds=7200, batch_rows=50_000, prefetch=1)
+    query.fetch_rows        # rows per FetchResults: batch_rows, or fewer for a wide result
     query.schema            # from GetResultSetMetadata
     for batch in query.batches(): ...
     query.close()           # cancels the query if rows are left unread
@@ -46,6 +47,19 @@ if TYPE_CHECKING:
 
 # How long closing a query waits for an RPC in flight before it cuts the connection.
 STOP_GRACE_SECONDS = 10.0
+# Values (rows x columns) asked for per FetchResults call. A decoded block holds one Python object
+# per value (about 50 bytes each) until it is converted, so the block size follows the width of the
+# result: 25,000 rows of 8 columns, 2,000 rows of 100 columns. See docs/benchmarks.md.
+VALUES_PER_FETCH = 200_000
+MIN_FETCH_ROWS = 1_000
+
+
+def fetch_rows(batch_rows: int, columns: int) -> int:
+    """Rows per FetchResults: at most `batch_rows`, and about VALUES_PER_FETCH values."""
+    by_width = max(MIN_FETCH_ROWS, VALUES_PER_FETCH // max(columns, 1))
+    return max(1, min(batch_rows, by_width))
+
+
 _POLL_FIRST, _POLL_MAX = 0.02, 0.5
 _DONE = object()
 _FRAME_HEADER = struct.Struct(">I")
@@ -74,6 +88,7 @@ class HS2Query:
         self._execute(sql, timeout_seconds)
         self._specs: list[ColumnSpec] = self._result_columns()
         self._schema = arrow_schema(self._specs)
+        self.fetch_rows = fetch_rows(batch_rows, len(self._specs))
 
     # ------------------------------------------------------------------------------------ execution
     def _execute(self, sql: str, timeout_seconds: float) -> None:
@@ -134,7 +149,7 @@ class HS2Query:
         return self._schema
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        """The result, one record batch per FetchResults block (at most `batch_rows` rows each)."""
+        """The result, one record batch per FetchResults block (at most `fetch_rows` rows each)."""
         if self._started:
             raise QueryFailed("the result of a query can be read only once")
         self._started = True
@@ -177,7 +192,7 @@ class HS2Query:
         from impala._thrift_gen.TCLIService.ttypes import TFetchOrientation, TFetchResultsReq
 
         return TFetchResultsReq(
-            operationHandle=self._operation, orientation=TFetchOrientation.FETCH_NEXT, maxRows=self.batch_rows
+            operationHandle=self._operation, orientation=TFetchOrientation.FETCH_NEXT, maxRows=self.fetch_rows
         )
 
     def _rowsets(self) -> Generator[Any, None, None]:
@@ -340,4 +355,4 @@ def _decode_fetch_response(frame: bytes) -> Any:
     return result.success
 
 
-__all__ = ["STOP_GRACE_SECONDS", "HS2Query"]
+__all__ = ["STOP_GRACE_SECONDS", "VALUES_PER_FETCH", "HS2Query", "fetch_rows"]
