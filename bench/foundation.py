@@ -49,8 +49,18 @@ def mixed_5m(ctx: SetupContext) -> int:
     return _mixed_table(ctx, "mixed_5m", 5_000_000)
 
 
+MIXED_COLUMN_COUNT = 8
+
+
 def _sql(ctx: Context) -> str:
     return f"SELECT * FROM {ctx.table}"
+
+
+def _engine_fetch_rows(ctx: Context) -> int:
+    """The rows per FetchResults the engine asks for on the mixed table (its batch size)."""
+    from impala_copy.engine.hs2_query import fetch_rows
+
+    return fetch_rows(ctx.batch_rows, MIXED_COLUMN_COUNT)
 
 
 # --------------------------------------------------------------------------------- what users do
@@ -94,7 +104,7 @@ def untyped(ctx: Context) -> int:
 
     conn = connect(**ctx.impyla_kwargs())
     cur = conn.cursor(convert_types=False)
-    cur.arraysize = ctx.batch_rows
+    cur.arraysize = _engine_fetch_rows(ctx)
     cur.execute(_sql(ctx))
     n = 0
     while rows := cur.fetchmany():
@@ -114,7 +124,9 @@ def _floor(ctx: Context) -> int:
     session = service.open_session(ctx.user)
     operation = session.execute(_sql(ctx))
     request = TFetchResultsReq(
-        operationHandle=operation.handle, orientation=TFetchOrientation.FETCH_NEXT, maxRows=ctx.batch_rows
+        operationHandle=operation.handle,
+        orientation=TFetchOrientation.FETCH_NEXT,
+        maxRows=_engine_fetch_rows(ctx),
     )
     n = 0
     while True:
