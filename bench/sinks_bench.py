@@ -9,8 +9,9 @@ from the same HiveServer2:
     pg_upsert      -> PostgreSQL, upsert on a key into a table that already holds every key
                       (staging table + INSERT ... ON CONFLICT), for information
 
-next to d_parquet (the engine to local Parquet) and e_floor (the HS2 fetch floor) of the same run,
-and s3_parquet_5m (5M rows) to show that peak RSS stays flat.
+next to d_parquet (the engine to local Parquet) and e_floor (the HS2 fetch floor) of the same run;
+and s3_sink_1m / s3_sink_5m: generated batches through the S3 sink alone (no HiveServer2), to show
+that the sink's peak RSS stays flat with the row count.
 Targets: S3 and Azure >= 0.95 x d_parquet, PostgreSQL insert >= 0.9 x d_parquet.
 
 The sink servers are started once, in the parent process, by the setup of the "table" `sinks_1m` (so
@@ -31,7 +32,7 @@ from bench.framework import OUT, Context, SetupContext, case, rss_flat, rss_limi
 
 SERVERS_FILE = OUT / "sink-servers.json"
 # The cases' table names only select their setup (which starts the servers); they read these tables.
-SOURCE_TABLES = {"sinks_1m": "mixed_1m", "sinks_5m": "mixed_5m"}
+SOURCE_TABLES = {"sinks_1m": "mixed_1m"}
 _running: list[Any] = []
 
 
@@ -41,17 +42,6 @@ def sinks_table(ctx: SetupContext) -> int:
     from bench.foundation import mixed_1m
 
     rows = mixed_1m(ctx)
-    if not _running:
-        _start_servers()
-    return rows
-
-
-@table_setup("sinks_5m")
-def sinks_table_5m(ctx: SetupContext) -> int:
-    """As sinks_1m, with bench.mixed_5m, for the flatness of peak RSS."""
-    from bench.foundation import mixed_5m
-
-    rows = mixed_5m(ctx)
     if not _running:
         _start_servers()
     return rows
@@ -154,9 +144,88 @@ def s3_parquet(ctx: Context) -> int:
     return _run(ctx, _s3_docs(bucket), "ParquetDataset", {"type": "ParquetSink"})
 
 
-@case("s3_parquet_5m", "engine run_copy -> Parquet on S3 (moto), 5M rows", table="sinks_5m")
-def s3_parquet_5m(ctx: Context) -> int:
-    return s3_parquet(ctx)
+def _generated(rows: int, batch_rows: int) -> Any:
+    """A BatchSource of the mixed table's shape, made in memory (no HiveServer2)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    class Generated:
+        schema = pa.schema(
+            [("i", pa.int32()), ("b", pa.int64()), ("d", pa.float64()), ("dec", pa.decimal128(18, 4)),
+             ("s", pa.string()), ("f", pa.bool_()), ("ts", pa.timestamp("us")), ("dt", pa.date32())]
+        )  # fmt: skip
+
+        def batches(self) -> Any:
+            for start in range(0, rows, batch_rows):
+                ids = pa.array(range(start, min(start + batch_rows, rows)), pa.int64())
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        pc.cast(ids, pa.int32()), pc.multiply(ids, 1000), pc.divide(pc.cast(ids, pa.float64()), 7.0),
+                        pc.cast(pc.divide(pc.cast(ids, pa.float64()), 3.0), pa.decimal128(18, 4)),
+                        pc.binary_join_element_wise("row-", pc.cast(ids, pa.string()), ""),
+                        pc.equal(pc.bit_wise_and(ids, 1), 0),
+                        pc.cast(pc.add(pc.multiply(ids, 1000003), 1600000000000000), pa.timestamp("us")),
+                        pc.cast(pc.cast(pc.bit_wise_and(ids, 4095), pa.int32()), pa.date32()),
+                    ],
+                    schema=self.schema,
+                )  # fmt: skip
+
+        def close(self) -> None:
+            pass
+
+    return Generated()
+
+
+def _sink_only(ctx: Context, rows: int) -> int:
+    """Generated batches through the S3 sink alone: the sink's own memory, without the source's."""
+    import time
+
+    import boto3  # type: ignore[import-untyped]
+    import yaml
+
+    from impala_copy import manifests
+    from impala_copy.engine.pipeline import Counters, transfer
+    from impala_copy.engine.sinks import create_sink
+    from impala_copy.local import LocalLayout, build_plan, secrets_for
+
+    s3 = _servers()["s3"]
+    bucket = f"bench-{uuid.uuid4().hex[:12]}"
+    boto3.client(
+        "s3", endpoint_url=s3["endpoint"], aws_access_key_id=s3["access_key"],
+        aws_secret_access_key=s3["secret_key"], region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)  # fmt: skip
+    api = "impalacopy.io/v1alpha1"
+    docs = [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bench-login"}, "stringData": {"password": "x"}},
+        {"apiVersion": api, "kind": "ImpalaLinkedService", "metadata": {"name": "bench"},
+         "spec": {"host": "127.0.0.1", "authenticationType": "UsernameAndPassword", "username": "x",
+                  "password": {"secretKeyRef": {"name": "bench-login", "key": "password"}}}},
+        {"apiVersion": api, "kind": "ImpalaDataset", "metadata": {"name": "source"},
+         "spec": {"linkedServiceName": {"referenceName": "bench"}, "schema": "bench", "table": "generated"}},
+        {"apiVersion": api, "kind": "CopyActivity", "metadata": {"name": "copy"},
+         "spec": {"inputs": [{"referenceName": "source"}], "outputs": [{"referenceName": "target", "kind": "ParquetDataset"}],
+                  "sink": {"type": "ParquetSink"}}},
+        *_s3_docs(bucket),
+    ]  # fmt: skip
+    folder = Path(ctx.workdir)
+    (folder / "manifests.yaml").write_text(yaml.safe_dump_all(docs), encoding="utf-8")
+    loaded = manifests.load(folder / "manifests.yaml")
+    plan = build_plan(loaded, "default", "copy", LocalLayout(cert_dir=str(folder / "certs")), run_id="bench")
+    sink = create_sink(plan, secrets_for(plan, loaded, {}))
+    result = transfer(
+        _generated(rows, ctx.batch_rows), sink, [], deadline=time.monotonic() + 900, counters=Counters()
+    )
+    return result.rows_written
+
+
+@case("s3_sink_1m", "S3 sink alone (generated batches, no HS2), 1M rows", table="sinks_1m")
+def s3_sink_1m(ctx: Context) -> int:
+    return _sink_only(ctx, 1_000_000)
+
+
+@case("s3_sink_5m", "S3 sink alone (generated batches, no HS2), 5M rows", table="sinks_1m")
+def s3_sink_5m(ctx: Context) -> int:
+    return _sink_only(ctx, 5_000_000)
 
 
 @case("azure_parquet", "engine run_copy -> Parquet on Azure Blob (Azurite)", table="sinks_1m", repeat=2)
@@ -235,4 +304,4 @@ rss_limit("s3_parquet", 350)
 rss_limit("azure_parquet", 350)
 rss_limit("pg_insert", 300)
 rss_limit("pg_upsert", 300)
-rss_flat("s3_parquet", "s3_parquet_5m", 25)
+rss_flat("s3_sink_1m", "s3_sink_5m", 25)
