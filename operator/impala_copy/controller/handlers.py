@@ -22,6 +22,7 @@ import kopf
 from impala_copy.controller import records
 from impala_copy.controller.constants import LABEL_ACTIVITY
 from impala_copy.controller.kube import CONFIG_MAPS, JOBS, OURS, PODS, PVCS, SECRETS, ResourceRef
+from impala_copy.controller.metrics import MetricsServerError
 from impala_copy.controller.runtime import Runtime
 from impala_copy.controller.settings import Settings
 from impala_copy.controller.view import ClusterView
@@ -89,7 +90,10 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
     @kopf.on.startup(registry=registry)
     async def _startup(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
         configure_kopf(settings, runtime.settings)
-        runtime.start(view_of(kwargs))  # kopf passes each index as a keyword argument
+        try:
+            runtime.start(view_of(kwargs))  # kopf passes each index as a keyword argument
+        except MetricsServerError as exc:
+            raise kopf.PermanentError(str(exc)) from None
 
     @kopf.on.cleanup(registry=registry)
     async def _cleanup(**_: Any) -> None:

@@ -33,6 +33,7 @@ from impala_copy.controller.constants import Reason
 from impala_copy.controller.events import Involved, event_body
 from impala_copy.controller.impala_credentials import load_credentials
 from impala_copy.controller.kube import CONFIG_MAPS, OURS, ApiError, KubeClient
+from impala_copy.controller.metrics import Metrics
 from impala_copy.controller.records import Meta, as_dict
 from impala_copy.controller.status import EventSpec
 from impala_copy.controller.timeutil import utcnow
@@ -74,9 +75,11 @@ class Lookups:
         pod_name: str = "",
         clock: Callable[[], datetime] = utcnow,
         wake: Callable[[ObjectKey], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.client = client
         self.view = view
+        self.metrics = metrics or Metrics()
         self.pool = WorkerPool("lookup", workers)
         self.in_flight = InFlight("lookup")
         self.pod_name = pod_name
@@ -324,6 +327,7 @@ class Lookups:
                 return new
             raise
         self._written[key] = new
+        self.metrics.lookup_status(meta.namespace, meta.name, status, new)
         if patch.event_reason is not None and patch.event_type is not None:
             await self._post(meta, EventSpec(patch.event_type, patch.event_reason, patch.event_message or ""))
         return new

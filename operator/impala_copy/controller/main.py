@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 import kopf
 
 from impala_copy.controller.handlers import LoginFn, register
+from impala_copy.controller.metrics import MetricsServerError
 from impala_copy.controller.runtime import Runtime
 from impala_copy.controller.settings import Settings, log_level_number
 
@@ -58,8 +60,14 @@ def run(settings: Settings) -> None:
     """The `impala-copy operator` command."""
     configure_logging(settings)
     where = ", ".join(settings.namespaces) if settings.namespaces else "all namespaces"
-    logging.getLogger("impala_copy.controller").info(
-        "impala-copy operator starting: watching %s; Job image %s", where, settings.job.image
-    )
-    registry, _ = build(settings)
+    log = logging.getLogger("impala_copy.controller")
+    log.info("impala-copy operator starting: watching %s; Job image %s", where, settings.job.image)
+    registry, runtime = build(settings)
+    try:
+        runtime.start_metrics()  # before kopf: a port in use stops the operator at once
+    except MetricsServerError as exc:
+        print(f"impala-copy operator: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if settings.metrics_port is not None:
+        log.info("serving Prometheus metrics on port %d at /metrics", settings.metrics_port)
     asyncio.run(serve(settings, registry))

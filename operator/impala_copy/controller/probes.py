@@ -38,6 +38,7 @@ from impala_copy.controller.impala_credentials import (
     secret_fingerprint_data,
 )
 from impala_copy.controller.kube import OURS, ApiError, KubeClient
+from impala_copy.controller.metrics import Metrics
 from impala_copy.controller.records import Meta, as_dict
 from impala_copy.controller.status import EventSpec
 from impala_copy.controller.timeutil import utcnow
@@ -73,8 +74,10 @@ class Probes:
         pod_name: str = "",
         clock: Callable[[], datetime] = utcnow,
         wake: Callable[[ObjectKey], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.client = client
+        self.metrics = metrics or Metrics()
         self.pool = WorkerPool("probe", workers)
         self.in_flight = InFlight("probe")
         self.pod_name = pod_name
@@ -205,6 +208,7 @@ class Probes:
             tested.not_tested = (reason, message)
             tested.probed_at = ps.rfc3339(self.clock())
             self.tested[key] = tested
+            self.metrics.connection_tested(meta.namespace, meta.name, "notTested", reason)
             log.info("%s/%s: connection not tested: %s", meta.namespace, meta.name, message)
             await self._write(
                 meta, lambda s: ps.not_tested_status(s, reason, message, self.clock(), meta.generation)
@@ -213,6 +217,9 @@ class Probes:
         tested.result = result
         tested.probed_at = ps.rfc3339(result.probed_at)
         self.tested[key] = tested
+        self.metrics.connection_tested(
+            meta.namespace, meta.name, "connected" if result.connected else "failed", result.reason
+        )
         log.info(
             "%s/%s: connection test: %s (%s)",
             meta.namespace,

@@ -22,6 +22,7 @@ from impala_copy.controller.events import Involved, event_body
 from impala_copy.controller.job import JobOwner, build_job
 from impala_copy.controller.kube import JOBS, OURS, ApiError, KubeClient
 from impala_copy.controller.lookups import Lookups
+from impala_copy.controller.metrics import Metrics
 from impala_copy.controller.outcome import FAILED, RUNNING, SUCCEEDED, AttemptOutcome, attempt_outcome
 from impala_copy.controller.probes import Probes
 from impala_copy.controller.readiness import copy_activity_readiness, object_readiness
@@ -284,11 +285,13 @@ class Reconciler:
         view: ClusterView,
         *,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.view = view
         self.clock = clock
+        self.metrics = metrics or Metrics()
         self.dependents = Dependents()
         # LookupActivity runs and ImpalaLinkedService connection tests (set by the Runtime).
         self.lookups: Lookups | None = None
@@ -305,6 +308,7 @@ class Reconciler:
             self.probes.forget(key[1], key[2])
         self._expected.pop(key, None)
         self._written.pop(key, None)
+        self.metrics.forget(*key)
 
     async def reconcile(self, key: ObjectKey) -> float | None:
         """Reconcile one object; returns when to look again (seconds), if anything is pending."""
@@ -333,7 +337,7 @@ class Reconciler:
         else:
             actions = plan_ready_object(body, self.view, old_status=old, now=now)
         self.dependents.record(key, actions.refs)
-        await self._apply(key, body, actions, now)
+        await self._apply(key, body, actions, now, old)
         if kind == "ImpalaLinkedService" and self.probes is not None:
             probe_after = await self.probes.reconcile(body, now)
             if probe_after is not None:
@@ -367,7 +371,14 @@ class Reconciler:
             self._expected.pop(key, None)
         return [record for record, _ in expected.values()]
 
-    async def _apply(self, key: ObjectKey, body: Mapping[str, Any], actions: Actions, now: datetime) -> None:
+    async def _apply(
+        self,
+        key: ObjectKey,
+        body: Mapping[str, Any],
+        actions: Actions,
+        now: datetime,
+        old_status: Mapping[str, Any],
+    ) -> None:
         kind, namespace, name = key
         if actions.create is not None:
             job_name = actions.create["metadata"]["name"]

@@ -16,6 +16,7 @@ from typing import Any
 from impala_copy.controller.constants import ANNOTATION_ACTIVITY_NAME
 from impala_copy.controller.kube import RECONCILED_KINDS, KubeClient
 from impala_copy.controller.lookups import Lookups
+from impala_copy.controller.metrics import Metrics
 from impala_copy.controller.probes import Probes
 from impala_copy.controller.reconcile import ObjectKey, Reconciler
 from impala_copy.controller.records import Meta, job_record, pod_job_name
@@ -30,13 +31,20 @@ class Runtime:
     def __init__(self, settings: Settings, client: KubeClient | None = None) -> None:
         self.settings = settings
         self.client = client or KubeClient()
+        self.metrics = Metrics()
         self.reconciler: Reconciler | None = None
         self.queue: WorkQueue[ObjectKey] | None = None
         self._resync: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- lifecycle
+    def start_metrics(self) -> None:
+        """Serve /metrics when a port is set (MetricsServerError when the port cannot be opened)."""
+        if self.settings.metrics_port is not None:
+            self.metrics.serve(self.settings.metrics_port)
+
     def start(self, view: ClusterView) -> None:
-        self.reconciler = Reconciler(self.client, self.settings, view)
+        self.start_metrics()
+        self.reconciler = Reconciler(self.client, self.settings, view, metrics=self.metrics)
         self.queue = WorkQueue(self.reconciler.reconcile, workers=self.settings.workers)
         # Lookups and connection tests block on Impala: each has its own bounded thread pool.
         self.reconciler.lookups = Lookups(
@@ -45,6 +53,7 @@ class Runtime:
             workers=self.settings.lookup_workers,
             pod_name=self.settings.pod_name,
             wake=self._wake,
+            metrics=self.metrics,
         )
         if self.settings.probe_workers > 0:
             self.reconciler.probes = Probes(
@@ -52,6 +61,7 @@ class Runtime:
                 workers=self.settings.probe_workers,
                 pod_name=self.settings.pod_name,
                 wake=self._wake,
+                metrics=self.metrics,
             )
         self.queue.start()
         if self.settings.resync_seconds > 0:
@@ -69,6 +79,7 @@ class Runtime:
                 if part is not None:
                     await part.close()
         await self.client.close()
+        self.metrics.stop()
 
     async def _resync_loop(self) -> None:
         while True:

@@ -48,6 +48,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "http://0.0.0.0:8080/healthz",
         "Where the liveness endpoint listens. Empty: no endpoint.",
     ),
+    EnvVar(
+        "IMPALA_COPY_METRICS_PORT",
+        "",
+        "Port on which Prometheus metrics are served at /metrics (docs/operator.md#metrics). Empty: none.",
+    ),
     EnvVar("IMPALA_COPY_WORKERS", "8", "Objects reconciled at the same time."),
     EnvVar(
         "IMPALA_COPY_RESYNC_SECONDS", "300", "Every object is reconciled again after this long. 0: never."
@@ -132,6 +137,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "full"
     liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    metrics_port: int | None = None
     workers: int = 8
     resync_seconds: float = 300.0
     lookup_workers: int = 4
@@ -157,6 +163,7 @@ class Settings:
             log_level=_choice(raw("IMPALA_COPY_LOG_LEVEL").upper(), "IMPALA_COPY_LOG_LEVEL", _LEVELS),
             log_format=_choice(raw("IMPALA_COPY_LOG_FORMAT").lower(), "IMPALA_COPY_LOG_FORMAT", LOG_FORMATS),
             liveness_endpoint=raw("IMPALA_COPY_LIVENESS_ENDPOINT") or None,
+            metrics_port=_optional_port(raw("IMPALA_COPY_METRICS_PORT"), "IMPALA_COPY_METRICS_PORT"),
             workers=_int(raw("IMPALA_COPY_WORKERS"), "IMPALA_COPY_WORKERS", minimum=1),
             resync_seconds=float(
                 _int(raw("IMPALA_COPY_RESYNC_SECONDS"), "IMPALA_COPY_RESYNC_SECONDS", minimum=0)
@@ -247,6 +254,15 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
 
 def _optional_int(value: str, name: str) -> int | None:
     return _int(value, name) if value else None
+
+
+def _optional_port(value: str, name: str) -> int | None:
+    if not value:
+        return None
+    port = _int(value, name, minimum=1)
+    if port > 65535:
+        raise SettingsError(f"{name} must be a port number from 1 to 65535; got {port}")
+    return port
 
 
 def _optional_name(value: str, name: str) -> str | None:
