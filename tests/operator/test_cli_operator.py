@@ -1,9 +1,11 @@
-"""`impala-copy operator` as a process: kubeconfig login, --namespace, liveness endpoint, clean stop.
+"""`impala-copy operator` as a process: kubeconfig login, --namespace, liveness, metrics, clean stop.
 
 In:  the command started as a separate process with KUBECONFIG pointing at the API emulator,
-     `--namespace sales`, `--liveness` on a free loopback port; CopyActivities in two namespaces.
+     `--namespace sales`, `--liveness` and IMPALA_COPY_METRICS_PORT on free loopback ports;
+     CopyActivities in two namespaces.
 Out: a Job in the watched namespace only; the liveness endpoint answering 200 with the operator's
-     probe; exit code 0 soon after SIGTERM, without a traceback; a bad setting refused with exit
+     probe; /metrics counting the run started in the watched namespace only; exit code 0 soon after
+     SIGTERM, without a traceback; a bad setting, and a metrics port in use, refused with exit
      code 2 and a message naming the variable.
 Faked: the API server (kmock). With plain namespace names the operator lists no namespaces (kmock
      could not serve that list anyway).
@@ -68,6 +70,7 @@ def get(url: str) -> tuple[int, str]:
 async def test_operator_command_end_to_end(kmock: Any, cluster: Cluster, tmp_path: Path) -> None:
     config = kubeconfig(tmp_path / "kubeconfig", str(kmock.url).rstrip("/"))
     port = free_port()
+    metrics_port = free_port()
     log = tmp_path / "operator.log"
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
@@ -81,7 +84,7 @@ async def test_operator_command_end_to_end(kmock: Any, cluster: Cluster, tmp_pat
             f"http://127.0.0.1:{port}/healthz",
             "--log-level",
             "DEBUG",
-            env=operator_env(config),
+            env=operator_env(config, IMPALA_COPY_METRICS_PORT=str(metrics_port)),
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -108,6 +111,15 @@ async def test_operator_command_end_to_end(kmock: Any, cluster: Cluster, tmp_pat
         assert len(cluster.jobs("sales")) == 1
         assert cluster.jobs("other") == []
         assert cluster.all("CopyActivity", "other")[0].get("status") is None
+        status, metrics = get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert status == 200
+        started = (
+            'impala_copy_runs_started_total{kind="CopyActivity",name="copy-orders",'
+            'namespace="sales",trigger="create"} 1.0'
+        )
+        assert started in metrics.splitlines()
+        assert 'namespace="other"' not in metrics
+        assert 'impala_copy_active_runs{kind="CopyActivity",namespace="sales"} 1.0' in metrics
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -132,4 +144,25 @@ async def test_bad_setting_is_refused_with_the_variable_name(tmp_path: Path) -> 
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
     assert "IMPALA_COPY_WORKERS must be a whole number; got 'none'" in err.decode()
+    assert "Traceback" not in err.decode() + out.decode()
+
+
+async def test_metrics_port_in_use_is_refused_with_the_variable_name(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))  # the operator binds all addresses too
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = operator_env(tmp_path / "missing-kubeconfig", IMPALA_COPY_METRICS_PORT=str(port))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "impala_copy.cli",
+            "operator",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert f"IMPALA_COPY_METRICS_PORT: cannot serve metrics on port {port}" in err.decode()
     assert "Traceback" not in err.decode() + out.decode()

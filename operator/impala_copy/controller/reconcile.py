@@ -415,6 +415,9 @@ class Reconciler:
                     ],
                 }
             )
+        if kind == "CopyActivity" and actions.status is not None:
+            # Counted from the status now in effect: a write that changed nothing counts nothing.
+            self.metrics.copy_status(namespace, name, old_status, actions.status)
         for job_name in actions.delete:
             if await self.client.delete(JOBS, namespace, job_name):
                 log.info("%s/%s: deleted Job %s (history limit)", namespace, name, job_name)
