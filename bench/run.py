@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         from devservers.sts import seed_sample_tables, start_sts
 
         print("starting the Spark Thrift Server...", flush=True)
-        server = start_sts(Path(tempfile.mkdtemp(prefix="sts-", dir=framework.OUT)))
+        # Spark collects a whole result in its driver before the first fetch: 5M rows need 3g.
+        server = start_sts(Path(tempfile.mkdtemp(prefix="sts-", dir=framework.OUT)), driver_memory="3g")
         seed_sample_tables(server)
         port = server.port
     server_pid = server.process.pid if server is not None and server.process is not None else args.server_pid
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
+            shutil.rmtree(server.workdir, ignore_errors=True)
     checks = framework.evaluate(results)
     print()
     print(framework.format_table(results))

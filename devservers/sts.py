@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -178,7 +179,9 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _command(server: StsServer, keystore: Path | None) -> list[str]:
+def _command(
+    server: StsServer, keystore: Path | None, driver_memory: str, extra_conf: Mapping[str, str]
+) -> list[str]:
     w = server.workdir
     hive = {
         "hive.server2.thrift.bind.host": server.host,
@@ -207,12 +210,13 @@ def _command(server: StsServer, keystore: Path | None) -> list[str]:
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={w} -Djava.io.tmpdir={w / 'tmp'}",
         "spark.hadoop.javax.jdo.option.ConnectionURL": "jdbc:derby:memory:metastore;create=true",
         "spark.sql.shuffle.partitions": "2",
+        **extra_conf,
     }
     cmd = [
         str(pyspark_home() / "bin" / "spark-submit"),
         "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
         "--master", "local[2]",
-        "--driver-memory", "1g",
+        "--driver-memory", driver_memory,
         "--driver-class-path", str(ensure_auth_jar()),
     ]  # fmt: skip
     for key, value in conf.items():
@@ -285,8 +289,15 @@ def start_sts(
     http: bool = False,
     port: int | None = None,
     timeout: float = START_TIMEOUT_SECONDS,
+    driver_memory: str = "1g",
+    conf: Mapping[str, str] | None = None,
 ) -> StsServer:
-    """Start a Spark Thrift Server in `workdir` and wait until it answers `SELECT 1`."""
+    """Start a Spark Thrift Server in `workdir` and wait until it answers `SELECT 1`.
+
+    The server collects a whole result in its driver before the first fetch (Spark's default), so
+    results of millions of rows need a larger `driver_memory` (the benchmarks use 3g for 5M rows).
+    `conf` adds Spark settings (`--conf key=value`).
+    """
     workdir = Path(workdir).resolve()
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
     (workdir / "conf").mkdir(exist_ok=True)
@@ -307,7 +318,7 @@ def start_sts(
     env.pop("SPARK_PRINT_LAUNCH_COMMAND", None)
     with open(server.log_path, "wb") as log:
         server.process = subprocess.Popen(
-            _command(server, keystore),
+            _command(server, keystore, driver_memory, dict(conf or {})),
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
