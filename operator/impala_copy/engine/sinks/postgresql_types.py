@@ -52,13 +52,6 @@ def qualified(schema: str, table: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(table)}"
 
 
-def quote_literal(value: str) -> str:
-    """A standard-conforming SQL string literal."""
-    if "\x00" in value:
-        raise ConfigurationError("SQL text must not contain NUL")
-    return "'" + value.replace("'", "''") + "'"
-
-
 @dataclass(frozen=True)
 class ColumnMapping:
     """How one Arrow column is loaded: the Arrow type sent and the PostgreSQL type it lands in."""
