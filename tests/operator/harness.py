@@ -248,7 +248,7 @@ class Cluster:
         await self.job_status(job, manifests.job_failed(reason, message, when))
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+async def until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
     """Wait for `predicate()` to be truthy (an upper bound for slow machines, not a timing check)."""
     deadline = time.monotonic() + timeout
     while True:
