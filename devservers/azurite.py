@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devservers.postgres import ServerStartError, free_port
+from devservers.process import stop_process
 
 ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's published development-account key (the same in every Azurite install, documented by Microsoft).
@@ -61,13 +62,7 @@ class AzuriteServer:
 
     def stop(self) -> None:
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         shutil.rmtree(self.base, ignore_errors=True)
 
     def __enter__(self) -> AzuriteServer:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from devservers.postgres import ServerStartError, free_port
+from devservers.process import stop_process
 
 REGION = "us-east-1"
 # Unsigned calls moto lets through before it starts checking signatures: the three set-up calls below.
@@ -62,13 +63,7 @@ class MotoServer:
 
     def stop(self) -> None:
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         shutil.rmtree(self.base, ignore_errors=True)
 
     def __enter__(self) -> MotoServer:

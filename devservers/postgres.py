@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devservers.process import stop_process
+
 DEFAULT_USER = "tester"
 DEFAULT_PASSWORD = "pg-s3cret-pass"  # noqa: S105 - a throw-away local test server
 DEFAULT_DATABASE = "postgres"
@@ -102,13 +104,7 @@ class PostgresServer:
     def stop(self) -> None:
         """Fast shutdown (SIGINT), then remove the data folder."""
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, signal.SIGINT)
         shutil.rmtree(self.base, ignore_errors=True)
 
     def __enter__(self) -> PostgresServer:
