@@ -58,7 +58,7 @@ def _sql(ctx: Context) -> str:
 
 def _engine_fetch_rows(ctx: Context) -> int:
     """The rows per FetchResults the engine asks for on the mixed table (its batch size)."""
-    from impala_copy.engine.hs2_query import fetch_rows
+    from impala_copy.engine.source.query import fetch_rows
 
     return fetch_rows(ctx.batch_rows, MIXED_COLUMN_COUNT)
 
@@ -161,9 +161,9 @@ def floor_5m(ctx: Context) -> int:
 def _engine_copy(ctx: Context, dataset_kind: str, sink_type: str) -> int:
     import yaml
 
-    from impala_copy import manifests
+    from impala_copy.cli import manifests
+    from impala_copy.cli.local import LocalLayout, build_plan, secrets_for
     from impala_copy.engine.run import run_copy
-    from impala_copy.local import LocalLayout, build_plan, secrets_for
 
     schema, table = ctx.table.split(".")
     api = "impalacopy.io/v1alpha1"
@@ -215,7 +215,7 @@ def source_parquet(ctx: Context) -> int:
     import pyarrow.parquet as pq
 
     from impala_copy.api.plan import ImpalaConnection
-    from impala_copy.engine.hs2 import connect
+    from impala_copy.engine.source.hs2 import connect
 
     conn = ImpalaConnection.model_validate(
         {"host": ctx.host, "port": ctx.port, "authenticationType": "UsernameAndPassword", "username": ctx.user,

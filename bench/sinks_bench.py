@@ -84,9 +84,9 @@ def _servers() -> dict[str, Any]:
 def _run(ctx: Context, docs: list[dict[str, Any]], output_kind: str, sink: dict[str, Any]) -> int:
     import yaml
 
-    from impala_copy import manifests
+    from impala_copy.cli import manifests
+    from impala_copy.cli.local import LocalLayout, build_plan, secrets_for
     from impala_copy.engine.run import run_copy
-    from impala_copy.local import LocalLayout, build_plan, secrets_for
 
     schema, table = ctx.table.split(".")
     table = SOURCE_TABLES.get(table, table)
@@ -183,10 +183,10 @@ def _sink_only(ctx: Context, rows: int) -> int:
     import boto3  # type: ignore[import-untyped]
     import yaml
 
-    from impala_copy import manifests
+    from impala_copy.cli import manifests
+    from impala_copy.cli.local import LocalLayout, build_plan, secrets_for
     from impala_copy.engine.pipeline import Counters, transfer
     from impala_copy.engine.sinks import create_sink
-    from impala_copy.local import LocalLayout, build_plan, secrets_for
 
     s3 = _servers()["s3"]
     bucket = f"bench-{uuid.uuid4().hex[:12]}"

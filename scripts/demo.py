@@ -27,8 +27,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
 from devservers.sts import StsServer, StsStartError, seed_sample_tables, start_sts  # noqa: E402
 
-from impala_copy import local, manifests, report  # noqa: E402
 from impala_copy.api.summary import RunSummary  # noqa: E402
+from impala_copy.cli import local, manifests, report  # noqa: E402
 
 EXAMPLES = ROOT / "examples" / "demo"
 LINKED_SERVICE = "demo-impala"

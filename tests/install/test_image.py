@@ -31,7 +31,7 @@ from impala_copy import __version__
 from impala_copy.api.activities import CopyActivity
 from impala_copy.api.resolve import POD_VOLUME_DIR, Layout, resolve_copy
 from impala_copy.api.summary import RunSummary
-from impala_copy.manifests import FileCatalog, load
+from impala_copy.cli.manifests import FileCatalog, load
 from tests.install.image import ROOT, build_image, podman
 
 CLAIM = "copy-output"

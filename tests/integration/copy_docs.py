@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 from devservers.sts import StsServer
 
-from impala_copy import manifests
 from impala_copy.api.plan import CopyPlan
-from impala_copy.local import LocalLayout, build_plan, secrets_for
+from impala_copy.cli import manifests
+from impala_copy.cli.local import LocalLayout, build_plan, secrets_for
 
 API = "impalacopy.io/v1alpha1"
 CLAIM = "out"

@@ -28,7 +28,7 @@ from tests.unit.test_sinks import csv_rows, jsonl_rows
 from impala_copy.engine.pipeline import AdditionalColumns, Counters, copy_batches
 from impala_copy.engine.sinks import create_sink
 from impala_copy.engine.sinks.delimited_text import DelimitedTextFormat
-from impala_copy.engine.stores import open_filesystem
+from impala_copy.engine.sinks.filesystems import open_filesystem
 
 SINK_OF_KIND = {
     "ParquetDataset": "ParquetSink",

@@ -1,7 +1,7 @@
 """Helpers of the sink integration tests: manifests for each sink store, plans resolved from them, runs.
 
 A test writes the manifests a user would write (a linked service, a dataset, a CopyActivity and the
-Secret), resolves them into a CopyPlan exactly as the CLI does (`impala_copy.local`), then either
+Secret), resolves them into a CopyPlan exactly as the CLI does (`impala_copy.cli.local`), then either
 streams an in-memory Arrow table through the real sink (`run_sink`), or runs the whole engine
 against the Spark Thrift Server (`run_engine`).
 """
@@ -19,12 +19,12 @@ from devservers.moto import MotoServer
 from devservers.postgres import PostgresServer
 from tests.unit.arrow_samples import MemorySource
 
-from impala_copy import manifests as manifest_io
 from impala_copy.api.plan import CopyPlan
+from impala_copy.cli import manifests as manifest_io
+from impala_copy.cli.local import LocalLayout, build_plan, secrets_for, write_certificates
 from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.pipeline import Counters, transfer
 from impala_copy.engine.sinks import create_sink
-from impala_copy.local import LocalLayout, build_plan, secrets_for, write_certificates
 
 API = "impalacopy.io/v1alpha1"
 

@@ -1,7 +1,7 @@
 """The Lookup engine against a real HiveServer2 (the Spark Thrift Server with sample data).
 
 In:  LookupPlans (query or dataset table, firstRowOnly true/false) run by `engine.lookup.run_lookup`
-     over the real adapter (engine/hs2.py) with alice's password checked by the server.
+     over the real adapter (engine/source/hs2.py) with alice's password checked by the server.
 Out: ADF's output JSON, compared value by value (every type of demo.all_types through the documented
      mapping), the 5000-row truncation, the 4 MiB limit, and the errors of a bad query.
 Faked: nothing (the `sts` fixture is a real server on loopback).

@@ -22,7 +22,7 @@ from tests.integration import object_store_cases as cases
 from tests.integration.sink_cases import azure_docs
 
 from impala_copy.engine.errors import ConfigurationError, CopyError, SinkAuthenticationFailed
-from impala_copy.engine.object_stores import AzureAccount, parse_connection_string
+from impala_copy.engine.sinks.azure import AzureAccount, parse_connection_string
 
 pytestmark = pytest.mark.integration
 

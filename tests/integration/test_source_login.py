@@ -21,7 +21,7 @@ from impala_copy.engine.errors import (
     Timeout,
     Unreachable,
 )
-from impala_copy.engine.hs2 import connect
+from impala_copy.engine.source.hs2 import connect
 
 WRONG = {"TEST_IMPALA_PASSWORD": "not-the-password"}
 

@@ -13,7 +13,7 @@ import pytest
 from tests.integration.source_helpers import SECRETS, connection
 
 from impala_copy.engine.errors import AuthenticationFailed, ConfigurationError, TLSVerificationFailed
-from impala_copy.engine.hs2 import connect
+from impala_copy.engine.source.hs2 import connect
 
 
 def _count(conn) -> int:

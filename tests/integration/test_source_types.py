@@ -17,8 +17,8 @@ from devservers.sts import ALL_TYPES_COLUMNS, ALL_TYPES_EXPECTED, ORDERS_COLUMNS
 from tests.integration.source_helpers import SECRETS, connection
 
 from impala_copy.api.plan import SourcePlan
-from impala_copy.engine.hs2 import connect
-from impala_copy.engine.sql import build_select
+from impala_copy.engine.source.hs2 import connect
+from impala_copy.engine.source.sql import build_select
 
 EXPECTED_TYPES = {
     "id": pa.int32(),

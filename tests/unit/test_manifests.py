@@ -1,4 +1,4 @@
-"""Loading manifests from disk and preparing a local run from them (impala_copy.manifests, impala_copy.local).
+"""Loading manifests from disk and preparing a local run from them (impala_copy.cli.manifests, impala_copy.cli.local).
 
 In:  YAML files written to a temporary folder: our kinds, v1 Secrets (data / stringData) and
      ConfigMaps (data / binaryData), foreign kinds, broken documents, duplicates, namespaces.
@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from impala_copy import manifests
 from impala_copy.api.kinds import KINDS, SpecError
-from impala_copy.local import (
+from impala_copy.cli import manifests
+from impala_copy.cli.local import (
     LocalLayout,
     SetupError,
     build_plan,

@@ -32,7 +32,7 @@ from impala._thrift_gen.TCLIService.ttypes import (
     TTypeQualifierValue,
 )
 
-from impala_copy.engine.arrow_types import (
+from impala_copy.engine.source.arrow_types import (
     ConversionError,
     arrow_schema,
     column_spec,

@@ -12,8 +12,8 @@ from thrift.transport.TTransport import TTransportException
 
 from impala_copy.api.plan import ImpalaConnection
 from impala_copy.engine.errors import AuthenticationFailed, QueryFailed, ServerError, TableNotFound, Timeout
-from impala_copy.engine.hs2 import Login
-from impala_copy.engine.hs2_errors import login_error, query_error, rpc_error, server_message
+from impala_copy.engine.source.errors import login_error, query_error, rpc_error, server_message
+from impala_copy.engine.source.hs2 import Login
 
 SPARK_NOT_FOUND = (
     "org.apache.hive.service.cli.HiveSQLException: Error running query: [TABLE_OR_VIEW_NOT_FOUND] "

@@ -13,7 +13,7 @@ import pytest
 from impala_copy.api.plan import SecretRef, SourcePlan
 from impala_copy.engine.errors import ConfigurationError, SecretMissing
 from impala_copy.engine.secrets import read_secret
-from impala_copy.engine.sql import build_select, quote_identifier
+from impala_copy.engine.source.sql import build_select, quote_identifier
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_missing_secret_names_secret_and_key_only():
 
 def test_login_mechanisms_per_authentication_type():
     from impala_copy.api.plan import ImpalaConnection
-    from impala_copy.engine.hs2 import SASL_USERNAME_PLACEHOLDER, login_for
+    from impala_copy.engine.source.hs2 import SASL_USERNAME_PLACEHOLDER, login_for
 
     def conn(**spec):
         return ImpalaConnection.model_validate({"host": "h", **spec})

@@ -30,9 +30,10 @@ from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
 from thrift.transport.TTransport import CReadableTransport
 
 from impala_copy.api.plan import ImpalaConnection
-from impala_copy.engine import hs2, hs2_query
 from impala_copy.engine.errors import ServerError
-from impala_copy.engine.hs2 import HS2Query
+from impala_copy.engine.source import hs2
+from impala_copy.engine.source import query as hs2_query
+from impala_copy.engine.source.hs2 import HS2Query
 
 
 def _rowset(values: list[int]) -> TRowSet:

@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from impala_copy.api.plan import ImpalaConnection
-from impala_copy.engine import tls
 from impala_copy.engine.errors import AuthenticationFailed, Timeout, TLSVerificationFailed
-from impala_copy.engine.hs2 import connect
+from impala_copy.engine.source import tls
+from impala_copy.engine.source.hs2 import connect
 
 NOW = dt.datetime.now(dt.UTC)
 

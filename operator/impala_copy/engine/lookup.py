@@ -30,8 +30,8 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from impala_copy.api.plan import ImpalaConnection, LookupPlan
-from impala_copy.engine.arrow_types import COMPLEX_TYPES, HS2_TYPE_KEY
 from impala_copy.engine.errors import CopyError, Timeout
+from impala_copy.engine.source.arrow_types import COMPLEX_TYPES, HS2_TYPE_KEY
 
 MAX_ROWS = 5000
 # ADF fails a Lookup whose output exceeds 4 MB; so does this one (bytes of the compact UTF-8 JSON).
@@ -130,7 +130,7 @@ def json_value(value: Any) -> Any:
 
 
 def _hs2_type(field: pa.Field) -> str | None:
-    """The HiveServer2 type the source recorded in the field's metadata (engine/arrow_types.py)."""
+    """The HiveServer2 type the source recorded in the field's metadata (engine/source/arrow_types.py)."""
     value = (field.metadata or {}).get(
         HS2_TYPE_KEY.encode() if isinstance(HS2_TYPE_KEY, str) else HS2_TYPE_KEY
     )
@@ -254,7 +254,7 @@ def collect(
 
 def lookup_sql(plan: LookupPlan) -> str:
     """The statement a lookup runs: the user's query as written, or the dataset's table with a LIMIT."""
-    from impala_copy.engine.sql import build_select
+    from impala_copy.engine.source.sql import build_select
 
     sql = build_select(plan.source)
     if plan.source.query is None or not plan.source.query.strip():
@@ -274,7 +274,7 @@ Connector = Callable[[ImpalaConnection, Mapping[str, str]], _Session]
 
 
 def _default_connect(conn: ImpalaConnection, secrets: Mapping[str, str]) -> _Session:
-    from impala_copy.engine.hs2 import connect
+    from impala_copy.engine.source.hs2 import connect
 
     return connect(conn, secrets)
 

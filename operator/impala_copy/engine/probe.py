@@ -120,7 +120,7 @@ def failure_result(
 
 
 def _default_connect(conn: ImpalaConnection, secrets: Mapping[str, str]) -> _Session:
-    from impala_copy.engine.hs2 import connect
+    from impala_copy.engine.source.hs2 import connect
 
     return connect(conn, secrets)
 

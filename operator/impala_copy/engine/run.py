@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from impala_copy.api.plan import CopyPlan
 from impala_copy.api.summary import RunError, RunSummary
 from impala_copy.engine.errors import EXIT_OK, CopyError
-from impala_copy.engine.hs2 import connect
 from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.pipeline import Counters, ProgressCallback, transfer
 from impala_copy.engine.sinks import create_sink
-from impala_copy.engine.sql import build_select
+from impala_copy.engine.source.hs2 import connect
+from impala_copy.engine.source.sql import build_select
 
 
 @dataclass(frozen=True)

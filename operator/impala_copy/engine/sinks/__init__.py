@@ -1,7 +1,7 @@
 """Sink writers and the registry from sink dataset kind to writer: `create_sink(plan, secrets)`.
 
 File datasets (Parquet, DelimitedText, Json) share one `FileSink` (rotation, naming, atomic commit)
-and differ in their `FileFormat`; the file system comes from `engine.stores.open_filesystem`.
+and differ in their `FileFormat`; the file system comes from `engine.sinks.filesystems.open_filesystem`.
 Other sinks live in their own module with a `create_sink(plan, secrets) -> SinkWriter` function
 and are imported only when used (`OTHER_SINKS`), so their client libraries load lazily.
 """
@@ -17,9 +17,9 @@ from impala_copy.engine.errors import ConfigurationError
 from impala_copy.engine.interfaces import SinkWriter
 from impala_copy.engine.sinks.delimited_text import DelimitedTextFormat
 from impala_copy.engine.sinks.files import FileFormat, FileSink, Naming
+from impala_copy.engine.sinks.filesystems import file_location, open_filesystem
 from impala_copy.engine.sinks.json_lines import JsonLinesFormat
 from impala_copy.engine.sinks.parquet import ParquetFormat
-from impala_copy.engine.stores import file_location, open_filesystem
 
 # Sink dataset kind -> its file format.
 FILE_FORMATS: dict[str, Callable[[SinkPlan], FileFormat]] = {

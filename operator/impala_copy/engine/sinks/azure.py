@@ -1,16 +1,4 @@
-"""File systems of the object-store locations: Amazon S3 (and S3-compatible stores), Azure Blob / ADLS Gen2.
-
-Both are Arrow's own C++ file systems (`pyarrow.fs.S3FileSystem`, `pyarrow.fs.AzureFileSystem`):
-output streams upload in parts (S3 multipart upload, Azure block blobs) while the writer keeps
-writing, so a part file is never held whole in memory, and no Python runs per uploaded byte.
-
-Amazon S3 (AmazonS3LinkedService):
-- accessKeyId + secretAccessKey (+ sessionToken) from Secrets; with none of them, the AWS default
-  credential chain of the pod (IRSA web identity, ECS/EC2 instance role, AWS_* environment).
-- serviceUrl: an S3-compatible endpoint (MinIO, Ceph, ...); buckets are addressed as host names
-  (virtual-hosted style) unless forcePathStyle is true. region defaults to us-east-1 with a
-  serviceUrl, else it is looked up from the bucket.
-- The bucket must exist (it is never created).
+"""File system of the Azure Blob Storage location (ADLS Gen2 too).
 
 Azure Blob Storage (AzureBlobStorageLinkedService):
 - connectionString (AccountName, AccountKey or SharedAccessSignature, BlobEndpoint or
@@ -23,16 +11,12 @@ Azure Blob Storage (AzureBlobStorageLinkedService):
   atomic renames; on flat-namespace accounts a rename is a server-side copy and a delete (`_AzureHandler`;
   single blobs are deleted with the Azure Storage SDK, `_BlobDeleter`).
 - The container must exist (it is never created).
-
-Every failure to reach or authenticate to the store names the store (bucket/container, endpoint),
-never a credential.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -44,142 +28,20 @@ from impala_copy.api.datasets import FileLocation
 from impala_copy.api.plan import SinkPlan, StorePlan
 from impala_copy.engine.errors import (
     ConfigurationError,
-    CopyError,
-    SinkAuthenticationFailed,
-    SinkError,
-    Unreachable,
 )
-from impala_copy.engine.secrets import read_secret
+from impala_copy.engine.sinks.object_store_common import (
+    probe_root,
+    scrub,
+    store_secret,
+)
 
 T = TypeVar("T")
-CONNECT_TIMEOUT_SECONDS = 30.0
-REQUEST_TIMEOUT_SECONDS = 120.0
-DEFAULT_S3_REGION = "us-east-1"
+
 AZURE_DEFAULT_SUFFIX = "core.windows.net"
 # Azurite's development account (UseDevelopmentStorage=true): published by Microsoft, not a secret.
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 AZURITE_ENDPOINT = "http://127.0.0.1:10000/devstoreaccount1"
-
-_AUTH_MARKERS = (
-    "access_denied", "accessdenied", "invalidaccesskeyid", "signaturedoesnotmatch", "forbidden", " 403",
-    "authorizationfailure", "authenticationfailed", "authorizationpermissionmismatch", "no credentials",
-    "credentials", "invalidauthenticationinfo", "expiredtoken", "invalidtoken",
-)  # fmt: skip
-_NETWORK_MARKERS = ("network_connection", "could not connect", "couldn't connect", "timed out", "timeout",
-                    "name or service not known", "could not resolve", "connection refused")  # fmt: skip
-
-
-def _store_secret(store: StorePlan, field: str, secrets: Mapping[str, str]) -> str | None:
-    ref = store.secrets.get(field)
-    return read_secret(ref, secrets) if ref is not None else None
-
-
-def classify(exc: BaseException, where: str, hint: str) -> CopyError:
-    """A store error as ours: authentication, unreachable, or a plain sink error."""
-    detail = scrub(" ".join(str(exc).split()))
-    lowered = detail.lower()
-    if any(m in lowered for m in _AUTH_MARKERS):
-        return SinkAuthenticationFailed(f"access to {where} was denied: {detail} ({hint})")
-    if any(m in lowered for m in _NETWORK_MARKERS):
-        return Unreachable(f"cannot reach {where}: {detail}")
-    return SinkError(f"{where}: {detail}")
-
-
-@contextlib.contextmanager
-def store_errors(where: str, hint: str) -> Iterator[None]:
-    try:
-        yield
-    except CopyError:
-        raise
-    except (OSError, pa.ArrowException) as exc:
-        raise classify(exc, where, hint) from None
-
-
-def _probe_root(fs: pafs.FileSystem, root: str, where: str, what: str, hint: str) -> None:
-    """Check the bucket/container exists and the credentials work, before any data is fetched."""
-    with store_errors(where, hint):
-        info = fs.get_file_info(root)
-    if info.type == pafs.FileType.NotFound:
-        raise ConfigurationError(f"{where}: the {what} does not exist (it is never created by a copy)")
-
-
-# ------------------------------------------------------------------------------------------- S3
-
-
-@dataclass(frozen=True)
-class S3Target:
-    fs: pafs.FileSystem
-    endpoint: str
-    description: str
-
-
-def s3_filesystem(store: StorePlan, bucket: str, secrets: Mapping[str, str]) -> S3Target:
-    spec = store.s3()
-    kwargs: dict[str, Any] = {
-        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-        "request_timeout": REQUEST_TIMEOUT_SECONDS,
-        "allow_bucket_creation": False,
-        "allow_bucket_deletion": False,
-    }
-    access_key = _store_secret(store, "access_key_id", secrets)
-    if access_key is not None:
-        kwargs["access_key"] = access_key
-        kwargs["secret_key"] = _store_secret(store, "secret_access_key", secrets) or ""
-        token = _store_secret(store, "session_token", secrets)
-        if token:
-            kwargs["session_token"] = token
-    if spec.service_url:
-        url = urlsplit(spec.service_url)
-        if not url.netloc or url.path.strip("/"):
-            raise ConfigurationError(
-                f"serviceUrl {spec.service_url!r}: expected scheme://host[:port] with no path"
-            )
-        kwargs["scheme"] = url.scheme
-        kwargs["endpoint_override"] = url.netloc
-        kwargs["force_virtual_addressing"] = not spec.force_path_style
-        region = spec.region or DEFAULT_S3_REGION
-        endpoint = f"{url.scheme}://{url.netloc}"
-    else:
-        region = spec.region or _bucket_region(bucket)
-        if spec.force_path_style:
-            kwargs["endpoint_override"] = f"s3.{region}.amazonaws.com"
-        endpoint = f"https://s3.{region}.amazonaws.com"
-    kwargs["region"] = region
-    try:
-        fs = pafs.S3FileSystem(**kwargs)
-    except (OSError, pa.ArrowException, ValueError) as exc:
-        raise ConfigurationError(f"Amazon S3 settings for bucket {bucket!r}: {exc}") from None
-    return S3Target(fs, endpoint, f"Amazon S3 bucket {bucket!r} at {endpoint}")
-
-
-def _bucket_region(bucket: str) -> str:
-    try:
-        region: str = pafs.resolve_s3_region(bucket)
-    except (OSError, pa.ArrowException):
-        return DEFAULT_S3_REGION
-    return region
-
-
-def open_s3(
-    sink: SinkPlan, location: FileLocation, folder: str, secrets: Mapping[str, str]
-) -> tuple[pafs.FileSystem, str]:
-    if sink.store is None or sink.store.kind != "AmazonS3LinkedService":
-        raise ConfigurationError("AmazonS3Location needs an AmazonS3LinkedService")
-    bucket = location.bucket_name
-    if not bucket:
-        raise ConfigurationError("AmazonS3Location requires bucketName")
-    target = s3_filesystem(sink.store, bucket, secrets)
-    hint = (
-        "check accessKeyId, secretAccessKey and sessionToken"
-        if "access_key_id" in sink.store.secrets
-        else "no keys are set, so the pod's AWS identity was used"
-    )
-    _probe_root(target.fs, bucket, target.description, "bucket", hint)
-    return target.fs, f"{bucket}/{folder}" if folder else bucket
-
-
-# ---------------------------------------------------------------------------------------- Azure
 
 
 @dataclass(frozen=True)
@@ -242,14 +104,6 @@ def _authority(account: AzureAccount) -> tuple[str, str, str]:
     blob = netloc[len(prefix) :]
     dfs = "dfs." + blob[len("blob.") :] if blob.startswith("blob.") else blob
     return url.scheme, blob, dfs
-
-
-_URL_QUERY = re.compile(r"(https?://[^\s?]*)\?[^\s]*")
-
-
-def scrub(text: str) -> str:
-    """Text without URL query strings: Azure errors quote request URLs, and a SAS token is a query."""
-    return _URL_QUERY.sub(r"\1?<query hidden>", text)
 
 
 def _scrubbed(call: Callable[[], T]) -> T:
@@ -420,7 +274,7 @@ class _AzureHandler(pafs.FileSystemHandler):  # type: ignore[misc]
 
 def azure_account(store: StorePlan, secrets: Mapping[str, str]) -> AzureAccount:
     spec = store.azure()
-    connection_string = _store_secret(store, "connection_string", secrets)
+    connection_string = store_secret(store, "connection_string", secrets)
     if connection_string is not None:
         account = parse_connection_string(connection_string)
         if spec.service_endpoint:
@@ -434,8 +288,8 @@ def azure_account(store: StorePlan, secrets: Mapping[str, str]) -> AzureAccount:
     return AzureAccount(
         spec.account_name,
         endpoint,
-        account_key=_store_secret(store, "account_key", secrets),
-        sas_token=_store_secret(store, "sas_token", secrets),
+        account_key=store_secret(store, "account_key", secrets),
+        sas_token=store_secret(store, "sas_token", secrets),
     )
 
 
@@ -478,5 +332,5 @@ def open_azure(
     else:
         hint = "no key or SAS token is set, so the pod's Azure identity was used"
     where = f"Azure Blob container {container!r} of account {account.account_name!r} at {account.endpoint}"
-    _probe_root(fs, container, where, "container", hint)
+    probe_root(fs, container, where, "container", hint)
     return fs, f"{container}/{folder}" if folder else container

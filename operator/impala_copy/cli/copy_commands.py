@@ -12,7 +12,7 @@ from typing import Literal
 
 from rich.console import Console
 
-from impala_copy import local, manifests, report
+from impala_copy.cli import local, manifests, report
 
 EXIT_INVALID = 1
 EXIT_INTERRUPTED = 130

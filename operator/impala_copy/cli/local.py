@@ -27,10 +27,10 @@ from impala_copy.api.activities import CopyActivity
 from impala_copy.api.kinds import SpecError
 from impala_copy.api.plan import CertRef, CopyPlan, SecretRef
 from impala_copy.api.resolve import Layout, ResolutionError, resolve_copy
+from impala_copy.cli.manifests import FileCatalog, ManifestSet
 from impala_copy.engine.errors import EXIT_CONFIGURATION
 from impala_copy.engine.pipeline import ProgressCallback
 from impala_copy.engine.run import RunOutcome, execute
-from impala_copy.manifests import FileCatalog, ManifestSet
 
 DEFAULT_VOLUME_ROOT = "."
 

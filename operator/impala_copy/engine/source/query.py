@@ -11,7 +11,7 @@ Streaming: a fetch thread calls FetchResults and hands blocks to the consumer th
 
 - On a framed (SASL) connection the fetch thread pipelines: it reads a response whole, sends the
   next FetchResults at once, and only then decodes and converts it to a record batch
-  (engine/arrow_types.py). The server prepares the next block meanwhile, and only Arrow batches
+  (engine/source/arrow_types.py). The server prepares the next block meanwhile, and only Arrow batches
   wait in the queue. FETCH_NEXT requests are answered in order; a request still outstanding when the
   stream stops is read and dropped before any other call.
 - Otherwise (no SASL, HTTP) the queue holds decoded blocks and the consumer converts them, so the
@@ -32,18 +32,18 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from impala_copy.engine import hs2_errors
-from impala_copy.engine.arrow_types import (
+from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError, Timeout
+from impala_copy.engine.source import errors as hs2_errors
+from impala_copy.engine.source.arrow_types import (
     ColumnSpec,
     arrow_schema,
     column_specs,
     rowset_length,
     rowset_to_batch,
 )
-from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError, Timeout
 
 if TYPE_CHECKING:
-    from impala_copy.engine.hs2 import ImpalaSession
+    from impala_copy.engine.source.hs2 import ImpalaSession
 
 # How long closing a query waits for an RPC in flight before it cuts the connection.
 STOP_GRACE_SECONDS = 10.0

@@ -19,13 +19,13 @@ from typing import Literal, TextIO
 
 from rich.console import Console
 
-from impala_copy import local, manifests, report
 from impala_copy.api.activities import LookupActivity
 from impala_copy.api.common import Resource
 from impala_copy.api.impala import ImpalaLinkedService
 from impala_copy.api.kinds import SpecError
 from impala_copy.api.plan import CertRef, ImpalaConnection, SecretRef
 from impala_copy.api.resolve import ResolutionError, impala_connection, resolve_lookup
+from impala_copy.cli import local, manifests, report
 from impala_copy.engine.errors import CopyError
 from impala_copy.engine.lookup import dumps, run_lookup
 from impala_copy.engine.probe import ProbeResult, probe_with_watchdog

@@ -71,7 +71,7 @@ NamespaceOption = Annotated[
 def validate_command(filename: FilenameOption, namespace: NamespaceOption = "default") -> None:
     """Check manifests: schemas, rules and references across the files; each error names its file,
     kind/name and field path. Exit 0 when all is valid, else the errors and exit 1."""
-    from impala_copy import commands
+    from impala_copy.cli import copy_commands as commands
 
     raise typer.Exit(commands.validate(filename, namespace))
 
@@ -102,7 +102,7 @@ def run_command(
     output: Annotated[str, typer.Option("--output", "-o", help="Summary format: text or json.")] = "text",
 ) -> None:
     """Run one CopyActivity locally (help: RUN_HELP)."""
-    from impala_copy import commands
+    from impala_copy.cli import copy_commands as commands
 
     if output not in ("text", "json"):
         raise typer.BadParameter("expected text or json", param_hint="--output")
@@ -140,7 +140,7 @@ def connection_test_command(
     output: Annotated[str, typer.Option("--output", "-o", help="Result format: text or json.")] = "text",
 ) -> None:
     """Test an ImpalaLinkedService's connection (help: TEST_CONNECTION_HELP)."""
-    from impala_copy import lookup_commands
+    from impala_copy.cli import lookup_commands
 
     if output not in ("text", "json"):
         raise typer.BadParameter("expected text or json", param_hint="--output")
@@ -168,7 +168,7 @@ def lookup_command(
     pretty: Annotated[bool, typer.Option("--pretty", help="Indent the JSON.")] = False,
 ) -> None:
     """Run one LookupActivity locally (help: LOOKUP_HELP)."""
-    from impala_copy import lookup_commands
+    from impala_copy.cli import lookup_commands
 
     raise typer.Exit(lookup_commands.lookup(filename, activity, namespace=namespace, pretty=pretty))
 

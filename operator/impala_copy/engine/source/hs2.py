@@ -8,14 +8,14 @@ What it adds to impyla:
 - authenticationType -> HS2 mechanism: Anonymous = NOSASL; SASLUsername = SASL PLAIN with the user
   name and a placeholder password (PLAIN refuses an empty one); UsernameAndPassword = SASL PLAIN
   (LDAP) with the password. Over HTTP the same credentials go in a Basic Authorization header.
-- TLS verified by default, with OpenSSL's own reason when it fails (engine/tls.py). The TCP connection
+- TLS verified by default, with OpenSSL's own reason when it fails (engine/source/tls.py). The TCP connection
   and the TLS handshake happen on our socket, and a closed connection is never silently reopened
   (impyla's retry would reopen it without TLS).
 - Arrow: the result schema comes from GetResultSetMetadata, and each FetchResults block becomes one
-  record batch through bulk conversion (engine/arrow_types.py). A fetch thread keeps at most
+  record batch through bulk conversion (engine/source/arrow_types.py). A fetch thread keeps at most
   `prefetch` raw blocks ahead of the consumer, so memory stays flat whatever the result size
-  (engine/hs2_query.py).
-- Errors: every failure is a CopyError subclass that says what happened (engine/hs2_errors.py).
+  (engine/source/query.py).
+- Errors: every failure is a CopyError subclass that says what happened (engine/source/errors.py).
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ from typing import Any
 
 from impala_copy.api.impala import SASL_DEFAULT_USERNAME, AuthenticationType, ThriftTransportProtocol
 from impala_copy.api.plan import ImpalaConnection
-from impala_copy.engine import hs2_errors, tls
 from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError
-from impala_copy.engine.hs2_query import HS2Query
 from impala_copy.engine.secrets import read_secret
+from impala_copy.engine.source import errors as hs2_errors
+from impala_copy.engine.source import tls
+from impala_copy.engine.source.query import HS2Query
 
 # Most rows asked for per FetchResults call (Impala and Spark honour at least 50,000); a wide result
 # gets fewer (hs2_query.fetch_rows). See docs/benchmarks.md.

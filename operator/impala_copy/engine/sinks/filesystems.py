@@ -9,7 +9,8 @@ the commit protocol in `sinks/commit.py`, so every store gets the same atomic ou
   must exist: writing into a missing mount point would put the data on the container's own disk
   and lose it. `folderPath` below it is created.
 - AmazonS3Location / AzureBlobStorageLocation: Arrow's S3 and Azure file systems, built from the
-  linked service and its secrets in `engine/object_stores.py` (credentials, endpoints, errors).
+  linked service and its secrets in `s3.py` and `azure.py` beside this module (credentials,
+  endpoints, errors).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import pyarrow.fs as pafs
 from impala_copy.api.datasets import FileLocation, LocationType
 from impala_copy.api.plan import SinkPlan
 from impala_copy.engine.errors import ConfigurationError, SinkError
-from impala_copy.engine.object_stores import open_azure, open_s3
+from impala_copy.engine.sinks.azure import open_azure
+from impala_copy.engine.sinks.s3 import open_s3
 
 
 def file_location(sink: SinkPlan) -> FileLocation:

@@ -28,7 +28,7 @@ from impala_copy.engine.errors import (
 
 if TYPE_CHECKING:
     from impala_copy.api.plan import ImpalaConnection
-    from impala_copy.engine.hs2 import Login
+    from impala_copy.engine.source.hs2 import Login
 
 MAX_SERVER_MESSAGE = 400
 _NOT_FOUND = re.compile(

@@ -1,0 +1,1 @@
+"""The HiveServer2 source: impyla behind a typed adapter, TLS, Arrow types, SQL text."""
