@@ -121,7 +121,7 @@ def _linear_time_matching() -> None:
 async def _drive(activities: int, samples: int, ready_file: Path, out_file: Path, stop_file: Path) -> None:
     import kmock as kmock_lib
 
-    from impala_copy.controller.job import job_name
+    from impala_copy.controller.core.job import job_name
 
     _linear_time_matching()
     async with kmock_lib.KubernetesEmulator() as kmock, kmock_lib.Server(kmock):
@@ -243,7 +243,7 @@ def measure(activities: int = 1000, samples: int = 50) -> dict[str, Any]:
     import kopf
 
     from impala_copy.controller import main as operator_main
-    from impala_copy.controller.settings import Settings
+    from impala_copy.controller.core.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="operator-bench-"))
     ready, out, stopped = work / "url", work / "result.json", work / "stopped"

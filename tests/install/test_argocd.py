@@ -31,8 +31,8 @@ import yaml
 
 from impala_copy.api.common import API_GROUP
 from impala_copy.api.kinds import KINDS
-from impala_copy.controller.constants import ANNOTATION_RUN_NOW
-from impala_copy.controller.reconcile import plan_ready_object
+from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW
+from impala_copy.controller.core.reconcile import plan_ready_object
 from tests.install.lua import run_script
 from tests.operator import manifests
 from tests.operator.scenarios import (

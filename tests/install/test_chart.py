@@ -5,7 +5,7 @@ In:  the chart with its default values and with a set of non-default values (nam
 Out: `helm lint --strict` passes; every rendered object validates against the Kubernetes schemas
      (kubernetes-validate, strict, oldest supported and newest version); the operator pod passes the
      "restricted" Pod Security checks; the RBAC rules are exactly the API access the operator
-     declares (controller/kube.py API_ACCESS), cluster-wide or per namespace; the Deployment's
+     declares (controller/core/kube.py API_ACCESS), cluster-wide or per namespace; the Deployment's
      environment is read back by the operator's own settings parser into the values given; bad
      values are refused by values.schema.json; NOTES.txt tells what to apply next; the chart's
      crds/ are the generated crds/ byte for byte.
@@ -23,8 +23,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from impala_copy.controller.kube import API_ACCESS
-from impala_copy.controller.settings import ENV_VARS, Settings
+from impala_copy.controller.core.kube import API_ACCESS
+from impala_copy.controller.core.settings import ENV_VARS, Settings
 from tests.install.chart import (
     CHART,
     HELM,
@@ -387,7 +387,7 @@ def test_namespaced_operator_is_configured_with_plain_names(custom_objects: list
 
 
 def test_declared_api_access_covers_every_kind_the_operator_reconciles() -> None:
-    from impala_copy.controller.kube import OURS
+    from impala_copy.controller.core.kube import OURS
 
     declared = _declared(None)
     for ref in OURS.values():

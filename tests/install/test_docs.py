@@ -1,7 +1,7 @@
 """The user documentation against the code it describes.
 
 In:  README.md, docs/install.md, docs/argocd.md, docs/troubleshooting.md; the reasons the operator
-     declares (controller/constants.py CONDITION_REASONS) and the error codes of every engine error
+     declares (controller/core/constants.py CONDITION_REASONS) and the error codes of every engine error
      class; the CRDs' printer columns.
 Out: every condition reason and engine error code has its own section in troubleshooting.md, and
      every section is a reason the code still sets; every relative link (and #anchor) resolves; each
@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import impala_copy.engine
-from impala_copy.controller.constants import CONDITION_REASONS
+from impala_copy.controller.core.constants import CONDITION_REASONS
 from impala_copy.engine.errors import CopyError
 
 ROOT = Path(__file__).resolve().parents[2]

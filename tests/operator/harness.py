@@ -20,7 +20,7 @@ import kopf
 
 from impala_copy.api.kinds import KINDS
 from impala_copy.controller import main as operator_main
-from impala_copy.controller.kube import (
+from impala_copy.controller.core.kube import (
     CONFIG_MAPS,
     EVENTS,
     JOBS,
@@ -30,8 +30,8 @@ from impala_copy.controller.kube import (
     SECRETS,
     ResourceRef,
 )
-from impala_copy.controller.runtime import Runtime
-from impala_copy.controller.settings import Settings
+from impala_copy.controller.core.runtime import Runtime
+from impala_copy.controller.core.settings import Settings
 from tests.operator import manifests
 
 TEST_AGENT = "impala-copy-tests"

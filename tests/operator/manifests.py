@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from impala_copy.api.summary import RunError, RunSummary
-from impala_copy.controller.timeutil import format_time, utcnow
+from impala_copy.controller.core.timeutil import format_time, utcnow
 
 NS = "default"
 GV = "impalacopy.io/v1alpha1"

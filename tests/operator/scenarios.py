@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from impala_copy.controller import records
-from impala_copy.controller.reconcile import plan_copy_activity
-from impala_copy.controller.settings import Settings
-from impala_copy.controller.timeutil import format_time
-from impala_copy.controller.view import ClusterView
+from impala_copy.controller.core import records
+from impala_copy.controller.core.reconcile import plan_copy_activity
+from impala_copy.controller.core.settings import Settings
+from impala_copy.controller.core.timeutil import format_time
+from impala_copy.controller.core.view import ClusterView
 from tests.operator import manifests
 
 NOW = datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC)
@@ -374,8 +374,8 @@ LINKED_SERVICE_PROBES: dict[str, tuple[bool, str, str]] = {
 def linked_service_scenarios() -> dict[str, dict[str, Any]]:
     """ImpalaLinkedService objects: Ready from the reconciler, Connected from each connection test outcome,
     not tested (a missing Secret), and not ready."""
+    from impala_copy.controller.core.reconcile import plan_ready_object
     from impala_copy.controller.probe_state import not_tested_status, probe_status
-    from impala_copy.controller.reconcile import plan_ready_object
     from impala_copy.engine.probe import ProbeResult
 
     base = Scenario(manifests.standard_set(PASSWORD))

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from devservers.sts import ORDERS_COLUMNS, ORDERS_ROWS, StsServer
 
 from impala_copy.api.plan import PLAN_ENV
-from impala_copy.controller.outcome import parse_summary
+from impala_copy.controller.core.outcome import parse_summary
 from impala_copy.engine.main import TERMINATION_LOG_ENV
 from tests.operator import manifests
 from tests.operator.harness import Cluster, OperatorThread, settle, until

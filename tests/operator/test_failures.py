@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from impala_copy.controller.timeutil import format_time, utcnow
+from impala_copy.controller.core.timeutil import format_time, utcnow
 from tests.operator import manifests
 from tests.operator.harness import Cluster, OperatorThread, settle, until
 from tests.operator.scenarios import ENGINE_AUTH_FAILED, scenarios, shape

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from impala_copy.controller.job import JobOwner, build_job
-from impala_copy.controller.readiness import copy_activity_readiness
-from impala_copy.controller.runs import NewAttempt
-from impala_copy.controller.settings import JobDefaults
-from impala_copy.controller.view import ViewCatalog
+from impala_copy.controller.core.job import JobOwner, build_job
+from impala_copy.controller.core.readiness import copy_activity_readiness
+from impala_copy.controller.core.runs import NewAttempt
+from impala_copy.controller.core.settings import JobDefaults
+from impala_copy.controller.core.view import ViewCatalog
 from tests.operator import manifests
 from tests.operator.harness import Cluster, OperatorThread, printer_columns, settle, until
 from tests.operator.scenarios import scenarios, shape, view_of

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from impala_copy.controller.timeutil import format_time, utcnow
+from impala_copy.controller.core.timeutil import format_time, utcnow
 from tests.operator import manifests
 from tests.operator.harness import Cluster, settle, start_operator, until
 

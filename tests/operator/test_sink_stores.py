@@ -27,7 +27,7 @@ from devservers.postgres import PostgresServer
 from devservers.sts import ORDERS_ROWS, StsServer
 
 from impala_copy.api.plan import PLAN_ENV
-from impala_copy.controller.outcome import parse_summary
+from impala_copy.controller.core.outcome import parse_summary
 from tests.operator import manifests
 from tests.operator.harness import Cluster, OperatorThread, settle, until
 from tests.operator.test_engine_contract import kubelet_env

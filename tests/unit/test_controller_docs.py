@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from impala_copy.controller import constants
-from impala_copy.controller.kube import API_ACCESS
-from impala_copy.controller.settings import ENV_VARS
+from impala_copy.controller.core import constants
+from impala_copy.controller.core.kube import API_ACCESS
+from impala_copy.controller.core.settings import ENV_VARS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DOC = (DOCS / "operator.md").read_text()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import kopf
 
 from impala_copy.controller import handlers
-from impala_copy.controller.kube import (
+from impala_copy.controller.core.kube import (
     API_ACCESS,
     CONFIG_MAPS,
     EVENTS,
@@ -23,7 +23,7 @@ from impala_copy.controller.kube import (
     SECRETS,
     ResourceRef,
 )
-from impala_copy.controller.settings import Settings
+from impala_copy.controller.core.settings import Settings
 
 
 def verbs(ref: ResourceRef, sub: str = "") -> set[str]:

@@ -1,4 +1,4 @@
-"""The operator's metrics, counted from status transitions (controller/metrics.py).
+"""The operator's metrics, counted from status transitions (controller/core/metrics.py).
 
 In:  CopyActivity status written by the pure planner step after step (scenarios.Scenario: a Job
      created, its pod running, then terminated with the engine's run summary), LookupActivity
@@ -21,7 +21,7 @@ import pytest
 from tests.operator import manifests
 from tests.operator.scenarios import Scenario
 
-from impala_copy.controller.metrics import (
+from impala_copy.controller.core.metrics import (
     FAILED,
     SUCCEEDED,
     Metrics,
@@ -30,7 +30,7 @@ from impala_copy.controller.metrics import (
     label_code,
     lookup_change,
 )
-from impala_copy.controller.timeutil import format_time
+from impala_copy.controller.core.timeutil import format_time
 
 NS = manifests.NS
 NAME = "copy-orders"

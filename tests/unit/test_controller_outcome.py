@@ -15,8 +15,15 @@ import pytest
 from tests.operator import manifests
 from tests.operator.scenarios import Scenario
 
-from impala_copy.controller import records
-from impala_copy.controller.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, attempt_outcome, parse_summary
+from impala_copy.controller.core import records
+from impala_copy.controller.core.outcome import (
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    attempt_outcome,
+    parse_summary,
+)
 
 
 def job_and_pod(

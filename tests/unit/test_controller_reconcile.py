@@ -16,9 +16,9 @@ from typing import Any
 from tests.operator import manifests
 from tests.operator.scenarios import Scenario, view_of
 
-from impala_copy.controller.reconcile import Dependents, plan_copy_activity, plan_ready_object
-from impala_copy.controller.settings import JobDefaults, Settings
-from impala_copy.controller.timeutil import format_time
+from impala_copy.controller.core.reconcile import Dependents, plan_copy_activity, plan_ready_object
+from impala_copy.controller.core.settings import JobDefaults, Settings
+from impala_copy.controller.core.timeutil import format_time
 
 
 def jobs(s: Scenario) -> list[dict[str, Any]]:

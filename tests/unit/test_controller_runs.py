@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from impala_copy.controller.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, AttemptOutcome
-from impala_copy.controller.runs import Attempt, NewAttempt, RunPolicy, Wanted, attempt_from_status, which_run
-from impala_copy.controller.timeutil import format_time
+from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, AttemptOutcome
+from impala_copy.controller.core.runs import (
+    Attempt,
+    NewAttempt,
+    RunPolicy,
+    Wanted,
+    attempt_from_status,
+    which_run,
+)
+from impala_copy.controller.core.timeutil import format_time
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from impala_copy.controller.settings import ENV_VARS, Settings, SettingsError, parse_namespaces, with_options
+from impala_copy.controller.core.settings import (
+    ENV_VARS,
+    Settings,
+    SettingsError,
+    parse_namespaces,
+    with_options,
+)
 
 
 def test_defaults_match_the_declared_table() -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-from impala_copy.controller import workqueue
-from impala_copy.controller.workqueue import WorkQueue
+from impala_copy.controller.core import workqueue
+from impala_copy.controller.core.workqueue import WorkQueue
 
 
 async def test_keys_added_many_times_are_handled_once() -> None:

@@ -19,9 +19,9 @@ from tests.operator.scenarios import Scenario
 from impala_copy.api.activities import JobSettings
 from impala_copy.api.common import CertificateSource, SecretKeySelector
 from impala_copy.api.plan import PLAN_ENV, CertRef, CopyPlan, Partition, SecretRef, StorePlan, secret_env_name
-from impala_copy.controller.job import JobOwner, activity_label, build_job, job_name
-from impala_copy.controller.runs import NewAttempt
-from impala_copy.controller.settings import JobDefaults
+from impala_copy.controller.core.job import JobOwner, activity_label, build_job, job_name
+from impala_copy.controller.core.runs import NewAttempt
+from impala_copy.controller.core.settings import JobDefaults
 
 ATTEMPT = NewAttempt(run_number=4, attempt=2, generation=3, run_now="again", trigger="retry")
 OWNER = JobOwner(name="copy-orders", namespace="sales", uid="0f1e2d3c-aaaa-bbbb-cccc-000000000001")
@@ -31,8 +31,8 @@ def resolved_plan() -> CopyPlan:
     """The plan of the standard manifests (password Secret, CA ConfigMap, PVC sink)."""
     from tests.operator.scenarios import view_of
 
-    from impala_copy.controller.readiness import copy_activity_readiness
-    from impala_copy.controller.view import ViewCatalog
+    from impala_copy.controller.core.readiness import copy_activity_readiness
+    from impala_copy.controller.core.view import ViewCatalog
 
     scenario = Scenario(manifests.standard_set("pw"))
     checked = copy_activity_readiness(scenario.activity, ViewCatalog(view_of(scenario.objects), "default"))

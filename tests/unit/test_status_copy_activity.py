@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from tests.operator import manifests
 from tests.operator.scenarios import BUILDERS, Scenario, scenarios, shape
 
-from impala_copy.controller.constants import CONDITION_REASONS, EVENT_REASONS
-from impala_copy.controller.readiness import Readiness
-from impala_copy.controller.status import (
+from impala_copy.controller.core.constants import CONDITION_REASONS, EVENT_REASONS
+from impala_copy.controller.core.readiness import Readiness
+from impala_copy.controller.core.status import (
     HIDDEN,
     condition,
     merge_conditions,

@@ -203,7 +203,7 @@ def operator_command(
     import os
 
     from impala_copy.controller import main as operator_main
-    from impala_copy.controller.settings import SettingsError, with_options
+    from impala_copy.controller.core.settings import SettingsError, with_options
 
     try:
         settings = with_options(os.environ, namespaces=namespace, log_level=log_level, liveness=liveness)

@@ -19,13 +19,13 @@ from typing import Any
 
 import kopf
 
-from impala_copy.controller import records
-from impala_copy.controller.constants import LABEL_ACTIVITY
-from impala_copy.controller.kube import CONFIG_MAPS, JOBS, OURS, PODS, PVCS, SECRETS, ResourceRef
-from impala_copy.controller.metrics import MetricsServerError
-from impala_copy.controller.runtime import Runtime
-from impala_copy.controller.settings import Settings
-from impala_copy.controller.view import ClusterView
+from impala_copy.controller.core import records
+from impala_copy.controller.core.constants import LABEL_ACTIVITY
+from impala_copy.controller.core.kube import CONFIG_MAPS, JOBS, OURS, PODS, PVCS, SECRETS, ResourceRef
+from impala_copy.controller.core.metrics import MetricsServerError
+from impala_copy.controller.core.runtime import Runtime
+from impala_copy.controller.core.settings import Settings
+from impala_copy.controller.core.view import ClusterView
 
 LoginFn = Callable[..., kopf.ConnectionInfo | None]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from impala_copy.api.plan import CertRef, ImpalaConnection
 from impala_copy.api.resolve import ResolutionError, check_certificate, check_secret
-from impala_copy.controller.kube import CONFIG_MAPS, SECRETS, ApiError, KubeClient, ResourceRef
+from impala_copy.controller.core.kube import CONFIG_MAPS, SECRETS, ApiError, KubeClient, ResourceRef
 from impala_copy.controller.probe_state import data_fingerprint
 from impala_copy.engine.errors import ConfigurationError
 

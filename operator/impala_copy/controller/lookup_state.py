@@ -30,9 +30,9 @@ from impala_copy.api.activities import (
     LookupRun,
     duration_seconds,
 )
-from impala_copy.controller.constants import ANNOTATION_RUN_NOW, EventReason, Reason
-from impala_copy.controller.status import condition, merge_conditions
-from impala_copy.controller.timeutil import format_time, parse_time
+from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW, EventReason, Reason
+from impala_copy.controller.core.status import condition, merge_conditions
+from impala_copy.controller.core.timeutil import format_time, parse_time
 from impala_copy.engine import errors as engine_errors
 from impala_copy.engine.lookup import HARD_LIMIT_BYTES, MAX_ROWS, LookupResult, ResultTooLarge
 

@@ -29,15 +29,15 @@ from impala_copy.api.kinds import SpecError, parse_resource
 from impala_copy.api.plan import LookupPlan
 from impala_copy.api.resolve import INVALID_REFERENCE, INVALID_SPEC, Layout, ResolutionError, resolve_lookup
 from impala_copy.controller import lookup_state as st
-from impala_copy.controller.constants import Reason
-from impala_copy.controller.events import Involved, event_body
+from impala_copy.controller.core.constants import Reason
+from impala_copy.controller.core.events import Involved, event_body
+from impala_copy.controller.core.kube import CONFIG_MAPS, OURS, ApiError, KubeClient
+from impala_copy.controller.core.metrics import Metrics
+from impala_copy.controller.core.records import Meta, as_dict
+from impala_copy.controller.core.status import EventSpec
+from impala_copy.controller.core.timeutil import utcnow
+from impala_copy.controller.core.view import ClusterView, ViewCatalog
 from impala_copy.controller.impala_credentials import load_credentials
-from impala_copy.controller.kube import CONFIG_MAPS, OURS, ApiError, KubeClient
-from impala_copy.controller.metrics import Metrics
-from impala_copy.controller.records import Meta, as_dict
-from impala_copy.controller.status import EventSpec
-from impala_copy.controller.timeutil import utcnow
-from impala_copy.controller.view import ClusterView, ViewCatalog
 from impala_copy.controller.workers import DeadlineExceeded, InFlight, WorkerPool
 from impala_copy.engine.errors import CopyError
 from impala_copy.engine.lookup import LookupResult, run_lookup

@@ -13,10 +13,10 @@ from typing import Any
 
 import kopf
 
+from impala_copy.controller.core.metrics import MetricsServerError
+from impala_copy.controller.core.runtime import Runtime
+from impala_copy.controller.core.settings import Settings, log_level_number
 from impala_copy.controller.handlers import LoginFn, register
-from impala_copy.controller.metrics import MetricsServerError
-from impala_copy.controller.runtime import Runtime
-from impala_copy.controller.settings import Settings, log_level_number
 
 _FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
 

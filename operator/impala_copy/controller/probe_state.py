@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from impala_copy.controller.constants import EventReason, Reason
+from impala_copy.controller.core.constants import EventReason, Reason
+from impala_copy.controller.core.timeutil import parse_time
 from impala_copy.controller.lookup_state import rfc3339, set_condition
-from impala_copy.controller.timeutil import parse_time
 from impala_copy.engine.probe import CONNECTED, ProbeResult
 
 CONDITION_CONNECTED = "Connected"

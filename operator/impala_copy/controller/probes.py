@@ -31,17 +31,17 @@ from impala_copy.api.impala import ImpalaLinkedService
 from impala_copy.api.kinds import SpecError, parse_resource
 from impala_copy.api.resolve import INVALID_SPEC, Layout, ResolutionError, impala_connection
 from impala_copy.controller import probe_state as ps
-from impala_copy.controller.events import Involved, event_body
+from impala_copy.controller.core.events import Involved, event_body
+from impala_copy.controller.core.kube import OURS, ApiError, KubeClient
+from impala_copy.controller.core.metrics import Metrics
+from impala_copy.controller.core.records import Meta, as_dict
+from impala_copy.controller.core.status import EventSpec
+from impala_copy.controller.core.timeutil import utcnow
 from impala_copy.controller.impala_credentials import (
     config_map_fingerprint_data,
     load_credentials,
     secret_fingerprint_data,
 )
-from impala_copy.controller.kube import OURS, ApiError, KubeClient
-from impala_copy.controller.metrics import Metrics
-from impala_copy.controller.records import Meta, as_dict
-from impala_copy.controller.status import EventSpec
-from impala_copy.controller.timeutil import utcnow
 from impala_copy.controller.workers import DeadlineExceeded, InFlight, WorkerPool
 from impala_copy.engine.errors import CopyError
 from impala_copy.engine.probe import ProbeResult, failure_result, probe, timeout_result, watchdog_seconds

@@ -16,12 +16,12 @@ from typing import Any
 from impala_copy.api.activities import CopyActivityStatus, LastRun
 from impala_copy.api.common import Condition
 from impala_copy.api.summary import RunError
-from impala_copy.controller.constants import STUCK_WAITING_REASONS, ConditionType, EventReason, Reason
-from impala_copy.controller.outcome import FAILED, PENDING, RUNNING, SUCCEEDED
-from impala_copy.controller.readiness import Readiness
-from impala_copy.controller.records import as_dict, as_list, as_str
-from impala_copy.controller.runs import Attempt, RunDecision
-from impala_copy.controller.timeutil import format_time, parse_time
+from impala_copy.controller.core.constants import STUCK_WAITING_REASONS, ConditionType, EventReason, Reason
+from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED
+from impala_copy.controller.core.readiness import Readiness
+from impala_copy.controller.core.records import as_dict, as_list, as_str
+from impala_copy.controller.core.runs import Attempt, RunDecision
+from impala_copy.controller.core.timeutil import format_time, parse_time
 
 HIDDEN = "hidden by policy.secureOutput"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from impala_copy.api.summary import RunSummary, aggregate
-from impala_copy.controller.constants import STUCK_WAITING_REASONS, Reason
-from impala_copy.controller.records import JobRecord, PodRecord
+from impala_copy.controller.core.constants import STUCK_WAITING_REASONS, Reason
+from impala_copy.controller.core.records import JobRecord, PodRecord
 from impala_copy.engine.errors import EXIT_CONFIGURATION
 
 PENDING = "Pending"

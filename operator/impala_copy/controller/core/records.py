@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from impala_copy.api.common import API_GROUP
-from impala_copy.controller.constants import (
+from impala_copy.controller.core.constants import (
     ANNOTATION_GENERATION,
     ANNOTATION_RUN_NOW,
     ANNOTATION_TRIGGER,

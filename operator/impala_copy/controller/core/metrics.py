@@ -32,8 +32,8 @@ from prometheus_client import (
     start_http_server,
 )
 
-from impala_copy.controller.constants import Reason
-from impala_copy.controller.records import as_dict, as_int, as_str
+from impala_copy.controller.core.constants import Reason
+from impala_copy.controller.core.records import as_dict, as_int, as_str
 
 COPY = "CopyActivity"
 LOOKUP = "LookupActivity"

@@ -22,7 +22,7 @@ from impala_copy import __version__
 from impala_copy.api.activities import JobSettings
 from impala_copy.api.common import GROUP_VERSION
 from impala_copy.api.plan import PLAN_ENV, CopyPlan
-from impala_copy.controller.constants import (
+from impala_copy.controller.core.constants import (
     ANNOTATION_ACTIVITY_NAME,
     ANNOTATION_GENERATION,
     ANNOTATION_RUN_NOW,
@@ -36,9 +36,9 @@ from impala_copy.controller.constants import (
     MANAGED_BY,
     TERMINATION_MESSAGE_PATH,
 )
-from impala_copy.controller.readiness import claim_name
-from impala_copy.controller.runs import NewAttempt
-from impala_copy.controller.settings import JobDefaults
+from impala_copy.controller.core.readiness import claim_name
+from impala_copy.controller.core.runs import NewAttempt
+from impala_copy.controller.core.settings import JobDefaults
 from impala_copy.engine.errors import EXIT_CONFIGURATION
 
 NAME_LIMIT = 63  # a Job's name becomes a label value on its pods

@@ -17,17 +17,15 @@ from datetime import datetime
 from typing import Any
 
 from impala_copy.api.activities import CopyActivity
-from impala_copy.controller.constants import ANNOTATION_RUN_NOW, ConditionType, Reason
-from impala_copy.controller.events import Involved, event_body
-from impala_copy.controller.job import JobOwner, build_job
-from impala_copy.controller.kube import JOBS, OURS, ApiError, KubeClient
-from impala_copy.controller.lookups import Lookups
-from impala_copy.controller.metrics import Metrics
-from impala_copy.controller.outcome import FAILED, RUNNING, SUCCEEDED, AttemptOutcome, attempt_outcome
-from impala_copy.controller.probes import Probes
-from impala_copy.controller.readiness import copy_activity_readiness, object_readiness
-from impala_copy.controller.records import JobRecord, Meta, as_dict, job_record
-from impala_copy.controller.runs import (
+from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW, ConditionType, Reason
+from impala_copy.controller.core.events import Involved, event_body
+from impala_copy.controller.core.job import JobOwner, build_job
+from impala_copy.controller.core.kube import JOBS, OURS, ApiError, KubeClient
+from impala_copy.controller.core.metrics import Metrics
+from impala_copy.controller.core.outcome import FAILED, RUNNING, SUCCEEDED, AttemptOutcome, attempt_outcome
+from impala_copy.controller.core.readiness import copy_activity_readiness, object_readiness
+from impala_copy.controller.core.records import JobRecord, Meta, as_dict, job_record
+from impala_copy.controller.core.runs import (
     Attempt,
     RunPolicy,
     Wanted,
@@ -35,8 +33,8 @@ from impala_copy.controller.runs import (
     latest_attempt,
     which_run,
 )
-from impala_copy.controller.settings import Settings
-from impala_copy.controller.status import (
+from impala_copy.controller.core.settings import Settings
+from impala_copy.controller.core.status import (
     CopyStatusInputs,
     EventSpec,
     copy_activity_status,
@@ -45,8 +43,10 @@ from impala_copy.controller.status import (
     ready_status,
     status_events,
 )
-from impala_copy.controller.timeutil import parse_time, utcnow
-from impala_copy.controller.view import ClusterView, ViewCatalog
+from impala_copy.controller.core.timeutil import parse_time, utcnow
+from impala_copy.controller.core.view import ClusterView, ViewCatalog
+from impala_copy.controller.lookups import Lookups
+from impala_copy.controller.probes import Probes
 
 log = logging.getLogger("impala_copy.controller")
 

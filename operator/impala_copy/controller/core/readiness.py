@@ -30,7 +30,7 @@ from impala_copy.api.resolve import (
     check_secret,
     resolve_copy,
 )
-from impala_copy.controller.constants import Reason
+from impala_copy.controller.core.constants import Reason
 
 
 class ClaimCatalog(Catalog, Protocol):

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from impala_copy.api.common import Resource
 from impala_copy.api.kinds import parse_resource
-from impala_copy.controller.records import JobRecord, PodRecord
+from impala_copy.controller.core.records import JobRecord, PodRecord
 
 V_co = TypeVar("V_co", covariant=True)
 Key = tuple[str, str]

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from impala_copy.api.common import GROUP_VERSION
-from impala_copy.controller.constants import EVENT_SOURCE
-from impala_copy.controller.status import EventSpec
-from impala_copy.controller.timeutil import format_time
+from impala_copy.controller.core.constants import EVENT_SOURCE
+from impala_copy.controller.core.status import EventSpec
+from impala_copy.controller.core.timeutil import format_time
 
 MESSAGE_LIMIT = 1024
 

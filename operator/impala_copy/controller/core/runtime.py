@@ -13,16 +13,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from impala_copy.controller.constants import ANNOTATION_ACTIVITY_NAME
-from impala_copy.controller.kube import RECONCILED_KINDS, KubeClient
+from impala_copy.controller.core.constants import ANNOTATION_ACTIVITY_NAME
+from impala_copy.controller.core.kube import RECONCILED_KINDS, KubeClient
+from impala_copy.controller.core.metrics import Metrics
+from impala_copy.controller.core.reconcile import ObjectKey, Reconciler
+from impala_copy.controller.core.records import Meta, job_record, pod_job_name
+from impala_copy.controller.core.settings import Settings
+from impala_copy.controller.core.view import ClusterView
+from impala_copy.controller.core.workqueue import WorkQueue
 from impala_copy.controller.lookups import Lookups
-from impala_copy.controller.metrics import Metrics
 from impala_copy.controller.probes import Probes
-from impala_copy.controller.reconcile import ObjectKey, Reconciler
-from impala_copy.controller.records import Meta, job_record, pod_job_name
-from impala_copy.controller.settings import Settings
-from impala_copy.controller.view import ClusterView
-from impala_copy.controller.workqueue import WorkQueue
 
 log = logging.getLogger("impala_copy.controller")
 

@@ -1,0 +1,1 @@
+"""ImpalaLinkedService connection tests: one test is one Job (connect, log in, SELECT 1)."""

@@ -1,0 +1,1 @@
+"""CopyActivity: one run is one Job running the copy engine."""

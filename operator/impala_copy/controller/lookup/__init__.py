@@ -1,0 +1,1 @@
+"""LookupActivity: one run is one Job running the lookup; its output comes back from the pod."""
