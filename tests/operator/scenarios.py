@@ -44,7 +44,7 @@ def view_of(objects: Iterable[dict[str, Any]]) -> ClusterView:
         if kind == "Job":
             job = records.job_record(obj)
             if job is not None:
-                jobs.setdefault((job.namespace, job.activity), []).append(job)
+                jobs.setdefault((job.namespace, job.kind, job.activity), []).append(job)
         elif kind == "Pod":
             pod = records.pod_record(obj)
             if pod is not None:

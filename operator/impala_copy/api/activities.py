@@ -14,6 +14,7 @@ from pydantic import Field
 
 from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, Resource
 from impala_copy.api.rules import Rule, RuledModel, written
+from impala_copy.api.runs import Phase as Phase
 from impala_copy.api.summary import RunSummary
 
 # ADF timespans: [D.]HH:MM:SS
@@ -331,13 +332,6 @@ class CopyActivitySpec(RuledModel):
     failed_jobs_history_limit: int = Field(
         default=1, ge=0, le=100, description="Finished Jobs of failed runs to keep. Default 1."
     )
-
-
-class Phase(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
 
 
 class LastRun(RunSummary):

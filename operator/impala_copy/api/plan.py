@@ -30,6 +30,10 @@ from impala_copy.api.stores import (
 )
 
 PLAN_ENV = "IMPALA_COPY_PLAN"
+TASK_COPY = "copy"
+TASK_LOOKUP = "lookup"
+TASK_CONNECTION_TEST = "connection-test"
+TASKS = (TASK_COPY, TASK_LOOKUP, TASK_CONNECTION_TEST)
 
 
 def secret_env_name(ref: SecretKeySelector) -> str:
@@ -198,9 +202,25 @@ class LookupPlan(ApiModel):
         return [self.impala.trusted_cert] if self.impala.trusted_cert else []
 
 
+class ConnectionTestPlan(ApiModel):
+    """An ImpalaLinkedService's connection test: connect, log in, SELECT 1, close."""
+
+    namespace: str = "default"
+    linked_service: str
+    run_id: str
+    impala: ImpalaConnection
+
+    def secret_refs(self) -> list[SecretRef]:
+        return [self.impala.password] if self.impala.password else []
+
+    def cert_refs(self) -> list[CertRef]:
+        return [self.impala.trusted_cert] if self.impala.trusted_cert else []
+
+
 __all__ = [
     "PLAN_ENV",
     "CertRef",
+    "ConnectionTestPlan",
     "CopyPlan",
     "ImpalaConnection",
     "ImpalaSource",

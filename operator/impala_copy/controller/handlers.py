@@ -118,9 +118,9 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
 
     # ---------------------------------------------------------------- copy Jobs and their pods
     @kopf.index(*_on(JOBS), id=JOBS_INDEX, labels=labelled, registry=registry)
-    def _jobs(body: kopf.Body, **_: Any) -> dict[tuple[str, str], records.JobRecord] | None:
+    def _jobs(body: kopf.Body, **_: Any) -> dict[tuple[str, str, str], records.JobRecord] | None:
         job = records.job_record(body)
-        return {(job.namespace, job.activity): job} if job else None
+        return {(job.namespace, job.kind, job.activity): job} if job else None
 
     @kopf.on.event(*_on(JOBS), id="job_changed", labels=labelled, registry=registry)
     def _job_changed(body: kopf.Body, **_: Any) -> None:

@@ -10,22 +10,29 @@ from __future__ import annotations
 import inspect
 from typing import Final
 
-from impala_copy.api import resolve
+from impala_copy.api import resolve, runs
 from impala_copy.api.common import API_GROUP
 from impala_copy.engine import errors as engine_errors
 
 # ------------------------------------------------------------------ labels and annotations
+# The object whose run a Job is: a CopyActivity, a LookupActivity or (connection tests) an
+# ImpalaLinkedService; `kind` says which (Jobs without it are CopyActivity runs).
 LABEL_ACTIVITY: Final = f"{API_GROUP}/activity"
+LABEL_KIND: Final = f"{API_GROUP}/kind"
 LABEL_RUN: Final = f"{API_GROUP}/run"
 LABEL_ATTEMPT: Final = f"{API_GROUP}/attempt"
 ANNOTATION_RUN_NOW: Final = f"{API_GROUP}/run-now"
 ANNOTATION_ACTIVITY_NAME: Final = f"{API_GROUP}/activity-name"
+ANNOTATION_OWNER_KIND: Final = f"{API_GROUP}/owner-kind"
 ANNOTATION_GENERATION: Final = f"{API_GROUP}/generation"
 ANNOTATION_TRIGGER: Final = f"{API_GROUP}/trigger"
 
 APP_NAME: Final = "impala-copy"
 MANAGED_BY: Final = "impala-copy-operator"
 COMPONENT_ENGINE: Final = "copy-engine"
+
+# The kinds whose runs are Jobs, and the engine task each runs.
+RUNNING_KINDS: Final = ("CopyActivity", "LookupActivity", "ImpalaLinkedService")
 
 # Labels the Job controller puts on a Job's pods.
 POD_JOB_NAME_LABELS: Final = ("batch.kubernetes.io/job-name", "job-name")
@@ -36,11 +43,7 @@ EVENT_SOURCE: Final = "impala-copy-operator"
 
 
 # ------------------------------------------------------------------ run triggers
-class Trigger:
-    CREATE: Final = "create"
-    SPEC_CHANGE: Final = "specChange"
-    RUN_NOW: Final = "runNow"
-    RETRY: Final = "retry"
+Trigger = runs.Trigger
 
 
 # ------------------------------------------------------------------ conditions

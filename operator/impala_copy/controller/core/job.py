@@ -1,10 +1,15 @@
-"""The Job that runs one attempt of a copy: a pure function of the plan, its owner and the defaults.
+"""The Job that runs one attempt: a pure function of the plan, its owner, the task and the defaults.
 
-The pod runs `impala-copy engine` with the CopyPlan (no secret values) as JSON in IMPALA_COPY_PLAN.
+Copies, lookups and connection tests all run this way, from the engine image, in the object's
+namespace: the pod runs `impala-copy engine --task TASK` with the task's plan (no secret values) as
+JSON in IMPALA_COPY_PLAN.
 Secrets reach it as `env[].valueFrom.secretKeyRef` (one per `plan.secret_refs()`), certificates as
 Secret/ConfigMap volumes mounted so each file appears at its `CertRef.path`, and a PVC location as
-a volume at `plan.sink.volume_path`. Nothing here knows a sink store by name: a new store only adds
-secret and certificate references to the plan.
+a volume at `plan.sink.volume_path`. The operator reads no Secret: a certificate's Secret volume is
+optional and an env var `IMPALA_COPY_REQUIRE_<n>` refers to the same key, so a missing Secret or key
+stops the container with the kubelet's CreateContainerConfigError naming it (see outcome.py), and
+the run starts by itself once the Secret exists. Nothing here knows a sink store by name: a new
+store only adds secret and certificate references to the plan.
 
 One Job runs all the plan's partitions (one today; several become an Indexed Job).
 """
@@ -16,15 +21,16 @@ import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from impala_copy import __version__
 from impala_copy.api.activities import JobSettings
 from impala_copy.api.common import GROUP_VERSION
-from impala_copy.api.plan import PLAN_ENV, CopyPlan
+from impala_copy.api.plan import PLAN_ENV, TASK_COPY, CertRef, CopyPlan, SecretRef
 from impala_copy.controller.core.constants import (
     ANNOTATION_ACTIVITY_NAME,
     ANNOTATION_GENERATION,
+    ANNOTATION_OWNER_KIND,
     ANNOTATION_RUN_NOW,
     ANNOTATION_TRIGGER,
     APP_NAME,
@@ -32,6 +38,7 @@ from impala_copy.controller.core.constants import (
     ENGINE_CONTAINER,
     LABEL_ACTIVITY,
     LABEL_ATTEMPT,
+    LABEL_KIND,
     LABEL_RUN,
     MANAGED_BY,
     TERMINATION_MESSAGE_PATH,
@@ -46,6 +53,20 @@ TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir of the pod, not the operator's /tmp
 ENGINE_COMMAND = ("impala-copy",)
 ENGINE_ARGS = ("engine",)
 SINK_VOLUME = "sink-volume"
+REQUIRE_ENV_PREFIX = "IMPALA_COPY_REQUIRE_"
+
+
+class TaskPlan(Protocol):
+    """What the Job builder needs of a plan (CopyPlan, LookupPlan, ConnectionTestPlan)."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    def to_wire(self) -> dict[str, Any]: ...
+
+    def secret_refs(self) -> list[SecretRef]: ...
+
+    def cert_refs(self) -> list[CertRef]: ...
 
 
 @dataclass(frozen=True)
@@ -81,8 +102,9 @@ def job_name(activity: str, uid: str | None, run_number: int, attempt: int) -> s
     return _fit(activity, NAME_LIMIT - len(suffix)) + suffix
 
 
-def job_labels(owner_name: str, attempt: NewAttempt) -> dict[str, str]:
+def job_labels(owner_name: str, attempt: NewAttempt, kind: str = "CopyActivity") -> dict[str, str]:
     return {
+        LABEL_KIND: kind,
         "app.kubernetes.io/name": APP_NAME,
         "app.kubernetes.io/instance": activity_label(owner_name),
         "app.kubernetes.io/component": COMPONENT_ENGINE,
@@ -94,7 +116,7 @@ def job_labels(owner_name: str, attempt: NewAttempt) -> dict[str, str]:
     }
 
 
-def _cert_volumes(plan: CopyPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _cert_volumes(plan: TaskPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One volume per (Secret or ConfigMap, folder), with an item per key, mounted at the folder."""
     groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
     for cert in plan.cert_refs():
@@ -115,12 +137,28 @@ def _cert_volumes(plan: CopyPlan) -> tuple[list[dict[str, Any]], list[dict[str, 
         volume = f"certs-{index}"
         projection: dict[str, Any] = {"items": items, "defaultMode": 0o444}
         projection["secretName" if kind == "secret" else "name"] = name
+        if kind == "secret":
+            # A missing Secret is reported through the env var that requires it (CreateContainerConfigError
+            # names it); a mount that never happens would leave the pod waiting without a reason.
+            projection["optional"] = True
         volumes.append({"name": volume, kind: projection})
         mounts.append({"name": volume, "mountPath": folder, "readOnly": True})
     return volumes, mounts
 
 
-def _env(plan: CopyPlan) -> list[dict[str, Any]]:
+def _required_cert_secrets(plan: TaskPlan) -> list[dict[str, Any]]:
+    """An env var per certificate Secret key: the kubelet refuses to start without it, naming it."""
+    keys = sorted(
+        {(c.source.secret_key_ref.name, c.source.secret_key_ref.key) for c in plan.cert_refs()
+         if c.source.secret_key_ref is not None}
+    )  # fmt: skip
+    return [
+        {"name": f"{REQUIRE_ENV_PREFIX}{i}", "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
+        for i, (name, key) in enumerate(keys)
+    ]
+
+
+def _env(plan: TaskPlan) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": PLAN_ENV, "value": json.dumps(plan.to_wire(), separators=(",", ":"), sort_keys=True)},
         {"name": "TMPDIR", "value": TMP_DIR},
@@ -135,7 +173,7 @@ def _env(plan: CopyPlan) -> list[dict[str, Any]]:
                 },
             }
         )
-    return env
+    return env + _required_cert_secrets(plan)
 
 
 def _restricted_container_security() -> dict[str, Any]:
@@ -149,11 +187,19 @@ def _restricted_container_security() -> dict[str, Any]:
     }
 
 
-def build_job(plan: CopyPlan, owner: JobOwner, defaults: JobDefaults, attempt: NewAttempt) -> dict[str, Any]:
+def build_job(
+    plan: TaskPlan,
+    owner: JobOwner,
+    defaults: JobDefaults,
+    attempt: NewAttempt,
+    *,
+    task: str = TASK_COPY,
+    timeout_seconds: int = 0,
+) -> dict[str, Any]:
     """The Job manifest of one attempt. `plan.run_id` must be the attempt's run."""
     own = owner.settings or JobSettings()
     name = job_name(owner.name, owner.uid, attempt.run_number, attempt.attempt)
-    labels = {**(own.labels or {}), **job_labels(owner.name, attempt)}
+    labels = {**(own.labels or {}), **job_labels(owner.name, attempt, owner.kind)}
     annotations = {
         ANNOTATION_ACTIVITY_NAME: owner.name,
         ANNOTATION_GENERATION: str(attempt.generation),
@@ -163,10 +209,11 @@ def build_job(plan: CopyPlan, owner: JobOwner, defaults: JobDefaults, attempt: N
         annotations[ANNOTATION_RUN_NOW] = attempt.run_now
 
     cert_volumes, cert_mounts = _cert_volumes(plan)
-    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}, *cert_volumes]
+    tmp = {"sizeLimit": defaults.tmp_size_limit} if defaults.tmp_size_limit else {}
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": tmp}, *cert_volumes]
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": TMP_DIR}, *cert_mounts]
-    claim = claim_name(plan)
-    if claim is not None and plan.sink.volume_path:
+    claim = claim_name(plan) if isinstance(plan, CopyPlan) else None
+    if isinstance(plan, CopyPlan) and claim is not None and plan.sink.volume_path:
         volumes.append({"name": SINK_VOLUME, "persistentVolumeClaim": {"claimName": claim}})
         mounts.append({"name": SINK_VOLUME, "mountPath": plan.sink.volume_path})
 
@@ -175,7 +222,7 @@ def build_job(plan: CopyPlan, owner: JobOwner, defaults: JobDefaults, attempt: N
         "image": own.image or defaults.image,
         "imagePullPolicy": own.image_pull_policy or defaults.image_pull_policy,
         "command": list(ENGINE_COMMAND),
-        "args": list(ENGINE_ARGS),
+        "args": [*ENGINE_ARGS, *(("--task", task) if task != TASK_COPY else ())],
         "env": _env(plan),
         "resources": dict(own.resources if own.resources is not None else defaults.resources),
         "securityContext": _restricted_container_security(),
@@ -220,7 +267,7 @@ def build_job(plan: CopyPlan, owner: JobOwner, defaults: JobDefaults, attempt: N
     _put(pod_spec, "tolerations", list(tolerations) if tolerations is not None else None)
     _put(pod_spec, "affinity", own.affinity if own.affinity is not None else defaults.affinity)
 
-    partitions = max(1, len(plan.partitions))
+    partitions = max(1, len(plan.partitions)) if isinstance(plan, CopyPlan) else 1
     job_spec: dict[str, Any] = {
         "backoffLimit": 0,
         "completions": partitions,
@@ -242,13 +289,18 @@ def build_job(plan: CopyPlan, owner: JobOwner, defaults: JobDefaults, attempt: N
         "template": {
             "metadata": {
                 "labels": labels,
-                "annotations": {**(own.annotations or {}), ANNOTATION_ACTIVITY_NAME: owner.name},
+                "annotations": {
+                    **(own.annotations or {}),
+                    ANNOTATION_ACTIVITY_NAME: owner.name,
+                    ANNOTATION_OWNER_KIND: owner.kind,
+                },
             },
             "spec": pod_spec,
         },
     }
-    if plan.timeout_seconds > 0:
-        job_spec["activeDeadlineSeconds"] = plan.timeout_seconds
+    deadline = plan.timeout_seconds if isinstance(plan, CopyPlan) else timeout_seconds
+    if deadline > 0:
+        job_spec["activeDeadlineSeconds"] = deadline
     ttl = (
         own.ttl_seconds_after_finished
         if own.ttl_seconds_after_finished is not None

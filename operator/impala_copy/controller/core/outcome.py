@@ -9,8 +9,9 @@ lines, and finally the Job's own condition.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
@@ -40,6 +41,8 @@ class AttemptOutcome:
     completion_time: str | None = None
     retryable: bool = True
     summary_missing: bool = False
+    termination_message: str = ""  # the newest finished pod's, whatever the task
+    pod_name: str | None = None  # the newest pod
 
     @property
     def finished(self) -> bool:
@@ -68,6 +71,30 @@ def parse_summary(text: str) -> RunSummary | None:
             return None
 
 
+# How the kubelet words a missing Secret/ConfigMap or key in CreateContainerConfigError.
+_MISSING_OBJECT = re.compile(r'^(secret|configmap) "([^"]{1,253})" not found$')
+_MISSING_KEY = re.compile(
+    r"^couldn't find key (\S{1,253}) in (Secret|ConfigMap) ([^/\s]{1,253})/(\S{1,253})$"
+)
+
+
+def missing_reference(message: str) -> tuple[str, str] | None:
+    """(reason, message) for a kubelet message about a missing Secret/ConfigMap or key, else None."""
+    text = " ".join(message.split())
+    found = _MISSING_OBJECT.match(text)
+    if found:
+        is_secret = found.group(1) == "secret"
+        kind = "Secret" if is_secret else "ConfigMap"
+        reason = Reason.SECRET_NOT_FOUND if is_secret else Reason.CONFIG_MAP_NOT_FOUND
+        return reason, f"{kind} {found.group(2)!r} was not found (the run starts once it exists)"
+    found = _MISSING_KEY.match(text)
+    if found:
+        key, kind, name = found.group(1), found.group(2), found.group(4)
+        reason = Reason.SECRET_KEY_NOT_FOUND if kind == "Secret" else Reason.CONFIG_MAP_KEY_NOT_FOUND
+        return reason, f"{kind} {name!r} has no key {key!r} (the run starts once it exists)"
+    return None
+
+
 def _shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]
@@ -83,10 +110,22 @@ def attempt_outcome(job: JobRecord, pods: Sequence[PodRecord]) -> AttemptOutcome
     newest = ordered[-1] if ordered else None
     terminated = [p for p in ordered if p.container.state == "terminated"]
     summaries = [s for s in (parse_summary(p.container.message) for p in terminated) if s is not None]
+    started = job.start_time or job.created
+    last_message = terminated[-1].container.message if terminated else ""
+    pod_name = newest.name if newest is not None else None
+    outcome = _attempt_outcome(job, newest, terminated, summaries, started)
+    return replace(outcome, termination_message=last_message, pod_name=pod_name)
+
+
+def _attempt_outcome(
+    job: JobRecord,
+    newest: PodRecord | None,
+    terminated: Sequence[PodRecord],
+    summaries: Sequence[RunSummary],
+    started: str | None,
+) -> AttemptOutcome:
     complete = job.condition("Complete") or job.condition("SuccessCriteriaMet")
     failed = job.condition("Failed") or job.condition("FailureTarget")
-    started = job.start_time or job.created
-
     if complete is not None:
         succeeded = [p for p in terminated if p.container.exit_code == 0]
         summary = _combine(
@@ -127,6 +166,17 @@ def attempt_outcome(job: JobRecord, pods: Sequence[PodRecord]) -> AttemptOutcome
 
     if newest is not None:
         waiting = newest.container
+        missing = missing_reference(waiting.message) if waiting.state == "waiting" else None
+        if missing is not None and waiting.reason == Reason.CREATE_CONTAINER_CONFIG_ERROR:
+            return AttemptOutcome(state=PENDING, reason=missing[0], message=missing[1], start_time=started)
+        if waiting.state == "terminated" or newest.phase in ("Succeeded", "Failed"):
+            # The pod has ended and the Job controller has not said so yet: finishing, never pending again.
+            return AttemptOutcome(
+                state=RUNNING,
+                reason=Reason.JOB_RUNNING,
+                message=f"Job {job.name} is finishing (its pod has ended)",
+                start_time=started,
+            )
         if waiting.state == "waiting" and waiting.reason in STUCK_WAITING_REASONS:
             detail = waiting.message or waiting.reason
             return AttemptOutcome(

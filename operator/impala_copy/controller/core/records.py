@@ -21,6 +21,7 @@ from impala_copy.controller.core.constants import (
     LABEL_ATTEMPT,
     LABEL_RUN,
     POD_JOB_NAME_LABELS,
+    RUNNING_KINDS,
 )
 
 
@@ -113,11 +114,12 @@ class JobCondition:
 
 @dataclass(frozen=True)
 class JobRecord:
-    """A copy Job: which run and attempt it is, and how it is doing."""
+    """A Job of one of our objects' runs: which run and attempt it is, and how it is doing."""
 
     name: str
     namespace: str
-    activity: str
+    activity: str  # the owner's name
+    kind: str  # the owner's kind (CopyActivity, LookupActivity, ImpalaLinkedService)
     owner_uid: str | None
     run_number: int
     attempt: int
@@ -162,9 +164,12 @@ def controller_owner(
 
 
 def job_record(body: Mapping[str, Any]) -> JobRecord | None:
-    """The record of a Job controlled by a CopyActivity; None for any other Job."""
-    owner = controller_owner(body, "CopyActivity", API_GROUP)
-    if owner is None:
+    """The record of a Job controlled by one of our running kinds; None for any other Job."""
+    for kind in RUNNING_KINDS:
+        owner = controller_owner(body, kind, API_GROUP)
+        if owner is not None:
+            break
+    else:
         return None
     meta = Meta.of(body)
     status = as_dict(body.get("status"))
@@ -182,6 +187,7 @@ def job_record(body: Mapping[str, Any]) -> JobRecord | None:
         name=meta.name,
         namespace=meta.namespace,
         activity=owner[0],
+        kind=kind,
         owner_uid=owner[1],
         run_number=as_int(meta.labels.get(LABEL_RUN)) or 0,
         attempt=as_int(meta.labels.get(LABEL_ATTEMPT)) or 1,

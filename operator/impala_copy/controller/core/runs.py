@@ -1,11 +1,14 @@
 """Which run should exist now: one pure function of the object's wishes, the runs seen, and the clock.
 
-A run starts when the object is first applied (trigger `create`), when its spec changes (a new
-`metadata.generation`, trigger `specChange`) and when the annotation `impalacopy.io/run-now` takes a
-value no run has had yet (trigger `runNow`). A failed attempt is tried again (trigger `retry`) after
-`policy.retryIntervalInSeconds`, up to `policy.retry` times, unless the engine said retrying cannot
-help (configuration errors). A new run waits for a run in progress to end, and for the references to
-resolve. Schedules will be one more input here.
+One function for every kind that runs something (CopyActivity, LookupActivity, the connection test of
+an ImpalaLinkedService). A run starts when the object is first applied (trigger `create`), when its
+spec changes (a new `metadata.generation`, trigger `specChange`), when the annotation
+`impalacopy.io/run-now` takes a value no run has had yet (trigger `runNow`) and, for kinds that repeat,
+when `every_seconds` have passed since the last run finished (trigger `interval`: a lookup's
+refreshInterval, a connection test's probeIntervalSeconds). A failed attempt is tried again (trigger
+`retry`) after `policy.retryIntervalInSeconds`, up to `policy.retry` times, unless the engine said
+retrying cannot help (configuration errors). A new run waits for a run in progress to end, and for the
+references to resolve. Schedules will be one more input here.
 
 The runs seen come from the Jobs found (labels and annotations record run, attempt, generation,
 trigger and run-now value) and from `status.lastRun` once its Job is gone, never from memory: an
@@ -41,6 +44,7 @@ class Wanted:
     policy: RunPolicy
     ready: bool
     deleting: bool = False
+    every_seconds: int | None = None  # repeat a finished run after this long (None: never)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,13 @@ class RunDecision:
     # A run is wanted but cannot start yet: "active" (another run in progress) or "references".
     blocked_by: str | None = None
     retry_at: datetime | None = None
+    next_at: datetime | None = None  # when a repeating kind runs again
     attempts_total: int = 1
+
+    @property
+    def wake_at(self) -> datetime | None:
+        times = [t for t in (self.retry_at, self.next_at) if t is not None]
+        return min(times) if times else None
 
 
 def latest_attempt(attempts: Sequence[Attempt]) -> Attempt | None:
@@ -116,27 +126,42 @@ def which_run(wanted: Wanted, attempts: Sequence[Attempt], now: datetime) -> Run
 
     assert latest is not None
     outcome = latest.outcome
-    if outcome.state == FAILED and outcome.retryable and latest.attempt < total:
-        finished = parse_time(outcome.completion_time) or now
-        retry_at = finished + timedelta(seconds=wanted.policy.retry_interval_seconds)
-        if now < retry_at:
-            return RunDecision(latest=latest, retry_at=retry_at, attempts_total=total)
-        if not wanted.ready:
-            return RunDecision(latest=latest, blocked_by="references", attempts_total=total)
-        start = NewAttempt(
-            latest.run_number, latest.attempt + 1, latest.generation, latest.run_now, Trigger.RETRY
-        )
-        return RunDecision(start=start, latest=latest, attempts_total=total)
-    return RunDecision(latest=latest, attempts_total=total)
+    if not (outcome.state == FAILED and outcome.retryable and latest.attempt < total):
+        return _repeat(wanted, latest, now, total)
+    finished = parse_time(outcome.completion_time) or now
+    retry_at = finished + timedelta(seconds=wanted.policy.retry_interval_seconds)
+    if now < retry_at:
+        return RunDecision(latest=latest, retry_at=retry_at, attempts_total=total)
+    if not wanted.ready:
+        return RunDecision(latest=latest, blocked_by="references", attempts_total=total)
+    start = NewAttempt(
+        latest.run_number, latest.attempt + 1, latest.generation, latest.run_now, Trigger.RETRY
+    )
+    return RunDecision(start=start, latest=latest, attempts_total=total)
 
 
-def attempt_from_status(status: Mapping[str, Any], now: datetime) -> Attempt | None:
-    """The newest attempt as recorded in status.lastRun (used once its Job is gone).
+def _repeat(wanted: Wanted, latest: Attempt, now: datetime, total: int) -> RunDecision:
+    """A finished run of a repeating kind: the next one is due `every_seconds` after it ended."""
+    outcome = latest.outcome
+    if not wanted.every_seconds or not outcome.finished:
+        return RunDecision(latest=latest, attempts_total=total)
+    finished = parse_time(outcome.completion_time) or now
+    due = finished + timedelta(seconds=wanted.every_seconds)
+    if now < due:
+        return RunDecision(latest=latest, next_at=due, attempts_total=total)
+    if not wanted.ready:
+        return RunDecision(latest=latest, blocked_by="references", attempts_total=total)
+    start = NewAttempt(latest.run_number + 1, 1, wanted.generation, latest.run_now, Trigger.INTERVAL)
+    return RunDecision(start=start, latest=latest, attempts_total=total)
+
+
+def attempt_from_status(status: Mapping[str, Any], now: datetime, key: str = "lastRun") -> Attempt | None:
+    """The newest attempt as recorded in status (`lastRun`, or `key`), used once its Job is gone.
 
     An attempt recorded as pending or running whose Job is gone was deleted by someone: it counts
     as failed now (reason JobDeleted), and may be retried.
     """
-    last = as_dict(status.get("lastRun"))
+    last = as_dict(status.get(key))
     number = as_int(last.get("runId"))
     if not last or number is None:
         return None

@@ -127,6 +127,7 @@ class JobDefaults:
     fs_group: int | None = 65532
     successful_jobs_history_limit: int = 3
     failed_jobs_history_limit: int = 1
+    tmp_size_limit: str | None = "1Gi"  # the pod's /tmp emptyDir
 
 
 @dataclass(frozen=True)

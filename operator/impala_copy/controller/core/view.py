@@ -3,7 +3,7 @@
 An index maps a key to the values indexed under it (kopf's `Index`, or a plain dict of lists in unit
 tests). Keys:
 - our objects, one index per kind: (namespace, name) -> object record (see records.object_record)
-- Jobs: (namespace, CopyActivity name) -> JobRecord
+- Jobs: (namespace, owner kind, owner name) -> JobRecord
 - Pods: (namespace, Job name) -> PodRecord
 - Secrets / ConfigMaps: (namespace, name) -> frozenset of key names
 - PersistentVolumeClaims: (namespace, name) -> phase
@@ -59,8 +59,8 @@ class ClusterView:
         index = self.objects.get(kind)
         return list(index) if isinstance(index, Iterable) else []
 
-    def jobs_of(self, namespace: str, activity: str) -> list[JobRecord]:
-        key = (namespace, activity)
+    def jobs_of(self, namespace: str, activity: str, kind: str = "CopyActivity") -> list[JobRecord]:
+        key = (namespace, kind, activity)
         return list(self.jobs[key]) if key in self.jobs else []
 
     def pods_of(self, namespace: str, job_name: str) -> list[PodRecord]:
