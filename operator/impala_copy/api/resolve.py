@@ -7,6 +7,7 @@ presence of its key is checked.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,8 +63,8 @@ class Catalog(Protocol):
     def get(self, kind: str, name: str) -> Resource | None:
         """A parsed object of one of our kinds; raises SpecError when it exists but is invalid."""
 
-    def secret_keys(self, name: str) -> set[str] | None:
-        """The keys of a Secret, or None when it does not exist."""
+    def secret_keys(self, name: str) -> AbstractSet[str] | None:
+        """The keys of a Secret, None when it does not exist, SECRET_NOT_SEEN when it cannot be read."""
 
     def config_map_keys(self, name: str) -> set[str] | None:
         """The keys of a ConfigMap, or None when it does not exist."""
@@ -93,8 +94,22 @@ def _need(catalog: Catalog, kind: str, name: str, referrer: str) -> Resource:
     return obj
 
 
+class UnseenKeys(frozenset[str]):
+    """The keys of a Secret its reader may not see (the operator holds no right on Secrets): every key
+    counts as present here, and the pod that needs it reports a missing one (the kubelet's
+    CreateContainerConfigError names the Secret and key)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+SECRET_NOT_SEEN = UnseenKeys()
+
+
 def check_secret(catalog: Catalog, ref: SecretKeySelector, referrer: str) -> None:
     keys = catalog.secret_keys(ref.name)
+    if isinstance(keys, UnseenKeys):
+        return
     if keys is None:
         raise ResolutionError(SECRET_NOT_FOUND, f"Secret {ref.name!r} referenced by {referrer} was not found")
     if ref.key not in keys:

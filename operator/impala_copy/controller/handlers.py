@@ -2,7 +2,8 @@
 
 - login: kopf's own (service account in a cluster, kubeconfig outside), shared with kube.py.
 - startup/cleanup: start and stop the work queue; kopf settings.
-- indexes: our objects, copy Jobs and their pods, Secret and ConfigMap key names, PVC names.
+- indexes: our objects, the Jobs of runs (copies, lookups, connection tests) and their pods, ConfigMap
+  key names, PVC names. Secrets are never read: the pods that need them get them from the kubelet.
   kopf fills every index before any other handler runs, so a restarted operator sees every Job
   before it decides anything (no duplicate runs).
 - events: each change wakes the objects it concerns; the work queue reconciles them.
@@ -21,17 +22,17 @@ import kopf
 
 from impala_copy.controller.core import records
 from impala_copy.controller.core.constants import LABEL_ACTIVITY
-from impala_copy.controller.core.kube import CONFIG_MAPS, JOBS, OURS, PODS, PVCS, SECRETS, ResourceRef
+from impala_copy.controller.core.kube import CONFIG_MAPS, JOBS, OURS, PODS, PVCS, ResourceRef
 from impala_copy.controller.core.metrics import MetricsServerError
 from impala_copy.controller.core.runtime import Runtime
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.view import ClusterView
+from impala_copy.controller.registry import CONTROLLERS
 
 LoginFn = Callable[..., kopf.ConnectionInfo | None]
 
-JOBS_INDEX = "copy_jobs"
-PODS_INDEX = "copy_pods"
-SECRETS_INDEX = "secret_keys"
+JOBS_INDEX = "run_jobs"
+PODS_INDEX = "run_pods"
 CONFIG_MAPS_INDEX = "config_map_keys"
 PVCS_INDEX = "pvc_names"
 
@@ -46,7 +47,6 @@ def view_of(indices: Mapping[str, Any]) -> ClusterView:
         objects={kind: indices[object_index_id(kind)] for kind in OURS},
         jobs=indices[JOBS_INDEX],
         pods=indices[PODS_INDEX],
-        secrets=indices[SECRETS_INDEX],
         config_maps=indices[CONFIG_MAPS_INDEX],
         pvcs=indices[PVCS_INDEX],
     )
@@ -77,7 +77,7 @@ def _on(ref: ResourceRef) -> tuple[str, str, str]:
 
 def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: LoginFn | None = None) -> Runtime:
     """Register every handler in `registry`; the returned Runtime is what they drive."""
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, CONTROLLERS)
     labelled = {LABEL_ACTIVITY: kopf.PRESENT}
 
     @kopf.on.login(registry=registry)
@@ -116,7 +116,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
         kopf.index(*_on(ref), id=object_index_id(kind), registry=registry)(_index)
         kopf.on.event(*_on(ref), id=f"changed_{kind.lower()}", registry=registry)(_changed)
 
-    # ---------------------------------------------------------------- copy Jobs and their pods
+    # ---------------------------------------------------------------- Jobs of runs and their pods
     @kopf.index(*_on(JOBS), id=JOBS_INDEX, labels=labelled, registry=registry)
     def _jobs(body: kopf.Body, **_: Any) -> dict[tuple[str, str, str], records.JobRecord] | None:
         job = records.job_record(body)
@@ -136,11 +136,6 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
         runtime.pod_changed(body)
 
     # ---------------------------------------------------------------- referenced objects: names and keys
-    @kopf.index(*_on(SECRETS), id=SECRETS_INDEX, registry=registry)
-    def _secrets(body: kopf.Body, **_: Any) -> dict[tuple[str, str], frozenset[str]]:
-        meta = records.Meta.of(body)
-        return {(meta.namespace, meta.name): records.secret_keys(body)}
-
     @kopf.index(*_on(CONFIG_MAPS), id=CONFIG_MAPS_INDEX, registry=registry)
     def _config_maps(body: kopf.Body, **_: Any) -> dict[tuple[str, str], frozenset[str]]:
         meta = records.Meta.of(body)
@@ -152,7 +147,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
         phase = records.as_str(records.as_dict(body.get("status")).get("phase"))
         return {(meta.namespace, meta.name): phase or "Pending"}
 
-    for ref in (SECRETS, CONFIG_MAPS, PVCS):
+    for ref in (CONFIG_MAPS, PVCS):
 
         def _referenced(body: kopf.Body, type: str | None, _kind: str = ref.kind, **_: Any) -> None:
             runtime.referenced_changed(_kind, body, type)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Final
 
-from impala_copy.api import resolve, runs
+from impala_copy.api import pod_contract, resolve, runs
 from impala_copy.api.common import API_GROUP
 from impala_copy.engine import errors as engine_errors
 
@@ -37,8 +37,8 @@ RUNNING_KINDS: Final = ("CopyActivity", "LookupActivity", "ImpalaLinkedService")
 # Labels the Job controller puts on a Job's pods.
 POD_JOB_NAME_LABELS: Final = ("batch.kubernetes.io/job-name", "job-name")
 
-ENGINE_CONTAINER: Final = "engine"
-TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
+ENGINE_CONTAINER: Final = pod_contract.ENGINE_CONTAINER
+TERMINATION_MESSAGE_PATH: Final = pod_contract.TERMINATION_MESSAGE_PATH
 EVENT_SOURCE: Final = "impala-copy-operator"
 
 

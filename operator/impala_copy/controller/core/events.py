@@ -1,13 +1,18 @@
-"""Kubernetes Events (core/v1) on our objects: built here, posted by kube.py."""
+"""Kubernetes Events (core/v1) on our objects: built here, posted by the one EventPoster through kube.py."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from impala_copy.api.common import GROUP_VERSION
 from impala_copy.controller.core.constants import EVENT_SOURCE
+from impala_copy.controller.core.kube import ApiError, KubeClient
+from impala_copy.controller.core.records import Meta
 from impala_copy.controller.core.status import EventSpec
 from impala_copy.controller.core.timeutil import format_time
 
@@ -54,3 +59,27 @@ def event_body(
         "lastTimestamp": stamp,
         "count": 1,
     }
+
+
+log = logging.getLogger("impala_copy.controller")
+
+
+class EventPoster:
+    """Posts the Events of every kind: best effort, never blocking a reconciliation."""
+
+    def __init__(self, client: KubeClient, instance: str = "") -> None:
+        self.client = client
+        self.instance = instance
+        self._seq = 0
+
+    async def post(self, kind: str, body: Mapping[str, Any], event: EventSpec, now: datetime) -> None:
+        meta = Meta.of(body)
+        involved = Involved(kind=kind, name=meta.name, namespace=meta.namespace, uid=meta.uid)
+        self._seq += 1
+        suffix = f"{time.time_ns():x}{self._seq:04x}"
+        try:
+            await self.client.create_event(
+                meta.namespace, event_body(involved, event, now, suffix, self.instance)
+            )
+        except ApiError as exc:
+            log.warning("%s/%s: could not post Event %s: %s", meta.namespace, meta.name, event.reason, exc)

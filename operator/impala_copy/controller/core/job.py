@@ -27,6 +27,7 @@ from impala_copy import __version__
 from impala_copy.api.activities import JobSettings
 from impala_copy.api.common import GROUP_VERSION
 from impala_copy.api.plan import PLAN_ENV, TASK_COPY, CertRef, CopyPlan, SecretRef
+from impala_copy.api.pod_contract import EXIT_CONFIGURATION
 from impala_copy.controller.core.constants import (
     ANNOTATION_ACTIVITY_NAME,
     ANNOTATION_GENERATION,
@@ -46,7 +47,6 @@ from impala_copy.controller.core.constants import (
 from impala_copy.controller.core.readiness import claim_name
 from impala_copy.controller.core.runs import NewAttempt
 from impala_copy.controller.core.settings import JobDefaults
-from impala_copy.engine.errors import EXIT_CONFIGURATION
 
 NAME_LIMIT = 63  # a Job's name becomes a label value on its pods
 TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir of the pod, not the operator's /tmp

@@ -54,8 +54,8 @@ class ResourceRef:
         return base
 
 
-# Our kinds the operator reconciles (LookupActivity: its runs are in lookups.py).
-RECONCILED_KINDS: tuple[str, ...] = (
+# Our kinds, in the order they are registered (every kind of api/kinds.py).
+OUR_KINDS: tuple[str, ...] = (
     "ImpalaLinkedService",
     "ImpalaDataset",
     "AmazonS3LinkedService",
@@ -69,7 +69,7 @@ RECONCILED_KINDS: tuple[str, ...] = (
     "LookupActivity",
 )
 OURS: dict[str, ResourceRef] = {
-    kind: ResourceRef(API_GROUP, API_VERSION, KINDS[kind].KIND_INFO.plural, kind) for kind in RECONCILED_KINDS
+    kind: ResourceRef(API_GROUP, API_VERSION, KINDS[kind].KIND_INFO.plural, kind) for kind in OUR_KINDS
 }
 JOBS = ResourceRef("batch", "v1", "jobs", "Job")
 PODS = ResourceRef("", "v1", "pods", "Pod")
@@ -101,21 +101,20 @@ API_ACCESS: tuple[ApiAccess, ...] = (
         ApiAccess(API_GROUP, f"{ref.plural}/status", ("get", "patch"), f"write {kind} status")
         for kind, ref in OURS.items()
     ),
-    ApiAccess("batch", "jobs", (*WATCH, "create", "delete"), "run copies as Jobs; history limits"),
-    ApiAccess("", "pods", WATCH, "read the engine's termination message and pod failures"),
     ApiAccess(
-        "",
-        "secrets",
-        WATCH,
-        "check referenced Secret keys exist; read the Impala password for connection tests and lookups "
-        "(values never go into status, Events, logs or ConfigMaps)",
+        "batch",
+        "jobs",
+        (*WATCH, "create", "delete"),
+        "run copies, lookups and connection tests as Jobs; history limits",
     ),
+    ApiAccess("", "pods", WATCH, "read the engine's termination message and pod failures"),
+    ApiAccess("", "pods/log", ("get",), "read a lookup's output from its own pod's log (bounded)"),
     ApiAccess(
         "",
         "configmaps",
         (*WATCH, "create", "patch", "delete"),
-        "check referenced ConfigMap keys exist; read a CA for connection tests and lookups; "
-        "write LookupActivity results too large for status",
+        "check referenced ConfigMap keys exist; write LookupActivity results too large for status "
+        "(only ConfigMaps carrying the activity's ownerReference are ever changed)",
     ),
     ApiAccess("", "persistentvolumeclaims", WATCH, "check referenced PersistentVolumeClaims exist"),
     ApiAccess("", "events", ("create", "patch"), "post Events on our objects"),
@@ -220,21 +219,28 @@ class KubeClient:
             content_type="application/merge-patch+json",
         )
 
-    async def json_patch_status(
-        self, resource: ResourceRef, namespace: str, name: str, operations: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        """JSON patch (RFC 6902) through the status subresource: a failed `test` operation fails the call."""
-        return await self._request(
-            "PATCH",
-            resource.path(namespace, name, "status"),
-            body=operations,
-            content_type="application/json-patch+json",
-        )
+    async def pod_log(self, namespace: str, pod: str, container: str, limit_bytes: int) -> str:
+        """At most `limit_bytes` of a container's log (the API server stops there)."""
+        path = PODS.path(namespace, pod, "log")
+        params = {"container": container, "limitBytes": str(limit_bytes)}
+        return await self._request_text("GET", path, params=params, limit=limit_bytes)
 
     async def create_event(self, namespace: str, body: Mapping[str, Any]) -> None:
         await self._request("POST", EVENTS.path(namespace), body=body)
 
     # ---------------------------------------------------------------- plumbing
+    async def _request_text(self, method: str, path: str, *, params: Mapping[str, str], limit: int) -> str:
+        """A plain-text answer, read up to `limit` bytes whatever the server sends."""
+        session = self._ensure_session()
+        assert self._info is not None
+        url = self._info.server.rstrip("/") + path
+        async with session.request(method, url, params=dict(params)) as response:
+            if response.status >= 400:
+                detail = await response.content.read(64 * 1024)
+                raise _api_error(response.status, detail.decode("utf-8", "replace"))
+            data = await response.content.read(limit)
+            return data.decode("utf-8", "replace")
+
     async def _request(
         self,
         method: str,

@@ -60,8 +60,8 @@ class RunChange:
     active: bool = False  # an attempt is in progress after the write
 
 
-def copy_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> RunChange:
-    """A CopyActivity's status before and after a write: the attempt started or finished, if any.
+def run_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> RunChange:
+    """A CopyActivity's or LookupActivity's status before and after a write: the attempt started or finished.
 
     An attempt is one Job (`lastRun.jobName`): new name, new attempt; Succeeded or Failed that the
     old status did not show for that Job, a finished attempt (rows and bytes from its run summary).
@@ -90,30 +90,22 @@ def copy_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> RunChange:
     )
 
 
-def _lookup_attempt(run: Mapping[str, Any]) -> tuple[Any, ...]:
-    return run.get("runId"), run.get("attempt"), run.get("startTime")
+def _connected(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    conds = status.get("conditions")
+    for cond in conds if isinstance(conds, list) else []:
+        if isinstance(cond, dict) and cond.get("type") == "Connected":
+            return cond
+    return {}
 
 
-def lookup_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> RunChange:
-    """A LookupActivity's status before and after a write (lookups.py writes start and end separately).
-
-    Started: `lastRun` names an attempt (run, attempt, start time) the old status did not. Finished:
-    `lastRun.completionTime` appears or changes; failed when `lastRun.reason` is set (also when a
-    retry is scheduled: that attempt failed).
-    """
-    old_run, new_run = as_dict(old.get("lastRun")), as_dict(new.get("lastRun"))
-    active = new.get("phase") == "Running"
-    if not new_run:
-        return RunChange(active=active)
-    started = None
-    if new_run.get("startTime") and _lookup_attempt(new_run) != _lookup_attempt(old_run):
-        started = label_code(new_run.get("trigger"))
-    finished: tuple[str, str] | None = None
-    completion = new_run.get("completionTime")
-    if completion and (completion != old_run.get("completionTime") or started is not None):
-        reason = new_run.get("reason")
-        finished = (FAILED, label_code(reason)) if reason else (SUCCEEDED, Reason.LOOKUP_SUCCEEDED)
-    return RunChange(started=started, finished=finished, active=active)
+def connection_result(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(result, reason) of a connection test that the new status shows for the first time."""
+    cond = _connected(new)
+    if not cond or (new.get("lastProbeTime") == old.get("lastProbeTime") and cond == _connected(old)):
+        return None
+    status = cond.get("status")
+    result = "connected" if status == "True" else "failed" if status == "False" else "notTested"
+    return result, str(cond.get("reason") or "")
 
 
 class MetricsServerError(RuntimeError):
@@ -183,15 +175,16 @@ class Metrics:
                 self.bytes_written.labels(**labels, outcome=outcome).inc(change.bytes_written)
         self._set_active(kind, namespace, name, change.active)
 
-    def copy_status(self, namespace: str, name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-        """A CopyActivity's status now in effect (written, or unchanged) after `old`."""
-        self.record(COPY, namespace, name, copy_change(old, new))
-
-    def lookup_status(
-        self, namespace: str, name: str, old: Mapping[str, Any], new: Mapping[str, Any]
+    def status_changed(
+        self, kind: str, namespace: str, name: str, old: Mapping[str, Any], new: Mapping[str, Any]
     ) -> None:
-        """A LookupActivity's status as just written after `old`."""
-        self.record(LOOKUP, namespace, name, lookup_change(old, new))
+        """An object's status now in effect (written, or unchanged) after `old`."""
+        if kind in (COPY, LOOKUP):
+            self.record(kind, namespace, name, run_change(old, new))
+        elif kind == LINKED_SERVICE:
+            tested = connection_result(old, new)
+            if tested is not None:
+                self.connection_tested(namespace, name, *tested)
 
     def connection_tested(self, namespace: str, name: str, result: str, reason: str) -> None:
         self.connection_tests.labels(
@@ -240,4 +233,4 @@ class Metrics:
             thread.join(5)
 
 
-__all__ = ["Metrics", "MetricsServerError", "RunChange", "copy_change", "label_code", "lookup_change"]
+__all__ = ["Metrics", "MetricsServerError", "RunChange", "connection_result", "label_code", "run_change"]

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
+from impala_copy.api.pod_contract import EXIT_CONFIGURATION
 from impala_copy.api.summary import RunSummary, aggregate
 from impala_copy.controller.core.constants import STUCK_WAITING_REASONS, Reason
 from impala_copy.controller.core.records import JobRecord, PodRecord
-from impala_copy.engine.errors import EXIT_CONFIGURATION
 
 PENDING = "Pending"
 RUNNING = "Running"

@@ -1,8 +1,8 @@
 """What the operator keeps of the objects it watches: small, typed records built from raw bodies.
 
 Pure functions, safe on any shape (kmock does not validate, and users can write anything): a field
-of the wrong type reads as absent. Secrets and ConfigMaps are reduced to their key names; a Secret's
-values never enter the operator's memory beyond kopf's watch stream.
+of the wrong type reads as absent. ConfigMaps are reduced to their key names; Secrets are never
+watched or read.
 """
 
 from __future__ import annotations
@@ -283,13 +283,6 @@ def pod_record(body: Mapping[str, Any]) -> PodRecord | None:
         container=_container_state(engine),
         unschedulable=unschedulable,
         deleting=meta.deleting,
-    )
-
-
-def secret_keys(body: Mapping[str, Any]) -> frozenset[str]:
-    """The key names of a Secret (data and stringData); never the values."""
-    return frozenset(
-        k for k in (*as_dict(body.get("data")), *as_dict(body.get("stringData"))) if isinstance(k, str)
     )
 
 

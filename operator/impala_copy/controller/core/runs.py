@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from impala_copy.api.pod_contract import EXIT_CONFIGURATION
 from impala_copy.controller.core.constants import Reason, Trigger
 from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, AttemptOutcome
 from impala_copy.controller.core.records import as_dict, as_int, as_str
 from impala_copy.controller.core.timeutil import format_time, parse_time
-from impala_copy.engine.errors import EXIT_CONFIGURATION
 
 
 @dataclass(frozen=True)

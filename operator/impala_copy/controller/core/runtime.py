@@ -1,7 +1,7 @@
 """The running operator's parts: API client, work queue, reconciler; and what wakes which object.
 
 kopf calls in here from the handlers (handlers.py): a watched object changed, a Job or pod of a
-copy changed, a Secret/ConfigMap/PVC changed. Each wakes the objects concerned; the work queue
+run changed, a ConfigMap/PVC changed. Each wakes the objects concerned; the work queue
 reconciles each at most once at a time.
 """
 
@@ -13,23 +13,33 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from impala_copy.controller.core.constants import ANNOTATION_ACTIVITY_NAME
-from impala_copy.controller.core.kube import RECONCILED_KINDS, KubeClient
+from impala_copy.controller.core.constants import (
+    ANNOTATION_ACTIVITY_NAME,
+    ANNOTATION_OWNER_KIND,
+    RUNNING_KINDS,
+)
+from impala_copy.controller.core.controller import KindController
+from impala_copy.controller.core.dependents import ObjectKey
+from impala_copy.controller.core.kube import OUR_KINDS, KubeClient
 from impala_copy.controller.core.metrics import Metrics
-from impala_copy.controller.core.reconcile import ObjectKey, Reconciler
+from impala_copy.controller.core.reconcile import Reconciler
 from impala_copy.controller.core.records import Meta, job_record, pod_job_name
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.view import ClusterView
 from impala_copy.controller.core.workqueue import WorkQueue
-from impala_copy.controller.lookups import Lookups
-from impala_copy.controller.probes import Probes
 
 log = logging.getLogger("impala_copy.controller")
 
 
 class Runtime:
-    def __init__(self, settings: Settings, client: KubeClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        controllers: Mapping[str, KindController],
+        client: KubeClient | None = None,
+    ) -> None:
         self.settings = settings
+        self.controllers = controllers
         self.client = client or KubeClient()
         self.metrics = Metrics()
         self.reconciler: Reconciler | None = None
@@ -44,25 +54,10 @@ class Runtime:
 
     def start(self, view: ClusterView) -> None:
         self.start_metrics()
-        self.reconciler = Reconciler(self.client, self.settings, view, metrics=self.metrics)
-        self.queue = WorkQueue(self.reconciler.reconcile, workers=self.settings.workers)
-        # Lookups and connection tests block on Impala: each has its own bounded thread pool.
-        self.reconciler.lookups = Lookups(
-            self.client,
-            view,
-            workers=self.settings.lookup_workers,
-            pod_name=self.settings.pod_name,
-            wake=self._wake,
-            metrics=self.metrics,
+        self.reconciler = Reconciler(
+            self.client, self.settings, view, controllers=self.controllers, metrics=self.metrics
         )
-        if self.settings.probe_workers > 0:
-            self.reconciler.probes = Probes(
-                self.client,
-                workers=self.settings.probe_workers,
-                pod_name=self.settings.pod_name,
-                wake=self._wake,
-                metrics=self.metrics,
-            )
+        self.queue = WorkQueue(self.reconciler.reconcile, workers=self.settings.workers)
         self.queue.start()
         if self.settings.resync_seconds > 0:
             self._resync = asyncio.create_task(self._resync_loop(), name="impala-copy resync")
@@ -74,10 +69,6 @@ class Runtime:
                 await self._resync
         if self.queue is not None:
             await self.queue.stop()
-        if self.reconciler is not None:
-            for part in (self.reconciler.lookups, self.reconciler.probes):
-                if part is not None:
-                    await part.close()
         await self.client.close()
         self.metrics.stop()
 
@@ -86,7 +77,7 @@ class Runtime:
             await asyncio.sleep(self.settings.resync_seconds)
             assert self.reconciler is not None
             assert self.queue is not None
-            for kind in RECONCILED_KINDS:
+            for kind in OUR_KINDS:
                 for namespace, name in self.reconciler.view.object_keys(kind):
                     self.queue.add((kind, namespace, name))
 
@@ -128,22 +119,16 @@ class Runtime:
     def referenced_changed(self, kind: str, body: Mapping[str, Any], event_type: str | None = None) -> None:
         """A Secret, ConfigMap or PersistentVolumeClaim changed: wake who looked at it."""
         meta = Meta.of(body)
-        if (
-            kind in ("Secret", "ConfigMap")
-            and self.reconciler is not None
-            and self.reconciler.probes is not None
-        ):
-            # Before the wake-up: the connection test compares what it was tested with to this.
-            self.reconciler.probes.reference_seen(kind, body, deleted=event_type == "DELETED")
         self._wake_dependents(meta.namespace, kind, meta.name)
 
     def job_changed(self, body: Mapping[str, Any]) -> None:
         record = job_record(body)
         if record is not None:
-            self._wake(("CopyActivity", record.namespace, record.activity))
+            self._wake((record.kind, record.namespace, record.activity))
 
     def pod_changed(self, body: Mapping[str, Any]) -> None:
         meta = Meta.of(body)
         activity = meta.annotations.get(ANNOTATION_ACTIVITY_NAME)
-        if activity and pod_job_name(body):
-            self._wake(("CopyActivity", meta.namespace, activity))
+        kind = meta.annotations.get(ANNOTATION_OWNER_KIND, "CopyActivity")
+        if activity and kind in RUNNING_KINDS and pod_job_name(body):
+            self._wake((kind, meta.namespace, activity))

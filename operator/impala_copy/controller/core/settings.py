@@ -58,14 +58,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "IMPALA_COPY_RESYNC_SECONDS", "300", "Every object is reconciled again after this long. 0: never."
     ),
     EnvVar(
-        "IMPALA_COPY_LOOKUP_WORKERS",
-        "4",
-        "LookupActivity queries run at the same time, each in a thread of the operator (docs/lookup.md).",
-    ),
-    EnvVar(
-        "IMPALA_COPY_PROBE_WORKERS",
-        "4",
-        "ImpalaLinkedService connection tests run at the same time. 0: no connection tests.",
+        "IMPALA_COPY_CONNECTION_TESTS",
+        "true",
+        "Test each ImpalaLinkedService's connection in a Job pod (true/false; docs/lookup.md).",
     ),
     EnvVar("IMPALA_COPY_ENGINE_IMAGE", f"impala-copy:{__version__}", "Image of the copy Job pods."),
     EnvVar("IMPALA_COPY_ENGINE_IMAGE_PULL_POLICY", "IfNotPresent", "Always, IfNotPresent or Never."),
@@ -141,8 +136,7 @@ class Settings:
     metrics_port: int | None = None
     workers: int = 8
     resync_seconds: float = 300.0
-    lookup_workers: int = 4
-    probe_workers: int = 4
+    connection_tests: bool = True
     pod_name: str = ""
     job: JobDefaults = field(default_factory=JobDefaults)
     # Not from the environment: how long a finished Job may wait for its pod's summary to be seen.
@@ -169,8 +163,7 @@ class Settings:
             resync_seconds=float(
                 _int(raw("IMPALA_COPY_RESYNC_SECONDS"), "IMPALA_COPY_RESYNC_SECONDS", minimum=0)
             ),
-            lookup_workers=_int(raw("IMPALA_COPY_LOOKUP_WORKERS"), "IMPALA_COPY_LOOKUP_WORKERS", minimum=1),
-            probe_workers=_int(raw("IMPALA_COPY_PROBE_WORKERS"), "IMPALA_COPY_PROBE_WORKERS", minimum=0),
+            connection_tests=_bool(raw("IMPALA_COPY_CONNECTION_TESTS"), "IMPALA_COPY_CONNECTION_TESTS"),
             pod_name=raw("IMPALA_COPY_POD_NAME"),
             job=JobDefaults(
                 image=_required(raw("IMPALA_COPY_ENGINE_IMAGE"), "IMPALA_COPY_ENGINE_IMAGE"),
@@ -241,6 +234,13 @@ def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     return value
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false, not {value!r}")
+    return lowered == "true"
 
 
 def _int(value: str, name: str, minimum: int = 0) -> int:

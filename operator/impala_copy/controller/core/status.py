@@ -1,21 +1,21 @@
-"""Status from what is observed (level-based): conditions, phase, lastRun; and the Events of a change.
+"""Status from what is observed (level-based): conditions, phase, times; and the Events of a change.
 
-Pure functions. `copy_activity_status` turns the Ready check, the run decision and the newest
-attempt into a CopyActivity's status; `status_events` compares the old status with the new one and
-tells which Events to post, so Events follow status changes (an operator restart posts none again).
-Conditions keep their lastTransitionTime while their status stays the same.
+Pure functions shared by every kind. `run_status` turns the Ready check, the run decision and the
+attempts into the fields every running kind has (each kind adds its own: lastRun, output, ...);
+`status_events` compares the old status with the new one and tells which Events to post, so Events
+follow status changes (an operator restart posts none again). Conditions keep their
+lastTransitionTime while their status stays the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from impala_copy.api.activities import CopyActivityStatus, LastRun
 from impala_copy.api.common import Condition
-from impala_copy.api.summary import RunError
+from impala_copy.api.pod_contract import EXIT_CONFIGURATION
 from impala_copy.controller.core.constants import STUCK_WAITING_REASONS, ConditionType, EventReason, Reason
 from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED
 from impala_copy.controller.core.readiness import Readiness
@@ -86,38 +86,22 @@ def ready_status(
     return {"observedGeneration": generation, "conditions": merge_conditions(old, [ready])}
 
 
-# ------------------------------------------------------------------ CopyActivity
-def last_run(attempt: Attempt, secure_output: bool) -> dict[str, Any]:
-    """status.lastRun of an attempt: its Job, times, outcome and the engine's summary."""
-    if attempt.recorded is not None and attempt.outcome.reason != Reason.JOB_DELETED:
-        return dict(attempt.recorded)
-    outcome = attempt.outcome
-    summary = outcome.summary
-    fields: dict[str, Any] = summary.model_dump() if summary is not None else {}
-    if secure_output:
-        fields["output_paths"] = []
-        fields["skipped_rows_log"] = []
-        fields["errors"] = [
-            RunError(code=e.code, message=HIDDEN) for e in (summary.errors if summary else [])
-        ]
-    fields.update(
-        status=outcome.state,
-        job_name=attempt.job_name,
-        run_id=str(attempt.run_number),
-        trigger=attempt.trigger,
-        attempt=attempt.attempt,
-        generation=attempt.generation,
-        start_time=outcome.start_time,
-        completion_time=outcome.completion_time if outcome.finished else None,
-        reason=outcome.reason if outcome.state == FAILED else None,
-        exit_code=outcome.exit_code if outcome.finished else None,
-    )
-    if summary is None:
-        fields["errors"] = []
-    return LastRun.model_validate(fields).to_wire()
+# ------------------------------------------------------------------ runs (every running kind)
+@dataclass(frozen=True)
+class RunView:
+    """What the status of a running kind is derived from."""
+
+    old: Mapping[str, Any]
+    generation: int
+    readiness: Readiness
+    decision: RunDecision
+    attempts: Sequence[Attempt]
+    hide_messages: bool  # policy.secureOutput: an engine message may quote data
+    now: datetime
 
 
-def _later(old: Any, candidates: Sequence[str | None]) -> str | None:
+def later(old: Any, candidates: Sequence[str | None]) -> str | None:
+    """The latest of an old time and some new ones (RFC 3339), or None."""
     best = old if isinstance(old, str) and parse_time(old) else None
     for value in candidates:
         moment = parse_time(value)
@@ -126,120 +110,101 @@ def _later(old: Any, candidates: Sequence[str | None]) -> str | None:
     return best
 
 
-@dataclass(frozen=True)
-class CopyStatusInputs:
-    old: Mapping[str, Any]
-    generation: int
-    readiness: Readiness
-    decision: RunDecision
-    attempts: Sequence[Attempt]
-    secure_output: bool
-    now: datetime
-
-
-def _failure_message(attempt: Attempt, secure_output: bool) -> str:
+def failure_message(attempt: Attempt, hide: bool) -> str:
     outcome = attempt.outcome
-    message = outcome.message if not secure_output or outcome.summary is None else HIDDEN
-    return (
-        f"run {attempt.run_number} attempt {attempt.attempt}: {message}"
-        if message
-        else f"run {attempt.run_number}"
-    )
+    message = outcome.message if not hide or outcome.summary is None else HIDDEN
+    if not message:
+        return f"run {attempt.run_number}"
+    return f"run {attempt.run_number} attempt {attempt.attempt}: {message}"
 
 
-def copy_activity_status(inputs: CopyStatusInputs) -> dict[str, Any]:
-    """The whole status of a CopyActivity (wire form), from what is observed now."""
-    old = inputs.old
-    gen, now = inputs.generation, inputs.now
-    decision = inputs.decision
-    latest = decision.latest
-    old_conds = old_conditions(old)
-
-    def cond(type_: str, status: str, reason: str, message: str) -> dict[str, Any]:
-        return condition(old_conds, type_, status, reason, message, gen, now)
-
-    readiness = inputs.readiness
-    ready = cond(
-        ConditionType.READY, "True" if readiness.ready else "False", readiness.reason, readiness.message
-    )
-
+def _running_condition(v: RunView, cond: Callable[[str, str, str, str], dict[str, Any]]) -> dict[str, Any]:
+    latest, decision = v.decision.latest, v.decision
     state = latest.outcome.state if latest is not None else None
-    retrying = decision.retry_at is not None
-    # Running
     if state in (PENDING, RUNNING) and latest is not None:
-        running = cond(
-            ConditionType.RUNNING,
-            "True" if state == RUNNING else "False",
-            latest.outcome.reason,
-            latest.outcome.message,
-        )
-    elif retrying and latest is not None:
-        running = cond(
-            ConditionType.RUNNING,
-            "False",
-            Reason.RETRY_SCHEDULED,
-            f"{_failure_message(latest, inputs.secure_output)}; attempt {latest.attempt + 1} of "
-            f"{decision.attempts_total} starts at {format_time(decision.retry_at)}",  # type: ignore[arg-type]
-        )
-    elif decision.blocked_by == "references":
-        running = cond(
-            ConditionType.RUNNING,
-            "False",
-            Reason.NOT_READY,
+        return cond(
+            ConditionType.RUNNING, "True" if state == RUNNING else "False",
+            latest.outcome.reason, latest.outcome.message,
+        )  # fmt: skip
+    if decision.retry_at is not None and latest is not None:
+        return cond(
+            ConditionType.RUNNING, "False", Reason.RETRY_SCHEDULED,
+            f"{failure_message(latest, v.hide_messages)}; attempt {latest.attempt + 1} of "
+            f"{decision.attempts_total} starts at {format_time(decision.retry_at)}",
+        )  # fmt: skip
+    if decision.blocked_by == "references":
+        return cond(
+            ConditionType.RUNNING, "False", Reason.NOT_READY,
             "a run is due and starts once Ready is True (see the Ready condition)",
-        )
-    else:
-        running = cond(ConditionType.RUNNING, "False", Reason.IDLE, "no run in progress")
+        )  # fmt: skip
+    return cond(ConditionType.RUNNING, "False", Reason.IDLE, "no run in progress")
 
-    # Succeeded / Failed: the newest run's outcome.
-    final = latest is not None and latest.outcome.finished and not retrying
+
+def _outcome_conditions(
+    v: RunView, cond: Callable[[str, str, str, str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    latest = v.decision.latest
     if latest is None:
-        done = [
+        return [
             cond(ConditionType.SUCCEEDED, "Unknown", Reason.NOT_STARTED, "no run yet"),
             cond(ConditionType.FAILED, "Unknown", Reason.NOT_STARTED, "no run yet"),
         ]
-    elif final and state == SUCCEEDED:
+    final = latest.outcome.finished and v.decision.retry_at is None
+    if final and latest.outcome.state == SUCCEEDED:
         message = f"run {latest.run_number}: {latest.outcome.message}"
-        done = [
+        return [
             cond(ConditionType.SUCCEEDED, "True", Reason.RUN_SUCCEEDED, message),
             cond(ConditionType.FAILED, "False", Reason.RUN_SUCCEEDED, message),
         ]
-    elif final and state == FAILED:
-        message = _failure_message(latest, inputs.secure_output)
-        done = [
+    if final:
+        message = failure_message(latest, v.hide_messages)
+        return [
             cond(ConditionType.SUCCEEDED, "False", latest.outcome.reason, message),
             cond(ConditionType.FAILED, "True", latest.outcome.reason, message),
         ]
-    else:
-        message = f"run {latest.run_number} attempt {latest.attempt} is in progress"
-        done = [
-            cond(ConditionType.SUCCEEDED, "Unknown", Reason.RUN_IN_PROGRESS, message),
-            cond(ConditionType.FAILED, "Unknown", Reason.RUN_IN_PROGRESS, message),
-        ]
+    message = f"run {latest.run_number} attempt {latest.attempt} is in progress"
+    return [
+        cond(ConditionType.SUCCEEDED, "Unknown", Reason.RUN_IN_PROGRESS, message),
+        cond(ConditionType.FAILED, "Unknown", Reason.RUN_IN_PROGRESS, message),
+    ]
 
-    if latest is None or decision.blocked_by == "references" or state == PENDING or retrying:
-        phase = "Pending"
-    elif state == RUNNING:
-        phase = "Running"
-    else:
-        phase = "Succeeded" if state == SUCCEEDED else "Failed"
 
-    succeeded_times = [a.outcome.completion_time for a in inputs.attempts if a.outcome.state == SUCCEEDED]
-    failed_times = [a.outcome.completion_time for a in inputs.attempts if a.outcome.state == FAILED]
-    status = CopyActivityStatus.model_validate(
-        {
-            "phase": phase,
-            "observed_generation": gen,
-            "conditions": [],
-            "last_run": last_run(latest, inputs.secure_output) if latest is not None else None,
-            "last_successful_time": _later(old.get("lastSuccessfulTime"), succeeded_times),
-            "last_failure_time": _later(old.get("lastFailureTime"), failed_times),
-            "next_retry_time": format_time(decision.retry_at) if decision.retry_at else None,
-            "handled_run_now": latest.run_now if latest is not None else as_str(old.get("handledRunNow")),
-        }
-    ).to_wire()
-    status["conditions"] = merge_conditions(old_conds, [ready, running, *done])
-    return status
+def run_phase(decision: RunDecision) -> str:
+    latest = decision.latest
+    state = latest.outcome.state if latest is not None else None
+    if latest is None or decision.blocked_by == "references" or state == PENDING or decision.retry_at:
+        return PENDING
+    return state or PENDING
+
+
+def run_status(v: RunView) -> dict[str, Any]:
+    """What every running kind's status holds: phase, conditions, times, the run-now handled."""
+    old_conds = old_conditions(v.old)
+
+    def cond(type_: str, status: str, reason: str, message: str) -> dict[str, Any]:
+        return condition(old_conds, type_, status, reason, message, v.generation, v.now)
+
+    ready = cond(
+        ConditionType.READY, "True" if v.readiness.ready else "False", v.readiness.reason, v.readiness.message
+    )
+    latest, decision = v.decision.latest, v.decision
+    return {
+        "phase": run_phase(decision),
+        "observedGeneration": v.generation,
+        "conditions": merge_conditions(
+            old_conds, [ready, _running_condition(v, cond), *_outcome_conditions(v, cond)]
+        ),
+        "lastSuccessfulTime": later(
+            v.old.get("lastSuccessfulTime"),
+            [a.outcome.completion_time for a in v.attempts if a.outcome.state == SUCCEEDED],
+        ),
+        "lastFailureTime": later(
+            v.old.get("lastFailureTime"),
+            [a.outcome.completion_time for a in v.attempts if a.outcome.state == FAILED],
+        ),
+        "nextRetryTime": format_time(decision.retry_at) if decision.retry_at else None,
+        "handledRunNow": latest.run_now if latest is not None else as_str(v.old.get("handledRunNow")),
+    }
 
 
 # ------------------------------------------------------------------ Events
@@ -254,7 +219,60 @@ def _cond(status: Mapping[str, Any], type_: str) -> dict[str, Any]:
     return next((c for c in old_conditions(status) if c.get("type") == type_), {})
 
 
-def status_events(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[EventSpec]:
+@dataclass(frozen=True)
+class RunEventWords:
+    """The Event reasons of a kind's runs, and how a success is told."""
+
+    started: str = EventReason.RUN_STARTED
+    succeeded: str = EventReason.RUN_SUCCEEDED
+    failed: str = EventReason.RUN_FAILED
+    truncated: str | None = None  # a success that is only partial (lookups over the row limit)
+
+
+COPY_EVENTS = RunEventWords()
+
+
+def _success_text(run: Mapping[str, Any]) -> str:
+    if "rowsCopied" in run or "dataWritten" in run:
+        return f"{run.get('rowsCopied', 0)} rows copied ({run.get('dataWritten', 0)} bytes written)"
+    return str(run.get("message") or "done")
+
+
+def _run_events(old: Mapping[str, Any], new: Mapping[str, Any], words: RunEventWords) -> list[EventSpec]:
+    old_run, new_run = as_dict(old.get("lastRun")), as_dict(new.get("lastRun"))
+    if not new_run:
+        return []
+    events: list[EventSpec] = []
+    job = new_run.get("jobName")
+    same = old_run.get("jobName") == job
+    label = f"run {new_run.get('runId')} attempt {new_run.get('attempt')}"
+    if not same:
+        started = f"{label} started ({new_run.get('trigger')}): Job {job}"
+        events.append(EventSpec("Normal", words.started, started))
+    if new_run.get("status") == SUCCEEDED and (not same or old_run.get("status") != SUCCEEDED):
+        partial = words.truncated is not None and new.get("truncated") is True
+        events.append(
+            EventSpec(
+                "Warning" if partial else "Normal",
+                (words.truncated or words.succeeded) if partial else words.succeeded,
+                f"{label} succeeded: {_success_text(new_run)} by Job {job}",
+            )
+        )
+    if new_run.get("status") == FAILED and (not same or old_run.get("status") != FAILED):
+        failed = _cond(new, ConditionType.FAILED)
+        running = _cond(new, ConditionType.RUNNING)
+        detail = str(failed.get("message") if failed.get("status") == "True" else running.get("message"))
+        detail = detail.removeprefix(f"{label}: ")
+        if new_run.get("exitCode") == EXIT_CONFIGURATION:
+            detail += " (a configuration error: no retry follows)"
+        text = f"{label} failed: {new_run.get('reason')}: {detail}"
+        events.append(EventSpec("Warning", words.failed, text))
+    return events
+
+
+def status_events(
+    old: Mapping[str, Any], new: Mapping[str, Any], words: RunEventWords = COPY_EVENTS
+) -> list[EventSpec]:
     """The Events a status change deserves: references broken or fixed, run started/succeeded/failed."""
     events: list[EventSpec] = []
     old_ready, new_ready = _cond(old, ConditionType.READY), _cond(new, ConditionType.READY)
@@ -266,38 +284,7 @@ def status_events(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[EventS
         events.append(EventSpec("Warning", str(new_ready.get("reason")), str(new_ready.get("message", ""))))
     elif new_ready.get("status") == "True" and old_ready.get("status") == "False":
         events.append(EventSpec("Normal", EventReason.RESOLVED, str(new_ready.get("message", ""))))
-
-    old_run, new_run = as_dict(old.get("lastRun")), as_dict(new.get("lastRun"))
-    if new_run:
-        job = new_run.get("jobName")
-        same = old_run.get("jobName") == job
-        label = f"run {new_run.get('runId')} attempt {new_run.get('attempt')}"
-        if not same:
-            events.append(
-                EventSpec(
-                    "Normal",
-                    EventReason.RUN_STARTED,
-                    f"{label} started ({new_run.get('trigger')}): Job {job}",
-                )
-            )
-        if new_run.get("status") == SUCCEEDED and (not same or old_run.get("status") != SUCCEEDED):
-            events.append(
-                EventSpec(
-                    "Normal",
-                    EventReason.RUN_SUCCEEDED,
-                    f"{label} succeeded: {new_run.get('rowsCopied', 0)} rows copied "
-                    f"({new_run.get('dataWritten', 0)} bytes written) by Job {job}",
-                )
-            )
-        if new_run.get("status") == FAILED and (not same or old_run.get("status") != FAILED):
-            failed = _cond(new, ConditionType.FAILED)
-            running = _cond(new, ConditionType.RUNNING)
-            detail = failed.get("message") if failed.get("status") == "True" else running.get("message")
-            events.append(
-                EventSpec(
-                    "Warning", EventReason.RUN_FAILED, f"{label} failed: {new_run.get('reason')}: {detail}"
-                )
-            )
+    events.extend(_run_events(old, new, words))
     old_running, new_running = _cond(old, ConditionType.RUNNING), _cond(new, ConditionType.RUNNING)
     if new_running.get("reason") in STUCK_WAITING_REASONS | {Reason.UNSCHEDULABLE} and (
         old_running.get("reason") != new_running.get("reason")

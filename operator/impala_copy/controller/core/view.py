@@ -5,7 +5,7 @@ tests). Keys:
 - our objects, one index per kind: (namespace, name) -> object record (see records.object_record)
 - Jobs: (namespace, owner kind, owner name) -> JobRecord
 - Pods: (namespace, Job name) -> PodRecord
-- Secrets / ConfigMaps: (namespace, name) -> frozenset of key names
+- ConfigMaps: (namespace, name) -> frozenset of key names (Secrets are never read)
 - PersistentVolumeClaims: (namespace, name) -> phase
 """
 
@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from impala_copy.api.common import Resource
 from impala_copy.api.kinds import parse_resource
+from impala_copy.api.resolve import SECRET_NOT_SEEN
 from impala_copy.controller.core.records import JobRecord, PodRecord
 
 V_co = TypeVar("V_co", covariant=True)
@@ -44,7 +45,6 @@ class ClusterView:
     objects: Mapping[str, IndexLike[dict[str, Any]]]
     jobs: IndexLike[JobRecord]
     pods: IndexLike[PodRecord]
-    secrets: IndexLike[frozenset[str]]
     config_maps: IndexLike[frozenset[str]]
     pvcs: IndexLike[str]
 
@@ -67,10 +67,6 @@ class ClusterView:
         key = (namespace, job_name)
         return list(self.pods[key]) if key in self.pods else []
 
-    def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
-        value = first(self.secrets, (namespace, name))
-        return value if isinstance(value, frozenset) else None
-
     def config_map_keys(self, namespace: str, name: str) -> frozenset[str] | None:
         value = first(self.config_maps, (namespace, name))
         return value if isinstance(value, frozenset) else None
@@ -83,7 +79,7 @@ class ClusterView:
 class ViewCatalog:
     """The resolver's Catalog over a ClusterView, in one namespace; remembers what it looked at.
 
-    `seen` holds (kind, name) of every object, Secret and ConfigMap looked up, found or not: the
+    `seen` holds (kind, name) of every object and ConfigMap looked up, found or not: the
     reconciler wakes the object again when any of them changes.
     """
 
@@ -98,10 +94,9 @@ class ViewCatalog:
             return None
         return parse_resource(body)
 
-    def secret_keys(self, name: str) -> set[str] | None:
-        self.seen.add(("Secret", name))
-        keys = self.view.secret_keys(self.namespace, name)
-        return set(keys) if keys is not None else None
+    def secret_keys(self, name: str) -> frozenset[str]:
+        """The operator never reads Secrets: their keys are checked by the kubelet when the pod starts."""
+        return SECRET_NOT_SEEN
 
     def config_map_keys(self, name: str) -> set[str] | None:
         self.seen.add(("ConfigMap", name))

@@ -1,0 +1,139 @@
+"""An ImpalaLinkedService's status: Ready (references), and Connected from its newest connection test.
+
+Pure. `Connected` is True or False with the test's reason (Connected, AuthenticationFailed,
+TLSVerificationFailed, Unreachable, Timeout, ServerError) once a test has finished; Unknown while a
+test cannot run (ReferencesNotResolved, or SecretNotFound / SecretKeyNotFound reported by the test
+pod); while a test runs, the previous result stays. Events follow changes of Connected only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from impala_copy.api.summary import ConnectionTestSummary
+from impala_copy.controller.core.constants import EventReason, Reason
+from impala_copy.controller.core.outcome import PENDING
+from impala_copy.controller.core.readiness import Readiness
+from impala_copy.controller.core.runs import Attempt, RunDecision
+from impala_copy.controller.core.status import (
+    EventSpec,
+    condition,
+    merge_conditions,
+    old_conditions,
+    ready_status,
+)
+from impala_copy.controller.core.timeutil import format_time
+
+CONNECTED = "Connected"
+# Pod states that mean "the test cannot run yet", shown as Connected=Unknown.
+NOT_RUNNABLE = frozenset(
+    {
+        Reason.SECRET_NOT_FOUND,
+        Reason.SECRET_KEY_NOT_FOUND,
+        Reason.CONFIG_MAP_NOT_FOUND,
+        Reason.CONFIG_MAP_KEY_NOT_FOUND,
+    }
+)
+
+
+def summary_of(text: str) -> ConnectionTestSummary | None:
+    """The connection test's summary from a termination message, or None when it is not one."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("task") != "connection-test":
+        return None
+    try:
+        return ConnectionTestSummary.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _record(attempt: Attempt) -> dict[str, Any]:
+    """status.connectionTest: the newest test's Job, so a restart knows it once the Job is gone."""
+    if attempt.recorded is not None:
+        return dict(attempt.recorded)
+    outcome = attempt.outcome
+    record = {
+        "runId": str(attempt.run_number),
+        "attempt": attempt.attempt,
+        "generation": attempt.generation,
+        "trigger": attempt.trigger,
+        "jobName": attempt.job_name,
+        "status": outcome.state,
+        "startTime": outcome.start_time,
+        "completionTime": outcome.completion_time if outcome.finished else None,
+        "reason": outcome.reason if outcome.finished else None,
+    }
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def _result(attempt: Attempt, now: datetime) -> tuple[str, str, str, dict[str, Any]] | None:
+    """(status, reason, message, extra status fields) of the Connected condition, or None: keep it."""
+    outcome = attempt.outcome
+    if attempt.recorded is not None:
+        return None
+    if outcome.state == PENDING and outcome.reason in NOT_RUNNABLE:
+        return "Unknown", outcome.reason, f"not tested: {outcome.message}", {}
+    if not outcome.finished:
+        return None
+    summary = summary_of(outcome.termination_message)
+    if summary is None:
+        fields = {"lastProbeTime": outcome.completion_time or format_time(now)}
+        return "False", outcome.reason, f"the connection test did not report: {outcome.message}", fields
+    fields = {
+        "lastProbeTime": summary.probed_at,
+        "probeDurationMilliseconds": round(summary.duration_milliseconds, 1),
+    }
+    if summary.connected and summary.round_trip_milliseconds is not None:
+        fields["roundTripMilliseconds"] = summary.round_trip_milliseconds
+    return ("True" if summary.connected else "False"), summary.reason, summary.message, fields
+
+
+def connection_status(
+    old: Mapping[str, Any], readiness: Readiness, decision: RunDecision, generation: int, now: datetime
+) -> dict[str, Any]:
+    """The whole status: Ready from the references, Connected from the newest test."""
+    status = {**dict(old), **ready_status(old, readiness, generation, now)}
+    conds = old_conditions(status)
+    latest = decision.latest
+    if latest is not None:
+        status["connectionTest"] = _record(latest)
+        if latest.run_now is not None:
+            status["handledRunNow"] = latest.run_now
+    found = _result(latest, now) if latest is not None else None
+    if found is None and not readiness.ready:
+        found = ("Unknown", Reason.REFERENCES_NOT_RESOLVED, f"not tested: {readiness.message}", {})
+    if found is None:
+        return status
+    cond_status, reason, message, fields = found
+    connected = condition(conds, CONNECTED, cond_status, reason, message, generation, now)
+    status.update(fields)
+    status["conditions"] = merge_conditions(conds, [connected])
+    return status
+
+
+def _connected(status: Mapping[str, Any]) -> dict[str, Any]:
+    return next((c for c in old_conditions(status) if c.get("type") == CONNECTED), {})
+
+
+def connection_events(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[EventSpec]:
+    """ConnectionSucceeded / ConnectionFailed when the outcome changes (not on every periodic test)."""
+    before, after = _connected(old), _connected(new)
+    if not after or after.get("status") == "Unknown":
+        return []
+    if (before.get("status"), before.get("reason")) == (after.get("status"), after.get("reason")):
+        return []
+    message = str(after.get("message", ""))
+    if after.get("status") == "True":
+        return [EventSpec("Normal", EventReason.CONNECTION_SUCCEEDED, message)]
+    return [EventSpec("Warning", EventReason.CONNECTION_FAILED, f"{after.get('reason')}: {message}")]
+
+
+__all__ = ["CONNECTED", "connection_events", "connection_status", "summary_of"]

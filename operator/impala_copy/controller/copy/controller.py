@@ -1,0 +1,110 @@
+"""The CopyActivity controller: references checked, one Job per attempt, status from the Jobs seen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from impala_copy.api.activities import CopyActivity
+from impala_copy.api.plan import TASK_COPY
+from impala_copy.controller.copy.status import copy_activity_status
+from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW
+from impala_copy.controller.core.controller import Actions, PlanContext
+from impala_copy.controller.core.job import JobOwner, build_job
+from impala_copy.controller.core.readiness import copy_activity_readiness
+from impala_copy.controller.core.records import Meta, as_dict
+from impala_copy.controller.core.run_plan import RunInputs, plan_runs
+from impala_copy.controller.core.runs import NewAttempt, RunPolicy, Wanted
+from impala_copy.controller.core.settings import Settings
+from impala_copy.controller.core.status import RunView, merge_patch, status_events
+from impala_copy.controller.core.view import ViewCatalog
+
+KIND = "CopyActivity"
+
+
+def history_limits(activity: CopyActivity | None, settings: Settings) -> tuple[int, int]:
+    """Finished Jobs kept (succeeded, failed): the activity's limits where written, else the operator's."""
+    if activity is None:
+        return settings.job.successful_jobs_history_limit, settings.job.failed_jobs_history_limit
+    spec = activity.spec
+    written = spec.model_fields_set
+    ok = (
+        spec.successful_jobs_history_limit
+        if "successful_jobs_history_limit" in written
+        else settings.job.successful_jobs_history_limit
+    )
+    bad = (
+        spec.failed_jobs_history_limit
+        if "failed_jobs_history_limit" in written
+        else settings.job.failed_jobs_history_limit
+    )
+    return ok, bad
+
+
+class CopyController:
+    kind = KIND
+
+    def plan(self, body: Mapping[str, Any], ctx: PlanContext) -> Actions:
+        old_status = as_dict(ctx.old_status)
+        meta = Meta.of(body)
+        catalog = ViewCatalog(ctx.view, meta.namespace)
+        checked = copy_activity_readiness(body, catalog)
+        refs = frozenset(catalog.seen)
+        if meta.deleting:
+            return Actions(refs=refs)
+        activity = checked.activity
+        policy = activity.spec.policy if activity is not None else None
+
+        def make_job(start: NewAttempt) -> dict[str, Any] | None:
+            if checked.plan is None or activity is None:
+                return None
+            plan = checked.plan.model_copy(update={"run_id": start.run_id})
+            owner = JobOwner(
+                name=meta.name, namespace=meta.namespace, uid=meta.uid, settings=activity.spec.job
+            )
+            return build_job(plan, owner, ctx.settings.job, start, task=TASK_COPY)
+
+        state = plan_runs(
+            RunInputs(
+                kind=KIND,
+                meta=meta,
+                wanted=Wanted(
+                    generation=meta.generation,
+                    run_now=meta.annotations.get(ANNOTATION_RUN_NOW),
+                    policy=RunPolicy(policy.retry, policy.retry_interval_in_seconds)
+                    if policy
+                    else RunPolicy(),
+                    ready=checked.readiness.ready,
+                ),
+                make_job=make_job,
+                old_status=old_status,
+                now=ctx.now,
+                history=history_limits(activity, ctx.settings),
+                summary_grace_seconds=ctx.settings.summary_grace_seconds,
+                extra_jobs=ctx.extra_jobs,
+            ),
+            ctx.view,
+        )
+        status = copy_activity_status(
+            RunView(
+                old=old_status,
+                generation=meta.generation,
+                readiness=checked.readiness,
+                decision=state.decision,
+                attempts=state.attempts,
+                hide_messages=bool(policy and policy.secure_output),
+                now=ctx.now,
+            )
+        )
+        return Actions(
+            status=status,
+            status_patch=merge_patch(old_status, status),
+            create=state.create,
+            delete=state.delete,
+            events=tuple(status_events(old_status, status)),
+            recheck_after=state.recheck_after,
+            refs=refs,
+        )
+
+
+__all__ = ["CopyController", "history_limits"]

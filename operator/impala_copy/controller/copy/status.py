@@ -1,0 +1,56 @@
+"""A CopyActivity's status: what every running kind shows, plus `lastRun` with the engine's summary.
+
+Pure. The Events of a change come from `core.status.status_events`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from impala_copy.api.activities import CopyActivityStatus, LastRun
+from impala_copy.api.summary import RunError
+from impala_copy.controller.core.constants import Reason
+from impala_copy.controller.core.outcome import FAILED
+from impala_copy.controller.core.runs import Attempt
+from impala_copy.controller.core.status import HIDDEN, RunView, run_status
+
+
+def last_run(attempt: Attempt, secure_output: bool) -> dict[str, Any]:
+    """status.lastRun of an attempt: its Job, times, outcome and the engine's summary."""
+    if attempt.recorded is not None and attempt.outcome.reason != Reason.JOB_DELETED:
+        return dict(attempt.recorded)
+    outcome = attempt.outcome
+    summary = outcome.summary
+    fields: dict[str, Any] = summary.model_dump() if summary is not None else {}
+    if secure_output:
+        fields["output_paths"] = []
+        fields["skipped_rows_log"] = []
+        fields["errors"] = [
+            RunError(code=e.code, message=HIDDEN) for e in (summary.errors if summary else [])
+        ]
+    fields.update(
+        status=outcome.state,
+        job_name=attempt.job_name,
+        run_id=str(attempt.run_number),
+        trigger=attempt.trigger,
+        attempt=attempt.attempt,
+        generation=attempt.generation,
+        start_time=outcome.start_time,
+        completion_time=outcome.completion_time if outcome.finished else None,
+        reason=outcome.reason if outcome.state == FAILED else None,
+        exit_code=outcome.exit_code if outcome.finished else None,
+    )
+    if summary is None:
+        fields["errors"] = []
+    return LastRun.model_validate(fields).to_wire()
+
+
+def copy_activity_status(v: RunView) -> dict[str, Any]:
+    """The whole status of a CopyActivity (wire form), from what is observed now."""
+    fields = run_status(v)
+    conditions = fields.pop("conditions")
+    latest = v.decision.latest
+    fields["lastRun"] = last_run(latest, v.hide_messages) if latest is not None else None
+    status = CopyActivityStatus.model_validate({**fields, "conditions": []}).to_wire()
+    status["conditions"] = conditions
+    return status
