@@ -30,9 +30,11 @@ from impala_copy.api.stores import (
 )
 
 PLAN_ENV = "IMPALA_COPY_PLAN"
-TASK_COPY = "copy"
-TASK_LOOKUP = "lookup"
-TASK_CONNECTION_TEST = "connection-test"
+
+# What `impala-copy engine --task TASK` runs; IMPALA_COPY_PLAN holds the matching plan.
+TASK_COPY = "copy"  # CopyPlan -> RunSummary
+TASK_LOOKUP = "lookup"  # LookupPlan -> LookupSummary (and frames on stdout for a large output)
+TASK_CONNECTION_TEST = "connection-test"  # ConnectionTestPlan -> ConnectionTestSummary
 TASKS = (TASK_COPY, TASK_LOOKUP, TASK_CONNECTION_TEST)
 
 
@@ -74,6 +76,14 @@ class ImpalaConnection(ApiModel):
     thrift_transport_protocol: ThriftTransportProtocol = ThriftTransportProtocol.BINARY
     http_path: str = "cliservice"
     connect_timeout_seconds: int = 30
+
+    def secret_refs(self) -> list[SecretRef]:
+        """The secrets a connection reads: the password, if any."""
+        return [self.password] if self.password else []
+
+    def cert_refs(self) -> list[CertRef]:
+        """The CA bundle a connection reads, if any."""
+        return [self.trusted_cert] if self.trusted_cert else []
 
 
 class SourcePlan(ApiModel):
@@ -203,22 +213,26 @@ class LookupPlan(ApiModel):
 
 
 class ConnectionTestPlan(ApiModel):
-    """An ImpalaLinkedService's connection test: connect, log in, SELECT 1, close."""
+    """The connection test of an ImpalaLinkedService: connect, log in, SELECT 1, close."""
 
     namespace: str = "default"
-    linked_service: str
+    linked_service: str = Field(description="Name of the ImpalaLinkedService tested.")
     run_id: str
     impala: ImpalaConnection
 
     def secret_refs(self) -> list[SecretRef]:
-        return [self.impala.password] if self.impala.password else []
+        return self.impala.secret_refs()
 
     def cert_refs(self) -> list[CertRef]:
-        return [self.impala.trusted_cert] if self.impala.trusted_cert else []
+        return self.impala.cert_refs()
 
 
 __all__ = [
     "PLAN_ENV",
+    "TASKS",
+    "TASK_CONNECTION_TEST",
+    "TASK_COPY",
+    "TASK_LOOKUP",
     "CertRef",
     "ConnectionTestPlan",
     "CopyPlan",

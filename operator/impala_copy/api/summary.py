@@ -1,19 +1,34 @@
-"""The run summary: what the engine reports when a run ends (ADF copy activity output names).
+"""The summaries the engine reports when a task ends, one per task of `impala-copy engine --task`.
 
-In a Job the engine writes it as JSON to the termination message (`/dev/termination-log`, 4 KiB at
-most); from the CLI it is printed. The operator turns it into `status.lastRun`.
+- copy: `RunSummary` (ADF copy activity output names); the operator turns it into `status.lastRun`.
+- lookup: `LookupSummary`, with ADF's output itself when it fits, else `frames` (api/lookup_frames.py).
+- connection-test: `ConnectionTestSummary`, the `Connected` condition of an ImpalaLinkedService.
+
+In a Job the engine writes one as compact JSON to the termination message (`/dev/termination-log`,
+4 KiB at most); from the CLI it is printed.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from impala_copy.api.common import ApiModel
+from impala_copy.api.lookup_frames import ResultFrames
 
 TERMINATION_MESSAGE_LIMIT = 4096
+# The reasons of a connection test (the `Connected` condition's reason).
+CONNECTION_TEST_REASONS = (
+    "Connected",
+    "AuthenticationFailed",
+    "TLSVerificationFailed",
+    "Unreachable",
+    "Timeout",
+    "ServerError",
+    "InvalidConfiguration",
+)
 
 
 class RunError(ApiModel):
@@ -100,3 +115,75 @@ def aggregate(summaries: list[RunSummary]) -> RunSummary:
     watermarks = [s.watermark for s in summaries if s.watermark is not None]
     total.watermark = max(watermarks) if watermarks else None
     return total
+
+
+def _compact(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _fit(data: dict[str, Any], message: tuple[str, ...], limit: int) -> str:
+    """Compact JSON of `data` within `limit` bytes, cutting the text at the path `message` if needed."""
+    text = _compact(data)
+    *parents, key = message
+    holder: Any = data
+    for name in parents:
+        holder = holder.get(name) if isinstance(holder, dict) else None
+    while len(text.encode()) > limit and isinstance(holder, dict) and holder.get(key):
+        value: str = holder[key]
+        excess = len(text.encode()) - limit
+        holder[key] = value[: max(0, len(value) - max(excess, 16) - 3)] + "..." if len(value) > 3 else ""
+        text = _compact(data)
+    if len(text.encode()) > limit:
+        raise ValueError(f"the summary does not fit the {limit}-byte termination message")
+    return text
+
+
+class ConnectionTestSummary(ApiModel):
+    """What `impala-copy engine --task connection-test` reports: the `Connected` condition's content."""
+
+    task: Literal["connection-test"] = "connection-test"
+    connected: bool = Field(description="True when connect, login, SELECT 1 and close all worked.")
+    reason: str = Field(description="One of CONNECTION_TEST_REASONS.")
+    message: str = Field(description="Readable outcome naming the server (never a secret value).")
+    probed_at: str = Field(description="RFC 3339 UTC time the test started.")
+    duration_milliseconds: float = Field(description="Connect, login, SELECT 1 and close.")
+    round_trip_milliseconds: float | None = Field(
+        default=None, description="SELECT 1 round trip of a successful test."
+    )
+
+    def to_termination_message(self, limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
+        """Compact JSON by alias, at most `limit` bytes (the message is cut if needed)."""
+        return _fit(self.to_wire(), ("message",), limit)
+
+
+class LookupSummary(ApiModel):
+    """What `impala-copy engine --task lookup` reports.
+
+    The output travels in `output` when the whole message stays within the termination message's
+    4 KiB; otherwise `frames` describes the log lines that carry it (api/lookup_frames.py).
+    """
+
+    task: Literal["lookup"] = "lookup"
+    status: Literal["Succeeded", "Failed"] = Field(description="Succeeded or Failed.")
+    rows: int = Field(default=0, description="Rows in the output.")
+    truncated: bool = Field(default=False, description="The query returned more rows than the output holds.")
+    size_bytes: int = Field(default=0, description="UTF-8 length of the output's compact JSON.")
+    duration_seconds: float = Field(default=0.0, description="Connect, query, fetch and close.")
+    error: RunError | None = Field(default=None, description="Why the lookup failed.")
+    output: dict[str, Any] | None = Field(default=None, description="ADF's output, when it fits here.")
+    frames: ResultFrames | None = Field(default=None, description="The output's frames in the pod log.")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "Succeeded" and self.error is None
+
+    def fits(self, limit: int = TERMINATION_MESSAGE_LIMIT) -> bool:
+        """Whether the whole summary, as it is, fits the termination message."""
+        return len(_compact(self.to_wire()).encode()) <= limit
+
+    def to_termination_message(self, limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
+        """Compact JSON by alias within `limit` bytes: an error message is cut, an output never is.
+
+        Raises ValueError when an output does not fit: it must go through `frames` instead.
+        """
+        return _fit(self.to_wire(), ("error", "message"), limit)

@@ -173,12 +173,28 @@ def lookup_command(
     raise typer.Exit(lookup_commands.lookup(filename, activity, namespace=namespace, pretty=pretty))
 
 
-@app.command("engine")
-def engine_command() -> None:
-    """Run the copy in IMPALA_COPY_PLAN (Job pod entry point); summary to the termination log."""
+ENGINE_HELP = (
+    "The Job pods' entry point: run the task whose plan is in IMPALA_COPY_PLAN (JSON) and write its "
+    "summary to the termination message (IMPALA_COPY_TERMINATION_LOG, default /dev/termination-log) and "
+    "stdout. Tasks: copy (a CopyPlan), lookup (a LookupPlan; an output too large for the termination "
+    "message is printed first as frame lines), connection-test (a ConnectionTestPlan). Secrets come from "
+    "the environment variables the plan names. See docs/engine.md."
+)
+
+
+@app.command("engine", help=ENGINE_HELP)
+def engine_command(
+    task: Annotated[
+        str, typer.Option("--task", help="copy, lookup or connection-test: what IMPALA_COPY_PLAN holds.")
+    ] = "copy",
+) -> None:
+    """Run the task in IMPALA_COPY_PLAN (help: ENGINE_HELP)."""
+    from impala_copy.api.plan import TASKS
     from impala_copy.engine.main import main as engine_main
 
-    raise typer.Exit(engine_main())
+    if task not in TASKS:
+        raise typer.BadParameter(f"expected one of {', '.join(TASKS)}", param_hint="--task")
+    raise typer.Exit(engine_main(task))
 
 
 OPERATOR_HELP = (
@@ -196,7 +212,8 @@ def operator_command(
     ] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")] = None,
     liveness: Annotated[
-        str | None, typer.Option("--liveness", help="Liveness endpoint URL, e.g. http://0.0.0.0:8080/healthz.")
+        str | None,
+        typer.Option("--liveness", help="Liveness endpoint URL, e.g. http://0.0.0.0:8080/healthz."),
     ] = None,
 ) -> None:
     """Run the operator (help: OPERATOR_HELP)."""

@@ -8,6 +8,11 @@ the first 5000, `truncated` is set, and the rest of the result is never fetched 
 The output may not exceed `HARD_LIMIT_BYTES` (ADF fails a lookup over 4 MB): fetching stops as soon
 as it would, and the lookup fails with `ResultTooLarge`.
 
+Memory follows the byte budget, not the result: rows are fetched without read-ahead, and each fetch
+asks for as many rows as the budget left can hold at the widest row width known (`FetchPlanner`):
+from the schema when every column has a bounded JSON width, else from the rows already read, after
+a first fetch of PROBE_ROWS rows.
+
 Values follow one documented JSON mapping (docs/lookup.md), see `json_value`:
 BOOLEAN -> true/false; TINYINT..BIGINT -> integer; FLOAT/DOUBLE -> number ("NaN", "Infinity",
 "-Infinity" as strings); DECIMAL(p,s) -> string with exactly s decimals (exact); STRING/VARCHAR/CHAR
@@ -25,19 +30,22 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from impala_copy.api.lookup_frames import MAX_OUTPUT_BYTES, encode_frames
 from impala_copy.api.plan import ImpalaConnection, LookupPlan
+from impala_copy.api.summary import LookupSummary
 from impala_copy.engine.errors import CopyError, Timeout
 from impala_copy.engine.source.arrow_types import COMPLEX_TYPES, HS2_TYPE_KEY
 
 MAX_ROWS = 5000
 # ADF fails a Lookup whose output exceeds 4 MB; so does this one (bytes of the compact UTF-8 JSON).
-HARD_LIMIT_BYTES = 4 * 1024 * 1024
-# Rows per fetch: the row limit and one more, so a single round trip tells whether the result was truncated.
-FETCH_ROWS = MAX_ROWS + 1
+HARD_LIMIT_BYTES = MAX_OUTPUT_BYTES
+# Rows of the first fetch when a column's JSON width is unbounded (STRING, BINARY, complex types):
+# one row tells how wide rows are before more are asked for.
+PROBE_ROWS = 1
 
 
 class ResultTooLarge(CopyError):
@@ -191,11 +199,110 @@ class _Source(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class _SizedSource(Protocol):
+    """A source whose next fetch asks for `fetch_rows` rows (engine/source/query.py with prefetch=0)."""
+
+    fetch_rows: int
+
+
+def value_width(data_type: pa.DataType) -> int | None:
+    """The most characters one value of this type takes in the JSON; None when it is unbounded."""
+    t = pa.types
+    if t.is_null(data_type):
+        return 4
+    if t.is_boolean(data_type):
+        return 5
+    if t.is_integer(data_type):
+        return {8: 4, 16: 6, 32: 11}.get(data_type.bit_width, 20)
+    if t.is_floating(data_type):
+        return 24  # -1.7976931348623157e+308
+    if t.is_decimal(data_type):
+        return int(data_type.precision) + 4  # quotes, sign, point
+    if t.is_date(data_type):
+        return 12
+    if t.is_timestamp(data_type) or t.is_time(data_type):
+        return 31  # "YYYY-MM-DDTHH:MM:SS.fffffffff"
+    return None
+
+
+@dataclass
+class FetchPlanner:
+    """How many rows the next fetch may ask for, so that one fetch holds about what the budget has left.
+
+    The row width is the widest row read so far (compact JSON with its separator); before any row,
+    the schema's bound when every column has one, else PROBE_ROWS rows are fetched first.
+    """
+
+    limit_rows: int
+    budget_bytes: int
+    schema_row_bytes: int | None
+    widest_row: int = 0
+
+    @classmethod
+    def for_schema(
+        cls, schema: pa.Schema, names: list[str], *, limit_rows: int, budget_bytes: int
+    ) -> FetchPlanner:
+        widths = [value_width(f.type) for f in schema]
+        keys = sum(len(dumps(name).encode()) + 2 for name in names)  # "name": and the comma
+        bounded = None if any(w is None for w in widths) else 3 + keys + sum(w or 0 for w in widths)
+        return cls(limit_rows=limit_rows, budget_bytes=budget_bytes, schema_row_bytes=bounded)
+
+    def next_rows(self, rows_kept: int, bytes_used: int) -> int:
+        remaining_rows = max(1, self.limit_rows - rows_kept)
+        width = self.widest_row or self.schema_row_bytes
+        if width is None:
+            return min(remaining_rows, PROBE_ROWS)
+        return max(1, min(remaining_rows, (self.budget_bytes - bytes_used) // width))
+
+
 def _too_large(size: int, rows: int) -> ResultTooLarge:
     return ResultTooLarge(
         f"the lookup output exceeds the {HARD_LIMIT_BYTES // (1024 * 1024)} MiB limit "
         f"({size} bytes of JSON after {rows} rows): select fewer columns or rows, or use a CopyActivity"
     )
+
+
+@dataclass
+class _Collected:
+    rows: list[dict[str, Any]]
+    size: int = 0
+    truncated: bool = False
+
+
+def _take(
+    source: _Source,
+    planner: FetchPlanner,
+    limit: int,
+    hard_limit_bytes: int,
+    check_deadline: Callable[[], None],
+    *,
+    tell_truncation: bool,
+) -> _Collected:
+    """Up to `limit` rows (and one more with tell_truncation), each fetch sized by the planner."""
+    names = unique_names([f.name for f in source.schema])
+    converters = [column_converter(f) for f in source.schema]
+    got = _Collected(rows=[])
+    batches = source.batches()
+    while tell_truncation or len(got.rows) < limit:
+        if isinstance(source, _SizedSource):
+            source.fetch_rows = planner.next_rows(len(got.rows), got.size)
+        batch = next(batches, None)
+        if batch is None:
+            break
+        check_deadline()
+        for row in batch_rows(batch, names, converters):
+            if len(got.rows) >= limit:
+                got.truncated = tell_truncation
+                return got
+            row_bytes = len(dumps(row).encode()) + 1
+            planner.widest_row = max(planner.widest_row, row_bytes)
+            got.size += row_bytes
+            if got.size > hard_limit_bytes:
+                raise _too_large(got.size, len(got.rows) + 1)
+            got.rows.append(row)
+        del batch
+    return got
 
 
 def collect(
@@ -209,29 +316,23 @@ def collect(
 ) -> LookupResult:
     """Read at most max_rows (+1 to detect truncation) from an open query into ADF's output."""
     started = time.monotonic()
-    names = unique_names([f.name for f in source.schema])
-    converters = [column_converter(f) for f in source.schema]
-    rows: list[dict[str, Any]] = []
-    # Bytes of the JSON so far: the wrapper {"count":N,"value":[...]} is added at the end.
-    size = 0
-    truncated = False
+
+    def check_deadline() -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise Timeout(f"the lookup did not finish within {timeout_seconds:.0f}s (policy.timeout)")
+
     limit = 1 if first_row_only else max_rows
+    names = unique_names([f.name for f in source.schema])
+    planner = FetchPlanner.for_schema(
+        source.schema, names, limit_rows=limit if first_row_only else limit + 1, budget_bytes=hard_limit_bytes
+    )
     try:
-        for batch in source.batches():
-            if deadline is not None and time.monotonic() > deadline:
-                raise Timeout(f"the lookup did not finish within {timeout_seconds:.0f}s (policy.timeout)")
-            for row in batch_rows(batch, names, converters):
-                if len(rows) >= limit:
-                    truncated = not first_row_only
-                    break
-                size += len(dumps(row).encode()) + 1
-                if size > hard_limit_bytes:
-                    raise _too_large(size, len(rows) + 1)
-                rows.append(row)
-            if truncated or (first_row_only and rows):
-                break
+        got = _take(
+            source, planner, limit, hard_limit_bytes, check_deadline, tell_truncation=not first_row_only
+        )
     finally:
         source.close()
+    rows = got.rows
     if first_row_only:
         output: dict[str, Any] = {"firstRow": rows[0]} if rows else {}
     else:
@@ -242,7 +343,7 @@ def collect(
     return LookupResult(
         output=output,
         rows=len(rows),
-        truncated=truncated,
+        truncated=got.truncated,
         size_bytes=total,
         duration_seconds=time.monotonic() - started,
         columns=tuple(names),
@@ -293,7 +394,8 @@ def run_lookup(
     session = (connect or _default_connect)(plan.impala, secrets)
     try:
         fetch_rows = 1 if plan.first_row_only else plan.max_rows + 1
-        # Fetched in this thread, one block at a time (no read-ahead): nothing past row 5001 is fetched.
+        # Fetched in this thread, one block at a time (no read-ahead), each fetch sized by collect():
+        # nothing past row 5001 and nothing far past the byte budget is fetched.
         source = session.query(lookup_sql(plan), timeout_seconds=timeout, batch_rows=fetch_rows, prefetch=0)
         result = collect(
             source,
@@ -314,15 +416,34 @@ def run_lookup(
     )
 
 
+def lookup_summary(result: LookupResult) -> tuple[LookupSummary, list[str]]:
+    """The summary of a successful lookup, with the output in it when the termination message holds it;
+    otherwise with `frames`, and the frame lines to print on stdout before it."""
+    summary = LookupSummary(
+        status="Succeeded",
+        rows=result.rows,
+        truncated=result.truncated,
+        size_bytes=result.size_bytes,
+        duration_seconds=round(result.duration_seconds, 3),
+        output=result.output,
+    )
+    if summary.fits():
+        return summary, []
+    frames, lines = encode_frames(result.to_json())
+    return summary.model_copy(update={"output": None, "frames": frames}), lines
+
+
 __all__ = [
-    "FETCH_ROWS",
     "HARD_LIMIT_BYTES",
     "MAX_ROWS",
+    "PROBE_ROWS",
+    "FetchPlanner",
     "LookupResult",
     "ResultTooLarge",
     "collect",
     "dumps",
     "json_value",
     "lookup_sql",
+    "lookup_summary",
     "run_lookup",
 ]

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from impala_copy.api.plan import ImpalaConnection
+from impala_copy.api.summary import CONNECTION_TEST_REASONS, ConnectionTestSummary
 from impala_copy.engine.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -31,6 +32,7 @@ REASON_TLS_VERIFICATION_FAILED = "TLSVerificationFailed"
 REASON_UNREACHABLE = "Unreachable"
 REASON_TIMEOUT = "Timeout"
 REASON_SERVER_ERROR = "ServerError"
+REASON_INVALID_CONFIGURATION = "InvalidConfiguration"
 # Reasons of a failed test, most specific first (subclasses before their bases).
 _REASONS: tuple[tuple[type[CopyError], str], ...] = (
     (AuthenticationFailed, REASON_AUTHENTICATION_FAILED),
@@ -63,6 +65,27 @@ class ProbeResult:
         if self.connected:
             return 0
         return 1 if self.reason in (REASON_UNREACHABLE, REASON_TIMEOUT, REASON_SERVER_ERROR) else 2
+
+    def to_summary(self) -> ConnectionTestSummary:
+        """What `impala-copy engine --task connection-test` reports.
+
+        A configuration problem found before the server was reached (a missing Secret value, an
+        unreadable CA file) has the reason InvalidConfiguration; its message says which.
+        """
+        reason = self.reason if self.reason in CONNECTION_TEST_REASONS else REASON_INVALID_CONFIGURATION
+        return ConnectionTestSummary(
+            connected=self.connected,
+            reason=reason,
+            message=self.message,
+            probed_at=rfc3339(self.probed_at),
+            duration_milliseconds=round(self.duration_milliseconds, 3),
+            round_trip_milliseconds=self.round_trip_milliseconds,
+        )
+
+
+def rfc3339(moment: datetime) -> str:
+    """A time as RFC 3339 UTC, to the second (as Kubernetes writes times)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _Session(Protocol):
@@ -186,6 +209,7 @@ def probe_with_watchdog(
 __all__ = [
     "CONNECTED",
     "REASON_AUTHENTICATION_FAILED",
+    "REASON_INVALID_CONFIGURATION",
     "REASON_SERVER_ERROR",
     "REASON_TIMEOUT",
     "REASON_TLS_VERIFICATION_FAILED",
@@ -194,6 +218,7 @@ __all__ = [
     "endpoint",
     "probe",
     "probe_with_watchdog",
+    "rfc3339",
     "timeout_result",
     "watchdog_seconds",
 ]

@@ -16,6 +16,9 @@ Streaming: a fetch thread calls FetchResults and hands blocks to the consumer th
   stream stops is read and dropped before any other call.
 - Otherwise (no SASL, HTTP) the queue holds decoded blocks and the consumer converts them, so the
   next FetchResults is already with the server during the conversion.
+- With `prefetch=0` nothing is read ahead: each FetchResults is sent when the consumer asks for the
+  next batch, for `fetch_rows` rows as set at that moment (a lookup sizes every fetch from what is
+  left of its byte budget, engine/lookup.py).
 
 Either way at most a few blocks are alive at once, whatever the size of the result.
 """
@@ -196,13 +199,13 @@ class HS2Query:
         )
 
     def _rowsets(self) -> Generator[Any, None, None]:
-        """Every non-empty TRowSet of the result, in order (pipelined when the connection allows)."""
-        if self.session.frames is not None:
+        """Every non-empty TRowSet of the result, in order (pipelined when reading ahead and the connection
+        allows it; otherwise each request asks for `fetch_rows` as it is when it is sent)."""
+        if self.prefetch > 0 and self.session.frames is not None:
             yield from self._pipelined_rowsets()
             return
-        request = self._request()
         while not self._stop.is_set():
-            response = self.session.rpc("FetchResults", request, "fetching results")
+            response = self.session.rpc("FetchResults", self._request(), "fetching results")
             rowset = self._accept(response)
             del response
             if rowset is not None:
