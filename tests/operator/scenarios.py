@@ -1,11 +1,13 @@
-"""CopyActivity status shapes of every operator scenario, built by the operator's own pure functions.
+"""Status shapes of every operator scenario, built by the operator's own controllers (pure planning).
 
 `scenarios()` returns {name: CopyActivity object (metadata, spec, status)} for: a resource with no
 status yet, a stale one (metadata.generation ahead of status.observedGeneration), pending, running,
 succeeded, failures (engine error, OOMKilled, deadline, evicted), a retry scheduled, a pod stuck in
-ImagePullBackOff, missing references (Secret, Secret key, dataset) and an invalid spec. Each object
-comes from `plan_copy_activity` run on the scenario's inputs, step by step as the operator would
-(the status written by one step is what the next step reads), with a fixed clock.
+ImagePullBackOff, missing references (a Secret or key reported by the pod, a dataset) and an invalid
+spec. `lookup_scenarios()` and `linked_service_scenarios()` do the same for LookupActivity and the
+connection test of an ImpalaLinkedService. Each object comes from its kind's controller run on the
+scenario's inputs, step by step as the operator would (the status written by one step is what the
+next step reads; the test plays the Job controller and the kubelet in between), with a fixed clock.
 
 Other tests (Argo CD health checks, documentation) take their inputs from here instead of writing
 status by hand; the operator tests compare what the running operator writes with these shapes.
@@ -14,12 +16,14 @@ status by hand; the operator tests compare what the running operator writes with
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from impala_copy.api.summary import RunError
 from impala_copy.controller.core import records
-from impala_copy.controller.core.reconcile import plan_copy_activity
+from impala_copy.controller.core.controller import PlanContext
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.timeutil import format_time
 from impala_copy.controller.core.view import ClusterView
@@ -34,7 +38,6 @@ def view_of(objects: Iterable[dict[str, Any]]) -> ClusterView:
     ours: dict[str, dict[tuple[str, str], list[Any]]] = {}
     jobs: dict[tuple[str, str], list[Any]] = {}
     pods: dict[tuple[str, str], list[Any]] = {}
-    secrets: dict[tuple[str, str], list[Any]] = {}
     config_maps: dict[tuple[str, str], list[Any]] = {}
     pvcs: dict[tuple[str, str], list[Any]] = {}
     for obj in objects:
@@ -50,25 +53,30 @@ def view_of(objects: Iterable[dict[str, Any]]) -> ClusterView:
             if pod is not None:
                 pods.setdefault((pod.namespace, pod.job_name), []).append(pod)
         elif kind == "Secret":
-            secrets[key] = [records.secret_keys(obj)]
+            continue  # the operator never reads Secrets
         elif kind == "ConfigMap":
             config_maps[key] = [records.config_map_keys(obj)]
         elif kind == "PersistentVolumeClaim":
             pvcs[key] = ["Bound"]
         else:
             ours.setdefault(str(kind), {})[key] = [records.object_record(obj)]
-    return ClusterView(
-        objects=ours, jobs=jobs, pods=pods, secrets=secrets, config_maps=config_maps, pvcs=pvcs
-    )
+    return ClusterView(objects=ours, jobs=jobs, pods=pods, config_maps=config_maps, pvcs=pvcs)
 
 
 class Scenario:
     """A tiny cluster the operator's pure planning runs against, one step at a time."""
 
-    def __init__(self, objects: list[dict[str, Any]], settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        objects: list[dict[str, Any]],
+        settings: Settings | None = None,
+        kind: str = "CopyActivity",
+    ) -> None:
         self.objects = [copy.deepcopy(o) for o in objects]
         self.settings = settings or Settings(summary_grace_seconds=0)
+        self.kind = kind
         self.now = NOW
+        self.pod_logs: dict[str, str] = {}  # what the kubelet would serve as each pod's log
         for obj in self.objects:
             obj["metadata"]["uid"] = f"uid-{obj['kind'].lower()}-{obj['metadata']['name']}"
             obj["metadata"]["creationTimestamp"] = format_time(NOW - timedelta(minutes=5))
@@ -81,22 +89,37 @@ class Scenario:
 
     @property
     def activity(self) -> dict[str, Any]:
-        return self.find("CopyActivity")
+        """The object the scenario reconciles (of the scenario's kind)."""
+        return self.find(self.kind)
 
     def job(self, index: int = -1) -> dict[str, Any]:
         return [o for o in self.objects if o["kind"] == "Job"][index]
 
     def step(self, seconds: float = 1.0) -> None:
         """One reconciliation: the Job it creates and the status it writes land in the cluster."""
+        from impala_copy.controller.registry import CONTROLLERS
+
         self.now += timedelta(seconds=seconds)
         activity = self.activity
-        actions = plan_copy_activity(
-            activity,
-            view_of(self.objects),
+        controller = CONTROLLERS[self.kind]
+        logs: dict[str, str] = {}
+        context = PlanContext(
+            view=view_of(self.objects),
             old_status=activity.get("status") or {},
             settings=self.settings,
             now=self.now,
+            logs=logs,
         )
+        actions = controller.plan(activity, context)
+        if actions.read_log is not None:
+            logs[actions.read_log.pod] = self.pod_logs.get(actions.read_log.pod, "")
+            actions = controller.plan(activity, context)
+        if actions.config_map is not None:
+            name = actions.config_map["metadata"]["name"]
+            self.objects = [
+                o for o in self.objects if not (o["kind"] == "ConfigMap" and o["metadata"]["name"] == name)
+            ]
+            self.objects.append(copy.deepcopy(actions.config_map))
         if actions.create is not None:
             job = copy.deepcopy(actions.create)
             job["metadata"]["uid"] = f"uid-job-{job['metadata']['name']}"
@@ -195,11 +218,30 @@ def _missing(kind: str, name: str) -> Callable[[], Scenario]:
     return build
 
 
+# What the kubelet says when a pod's env refers to a missing Secret or key.
+KUBELET_SECRET_NOT_FOUND = 'secret "impala-credentials" not found'
+KUBELET_KEY_NOT_FOUND = "couldn't find key passwd in Secret default/impala-credentials"
+
+
+def waiting_for_secret(s: Scenario, kubelet_message: str) -> Scenario:
+    """The run's Job exists and its pod cannot start: a Secret or key it needs is missing."""
+    s.step()
+    s.set_pod(manifests.waiting("CreateContainerConfigError", kubelet_message))
+    s.set_job_status(manifests.job_active())
+    s.step()
+    return s
+
+
+def _secret_not_found() -> Scenario:
+    s = Scenario(manifests.standard_set(PASSWORD))
+    s.objects.remove(s.find("Secret", "impala-credentials"))
+    return waiting_for_secret(s, KUBELET_SECRET_NOT_FOUND)
+
+
 def _wrong_key() -> Scenario:
     s = Scenario(manifests.standard_set(PASSWORD))
     s.find("ImpalaLinkedService")["spec"]["password"]["secretKeyRef"]["key"] = "passwd"
-    s.step()
-    return s
+    return waiting_for_secret(s, KUBELET_KEY_NOT_FOUND)
 
 
 def _invalid() -> Scenario:
@@ -240,7 +282,7 @@ BUILDERS: dict[str, Callable[[], Scenario]] = {
         policy={"retry": 2, "retryIntervalInSeconds": 60},
     ),
     "image-pull-backoff": _image_pull,
-    "secret-not-found": _missing("Secret", "impala-credentials"),
+    "secret-not-found": _secret_not_found,
     "secret-key-not-found": _wrong_key,
     "reference-not-found": _missing("ImpalaDataset", "orders"),
     "invalid-spec": _invalid,
@@ -280,65 +322,93 @@ def lookup_object(name: str = "max-order", **spec: Any) -> dict[str, Any]:
     return obj
 
 
+def lookup_summary(rows: int, truncated: bool = False) -> str:
+    """The termination message of a lookup pod that returned `rows` rows (inline, or framed in the log)."""
+    from impala_copy.api.lookup_frames import encode_frames
+    from impala_copy.api.summary import LookupSummary
+
+    output = lookup_output(rows)
+    text = json.dumps(output, separators=(",", ":"))
+    summary = LookupSummary(
+        status="Succeeded",
+        rows=rows,
+        truncated=truncated,
+        size_bytes=len(text.encode()),
+        duration_seconds=0.4,
+    )
+    inline = summary.model_copy(update={"output": output})
+    if inline.fits():
+        return inline.to_termination_message()
+    frames, _ = encode_frames(text)
+    return summary.model_copy(update={"frames": frames}).to_termination_message()
+
+
+def lookup_output(rows: int) -> dict[str, Any]:
+    return {"count": rows, "value": [{"id": i} for i in range(rows)]}
+
+
+def lookup_log(rows: int) -> str:
+    """The pod log of a lookup whose output did not fit its termination message."""
+    from impala_copy.api.lookup_frames import encode_frames
+
+    _, lines = encode_frames(json.dumps(lookup_output(rows), separators=(",", ":")))
+    return "progress: connected\n" + "\n".join(lines) + "\n"
+
+
+def lookup_failure(code: str, message: str) -> str:
+    from impala_copy.api.summary import LookupSummary
+
+    return LookupSummary(status="Failed", error=RunError(code=code, message=message)).to_termination_message()
+
+
+def _lookup_run(spec: dict[str, Any], steps: list[Any]) -> dict[str, Any]:
+    """A LookupActivity reconciled step by step: "start" (its Job is created), "running", or what its
+    pod ended with: ("ok", rows, truncated) or ("failed", exit code, code, message)."""
+    s = Scenario([*manifests.standard_set(PASSWORD), lookup_object(**spec)], kind="LookupActivity")
+    for step in steps:
+        if step == "start":
+            s.step()
+        elif step == "running":
+            s.set_pod(manifests.running())
+            s.set_job_status(manifests.job_active())
+            s.step()
+        elif step[0] == "ok":
+            s.set_pod(manifests.terminated(0, lookup_summary(step[1], step[2])))
+            s.pod_logs[manifests.pod_for(s.job())["metadata"]["name"]] = lookup_log(step[1])
+            s.set_job_status(manifests.job_succeeded(_at(s)))
+            s.step()
+        else:
+            _, exit_code, code, message = step
+            s.set_pod(manifests.terminated(exit_code, lookup_failure(code, message)))
+            s.set_job_status(manifests.job_failed("BackoffLimitExceeded", "", _at(s)))
+            s.step()
+    return s.activity.get("status") or {}
+
+
 def _lookup_statuses() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """(spec, status) of each LookupActivity scenario."""
-    from impala_copy.api.activities import LookupActivity
-    from impala_copy.api.kinds import parse_resource
-    from impala_copy.controller import lookup_state as st
-    from impala_copy.engine.lookup import LookupResult, dumps
-
-    def result(rows: int, truncated: bool = False) -> LookupResult:
-        output = {"count": rows, "value": [{"id": i} for i in range(rows)]}
-        return LookupResult(output=output, rows=rows, truncated=truncated,
-                            size_bytes=len(dumps(output).encode()), duration_seconds=0.4)  # fmt: skip
-
-    def run(spec: dict[str, Any], steps: list[Any]) -> dict[str, Any]:
-        activity = parse_resource(lookup_object(**spec))
-        assert isinstance(activity, LookupActivity)
-        status: dict[str, Any] = {}
-        now = NOW
-        decision = None
-        for step in steps:
-            now += timedelta(seconds=1)
-            observed = st.Observed.of(activity, status, 1)
-            if step == "start":
-                decision = st.decide(activity.name, observed, now, in_flight=False)
-                assert decision.start
-                patch = st.started_patch(status, decision, 1, None, now)
-            elif step == "queue":
-                patch = st.queued_patch(status, 1, now, 4)
-            elif isinstance(step, LookupResult):
-                assert decision is not None
-                placement = st.place_result(step, secure_output=activity.spec.policy.secure_output)
-                patch = st.succeeded_patch(status, observed, activity.name, decision, step, placement, now)
-            else:
-                assert decision is not None
-                reason, message = step
-                patch = st.failed_patch(status, observed, decision, reason, message, now)
-            status = st.apply_merge_patch(status, patch.status)
-        return status
-
-    missing = st.not_ready_patch(
-        None, "ReferenceNotFound", "ImpalaDataset 'orders' referenced by LookupActivity 'max-order' was not found",
-        1, NOW,
-    ).status  # fmt: skip
     retry = {"policy": {"retry": 2, "retryIntervalInSeconds": 60}}
+    missing = Scenario([*manifests.standard_set(PASSWORD), lookup_object()], kind="LookupActivity")
+    missing.objects.remove(missing.find("ImpalaDataset", "orders"))
+    missing.step()
+    unreachable = ("failed", 1, "Unreachable", "nothing listens at impala:21050")
+    too_large = ("failed", 2, "ResultTooLarge", "the lookup output exceeds the 4 MiB limit")
     return {
         "no-status": ({}, {}),
-        "not-ready": ({}, missing),
-        "queued": ({}, run({}, ["queue"])),
-        "running": ({}, run({}, ["start"])),
-        "succeeded": ({}, run({}, ["start", result(1)])),
+        "not-ready": ({}, missing.activity["status"]),
+        "pending": ({}, _lookup_run({}, ["start"])),
+        "running": ({}, _lookup_run({}, ["start", "running"])),
+        "succeeded": ({}, _lookup_run({}, ["start", ("ok", 1, False)])),
         "truncated-config-map": (
             {"firstRowOnly": False},
-            run({"firstRowOnly": False}, ["start", result(5000, True)]),
+            _lookup_run({"firstRowOnly": False}, ["start", ("ok", 5000, True)]),
         ),
         "refresh-scheduled": (
             {"refreshInterval": "15m"},
-            run({"refreshInterval": "15m"}, ["start", result(1)]),
+            _lookup_run({"refreshInterval": "15m"}, ["start", ("ok", 1, False)]),
         ),
-        "retry-scheduled": (retry, run(retry, ["start", ("Unreachable", "nothing listens at impala:21050")])),
-        "failed": ({}, run({}, ["start", ("ResultTooLarge", "the lookup output exceeds the 4 MiB limit")])),
+        "retry-scheduled": (retry, _lookup_run(retry, ["start", unreachable])),
+        "failed": ({}, _lookup_run({}, ["start", too_large])),
     }
 
 
@@ -371,25 +441,36 @@ LINKED_SERVICE_PROBES: dict[str, tuple[bool, str, str]] = {
 }
 
 
-def linked_service_scenarios() -> dict[str, dict[str, Any]]:
-    """ImpalaLinkedService objects: Ready from the reconciler, Connected from each connection test outcome,
-    not tested (a missing Secret), and not ready."""
-    from impala_copy.controller.core.reconcile import plan_ready_object
-    from impala_copy.controller.probe_state import not_tested_status, probe_status
-    from impala_copy.engine.probe import ProbeResult
+def connection_summary(connected: bool, reason: str, message: str) -> str:
+    from impala_copy.api.summary import ConnectionTestSummary
 
-    base = Scenario(manifests.standard_set(PASSWORD))
-    ls = base.find("ImpalaLinkedService")
-    ready = plan_ready_object(ls, view_of(base.objects), old_status={}, now=NOW).status or {}
-    out: dict[str, dict[str, Any]] = {"ready-not-tested": {**copy.deepcopy(ls), "status": ready}}
+    return ConnectionTestSummary(
+        connected=connected,
+        reason=reason,
+        message=message,
+        probed_at=format_time(NOW),
+        duration_milliseconds=35.0,
+        round_trip_milliseconds=4.2 if connected else None,
+    ).to_termination_message()
+
+
+def linked_service_scenarios() -> dict[str, dict[str, Any]]:
+    """ImpalaLinkedService objects: Ready from the references, Connected from each connection test
+    outcome (the test pod's summary), not tested (a missing Secret reported by the test pod)."""
+    first = Scenario(manifests.standard_set(PASSWORD), kind="ImpalaLinkedService")
+    first.step()
+    out: dict[str, dict[str, Any]] = {"ready-not-tested": copy.deepcopy(first.activity)}
     for name, (connected, reason, message) in LINKED_SERVICE_PROBES.items():
-        probe = ProbeResult(connected=connected, reason=reason, message=message, probed_at=NOW,
-                            duration_milliseconds=35.0, round_trip_milliseconds=4.2 if connected else None)  # fmt: skip
-        out[name] = {**copy.deepcopy(ls), "status": {**ready, **probe_status(ready, probe, 1)}}
-    missing = Scenario(manifests.standard_set(PASSWORD))
+        s = Scenario(manifests.standard_set(PASSWORD), kind="ImpalaLinkedService")
+        s.step()
+        s.set_pod(manifests.terminated(0 if connected else 1, connection_summary(connected, reason, message)))
+        if connected:
+            s.set_job_status(manifests.job_succeeded(_at(s)))
+        else:
+            s.set_job_status(manifests.job_failed("BackoffLimitExceeded", "", _at(s)))
+        s.step()
+        out[name] = copy.deepcopy(s.activity)
+    missing = Scenario(manifests.standard_set(PASSWORD), kind="ImpalaLinkedService")
     missing.objects.remove(missing.find("Secret", "impala-credentials"))
-    not_ready = plan_ready_object(ls, view_of(missing.objects), old_status={}, now=NOW).status or {}
-    message = "Secret 'impala-credentials' referenced by ImpalaLinkedService 'impala' was not found"
-    untested = not_tested_status(not_ready, "ReferencesNotResolved", message, NOW, 1)
-    out["secret-not-found"] = {**copy.deepcopy(ls), "status": {**not_ready, **untested}}
+    out["secret-not-found"] = copy.deepcopy(waiting_for_secret(missing, KUBELET_SECRET_NOT_FOUND).activity)
     return out

@@ -24,6 +24,7 @@ from impala_copy.controller.core.status import (
     EventSpec,
     condition,
     merge_conditions,
+    effective_readiness,
     old_conditions,
     ready_status,
 )
@@ -85,9 +86,9 @@ def _result(attempt: Attempt, now: datetime) -> tuple[str, str, str, dict[str, A
         return None
     summary = summary_of(outcome.termination_message)
     if summary is None:
-        fields = {"lastProbeTime": outcome.completion_time or format_time(now)}
-        return "False", outcome.reason, f"the connection test did not report: {outcome.message}", fields
-    fields = {
+        unreported: dict[str, Any] = {"lastProbeTime": outcome.completion_time or format_time(now)}
+        return "False", outcome.reason, f"the connection test did not report: {outcome.message}", unreported
+    fields: dict[str, Any] = {
         "lastProbeTime": summary.probed_at,
         "probeDurationMilliseconds": round(summary.duration_milliseconds, 1),
     }
@@ -100,9 +101,9 @@ def connection_status(
     old: Mapping[str, Any], readiness: Readiness, decision: RunDecision, generation: int, now: datetime
 ) -> dict[str, Any]:
     """The whole status: Ready from the references, Connected from the newest test."""
-    status = {**dict(old), **ready_status(old, readiness, generation, now)}
-    conds = old_conditions(status)
     latest = decision.latest
+    status = {**dict(old), **ready_status(old, effective_readiness(readiness, latest), generation, now)}
+    conds = old_conditions(status)
     if latest is not None:
         status["connectionTest"] = _record(latest)
         if latest.run_now is not None:

@@ -177,15 +177,40 @@ def run_phase(decision: RunDecision) -> str:
     return state or PENDING
 
 
+# What a run's pod reports when a Secret/ConfigMap it needs is missing (the kubelet names it): the
+# object is not Ready, for the same reasons the operator gives when it sees a reference missing.
+MISSING_REFERENCE_REASONS = frozenset(
+    {
+        Reason.SECRET_NOT_FOUND,
+        Reason.SECRET_KEY_NOT_FOUND,
+        Reason.CONFIG_MAP_NOT_FOUND,
+        Reason.CONFIG_MAP_KEY_NOT_FOUND,
+    }
+)
+
+
+def effective_readiness(readiness: Readiness, latest: Attempt | None) -> Readiness:
+    """Ready as the references say, or not Ready because the newest run's pod lacks a Secret or key."""
+    if (
+        readiness.ready
+        and latest is not None
+        and latest.outcome.state == PENDING
+        and latest.outcome.reason in MISSING_REFERENCE_REASONS
+    ):
+        return Readiness(False, latest.outcome.reason, latest.outcome.message)
+    return readiness
+
+
 def run_status(v: RunView) -> dict[str, Any]:
     """What every running kind's status holds: phase, conditions, times, the run-now handled."""
     old_conds = old_conditions(v.old)
+    readiness = effective_readiness(v.readiness, v.decision.latest)
 
     def cond(type_: str, status: str, reason: str, message: str) -> dict[str, Any]:
         return condition(old_conds, type_, status, reason, message, v.generation, v.now)
 
     ready = cond(
-        ConditionType.READY, "True" if v.readiness.ready else "False", v.readiness.reason, v.readiness.message
+        ConditionType.READY, "True" if readiness.ready else "False", readiness.reason, readiness.message
     )
     latest, decision = v.decision.latest, v.decision
     return {
