@@ -26,9 +26,8 @@ from impala_copy.controller.core.metrics import (
     SUCCEEDED,
     Metrics,
     MetricsServerError,
-    copy_change,
     label_code,
-    lookup_change,
+    run_change,
 )
 from impala_copy.controller.core.timeutil import format_time
 
@@ -46,7 +45,7 @@ def step(s: Scenario, metrics: Metrics, seconds: float = 1.0) -> None:
     """One reconciliation, counted as the reconciler counts it: status before, status after."""
     old = copy.deepcopy(s.activity.get("status") or {})
     s.step(seconds)
-    metrics.copy_status(NS, NAME, old, s.activity.get("status") or {})
+    metrics.status_changed("CopyActivity", NS, NAME, old, s.activity.get("status") or {})
 
 
 def succeed(s: Scenario, metrics: Metrics, rows: int) -> None:
@@ -147,13 +146,13 @@ def test_each_failed_attempt_and_its_retry_count_once() -> None:
 
 def test_copy_change_of_unchanged_or_empty_status_is_nothing() -> None:
     final = {"lastRun": {"jobName": "j-1", "status": "Succeeded", "rowsCopied": 4, "trigger": "create"}}
-    assert copy_change(final, final).started is None
-    assert copy_change(final, final).finished is None
-    assert copy_change({}, {}).started is None
+    assert run_change(final, final).started is None
+    assert run_change(final, final).finished is None
+    assert run_change({}, {}).started is None
     # A Job deleted before it finished: recorded Running, now Failed with reason JobDeleted.
     running = {"lastRun": {"jobName": "j-1", "status": "Running", "trigger": "create"}}
     deleted = {"lastRun": {"jobName": "j-1", "status": "Failed", "reason": "JobDeleted"}}
-    change = copy_change(running, deleted)
+    change = run_change(running, deleted)
     assert (change.started, change.finished, change.active) == (None, (FAILED, "JobDeleted"), False)
 
 
@@ -164,7 +163,7 @@ def test_labels_take_codes_only() -> None:
     metrics = Metrics()
     old = {"lastRun": {"jobName": "j-1", "status": "Running"}}
     new = {"lastRun": {"jobName": "j-1", "status": "Failed", "reason": "token s3cr3t expired!"}}
-    metrics.copy_status(NS, NAME, old, new)
+    metrics.status_changed("CopyActivity", NS, NAME, old, new)
     assert finished(metrics, FAILED, "Other") == 1
     scraped = metrics_text(metrics)
     assert "s3cr3t" not in scraped
@@ -172,22 +171,22 @@ def test_labels_take_codes_only() -> None:
 
 def lookup_written(metrics: Metrics, old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     new = {**old, **patch}
-    metrics.lookup_status(NS, "max-id", old, new)
+    metrics.status_changed("LookupActivity", NS, "max-id", old, new)
     return new
 
 
 def test_lookup_attempts_count_once_each() -> None:
     metrics = Metrics()
     labels = {"namespace": NS, "kind": "LookupActivity", "name": "max-id"}
-    run = {"runId": "max-id-1", "trigger": "create", "attempt": 1, "startTime": "2026-01-15T08:00:00Z"}
-    status = lookup_written(metrics, {}, {"phase": "Running", "lastRun": {**run, "completionTime": None}})
+    run = {"runId": "1", "trigger": "create", "attempt": 1, "jobName": "max-id-abc-1-1"}
+    status = lookup_written(metrics, {}, {"phase": "Running", "lastRun": {**run, "status": "Running"}})
     assert active(metrics, "LookupActivity") == 1
-    end = {**run, "completionTime": "2026-01-15T08:00:02Z", "reason": "Unreachable", "message": "refused"}
+    end = {**run, "status": "Failed", "reason": "Unreachable", "message": "refused"}
     status = lookup_written(metrics, status, {"phase": "Pending", "lastRun": end})
     status = lookup_written(metrics, status, {"conditions": []})  # an unrelated write
-    retry = {**run, "trigger": "retry", "attempt": 2, "startTime": "2026-01-15T08:00:40Z"}
-    status = lookup_written(metrics, status, {"phase": "Running", "lastRun": retry})
-    done = {**retry, "completionTime": "2026-01-15T08:00:41Z", "reason": None, "rowsReturned": 1}
+    retry = {**run, "trigger": "retry", "attempt": 2, "jobName": "max-id-abc-1-2", "status": "Pending"}
+    status = lookup_written(metrics, status, {"phase": "Pending", "lastRun": retry})
+    done = {**retry, "status": "Succeeded", "rowsReturned": 1}
     status = lookup_written(metrics, status, {"phase": "Succeeded", "lastRun": done})
     lookup_written(metrics, status, {"phase": "Succeeded"})
     assert value(metrics, "impala_copy_runs_started_total", **labels, trigger="create") == 1
@@ -196,13 +195,11 @@ def test_lookup_attempts_count_once_each() -> None:
         value(metrics, "impala_copy_runs_finished_total", **labels, outcome=FAILED, reason="Unreachable") == 1
     )
     assert (
-        value(
-            metrics, "impala_copy_runs_finished_total", **labels, outcome=SUCCEEDED, reason="LookupSucceeded"
-        )
+        value(metrics, "impala_copy_runs_finished_total", **labels, outcome=SUCCEEDED, reason="RunSucceeded")
         == 1
     )
     assert active(metrics, "LookupActivity") == 0
-    assert lookup_change(status, status).finished is None
+    assert run_change(status, status).finished is None
 
 
 def test_connection_tests_and_forgotten_objects() -> None:
@@ -216,8 +213,8 @@ def test_connection_tests_and_forgotten_objects() -> None:
     assert value(metrics, tests, **labels, result="failed", reason="AuthenticationFailed") == 2
 
     running = {"lastRun": {"jobName": "j-1", "status": "Running", "trigger": "create"}}
-    metrics.copy_status(NS, NAME, {}, running)
-    metrics.copy_status(NS, "other", {}, running)
+    metrics.status_changed("CopyActivity", NS, NAME, {}, running)
+    metrics.status_changed("CopyActivity", NS, "other", {}, running)
     assert active(metrics) == 2
     metrics.forget("CopyActivity", NS, NAME)
     assert active(metrics) == 1

@@ -181,10 +181,11 @@ def test_failure_and_reference_events() -> None:
     events = status_events(pending, failed)
     assert [(e.type, e.reason) for e in events] == [("Warning", "RunFailed")]
     assert "OOMKilled" in events[0].message
+    # A missing Secret is reported by the run's pod (the kubelet names it).
     missing = scenarios()["secret-not-found"]["status"]
-    events = status_events({}, missing)
+    events = status_events(pending, missing)
     assert [(e.type, e.reason) for e in events] == [("Warning", "SecretNotFound")]
-    assert "impala-credentials" in events[0].message
+    assert events[0].message == "Secret 'impala-credentials' was not found (the run starts once it exists)"
     stuck = scenarios()["image-pull-backoff"]["status"]
     events = status_events(pending, stuck)
     assert [(e.type, e.reason) for e in events] == [("Warning", "PodNotStarting")]
