@@ -2,7 +2,8 @@
 running against it, the test's side of the cluster, and a capture of every log line.
 
 In:  kmock's `kmock` fixture (a stateful Kubernetes API emulator on a loopback port).
-Out: `cluster` (a harness.Cluster), `operator` (the running operator), `logs` (log lines).
+Out: `cluster` (a harness.Cluster), `operator` (the running operator), `logs` (log lines). After every
+     test, the `cluster` fixture asserts that the operator sent no request to any Secret URL.
 Faked: the API server (kmock: no validation, no garbage collection, no Job controller; tests play
 the Job controller and the kubelet by writing pods and Job status).
 """
@@ -33,9 +34,12 @@ def logs() -> Iterator[LogCapture]:
 
 
 @pytest.fixture
-async def cluster(kmock: Any) -> Cluster:
+async def cluster(kmock: Any) -> AsyncIterator[Cluster]:
     declare_resources(kmock)
-    return Cluster(kmock)
+    cluster = Cluster(kmock)
+    yield cluster
+    # The operator holds no right on Secrets: in no test does it ever ask for one.
+    assert cluster.secret_requests() == []
 
 
 @pytest.fixture

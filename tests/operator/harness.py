@@ -60,7 +60,10 @@ def declare_resources(kmock: Any) -> None:
 
 
 def test_settings(**changes: Any) -> Settings:
-    base = Settings(liveness_endpoint=None, workers=4, resync_seconds=0, summary_grace_seconds=5.0)
+    # Connection tests create a Job per linked service: off unless a test turns them on.
+    base = Settings(
+        liveness_endpoint=None, workers=4, resync_seconds=0, summary_grace_seconds=5.0, connection_tests=False
+    )
     return dataclasses.replace(base, **changes)
 
 
@@ -204,6 +207,14 @@ class Cluster:
         """Every request the operator (kopf and our client) sent, in order."""
         return [r for r in self.kmock if r.headers.get("User-Agent") != TEST_AGENT]
 
+    def secret_requests(self) -> list[str]:
+        """Every request of the operator that touched Secrets (there must be none, ever)."""
+        return [
+            f"{r.method.value} {r.url}"
+            for r in self.operator_requests()
+            if (r.resource is not None and r.resource.plural == "secrets") or "/secrets" in str(r.url)
+        ]
+
     def job_creations(self) -> list[Any]:
         return [
             r for r in self.operator_requests() if r.method.value == "POST" and r.resource == self._ref("Job")
@@ -281,7 +292,7 @@ async def start_operator(kmock: Any, settings: Settings | None = None) -> Operat
     # Objects created before kopf's watches are open would be replayed: wait for every watch.
     watched = {
         ALL[k].plural
-        for k in (*OURS_RECONCILED, "Job", "Pod", "Secret", "ConfigMap", "PersistentVolumeClaim")
+        for k in (*OURS_RECONCILED, "Job", "Pod", "ConfigMap", "PersistentVolumeClaim")
     }
     await until(
         lambda: (

@@ -53,7 +53,7 @@ def operator_env(kubeconfig_path: Path, **extra: str) -> dict[str, str]:
     env.update(
         KUBECONFIG=str(kubeconfig_path),
         IMPALA_COPY_RESYNC_SECONDS="0",
-        IMPALA_COPY_PROBE_WORKERS="0",
+        IMPALA_COPY_CONNECTION_TESTS="false",
         **extra,
     )
     return env

@@ -52,7 +52,7 @@ COPY = {"namespace": NS, "kind": "CopyActivity", "name": CA}
 
 async def test_a_successful_copy_shows_in_the_scraped_metrics(kmock: Any, cluster: Cluster) -> None:
     port = free_port()
-    operator = await start_operator(kmock, harness.test_settings(metrics_port=port, probe_workers=0))
+    operator = await start_operator(kmock, harness.test_settings(metrics_port=port))
     try:
         password = manifests.random_password()
         await cluster.apply(*manifests.standard_set(password))

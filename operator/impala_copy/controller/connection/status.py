@@ -23,8 +23,8 @@ from impala_copy.controller.core.runs import Attempt, RunDecision
 from impala_copy.controller.core.status import (
     EventSpec,
     condition,
-    merge_conditions,
     effective_readiness,
+    merge_conditions,
     old_conditions,
     ready_status,
 )
