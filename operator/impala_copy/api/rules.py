@@ -6,7 +6,8 @@ CLI and the operator). A test evaluates every CEL rule with cel-python on the sa
 pydantic judges and checks the verdicts agree.
 
 CEL sees the object as the API server stores it: a `null` dropped, every default of the CRD filled
-in (`api/model.py`), so `has()` of a field with a default is always true. A rule therefore reads a
+in (`api/crd.py`; `api/defaulting.py` does the same for tests), so `has()` of a field with a default
+is always true. A rule therefore reads a
 field with a default by its value, on both sides (the Python predicate sees the model with the same
 defaults), and asks "was it written" (`has()` in CEL, `written()` in Python) only of a field without
 a default, whose absence the stored object keeps. `written()` refuses a field with a default, and a
