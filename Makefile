@@ -108,13 +108,17 @@ lint: $(VENV)/.installed ## ruff, mypy --strict on the package, import contracts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-.PHONY: crds
-crds: $(VENV)/.installed ## Regenerate crds/ (and the chart's copy) from the models
+# Every generated file; each has a drift test whose failure message names `make generate`.
+.PHONY: generate
+generate: $(VENV)/.installed $(HELM) ## Regenerate every generated file: CRDs (and the chart's copy), docs/reference.md, deploy/kubernetes/operator.yaml, the Argo CD settings
 	$(VENV)/bin/impala-copy crds --output crds
-
-.PHONY: docs
-docs: $(VENV)/.installed ## Regenerate docs/reference.md (every field of every kind) from the models
 	$(PY) -m impala_copy.api.reference --output docs/reference.md
+	deploy/kubernetes/render.sh $(HELM) > deploy/kubernetes/operator.yaml.tmp
+	mv deploy/kubernetes/operator.yaml.tmp deploy/kubernetes/operator.yaml
+	$(PY) deploy/argocd/generate.py
+
+.PHONY: crds docs
+crds docs: generate ## Same as generate
 
 # ---------------------------------------------------------------- image and chart
 # IMAGE_BASE: the local Debian base by default (works without a registry); IMAGE_BASE=python:3.12-slim
@@ -134,10 +138,9 @@ image: $(TOOLS)/containers.conf $(if $(filter $(LOCAL_BASE),$(IMAGE_BASE)),base-
 
 CHART := charts/impala-copy-operator
 .PHONY: chart
-chart: $(HELM) ## Lint the Helm chart, package it into build/chart/, render deploy/kubernetes/operator.yaml
+chart: generate ## Regenerate, lint the Helm chart and package it into build/chart/
 	$(HELM) lint --strict $(CHART)
 	$(HELM) package --destination build/chart $(CHART)
-	deploy/kubernetes/render.sh $(HELM) > deploy/kubernetes/operator.yaml
 
 .PHONY: test
 test: tools ## Install what the tests need and run lint and the whole suite

@@ -1,6 +1,7 @@
 """Writes the Argo CD settings of impala-copy from the Lua scripts next to this file.
 
     .venv/bin/python deploy/argocd/generate.py          # write argocd-cm.yaml and argo-cd-values.yaml
+                                                        # (`make generate` runs it with the other generators)
     .venv/bin/python deploy/argocd/generate.py --check  # exit 1 when the files are not up to date
 
 The same health check (health.lua) serves every kind of the API group; the run-now action
@@ -20,7 +21,7 @@ from impala_copy.api.kinds import KINDS
 HERE = Path(__file__).resolve().parent
 ACTION_KINDS = ("CopyActivity", "LookupActivity")
 ACTION_NAME = "run-now"
-HEADER = "# Generated from deploy/argocd/*.lua by deploy/argocd/generate.py. Do not edit.\n"
+HEADER = "# Generated from deploy/argocd/*.lua by deploy/argocd/generate.py (`make generate`). Do not edit.\n"
 
 
 def _block(text: str, indent: int) -> str:
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text)
     if stale:
         print(
-            f"out of date: {', '.join(stale)}; run .venv/bin/python deploy/argocd/generate.py",
+            f"out of date: {', '.join(stale)}; run `make generate`",
             file=sys.stderr,
         )
         return 1

@@ -6,7 +6,7 @@ helm=${1:?usage: render.sh HELM}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cat <<'HEADER'
 # The impala-copy operator without Helm: namespace, service account, RBAC (cluster-wide) and the
-# Deployment, rendered from charts/impala-copy-operator with its default values by `make chart`.
+# Deployment, rendered from charts/impala-copy-operator with its default values by `make generate`.
 # Do not edit: change the chart. Install the CRDs first:
 #   kubectl apply --server-side -f crds/
 #   kubectl apply -f deploy/kubernetes/operator.yaml

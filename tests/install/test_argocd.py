@@ -12,8 +12,8 @@ Out: the health status and message Argo CD would show for each (a new scenario f
      expected health is written down here); the run-now action sets a new impalacopy.io/run-now
      value each time and changes nothing else; argocd-cm.yaml and argo-cd-values.yaml are what
      generate.py writes now (no drift) and hold a health check for every kind; the Applications
-     validate against Argo CD's Application schema (the npm package @kubernetes-models/argo-cd) and
-     have the fields Argo CD requires.
+     validate against Argo CD's Application schema (the npm package @kubernetes-models/argo-cd), have
+     the fields Argo CD requires and ask for Server-Side Diff (no false OutOfSync from CRD defaults).
 Faked: Argo CD itself (its Lua VM is replaced by lua5.1 with `obj` set the same way).
 """
 
@@ -342,6 +342,8 @@ def test_example_applications_have_what_argo_cd_requires() -> None:
         destination = spec["destination"]
         assert destination.get("server") or destination.get("name"), name
         assert destination["namespace"], name
+        # The CRDs carry defaults the API server fills in: only a server-side diff sees them as no change.
+        assert app["metadata"]["annotations"]["argocd.argoproj.io/compare-options"] == "ServerSideDiff=true", name
     chart = dict(apps)["impala-copy-operator.yaml"]
     assert chart["spec"]["source"]["path"] == "charts/impala-copy-operator"
     assert "ServerSideApply=true" in chart["spec"]["syncPolicy"]["syncOptions"]

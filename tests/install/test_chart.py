@@ -445,11 +445,11 @@ def test_notes_say_what_to_apply_next(tmp_path: Path) -> None:
 def test_chart_crds_are_the_generated_crds() -> None:
     root, chart = ROOT / "crds", CHART / "crds"
     names = sorted(p.name for p in root.glob("*.yaml"))
-    assert names, "crds/ is empty: run make crds"
+    assert names, "crds/ is empty: run `make generate`"
     assert sorted(p.name for p in chart.glob("*.yaml")) == names
     match, mismatch, errors = filecmp.cmpfiles(root, chart, names, shallow=False)
     assert (mismatch, errors) == ([], []), (
-        "charts/impala-copy-operator/crds differs from crds/: run make crds"
+        "charts/impala-copy-operator/crds differs from crds/: run `make generate`"
     )
     assert match == names
 
@@ -461,7 +461,7 @@ def test_plain_manifests_are_the_chart_rendered_with_its_defaults() -> None:
         [str(render_script), str(HELM)], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     shipped = (ROOT / "deploy" / "kubernetes" / "operator.yaml").read_text()
-    assert shipped == fresh, "deploy/kubernetes/operator.yaml is out of date: run make chart"
+    assert shipped == fresh, "deploy/kubernetes/operator.yaml is out of date: run `make generate`"
     objects = [doc for doc in yaml.safe_load_all(shipped) if doc]
     namespace = one(objects, "Namespace")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"

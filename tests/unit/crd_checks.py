@@ -4,8 +4,11 @@
   draft-4 dialect), in the strict mode of `kubectl apply` (an unknown field is an error, except where
   the schema keeps unknown fields).
 - `cel_verdicts`: every `x-kubernetes-validations` rule of the schema evaluated with cel-python on the
-  part of the object it sits on, as written (no defaults; a `null` dropped as the API server drops
-  it), with the field path of that part spelled like the CLI's errors (`spec.source`, `spec.outputs[0]`).
+  part of the object it sits on, with the field path of that part spelled like the CLI's errors
+  (`spec.source`, `spec.outputs[0]`).
+
+Both judge the object the API server would store (`api.defaulting.stored_object`: nulls pruned, the
+CRD's defaults applied), since the API server validates after defaulting.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import jsonschema
 from celpy import celtypes
 
 from impala_copy.api.crd import build_crds
+from impala_copy.api.defaulting import stored_object
 
 
 @cache
@@ -58,19 +62,9 @@ def _path(parts: Any) -> str:
     return out
 
 
-def without_nulls(value: Any) -> Any:
-    """What the API server keeps of a written object: a `null` of a non-nullable field is dropped (our schemas
-    have no nullable field), before the schema and the rules see the object."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
-    return value
-
-
 def schema_errors(obj: dict[str, Any]) -> list[tuple[str, str]]:
     """(field path, message) for every schema error of an object of one of our kinds."""
-    errors = _validator(obj["kind"]).iter_errors(without_nulls(obj))
+    errors = _validator(obj["kind"]).iter_errors(stored_object(obj))
     return sorted((_path(e.absolute_path), e.message) for e in errors)
 
 
@@ -86,6 +80,12 @@ def compiles(rule: str) -> bool:
     except Exception:
         return False
     return True
+
+
+def rule_passes(rule: str, value: Any) -> bool:
+    """One CEL rule on one value, as the API server judges a default against the rules of its node."""
+    result = _program(rule).evaluate({"self": celpy.json_to_cel(value)})
+    return isinstance(result, celtypes.BoolType) and bool(result)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def _nodes(schema: dict[str, Any], value: Any, path: str) -> Iterator[tuple[str,
 def cel_verdicts(obj: dict[str, Any]) -> list[Verdict]:
     """Every rule of the object's CRD that applies to a part of the object, and its verdict."""
     verdicts = []
-    for path, schema, value in _nodes(openapi(obj["kind"]), without_nulls(obj), ""):
+    for path, schema, value in _nodes(openapi(obj["kind"]), stored_object(obj), ""):
         for rule in schema.get("x-kubernetes-validations", []):
             try:
                 result = _program(rule["rule"]).evaluate({"self": celpy.json_to_cel(value)})

@@ -33,7 +33,7 @@ def _paths(node: dict, prefix: str) -> list[str]:  # type: ignore[type-arg]
 
 def test_committed_reference_is_the_generated_one() -> None:
     committed = (ROOT / "docs" / "reference.md").read_bytes().decode("utf-8")
-    assert committed == TEXT, "docs/reference.md is out of date with the models: run `make docs`"
+    assert committed == TEXT, "docs/reference.md is out of date with the models: run `make generate`"
 
 
 def test_every_field_of_every_kind_has_a_row() -> None:

@@ -1,10 +1,14 @@
 """Every validation rule judged twice, by pydantic and by the generated CRD's CEL, on the same manifests.
 
 In: good and bad manifests of every kind, each bad one breaking one rule (or one field bound).
-Out: pydantic's verdict (`parse_resource`, as the CLI and the operator judge) and the API server's
-verdict (the CRD's openAPIV3Schema with jsonschema, its `x-kubernetes-validations` evaluated with
-cel-python on the object as written) agree: same field path, same message; good manifests pass both.
-Faked: only the API server, whose schema and CEL checks are reproduced from the generated CRDs.
+Out: pydantic's verdict (`parse_resource`, as the CLI judges a manifest and the operator the stored
+object) and the API server's verdict (the CRD's openAPIV3Schema with jsonschema, its
+`x-kubernetes-validations` evaluated with cel-python on the object the API server stores: nulls
+pruned, the CRD's defaults applied) agree: same field path, same message; pydantic gives the same
+verdict on the manifest as written and on the stored object; good manifests pass both; no rule asks
+whether a field with a default was written.
+Faked: only the API server, whose defaulting, schema and CEL checks are reproduced from the generated
+CRDs (`api.defaulting`, tests/unit/crd_checks.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import pytest
 from tests.unit.crd_checks import cel_failures, cel_verdicts, schema_errors
 
+from impala_copy.api.defaulting import stored_object
 from impala_copy.api.kinds import KINDS, SpecError, parse_resource
 from impala_copy.api.rules import RuledModel
 
@@ -68,8 +73,8 @@ USER_PASS = "authenticationType UsernameAndPassword requires username and passwo
 ANON = "authenticationType Anonymous takes no username or password"
 SASL_NO_PASSWORD = "authenticationType SASLUsername takes no password (use UsernameAndPassword)"
 TLS = (
-    "TLS options (trustedCert, useSystemTrustStore, allowHostNameCNMismatch, allowSelfSignedServerCert, "
-    "enableServerCertificateValidation) require enableSsl: true"
+    "TLS options (trustedCert, useSystemTrustStore, allowHostNameCNMismatch, allowSelfSignedServerCert) "
+    "require enableSsl: true"
 )
 HTTP_PATH = "httpPath requires thriftTransportProtocol: HTTP"
 ONE_CERT = "set exactly one of secretKeyRef and configMapKeyRef"
@@ -126,6 +131,9 @@ GOOD: dict[str, dict[str, Any]] = {
         enableSsl=False, allowSelfSignedServerCert=False, useSystemTrustStore=False
     ),
     "impala-no-tls-no-validation": impala_ls(enableServerCertificateValidation=False),
+    # true is the default the API server stores on every object, so writing it is the same as not.
+    "impala-no-tls-validation-default": impala_ls(enableServerCertificateValidation=True),
+    "impala-null-port-takes-the-default": impala_ls(port=None, enableSsl=None),
     "impala-null-username-is-not-written": impala_ls(username=None, trustedCert=None),
     "impala-http": impala_ls(thriftTransportProtocol="HTTP", httpPath="cliservice", port=28000),
     "impala-http-default-path": impala_ls(thriftTransportProtocol="HTTP"),
@@ -222,7 +230,6 @@ BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
     "self-signed-with-ssl-false": (impala_ls(enableSsl=False, allowSelfSignedServerCert=True), "spec", TLS),
     "cn-mismatch-without-ssl": (impala_ls(allowHostNameCNMismatch=True), "spec", TLS),
     "system-trust-without-ssl": (impala_ls(useSystemTrustStore=True), "spec", TLS),
-    "server-validation-without-ssl": (impala_ls(enableServerCertificateValidation=True), "spec", TLS),
     "http-path-with-binary": (impala_ls(httpPath="cliservice"), "spec", HTTP_PATH),
     "http-path-explicit-binary": (
         impala_ls(thriftTransportProtocol="Binary", httpPath="cliservice"),
@@ -415,6 +422,7 @@ def pydantic_errors(obj: dict[str, Any]) -> list[tuple[str, str]]:
 def test_good_manifest_passes_pydantic_schema_and_cel(name: str) -> None:
     obj = GOOD[name]
     assert pydantic_errors(obj) == []
+    assert pydantic_errors(stored_object(obj)) == []
     assert schema_errors(obj) == []
     verdicts = cel_verdicts(obj)
     assert [v for v in verdicts if not v.passed] == []
@@ -424,6 +432,7 @@ def test_good_manifest_passes_pydantic_schema_and_cel(name: str) -> None:
 def test_rule_breach_is_refused_by_pydantic_and_cel_alike(name: str) -> None:
     obj, path, message = BAD_RULES[name]
     assert pydantic_errors(obj) == [(path, message)]
+    assert pydantic_errors(stored_object(obj)) == [(path, message)]
     assert cel_failures(obj) == [(path, message)]
     assert [v.error for v in cel_verdicts(obj) if v.error] == []
     # A rule breach is not a schema error: only CEL catches it at `kubectl apply`.
@@ -434,6 +443,7 @@ def test_rule_breach_is_refused_by_pydantic_and_cel_alike(name: str) -> None:
 def test_field_bound_is_refused_by_pydantic_and_schema_alike(name: str) -> None:
     obj, path, message = BAD_FIELDS[name]
     assert pydantic_errors(obj) == [(path, message)]
+    assert pydantic_errors(stored_object(obj)) == [(path, message)]
     assert [p for p, _ in schema_errors(obj)] == [path] or (
         # jsonschema reports an unknown property at the object that holds it
         message == "Extra inputs are not permitted"
@@ -600,6 +610,7 @@ def test_pydantic_and_cel_agree_on_combinations_of_written_fields(kind: str) -> 
     verdicts = {"pass": 0, "fail": 0}
     for obj in _combinations(kind):
         pyd = pydantic_errors(obj)
+        assert pydantic_errors(stored_object(obj)) == pyd
         cel = cel_verdicts(obj)
         assert [v.error for v in cel if v.error] == []
         cel_failed = [(v.path, v.message) for v in cel if not v.passed]

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, Resource
+from impala_copy.api.model import operator_setting
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import Phase as Phase
 from impala_copy.api.summary import RunSummary
@@ -327,10 +328,20 @@ class CopyActivitySpec(RuledModel):
     )
     job: JobSettings | None = Field(default=None, description="Kubernetes settings of the Job pod.")
     successful_jobs_history_limit: int = Field(
-        default=3, ge=0, le=100, description="Finished Jobs of succeeded runs to keep. Default 3."
+        default=3,
+        ge=0,
+        le=100,
+        json_schema_extra=operator_setting("job.successfulJobsHistoryLimit"),
+        description="Finished Jobs of succeeded runs to keep. Not written: the operator's setting "
+        "(Helm value job.successfulJobsHistoryLimit, 3 unless changed).",
     )
     failed_jobs_history_limit: int = Field(
-        default=1, ge=0, le=100, description="Finished Jobs of failed runs to keep. Default 1."
+        default=1,
+        ge=0,
+        le=100,
+        json_schema_extra=operator_setting("job.failedJobsHistoryLimit"),
+        description="Finished Jobs of failed runs to keep. Not written: the operator's setting "
+        "(Helm value job.failedJobsHistoryLimit, 1 unless changed).",
     )
 
 
@@ -409,7 +420,7 @@ class LookupActivitySpec(RuledModel):
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
-            cel="!has(self.source) || !has(self.source.additionalColumns)",
+            cel="!has(self.source.additionalColumns)",
             message="source.additionalColumns apply to a CopyActivity only, not to a LookupActivity",
             check=lambda m: not written(m.source, "additional_columns"),
         ),

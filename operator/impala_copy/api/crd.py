@@ -3,8 +3,10 @@
 The models' JSON schema (pydantic) becomes a structural `openAPIV3Schema`:
 - every `$ref` is inlined, `title` is dropped, `anyOf: [X, null]` becomes an optional X (the API
   server prunes a `null` of a non-nullable field, and the models read None as "not written");
-- no `default`: defaults are applied in code (operator and CLI), so the rules see the object as
-  written; each description says what the default is, so `kubectl explain` shows it;
+- every default of the spec models is a structural `default` (a nested model built from its own
+  defaults gets `default: {}`, see `api.model.WireSchema`), so the API server stores it and
+  `kubectl get -o yaml` shows it; a field marked `operator_setting` gets none (the operator fills it
+  in); each description also says the default, for `kubectl explain`. Status carries no default;
 - `const` becomes a one-value `enum`, a string enum gets a `maxLength` (CEL cost estimates);
 - `dict[str, Any]` (resources, affinity, tolerations, the Lookup output) becomes an object with
   `x-kubernetes-preserve-unknown-fields`; the status root keeps unknown fields too, for the
@@ -25,12 +27,14 @@ import yaml
 
 from impala_copy.api.common import API_GROUP, API_VERSION, CATEGORY, Resource
 from impala_copy.api.kinds import KINDS
+from impala_copy.api.model import OPERATOR_SETTING, wire_schema
 
-HEADER = "# Generated from the models in operator/impala_copy/api by `make crds`. Do not edit.\n"
+HEADER = "# Generated from the models in operator/impala_copy/api by `make generate`. Do not edit.\n"
 CHART_CRD_DIR = Path("charts/impala-copy-operator/crds")
 
 DEFAULTS_NOTE = (
-    "Defaults are applied by the operator and the CLI, not stored: the object keeps what was written."
+    "The API server fills in every default shown here; a field whose description names an operator "
+    "setting stays unwritten and takes the operator's value."
 )
 STATUS_DESCRIPTION = (
     "Observed state, written by the operator. Fields not described here are the operator framework's "
@@ -42,6 +46,7 @@ _KEY_ORDER = (
     "description",
     "type",
     "format",
+    "default",
     "enum",
     "pattern",
     "minLength",
@@ -61,8 +66,9 @@ _KEY_ORDER = (
     "x-kubernetes-preserve-unknown-fields",
     "x-kubernetes-validations",
 )
-# JSON-schema keys with no place in a CRD (or dropped on purpose: title, default, examples).
-_DROPPED = {"title", "default", "examples", "$defs", "discriminator"}
+# JSON-schema keys with no place in a CRD (or dropped on purpose: title, examples); `default` is
+# written by `_Converter` where it belongs.
+_DROPPED = {"title", "default", "examples", "$defs", "discriminator", OPERATOR_SETTING}
 
 
 class SchemaError(ValueError):
@@ -83,9 +89,15 @@ def _default_text(value: Any) -> str | None:
     return None
 
 
+def _crd_default(node: dict[str, Any]) -> Any:
+    """The structural default of a schema node: its model default, unless an operator setting fills it."""
+    return None if OPERATOR_SETTING in node else node.get("default")
+
+
 def _describe(node: dict[str, Any], description: str | None, with_default: bool) -> str | None:
     """The description, with its default spelled out when the field has one and does not say it."""
-    default = _default_text(node["default"]) if with_default and node.get("default") is not None else None
+    value = _crd_default(node) if with_default else None
+    default = _default_text(value) if value is not None else None
     if description is None:
         return f"Default {default}." if default is not None else None
     description = _one_line(description)
@@ -140,6 +152,8 @@ class _Converter:
         text = _describe(node, description, self.with_defaults)
         if text:
             out["description"] = text
+        if self.with_defaults and _crd_default(node) is not None:
+            out["default"] = _crd_default(node)
         for key, value in node.items():
             if key in _DROPPED:
                 continue
@@ -192,7 +206,7 @@ def _first_sentence_doc(cls: type) -> str:
 
 def openapi_schema(cls: type[Resource]) -> dict[str, Any]:
     """The structural openAPIV3Schema of one kind."""
-    raw = cls.model_json_schema(by_alias=True, mode="validation")
+    raw = wire_schema(cls)
     converter = _Converter(raw.get("$defs", {}))
     props = raw["properties"]
     spec = converter.convert(props["spec"], "spec")
@@ -286,9 +300,13 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+_NUMBER_LIKE = re.compile(r"^[-+0-9.:_]+$")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    """Strings with control characters (a row delimiter) double-quoted, so `\\r\\n` reads as written."""
-    style = '"' if any(ord(ch) < 32 for ch in value) else None
+    """Strings with control characters (a row delimiter) double-quoted, so `\\r\\n` reads as written;
+    strings made of digits and colons (`02:00:00`) quoted, so no YAML 1.1 reader takes them for numbers."""
+    style = '"' if any(ord(ch) < 32 for ch in value) else "'" if _NUMBER_LIKE.match(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -157,8 +157,7 @@ class DelimitedTextDatasetSpec(FileDatasetBase):
     RULES: ClassVar[tuple[Rule, ...]] = (
         *FileDatasetBase.RULES,
         Rule(
-            cel="(has(self.quoteChar) ? self.quoteChar : '\"') != (has(self.columnDelimiter) ? "
-            "self.columnDelimiter : ',')",
+            cel="self.quoteChar != self.columnDelimiter",
             message="quoteChar and columnDelimiter must differ",
             check=lambda m: m.quote_char != m.column_delimiter,
         ),

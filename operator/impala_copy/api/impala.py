@@ -42,17 +42,16 @@ class ThriftTransportProtocol(StrEnum):
 SASL_DEFAULT_USERNAME = "anonymous"
 DEFAULT_HTTP_PATH = "cliservice"
 
-TLS_FIELDS = (
-    "trusted_cert",
-    "use_system_trust_store",
-    "allow_host_name_cn_mismatch",
-    "allow_self_signed_server_cert",
-    "enable_server_certificate_validation",
-)
 
-
-def _tls_fields_only_with_ssl(m: Any) -> bool:
-    return bool(m.enable_ssl) or not any(written(m, f) and getattr(m, f) not in (False,) for f in TLS_FIELDS)
+def _tls_options_only_with_ssl(m: Any) -> bool:
+    """enableServerCertificateValidation is not among the options: its default (true) is stored on every
+    object, and false without TLS changes nothing either."""
+    return bool(m.enable_ssl) or not (
+        written(m, "trusted_cert")
+        or m.use_system_trust_store
+        or m.allow_host_name_cn_mismatch
+        or m.allow_self_signed_server_cert
+    )
 
 
 class ImpalaLinkedServiceSpec(RuledModel):
@@ -60,8 +59,8 @@ class ImpalaLinkedServiceSpec(RuledModel):
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
-            cel="!has(self.authenticationType) || self.authenticationType != 'UsernameAndPassword' "
-            "|| (has(self.username) && has(self.password))",
+            cel="self.authenticationType != 'UsernameAndPassword' || "
+            "(has(self.username) && has(self.password))",
             message="authenticationType UsernameAndPassword requires username and password",
             check=lambda m: (
                 m.authentication_type != "UsernameAndPassword"
@@ -69,8 +68,7 @@ class ImpalaLinkedServiceSpec(RuledModel):
             ),
         ),
         Rule(
-            cel="(has(self.authenticationType) && self.authenticationType != 'Anonymous') || "
-            "(!has(self.password) && !has(self.username))",
+            cel="self.authenticationType != 'Anonymous' || (!has(self.password) && !has(self.username))",
             message="authenticationType Anonymous takes no username or password",
             check=lambda m: (
                 m.authentication_type != "Anonymous"
@@ -78,24 +76,19 @@ class ImpalaLinkedServiceSpec(RuledModel):
             ),
         ),
         Rule(
-            cel="!has(self.authenticationType) || self.authenticationType != 'SASLUsername' || "
-            "!has(self.password)",
+            cel="self.authenticationType != 'SASLUsername' || !has(self.password)",
             message="authenticationType SASLUsername takes no password (use UsernameAndPassword)",
             check=lambda m: m.authentication_type != "SASLUsername" or not written(m, "password"),
         ),
         Rule(
-            cel="(has(self.enableSsl) && self.enableSsl) || !("
-            "(has(self.trustedCert)) || (has(self.useSystemTrustStore) && self.useSystemTrustStore) || "
-            "(has(self.allowHostNameCNMismatch) && self.allowHostNameCNMismatch) || "
-            "(has(self.allowSelfSignedServerCert) && self.allowSelfSignedServerCert) || "
-            "(has(self.enableServerCertificateValidation) && self.enableServerCertificateValidation))",
+            cel="self.enableSsl || !(has(self.trustedCert) || self.useSystemTrustStore || "
+            "self.allowHostNameCNMismatch || self.allowSelfSignedServerCert)",
             message="TLS options (trustedCert, useSystemTrustStore, allowHostNameCNMismatch, "
-            "allowSelfSignedServerCert, enableServerCertificateValidation) require enableSsl: true",
-            check=_tls_fields_only_with_ssl,
+            "allowSelfSignedServerCert) require enableSsl: true",
+            check=_tls_options_only_with_ssl,
         ),
         Rule(
-            cel="!has(self.httpPath) || (has(self.thriftTransportProtocol) && self.thriftTransportProtocol "
-            "== 'HTTP')",
+            cel="!has(self.httpPath) || self.thriftTransportProtocol == 'HTTP'",
             message="httpPath requires thriftTransportProtocol: HTTP",
             check=lambda m: not written(m, "http_path") or m.thrift_transport_protocol == "HTTP",
         ),

@@ -1,7 +1,7 @@
 """docs/reference.md, generated from the models: every field of every kind, and where each rule is enforced.
 
-`make docs` runs `python -m impala_copy.api.reference --output docs/reference.md`; a test fails when the
-committed file differs from what the models give.
+`make generate` runs `python -m impala_copy.api.reference --output docs/reference.md` (with the other
+generators); a test fails when the committed file differs from what the models give.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from impala_copy.api.common import CATEGORY, GROUP_VERSION, Resource
 from impala_copy.api.kinds import KINDS
+from impala_copy.api.model import OPERATOR_SETTING, wire_schema
 
 # The ADF object each kind stands for.
 ADF_COUNTERPART: dict[str, str] = {
@@ -122,9 +123,12 @@ class _Walker:
         self.rules: list[RuleRow] = []
 
     def unwrap(self, node: dict[str, Any]) -> tuple[dict[str, Any], str | None, Any]:
-        """(schema, description, default) of a property: refs resolved, optional (anyOf null) unwrapped."""
+        """(schema, description, default) of a property: refs resolved, optional (anyOf null) unwrapped;
+        the default of a field an operator setting fills is that setting."""
         description = node.get("description")
         default = node.get("default")
+        if OPERATOR_SETTING in node:
+            default = _OperatorSetting(node[OPERATOR_SETTING])
         while True:
             if "$ref" in node:
                 target = self.defs[node["$ref"].rsplit("/", 1)[1]]
@@ -214,9 +218,18 @@ def _visible(value: object) -> str:
     return str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
 
 
+@dataclass(frozen=True)
+class _OperatorSetting:
+    name: str
+
+
 def _default(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, _OperatorSetting):
+        return f"operator's `{value.name}`"
+    if value == {}:
+        return "`{}`"
     if isinstance(value, bool):
         return f"`{'true' if value else 'false'}`"
     if isinstance(value, str):
@@ -235,7 +248,7 @@ def _code_cell(text: str) -> str:
 
 
 def _kind_rows(cls: type[Resource]) -> tuple[list[Row], list[Row], list[RuleRow]]:
-    raw = cls.model_json_schema(by_alias=True, mode="validation")
+    raw = wire_schema(cls)
     walker = _Walker(raw.get("$defs", {}))
     spec, _, _ = walker.unwrap(raw["properties"]["spec"])
     spec_rows = list(walker.rows(spec, "spec"))
@@ -255,7 +268,7 @@ def render() -> str:
     add = out.append
     add("# API reference")
     add("")
-    add("<!-- Generated from the models in operator/impala_copy/api by `make docs`. Do not edit. -->")
+    add("<!-- Generated from the models in operator/impala_copy/api by `make generate`. Do not edit. -->")
     add("")
     add(
         f"Every kind is in the API group and version `{GROUP_VERSION}`, namespaced, and listed by "
@@ -265,10 +278,14 @@ def render() -> str:
     )
     add("")
     add(
-        "**Defaults** are applied by the operator and by the CLI, not by the API server: an object keeps "
-        "what was written, and `kubectl get -o yaml` shows no default. A field written as `null` counts as "
-        "not written. References (`referenceName`, `secretKeyRef`, `configMapKeyRef`, `claimName`) never "
-        "leave the namespace of the object."
+        "**Defaults** are in the CRDs: the API server fills in every default of the **Default** column "
+        "when an object is written, so `kubectl get -o yaml` shows them and `kubectl explain` names them; "
+        "the CLI applies the same defaults to the manifests it reads. A default of `{}` (e.g. "
+        "`spec.source`, `spec.policy`) makes the section present so its own fields' defaults apply. "
+        "\"operator's `job...`\" means the field has no default in the CRD: when it is not written, the "
+        "operator uses that setting of its Helm values. A field written as `null` counts as not written "
+        "(it takes its default). References (`referenceName`, `secretKeyRef`, `configMapKeyRef`, "
+        "`claimName`) never leave the namespace of the object."
     )
     add("")
     add("| Kind | Short names | ADF counterpart |")
@@ -305,9 +322,10 @@ def render() -> str:
     )
     add("")
     add(
-        "The CEL rules see the object as written (no defaults), so each is phrased on what was written; the "
-        "pydantic twin of each rule judges the same presence, and a test evaluates every CEL rule with "
-        "cel-python on the manifests pydantic judges and checks that the verdicts agree."
+        "The CEL rules see the object as the API server stores it, defaults filled in: a rule reads a field "
+        "with a default by its value and asks whether a field was written (`has()`) only of fields without "
+        "one. The pydantic twin of each rule does the same, and a test evaluates every CEL rule with "
+        "cel-python on the stored form of the manifests pydantic judges and checks that the verdicts agree."
     )
     add("")
     add("Rules that need other objects cannot be CRD rules. They are checked when references are resolved:")

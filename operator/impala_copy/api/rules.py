@@ -5,11 +5,13 @@ API server at `kubectl apply`) and the same rule as a Python predicate (judged b
 CLI and the operator). A test evaluates every CEL rule with cel-python on the same manifests that
 pydantic judges and checks the verdicts agree.
 
-CEL sees the object as it was written: fields left out are absent (`has()` is false), because
-defaults are applied in code, not by the API server. The Python predicate sees the model with its
-defaults applied, and `model_fields_set` tells what was written (`written()`). A value written as
-`null` counts as absent on both sides: the API server prunes nulls of non-nullable fields before it
-runs the rules, and `written()` ignores None.
+CEL sees the object as the API server stores it: a `null` dropped, every default of the CRD filled
+in (`api/crd.py`; `api/defaulting.py` does the same for tests), so `has()` of a field with a default
+is always true. A rule therefore reads a
+field with a default by its value, on both sides (the Python predicate sees the model with the same
+defaults), and asks "was it written" (`has()` in CEL, `written()` in Python) only of a field without
+a default, whose absence the stored object keeps. `written()` refuses a field with a default, and a
+test refuses a `has()` of one.
 
 Rules that need other objects (a CopyActivity needs a table on its dataset or a source query) cannot
 be CEL rules; they live in `api/resolve.py`, which the operator and `impala-copy validate` both call.
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from pydantic import ConfigDict, model_validator
+from pydantic_core import PydanticUndefined
 
 from impala_copy.api.model import ApiModel
 
@@ -73,6 +76,12 @@ class RuledModel(ApiModel):
 
 
 def written(model: Any, field: str) -> bool:
-    """True when `field` (snake_case) was present in the input (what CEL's `has()` sees)."""
-    fields_set: set[str] = getattr(model, "model_fields_set", set())
+    """True when `field` (snake_case), a field without a default, was written (what CEL's `has()` sees).
+
+    A field with a default is always present on the stored object: compare its value instead.
+    """
+    info = type(model).model_fields[field]
+    if info.default_factory is not None or info.default not in (None, PydanticUndefined):
+        raise TypeError(f"{type(model).__name__}.{field} has a default: read its value, not its presence")
+    fields_set: set[str] = model.model_fields_set
     return field in fields_set and getattr(model, field) is not None

@@ -154,8 +154,8 @@ class PostgreSqlLinkedServiceSpec(RuledModel):
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
-            cel="!has(self.trustedCert) || (has(self.sslMode) && (self.sslMode == 'verify-ca' || "
-            "self.sslMode == 'verify-full' || self.sslMode == 'require'))",
+            cel="!has(self.trustedCert) || self.sslMode == 'require' || self.sslMode == 'verify-ca' || "
+            "self.sslMode == 'verify-full'",
             message="trustedCert requires sslMode require, verify-ca or verify-full",
             check=lambda m: (
                 not written(m, "trusted_cert") or m.ssl_mode in ("require", "verify-ca", "verify-full")
