@@ -24,7 +24,7 @@ from impala_copy.controller.core.dependents import Dependents, ObjectKey
 from impala_copy.controller.core.events import EventPoster
 from impala_copy.controller.core.kube import CONFIG_MAPS, JOBS, OURS, ApiError, KubeClient
 from impala_copy.controller.core.metrics import Metrics
-from impala_copy.controller.core.records import JobRecord, Meta, as_dict, job_record
+from impala_copy.controller.core.records import JobRecord, Meta, as_dict, job_record, owned_by
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.timeutil import utcnow
 from impala_copy.controller.core.view import ClusterView
@@ -184,8 +184,6 @@ class Reconciler:
 
     async def _owned_config_map(self, key: ObjectKey, body: Mapping[str, Any], name: str) -> bool | None:
         """Whether the ConfigMap exists and carries the object's ownerReference (None: it does not exist)."""
-        from impala_copy.controller.lookup.output import owned_by
-
         try:
             existing = await self.client.get(CONFIG_MAPS, key[1], name)
         except ApiError as exc:

@@ -290,3 +290,9 @@ def config_map_keys(body: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(
         k for k in (*as_dict(body.get("data")), *as_dict(body.get("binaryData"))) if isinstance(k, str)
     )
+
+
+def owned_by(body: Mapping[str, Any], uid: str | None) -> bool:
+    """Whether an object carries an ownerReference to the object with this uid (never true without one)."""
+    owners = as_list(as_dict(body.get("metadata")).get("ownerReferences"))
+    return bool(uid) and any(as_dict(o).get("uid") == uid for o in owners)

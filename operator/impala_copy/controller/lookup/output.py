@@ -123,19 +123,6 @@ def result_config_map(out: StoredOutput, placement: Placement) -> dict[str, Any]
     return body
 
 
-def owned_by(config_map: dict[str, Any], uid: str | None) -> bool:
-    """Whether a ConfigMap carries the activity's ownerReference (the only ones ever changed)."""
-    meta = config_map.get("metadata")
-    owners = meta.get("ownerReferences") if isinstance(meta, dict) else None
-    return (
-        bool(uid)
-        and isinstance(owners, list)
-        and any(
-            isinstance(o, dict) and o.get("uid") == uid and o.get("kind") == "LookupActivity" for o in owners
-        )
-    )
-
-
 __all__ = [
     "CONFIG_MAP_GZIP_KEY",
     "CONFIG_MAP_OUTPUT_KEY",
@@ -144,7 +131,6 @@ __all__ = [
     "OutputTooLarge",
     "Placement",
     "StoredOutput",
-    "owned_by",
     "place_output",
     "result_config_map",
     "result_config_map_name",
