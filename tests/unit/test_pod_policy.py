@@ -11,15 +11,17 @@ Faked: nothing (pure functions).
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from impala_copy.api.activities import JobSettings
-from impala_copy.api.pod_policy import PodPolicy, load_pod_policy, policy_violations
+from impala_copy.api.pod_policy import DENIED_KEYS, PodPolicy, load_pod_policy, policy_violations
 from impala_copy.api.quantity import QuantityError, parse_quantity
 
 ENGINE = "registry.example.com/impala-copy:0.1.0"
+SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 DIGEST = "a" * 64
 
 
@@ -243,6 +245,29 @@ def test_security_keys_never_pass_whatever_the_prefixes(key: str) -> None:
             f'spec.job.{field}["{escaped}"] is never allowed: the {noun} changes the pod\'s security or '
             "the operator's bookkeeping"
         ]
+
+
+def test_docs_list_every_key_that_never_passes() -> None:
+    text = " ".join(SECURITY_DOC.read_text().split())
+    for pattern in DENIED_KEYS:
+        assert f"`{pattern}`" in text, f"docs/security.md does not list {pattern}"
+
+
+def test_docs_show_the_messages_the_policy_gives() -> None:
+    text = SECURITY_DOC.read_text()
+    engine = "registry.example.com/platform/impala-copy:0.1.0"
+    policy = _policy(allowedImages=["registry.example.com/platform/impala-copy:*"])
+    job = _job(
+        image="evil/img:1",
+        annotations={"container.apparmor.security.beta.kubernetes.io/engine": "unconfined"},
+    )
+    for violation in policy_violations(job, policy, engine):
+        assert f"\n{violation.message}\n" in text
+    assert "IMPALA_COPY_POD_POLICY is not a valid pod policy: allowScheduling: Input should be a valid" in (
+        " ".join(text.split())
+    )
+    with pytest.raises(ValueError, match="allowScheduling: Input should be a valid boolean"):
+        load_pod_policy('{"allowScheduling": "yes"}')
 
 
 def test_a_crafted_key_is_escaped_in_the_message() -> None:
