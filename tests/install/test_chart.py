@@ -518,6 +518,10 @@ def guard_objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, An
     return render(tmp_path_factory.mktemp("guard"), GUARD_VALUES)
 
 
+def test_configmap_guard_passes_helm_lint_strict(tmp_path: Path) -> None:
+    assert "1 chart(s) linted, 0 chart(s) failed" in lint(tmp_path, GUARD_VALUES)
+
+
 def test_configmap_guard_is_off_by_default(default_objects: list[dict[str, Any]]) -> None:
     kinds = {o["kind"] for o in default_objects}
     assert not kinds & {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}

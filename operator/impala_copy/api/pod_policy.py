@@ -234,6 +234,7 @@ def _not_allowed(allowed: str) -> str:
 
 
 def image_allowed(image: str, policy: PodPolicy, engine_image: str) -> bool:
+    """`image` is the engine image or matches one of the policy's allowedImages rules."""
     if image == engine_image:
         return True
     for rule in policy.allowed_images:
