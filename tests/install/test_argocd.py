@@ -7,7 +7,7 @@ In:  the Lua scripts as shipped inside deploy/argocd/argocd-cm.yaml, run by a re
      pending, running, succeeded, each failure, a retry scheduled, a pod stuck on its image,
      missing references, an invalid spec), every LookupActivity scenario and every
      ImpalaLinkedService connection-test outcome; datasets through the reconciler's
-     `plan_ready_object`; the example Applications under deploy/argocd/applications/.
+     Ready check; the example Applications under deploy/argocd/applications/.
 Out: the health status and message Argo CD would show for each (a new scenario fails until its
      expected health is written down here); the run-now action sets a new impalacopy.io/run-now
      value each time and changes nothing else; argocd-cm.yaml and argo-cd-values.yaml are what
@@ -32,7 +32,9 @@ import yaml
 from impala_copy.api.common import API_GROUP
 from impala_copy.api.kinds import KINDS
 from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW
-from impala_copy.controller.core.reconcile import plan_ready_object
+from impala_copy.controller.core.controller import PlanContext
+from impala_copy.controller.core.ready import plan_ready
+from impala_copy.controller.core.settings import Settings
 from tests.install.lua import run_script
 from tests.operator import manifests
 from tests.operator.scenarios import (
@@ -174,9 +176,9 @@ def test_suspended_when_spec_suspend_is_true(scripts: dict[str, Path], tmp_path:
 
 # ------------------------------------------------------------------ health: linked services and datasets
 def _ready_object(kind: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
-    """The object of `kind` with the status the operator writes for it (plan_ready_object)."""
+    """The object of `kind` with the status the operator writes for it (the Ready check)."""
     obj = next(o for o in objects if o["kind"] == kind)
-    actions = plan_ready_object(obj, view_of(objects), old_status={}, now=NOW)
+    actions = plan_ready(obj, PlanContext(view=view_of(objects), old_status={}, settings=Settings(), now=NOW))
     assert actions.status is not None
     return {**obj, "status": actions.status}
 
@@ -195,7 +197,6 @@ def test_ready_kinds_are_healthy_when_their_references_resolve(
 @pytest.mark.parametrize(
     ("kind", "remove", "reason"),
     [
-        ("ImpalaLinkedService", "Secret", "SecretNotFound"),
         ("ImpalaLinkedService", "ConfigMap", "ConfigMapNotFound"),
         ("ImpalaDataset", "ImpalaLinkedService", "ReferenceNotFound"),
         ("ParquetDataset", "PersistentVolumeClaim", "ReferenceNotFound"),
@@ -252,11 +253,11 @@ def test_every_kind_without_status_is_progressing(
 EXPECTED_LOOKUP_HEALTH: dict[str, tuple[str, str]] = {
     "no-status": ("Progressing", "Waiting for the operator"),
     "not-ready": ("Degraded", "ReferenceNotFound"),
-    "queued": ("Progressing", "Queued"),
-    "running": ("Progressing", "LookupRunning"),
-    "succeeded": ("Healthy", "LookupSucceeded"),
+    "pending": ("Progressing", "JobPending"),
+    "running": ("Progressing", "JobRunning"),
+    "succeeded": ("Healthy", "RunSucceeded"),
     "truncated-config-map": ("Healthy", "truncated"),
-    "refresh-scheduled": ("Healthy", "LookupSucceeded"),
+    "refresh-scheduled": ("Healthy", "RunSucceeded"),
     "retry-scheduled": ("Progressing", "RetryScheduled"),
     "failed": ("Degraded", "ResultTooLarge"),
 }

@@ -5,24 +5,31 @@ In:  the chart with its default values and with a set of non-default values (nam
 Out: `helm lint --strict` passes; every rendered object validates against the Kubernetes schemas
      (kubernetes-validate, strict, oldest supported and newest version); the operator pod passes the
      "restricted" Pod Security checks; the RBAC rules are exactly the API access the operator
-     declares (controller/core/kube.py API_ACCESS), cluster-wide or per namespace; the Deployment's
-     environment is read back by the operator's own settings parser into the values given; bad
-     values are refused by values.schema.json; NOTES.txt tells what to apply next; the chart's
-     crds/ are the generated crds/ byte for byte.
-Faked: the cluster (helm template renders without one).
+     declares (controller/core/kube.py API_ACCESS), cluster-wide or per namespace, name no Secret and
+     write ConfigMaps with create/patch/delete only; the Deployment's environment is read back by the
+     operator's own settings parser into the values given, and `podPolicy` by load_pod_policy; bad
+     values (podPolicy included, which load_pod_policy refuses too) are refused by
+     values.schema.json; the optional ConfigMap guard (a ValidatingAdmissionPolicy) matches the
+     admissionregistration.k8s.io/v1 schema, refuses Kubernetes 1.29, and its CEL, evaluated with
+     cel-python, lets the operator's ServiceAccount change only ConfigMaps labelled as its own;
+     NOTES.txt tells what to apply next; the chart's crds/ are the generated crds/ byte for byte.
+Faked: the cluster (helm template renders without one); the admission requests given to the CEL.
 """
 
 from __future__ import annotations
 
 import filecmp
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import celpy
 import kubernetes_validate
 import pytest
 import yaml
 
+from impala_copy.api.pod_policy import PodPolicy, load_pod_policy
 from impala_copy.controller.core.kube import API_ACCESS
 from impala_copy.controller.core.settings import ENV_VARS, Settings
 from tests.install.chart import (
@@ -31,6 +38,7 @@ from tests.install.chart import (
     NAMESPACE,
     RELEASE,
     by_kind,
+    helm,
     lint,
     one,
     render,
@@ -58,8 +66,7 @@ CUSTOM: dict[str, Any] = {
     "logFormat": "json",
     "workers": 4,
     "resyncSeconds": 0,
-    "lookupWorkers": 2,
-    "probeWorkers": 0,
+    "connectionTests": False,
     "healthPort": 8081,
     "metrics": {"enabled": False, "port": 9100},
     "resources": {"requests": {"cpu": "50m", "memory": "100Mi"}, "limits": {"cpu": 1, "memory": "300Mi"}},
@@ -94,6 +101,16 @@ CUSTOM: dict[str, Any] = {
         "runAsUser": 1001,
         "runAsGroup": 1001,
         "fsGroup": None,
+    },
+    "podPolicy": {
+        "allowedImages": ["registry.example.com/data/*", "registry.example.com/tools/copy@sha256:"],
+        "serviceAccountNames": ["copy-s3"],
+        "allowedLabelPrefixes": ["example.com/"],
+        "allowedAnnotationPrefixes": ["example.com/", "team-"],
+        "allowScheduling": True,
+        "allowImagePullSecrets": True,
+        "maxResources": {"requests": {"cpu": 2}, "limits": {"cpu": "4", "memory": "16Gi"}},
+        "maxTtlSecondsAfterFinished": 86400,
     },
 }
 
@@ -269,7 +286,7 @@ def test_default_environment_parses_into_the_chart_defaults(default_objects: lis
     assert settings.clusterwide
     assert settings.log_level == "INFO"
     assert settings.liveness_endpoint == "http://0.0.0.0:8080/healthz"
-    assert (settings.lookup_workers, settings.probe_workers) == (4, 4)
+    assert settings.connection_tests is True
     assert settings.metrics_port is None
     job = settings.job
     assert job.image == f"impala-copy:{APP_VERSION}"
@@ -291,7 +308,7 @@ def test_custom_environment_parses_into_the_values_given(custom_objects: list[di
     assert (settings.log_level, settings.log_format) == ("DEBUG", "json")
     assert settings.workers == 4
     assert settings.resync_seconds == 0
-    assert (settings.lookup_workers, settings.probe_workers) == (2, 0)
+    assert settings.connection_tests is False
     assert settings.liveness_endpoint == "http://0.0.0.0:8081/healthz"
     job = settings.job
     values = CUSTOM["job"]
@@ -317,6 +334,59 @@ def test_job_image_and_pull_secrets_default_to_the_operators(tmp_path: Path) -> 
     assert settings.job.image == "registry.example.com/impala-copy:7.7.7"
     assert settings.job.image_pull_policy == "Always"
     assert settings.job.image_pull_secrets == ("registry-cred",)
+
+
+# ------------------------------------------------------------------ podPolicy
+def test_default_pod_policy_renders_to_the_policy_defaults(default_objects: list[dict[str, Any]]) -> None:
+    assert load_pod_policy(_env(default_objects)["IMPALA_COPY_POD_POLICY"]) == PodPolicy()
+
+
+def test_custom_pod_policy_renders_to_the_values_given(custom_objects: list[dict[str, Any]]) -> None:
+    policy = load_pod_policy(_env(custom_objects)["IMPALA_COPY_POD_POLICY"])
+    assert policy.to_wire() == CUSTOM["podPolicy"]
+    assert policy.max_resources is not None
+    assert policy.max_resources.requests == {"cpu": 2}
+
+
+BAD_POD_POLICIES: list[tuple[dict[str, Any], str, str]] = [
+    # (podPolicy value, what helm's schema error names, what load_pod_policy's error says)
+    ({"allowSchedulling": True}, "Additional property allowSchedulling", "allowSchedulling: Extra inputs"),
+    (
+        {"allowScheduling": "yes"},
+        "podPolicy.allowScheduling",
+        "allowScheduling: Input should be a valid boolean",
+    ),
+    ({"allowedImages": ["registry.example.com/impala*"]}, "podPolicy.allowedImages.0", "a prefix rule ends"),
+    ({"allowedImages": ["*/evil/*"]}, "podPolicy.allowedImages.0", "a prefix rule ends with /* or :*"),
+    ({"serviceAccountNames": ["Admin"]}, "podPolicy.serviceAccountNames.0", "serviceAccountNames[0]: String"),
+    ({"allowedLabelPrefixes": ["*"]}, "podPolicy.allowedLabelPrefixes.0", "is not the start of a label"),
+    ({"allowedAnnotationPrefixes": "example.com/"}, "podPolicy.allowedAnnotationPrefixes", "valid list"),
+    (
+        {"maxResources": {"limits": {"memory": "lots"}}},
+        "podPolicy.maxResources",
+        "'lots' is not a Kubernetes",
+    ),
+    ({"maxResources": {"limits": {"memory": "1ki"}}}, "podPolicy.maxResources", "'1ki' is not a Kubernetes"),
+    ({"maxResources": {"limit": {}}}, "podPolicy.maxResources", "maxResources.limit: Extra inputs"),
+    (
+        {"maxTtlSecondsAfterFinished": -1},
+        "podPolicy.maxTtlSecondsAfterFinished",
+        "greater than or equal to 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(("value", "helm_message", "policy_message"), BAD_POD_POLICIES)
+def test_a_bad_pod_policy_is_refused_by_the_schema_and_by_the_operator(
+    tmp_path: Path, value: dict[str, Any], helm_message: str, policy_message: str
+) -> None:
+    error = render_error(tmp_path, {"podPolicy": value})
+    assert "values don't meet the specifications of the schema" in error
+    assert helm_message in error
+    # The operator refuses the same value at start (when the chart is bypassed).
+    with pytest.raises(ValueError, match="IMPALA_COPY_POD_POLICY is not a valid pod policy") as caught:
+        load_pod_policy(json.dumps(value))
+    assert policy_message in str(caught.value)
 
 
 # ------------------------------------------------------------------ RBAC
@@ -395,9 +465,153 @@ def test_declared_api_access_covers_every_kind_the_operator_reconciles() -> None
         assert ("impalacopy.io", f"{ref.plural}/status", "patch") in declared
 
 
+def _roles(which: str, default: list[dict[str, Any]], custom: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if which == "plain":
+        shipped = (ROOT / "deploy" / "kubernetes" / "operator.yaml").read_text()
+        objects = [doc for doc in yaml.safe_load_all(shipped) if doc]
+    else:
+        objects = default if which == "default" else custom
+    roles = by_kind(objects, "ClusterRole") + by_kind(objects, "Role")
+    assert roles
+    return roles
+
+
+@pytest.mark.parametrize("which", ["default", "custom", "plain"])
+def test_no_role_names_secrets_and_configmaps_are_written_only_by_create_patch_delete(
+    which: str, default_objects: list[dict[str, Any]], custom_objects: list[dict[str, Any]]
+) -> None:
+    for role in _roles(which, default_objects, custom_objects):
+        assert "secret" not in yaml.safe_dump(role["rules"]).lower()
+        rules = _rules(role)
+        verbs = {resource: {v for g, r, v in rules if g == "" and r == resource} for _, resource, _ in rules}
+        assert verbs["configmaps"] == {"get", "list", "watch", "create", "patch", "delete"}
+        assert verbs["pods"] == {"get", "list", "watch"}
+        assert verbs["pods/log"] == {"get"}
+        assert {r for _, r, _ in rules if r.startswith("pods/")} == {"pods/log"}, "no exec, attach, proxy"
+
+
 def test_rbac_create_false_renders_no_rbac(tmp_path: Path) -> None:
     objects = render(tmp_path, {"rbac": {"create": False}})
     assert not {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} & {o["kind"] for o in objects}
+
+
+# ------------------------------------------------------------------ the optional ConfigMap guard
+GUARD_VALUES: dict[str, Any] = {
+    "configMapGuard": {"enabled": True},
+    "serviceAccount": {"create": False, "name": "copy-operator"},
+}
+OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:copy-operator"
+OWN = {"app.kubernetes.io/managed-by": "impala-copy-operator", "app.kubernetes.io/component": "lookup-result"}
+DENY_FOREIGN = (
+    "the impala-copy operator may update or delete only ConfigMaps labelled "
+    "app.kubernetes.io/managed-by=impala-copy-operator"
+)
+DENY_UNLABEL = (
+    "the impala-copy operator may not remove the label app.kubernetes.io/managed-by=impala-copy-operator "
+    "from a ConfigMap"
+)
+
+
+@pytest.fixture(scope="module")
+def guard_objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return render(tmp_path_factory.mktemp("guard"), GUARD_VALUES)
+
+
+def test_configmap_guard_passes_helm_lint_strict(tmp_path: Path) -> None:
+    assert "1 chart(s) linted, 0 chart(s) failed" in lint(tmp_path, GUARD_VALUES)
+
+
+def test_configmap_guard_is_off_by_default(default_objects: list[dict[str, Any]]) -> None:
+    kinds = {o["kind"] for o in default_objects}
+    assert not kinds & {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+
+
+@pytest.mark.parametrize("kube_version", ["1.30.0", KUBE_VERSIONS[-1]])
+def test_configmap_guard_matches_the_admissionregistration_v1_schema(
+    kube_version: str, guard_objects: list[dict[str, Any]]
+) -> None:
+    policy = one(guard_objects, "ValidatingAdmissionPolicy")
+    binding = one(guard_objects, "ValidatingAdmissionPolicyBinding")
+    for obj in (policy, binding):
+        assert obj["apiVersion"] == "admissionregistration.k8s.io/v1"
+        try:
+            kubernetes_validate.validate(obj, kube_version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{obj['kind']} does not match Kubernetes {kube_version}: {exc.path}: {exc.message}")
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert policy["spec"]["matchConstraints"]["resourceRules"] == [
+        {
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "operations": ["UPDATE", "DELETE"],
+            "resources": ["configmaps"],
+        }
+    ]
+
+
+def test_configmap_guard_needs_kubernetes_1_30(tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(GUARD_VALUES))
+    result = helm("template", RELEASE, str(CHART), "--kube-version", "1.29.0", "-f", str(values), check=False)
+    assert result.returncode != 0
+    assert "configMapGuard.enabled needs Kubernetes 1.30 or newer" in result.stderr
+
+
+def _admission(policy: dict[str, Any], user: str, operation: str, old: Any, new: Any) -> list[str] | None:
+    """The messages the policy denies a ConfigMap request with ([]: allowed); None: it does not apply."""
+    spec = policy["spec"]
+    (rule,) = spec["matchConstraints"]["resourceRules"]
+    if operation not in rule["operations"]:
+        return None
+    env = celpy.Environment()
+    activation = {
+        "request": celpy.json_to_cel({"operation": operation, "userInfo": {"username": user}}),
+        "oldObject": celpy.json_to_cel(old),
+        "object": celpy.json_to_cel(new),
+    }
+
+    def holds(expression: str) -> bool:
+        return bool(env.program(env.compile(expression)).evaluate(activation))
+
+    if not all(holds(c["expression"]) for c in spec["matchConditions"]):
+        return None
+    return [v["message"] for v in spec["validations"] if not holds(v["expression"])]
+
+
+def _config_map(labels: dict[str, str] | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "cm", "namespace": "team-a"}
+    if labels is not None:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}}
+
+
+@pytest.mark.parametrize(
+    ("user", "operation", "old", "new", "verdict"),
+    [
+        (OPERATOR_USER, "UPDATE", OWN, OWN, []),
+        (OPERATOR_USER, "DELETE", OWN, None, []),
+        (OPERATOR_USER, "DELETE", None, None, [DENY_FOREIGN]),
+        (OPERATOR_USER, "DELETE", {"app.kubernetes.io/managed-by": "Helm"}, None, [DENY_FOREIGN]),
+        (OPERATOR_USER, "UPDATE", {"team": "a"}, OWN, [DENY_FOREIGN]),
+        (OPERATOR_USER, "UPDATE", OWN, {"team": "a"}, [DENY_UNLABEL]),
+        (OPERATOR_USER, "CREATE", None, OWN, None),
+        ("system:serviceaccount:team-a:default", "DELETE", None, None, None),
+        (f"system:serviceaccount:{NAMESPACE}:copy-operator-2", "DELETE", None, None, None),
+    ],
+)
+def test_configmap_guard_lets_the_operator_change_only_its_own_configmaps(
+    guard_objects: list[dict[str, Any]],
+    user: str,
+    operation: str,
+    old: dict[str, str] | None,
+    new: dict[str, str] | None,
+    verdict: list[str] | None,
+) -> None:
+    policy = one(guard_objects, "ValidatingAdmissionPolicy")
+    old_object = None if operation == "CREATE" else _config_map(old)
+    new_object = None if operation == "DELETE" else _config_map(new)
+    assert _admission(policy, user, operation, old_object, new_object) == verdict
 
 
 # ------------------------------------------------------------------ values.schema.json
@@ -410,7 +624,7 @@ def test_rbac_create_false_renders_no_rbac(tmp_path: Path) -> None:
         ({"job": {"ttlSecondsAfterFinished": -1}}, "job.ttlSecondsAfterFinished"),
         ({"job": {"imagePullSecrets": ["cred"]}}, "job.imagePullSecrets.0"),
         ({"replicaCount": 2}, "replicaCount"),
-        ({"lookupWorkers": 0}, "lookupWorkers"),
+        ({"connectionTests": "yes"}, "connectionTests"),
         ({"probeWorkers": -1}, "probeWorkers"),
         ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy"),
         ({"resources": {"limits": {"memory": "lots"}}}, "resources.limits.memory"),

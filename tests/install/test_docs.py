@@ -1,8 +1,8 @@
 """The user documentation against the code it describes.
 
-In:  README.md, docs/install.md, docs/argocd.md, docs/troubleshooting.md; the reasons the operator
-     declares (controller/core/constants.py CONDITION_REASONS) and the error codes of every engine error
-     class; the CRDs' printer columns.
+In:  README.md, docs/install.md, docs/argocd.md, docs/security.md, docs/troubleshooting.md; the
+     reasons the operator declares (controller/core/constants.py CONDITION_REASONS) and the error codes of
+     every engine error class; the CRDs' printer columns.
 Out: every condition reason and engine error code has its own section in troubleshooting.md, and
      every section is a reason the code still sets; every relative link (and #anchor) resolves; each
      `kubectl get` output shown in the README has the columns the CRD prints (`-o wide` included);
@@ -27,7 +27,13 @@ from impala_copy.engine.errors import CopyError
 
 ROOT = Path(__file__).resolve().parents[2]
 TROUBLESHOOTING = ROOT / "docs" / "troubleshooting.md"
-OWN_DOCS = [ROOT / "README.md", ROOT / "docs" / "install.md", ROOT / "docs" / "argocd.md", TROUBLESHOOTING]
+OWN_DOCS = [
+    ROOT / "README.md",
+    ROOT / "docs" / "install.md",
+    ROOT / "docs" / "argocd.md",
+    ROOT / "docs" / "security.md",
+    TROUBLESHOOTING,
+]
 SOURCES = ROOT / "operator" / "impala_copy"
 
 

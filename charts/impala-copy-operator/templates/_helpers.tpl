@@ -60,9 +60,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-The rules the operator needs, as declared in operator/impala_copy/controller/kube.py (API_ACCESS);
+The rules the operator needs, as declared in operator/impala_copy/controller/core/kube.py (API_ACCESS);
 a test compares the rendered rules with that declaration. The cluster rules (listing namespaces and
-CRDs) are needed only when the operator watches every namespace.
+CRDs) are needed only when the operator watches every namespace: with plain namespace names it
+neither lists namespaces nor discovers CRDs, so a namespaced install renders Roles only.
+No rule names Secrets: the operator never reads one (Job pods get them through secretKeyRef and
+volumes). ConfigMaps: read to check that referenced CA ConfigMaps exist; written only for the
+LookupActivity results the operator owns (RBAC cannot narrow this by label: see configMapGuard).
 */}}
 {{- define "impala-copy.namespacedRules" -}}
 - apiGroups: ["impalacopy.io"]
@@ -97,8 +101,11 @@ CRDs) are needed only when the operator watches every namespace.
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]
 - apiGroups: [""]
-  resources: ["pods", "secrets", "persistentvolumeclaims"]
+  resources: ["pods", "persistentvolumeclaims"]
   verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]

@@ -7,11 +7,12 @@ from typing import Any
 
 from impala_copy.api.activities import CopyActivity
 from impala_copy.api.plan import TASK_COPY
+from impala_copy.api.pod_policy import policy_violations
 from impala_copy.controller.copy.status import copy_activity_status
-from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW
+from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW, Reason
 from impala_copy.controller.core.controller import Actions, PlanContext
 from impala_copy.controller.core.job import JobOwner, build_job
-from impala_copy.controller.core.readiness import copy_activity_readiness
+from impala_copy.controller.core.readiness import CopyReadiness, Readiness, copy_activity_readiness
 from impala_copy.controller.core.records import Meta, as_dict
 from impala_copy.controller.core.run_plan import RunInputs, plan_runs
 from impala_copy.controller.core.runs import NewAttempt, RunPolicy, Wanted
@@ -41,6 +42,18 @@ def history_limits(activity: CopyActivity | None, settings: Settings) -> tuple[i
     return ok, bad
 
 
+def within_policy(checked: CopyReadiness, settings: Settings) -> CopyReadiness:
+    """Not Ready (PolicyViolation, naming each field) when spec.job asks for more than the admin allows."""
+    activity = checked.activity
+    if activity is None or not checked.readiness.ready:
+        return checked
+    violations = policy_violations(activity.spec.job, settings.pod_policy, settings.job.image)
+    if not violations:
+        return checked
+    message = "; ".join(v.message for v in violations)
+    return CopyReadiness(Readiness(False, Reason.POLICY_VIOLATION, message), activity)
+
+
 class CopyController:
     kind = KIND
 
@@ -48,7 +61,7 @@ class CopyController:
         old_status = as_dict(ctx.old_status)
         meta = Meta.of(body)
         catalog = ViewCatalog(ctx.view, meta.namespace)
-        checked = copy_activity_readiness(body, catalog)
+        checked = within_policy(copy_activity_readiness(body, catalog), ctx.settings)
         refs = frozenset(catalog.seen)
         if meta.deleting:
             return Actions(refs=refs)

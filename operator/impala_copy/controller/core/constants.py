@@ -66,6 +66,7 @@ class Reason:
     CONFIG_MAP_KEY_NOT_FOUND: Final = resolve.CONFIG_MAP_KEY_NOT_FOUND
     INVALID_SPEC: Final = resolve.INVALID_SPEC
     INVALID_REFERENCE: Final = resolve.INVALID_REFERENCE
+    POLICY_VIOLATION: Final = "PolicyViolation"
     # Running
     JOB_PENDING: Final = "JobPending"
     JOB_RUNNING: Final = "JobRunning"
@@ -88,15 +89,11 @@ class Reason:
     CONFIGURATION_ERROR: Final = "ConfigurationError"
     JOB_FAILED: Final = "JobFailed"
     JOB_DELETED: Final = "JobDeleted"
-    # LookupActivity (controller/lookup_state.py): Running, Succeeded/Failed, Truncated
-    QUEUED: Final = "Queued"
-    LOOKUP_RUNNING: Final = "LookupRunning"
-    LOOKUP_COMPLETED: Final = "LookupCompleted"
-    LOOKUP_SUCCEEDED: Final = "LookupSucceeded"
+    # LookupActivity (controller/lookup/): Failed, Truncated
     RESULT_NOT_STORED: Final = "ResultNotStored"
     ROW_LIMIT_EXCEEDED: Final = "RowLimitExceeded"
     WITHIN_ROW_LIMIT: Final = "WithinRowLimit"
-    # ImpalaLinkedService connection test (controller/probe_state.py): Connected
+    # ImpalaLinkedService connection test (controller/connection/): Connected
     CONNECTED: Final = "Connected"
     REFERENCES_NOT_RESOLVED: Final = "ReferencesNotResolved"
 

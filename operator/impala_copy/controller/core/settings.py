@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from impala_copy import __version__
+from impala_copy.api.pod_policy import POD_POLICY_ENV, PodPolicy, load_pod_policy
 
 PREFIX = "IMPALA_COPY_"
 LOG_FORMATS = ("plain", "full", "json")
@@ -56,6 +57,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("IMPALA_COPY_WORKERS", "8", "Objects reconciled at the same time."),
     EnvVar(
         "IMPALA_COPY_RESYNC_SECONDS", "300", "Every object is reconciled again after this long. 0: never."
+    ),
+    EnvVar(
+        POD_POLICY_ENV,
+        "",
+        "What a CopyActivity's job section may put into its pod, JSON (Helm: podPolicy; docs/security.md). "
+        "Empty: only the engine image, nothing that changes security.",
     ),
     EnvVar(
         "IMPALA_COPY_CONNECTION_TESTS",
@@ -137,6 +144,7 @@ class Settings:
     workers: int = 8
     resync_seconds: float = 300.0
     connection_tests: bool = True
+    pod_policy: PodPolicy = field(default_factory=PodPolicy)
     pod_name: str = ""
     job: JobDefaults = field(default_factory=JobDefaults)
     # Not from the environment: how long a finished Job may wait for its pod's summary to be seen.
@@ -164,6 +172,7 @@ class Settings:
                 _int(raw("IMPALA_COPY_RESYNC_SECONDS"), "IMPALA_COPY_RESYNC_SECONDS", minimum=0)
             ),
             connection_tests=_bool(raw("IMPALA_COPY_CONNECTION_TESTS"), "IMPALA_COPY_CONNECTION_TESTS"),
+            pod_policy=_pod_policy(raw(POD_POLICY_ENV)),
             pod_name=raw("IMPALA_COPY_POD_NAME"),
             job=JobDefaults(
                 image=_required(raw("IMPALA_COPY_ENGINE_IMAGE"), "IMPALA_COPY_ENGINE_IMAGE"),
@@ -234,6 +243,13 @@ def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     return value
+
+
+def _pod_policy(text: str) -> PodPolicy:
+    try:
+        return load_pod_policy(text)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _bool(value: str, name: str) -> bool:
