@@ -3,20 +3,23 @@
 In:  LookupPlans (query or dataset table, firstRowOnly true/false) run by `engine.lookup.run_lookup`
      over the real adapter (engine/source/hs2.py) with alice's password checked by the server.
 Out: ADF's output JSON, compared value by value (every type of demo.all_types through the documented
-     mapping), the 5000-row truncation, the 4 MiB limit, and the errors of a bad query.
+     mapping), the 5000-row truncation, the 4 MiB limit and the rows fetched to reach it, and the
+     errors of a bad query.
 Faked: nothing (the `sts` fixture is a real server on loopback).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from devservers.sts import ORDERS_ROWS, StsServer
 from tests.integration.lookup_expected import ALL_TYPES_JSON
 from tests.integration.source_helpers import SECRETS, connection
 
-from impala_copy.api.plan import LookupPlan, SourcePlan
+from impala_copy.api.plan import ImpalaConnection, LookupPlan, SourcePlan
 from impala_copy.engine.errors import QueryFailed
 from impala_copy.engine.lookup import HARD_LIMIT_BYTES, ResultTooLarge, dumps, lookup_sql, run_lookup
 
@@ -141,3 +144,32 @@ def test_a_bad_query_fails_with_the_servers_reason(sts: StsServer) -> None:
         run_lookup(plan(sts, "SELECT no_such_column FROM demo.orders"), SECRETS)
     assert "no_such_column" in info.value.message
     assert "secret" not in info.value.message
+
+
+def test_a_result_ten_times_the_limit_is_fetched_only_up_to_the_limit(sts: StsServer) -> None:
+    """Each fetch asks for what the budget left holds: the rows fetched stop just past 4 MiB."""
+    from impala_copy.engine.source.hs2 import ImpalaSession, connect
+
+    queries: list[Any] = []
+
+    def recording_connect(conn: ImpalaConnection, secrets: Mapping[str, str]) -> ImpalaSession:
+        session = connect(conn, secrets)
+        query = session.query
+
+        def recorded(sql: str, **options: Any) -> Any:
+            queries.append(query(sql, **options))
+            return queries[-1]
+
+        session.query = recorded  # type: ignore[method-assign]
+        return session
+
+    width = 10 * HARD_LIMIT_BYTES // ORDERS_ROWS
+    query = f"SELECT 1000 + id AS id, repeat('x', {width}) AS filler FROM range(5000)"
+    lookup = plan(sts, query, first_row_only=False)
+    with pytest.raises(ResultTooLarge):
+        run_lookup(lookup, SECRETS, connect=recording_connect)
+    row_bytes = len(dumps({"id": 1000, "filler": "x" * width}).encode()) + 1
+    (hs2_query,) = queries
+    assert hs2_query.prefetch == 0
+    assert hs2_query.fetch_calls == 3  # one row, then what the budget holds, then the row that overflows
+    assert hs2_query.rows_fetched == HARD_LIMIT_BYTES // row_bytes + 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ from impala_copy.engine.probe import ProbeResult
 PROBED_AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
 
-def result_of(output: dict[str, object], rows: int, *, truncated: bool = False) -> LookupResult:
+def result_of(output: dict[str, Any], rows: int, *, truncated: bool = False) -> LookupResult:
     return LookupResult(
         output=output, rows=rows, truncated=truncated, size_bytes=len(dumps(output).encode()),
         duration_seconds=0.12345,
@@ -76,13 +77,15 @@ def test_an_output_that_would_overflow_4_kib_goes_to_frames() -> None:
     wire = json.loads(message)
     assert (wire["rows"], wire["truncated"], wire["frames"]["chunks"]) == (200, True, len(lines))
     log = "\n".join(["2026-01-02 INFO lookup started", *lines, message])
-    assert json.loads(decode_frames(log, LookupSummary.model_validate_json(message).frames)) == output
+    frames = LookupSummary.model_validate_json(message).frames
+    assert frames is not None
+    assert json.loads(decode_frames(log, frames)) == output
 
 
 def test_the_inline_limit_is_the_whole_message() -> None:
     """The output stays inline up to the byte where the whole message reaches 4096 bytes."""
 
-    def output_of(n: int) -> dict[str, object]:
+    def output_of(n: int) -> dict[str, Any]:
         return {"firstRow": {"s": "x" * n}}
 
     n = 3900
