@@ -146,30 +146,51 @@ def test_a_bad_query_fails_with_the_servers_reason(sts: StsServer) -> None:
     assert "secret" not in info.value.message
 
 
-def test_a_result_ten_times_the_limit_is_fetched_only_up_to_the_limit(sts: StsServer) -> None:
-    """Each fetch asks for what the budget left holds: the rows fetched stop just past 4 MiB."""
-    from impala_copy.engine.source.hs2 import ImpalaSession, connect
+class Recorder:
+    """A connector for run_lookup that keeps the real sessions and queries, to look at them after."""
 
-    queries: list[Any] = []
+    def __init__(self) -> None:
+        self.sessions: list[Any] = []
+        self.queries: list[Any] = []
 
-    def recording_connect(conn: ImpalaConnection, secrets: Mapping[str, str]) -> ImpalaSession:
+    def connect(self, conn: ImpalaConnection, secrets: Mapping[str, str]) -> Any:
+        from impala_copy.engine.source.hs2 import connect
+
         session = connect(conn, secrets)
+        self.sessions.append(session)
         query = session.query
 
         def recorded(sql: str, **options: Any) -> Any:
-            queries.append(query(sql, **options))
-            return queries[-1]
+            self.queries.append(query(sql, **options))
+            return self.queries[-1]
 
-        session.query = recorded  # type: ignore[method-assign]
+        session.query = recorded
         return session
 
+
+def test_a_result_ten_times_the_limit_is_fetched_only_up_to_the_limit(sts: StsServer) -> None:
+    """Each fetch asks for what the budget left holds: the rows fetched stop just past 4 MiB."""
     width = 10 * HARD_LIMIT_BYTES // ORDERS_ROWS
     query = f"SELECT 1000 + id AS id, repeat('x', {width}) AS filler FROM range(5000)"
-    lookup = plan(sts, query, first_row_only=False)
+    recorder = Recorder()
     with pytest.raises(ResultTooLarge):
-        run_lookup(lookup, SECRETS, connect=recording_connect)
+        run_lookup(plan(sts, query, first_row_only=False), SECRETS, connect=recorder.connect)
     row_bytes = len(dumps({"id": 1000, "filler": "x" * width}).encode()) + 1
-    (hs2_query,) = queries
+    (hs2_query,) = recorder.queries
     assert hs2_query.prefetch == 0
     assert hs2_query.fetch_calls == 3  # one row, then what the budget holds, then the row that overflows
     assert hs2_query.rows_fetched == HARD_LIMIT_BYTES // row_bytes + 1
+
+
+def test_rows_that_widen_after_the_first_are_refused_before_they_are_read(sts: StsServer) -> None:
+    """The second fetch (sized from a one-character row) would bring 40 MB: its reply is refused from
+    the frame header, the connection is dropped, and the lookup fails with ResultTooLarge."""
+    query = "SELECT CASE WHEN id = 0 THEN 'a' ELSE repeat('x', 20000) END AS s FROM range(2000)"
+    recorder = Recorder()
+    with pytest.raises(ResultTooLarge) as info:
+        run_lookup(plan(sts, query, first_row_only=False), SECRETS, connect=recorder.connect)
+    assert "the server's reply for the next rows is" in info.value.message
+    assert "after 1 rows and 10 bytes of JSON" in info.value.message
+    (hs2_query,) = recorder.queries
+    assert (hs2_query.fetch_calls, hs2_query.rows_fetched) == (1, 1)
+    assert not recorder.sessions[0].usable
