@@ -160,3 +160,10 @@ def test_a_long_connection_message_is_cut_to_fit() -> None:
     assert len(message.encode()) <= TERMINATION_MESSAGE_LIMIT
     assert json.loads(message)["message"].startswith("server said: \x01")
     assert json.loads(message)["message"].endswith("...")
+
+
+def test_an_empty_first_row_output_is_kept_as_an_empty_object() -> None:
+    summary, lines = lookup_summary(result_of({}, 0))
+    assert lines == []
+    wire = json.loads(summary.to_termination_message())
+    assert (wire["output"], wire["rows"], wire["sizeBytes"]) == ({}, 0, 2)
