@@ -3,20 +3,23 @@
 In:  LookupPlans (query or dataset table, firstRowOnly true/false) run by `engine.lookup.run_lookup`
      over the real adapter (engine/source/hs2.py) with alice's password checked by the server.
 Out: ADF's output JSON, compared value by value (every type of demo.all_types through the documented
-     mapping), the 5000-row truncation, the 4 MiB limit, and the errors of a bad query.
+     mapping), the 5000-row truncation, the 4 MiB limit and the rows fetched to reach it, and the
+     errors of a bad query.
 Faked: nothing (the `sts` fixture is a real server on loopback).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from devservers.sts import ORDERS_ROWS, StsServer
 from tests.integration.lookup_expected import ALL_TYPES_JSON
 from tests.integration.source_helpers import SECRETS, connection
 
-from impala_copy.api.plan import LookupPlan, SourcePlan
+from impala_copy.api.plan import ImpalaConnection, LookupPlan, SourcePlan
 from impala_copy.engine.errors import QueryFailed
 from impala_copy.engine.lookup import HARD_LIMIT_BYTES, ResultTooLarge, dumps, lookup_sql, run_lookup
 
@@ -141,3 +144,53 @@ def test_a_bad_query_fails_with_the_servers_reason(sts: StsServer) -> None:
         run_lookup(plan(sts, "SELECT no_such_column FROM demo.orders"), SECRETS)
     assert "no_such_column" in info.value.message
     assert "secret" not in info.value.message
+
+
+class Recorder:
+    """A connector for run_lookup that keeps the real sessions and queries, to look at them after."""
+
+    def __init__(self) -> None:
+        self.sessions: list[Any] = []
+        self.queries: list[Any] = []
+
+    def connect(self, conn: ImpalaConnection, secrets: Mapping[str, str]) -> Any:
+        from impala_copy.engine.source.hs2 import connect
+
+        session = connect(conn, secrets)
+        self.sessions.append(session)
+        query = session.query
+
+        def recorded(sql: str, **options: Any) -> Any:
+            self.queries.append(query(sql, **options))
+            return self.queries[-1]
+
+        session.query = recorded
+        return session
+
+
+def test_a_result_ten_times_the_limit_is_fetched_only_up_to_the_limit(sts: StsServer) -> None:
+    """Each fetch asks for what the budget left holds: the rows fetched stop just past 4 MiB."""
+    width = 10 * HARD_LIMIT_BYTES // ORDERS_ROWS
+    query = f"SELECT 1000 + id AS id, repeat('x', {width}) AS filler FROM range(5000)"
+    recorder = Recorder()
+    with pytest.raises(ResultTooLarge):
+        run_lookup(plan(sts, query, first_row_only=False), SECRETS, connect=recorder.connect)
+    row_bytes = len(dumps({"id": 1000, "filler": "x" * width}).encode()) + 1
+    (hs2_query,) = recorder.queries
+    assert hs2_query.prefetch == 0
+    assert hs2_query.fetch_calls == 3  # one row, then what the budget holds, then the row that overflows
+    assert hs2_query.rows_fetched == HARD_LIMIT_BYTES // row_bytes + 1
+
+
+def test_rows_that_widen_after_the_first_are_refused_before_they_are_read(sts: StsServer) -> None:
+    """The second fetch (sized from a one-character row) would bring 40 MB: its reply is refused from
+    the frame header, the connection is dropped, and the lookup fails with ResultTooLarge."""
+    query = "SELECT CASE WHEN id = 0 THEN 'a' ELSE repeat('x', 20000) END AS s FROM range(2000)"
+    recorder = Recorder()
+    with pytest.raises(ResultTooLarge) as info:
+        run_lookup(plan(sts, query, first_row_only=False), SECRETS, connect=recorder.connect)
+    assert "the server's reply for the next rows is" in info.value.message
+    assert "after 1 rows and 10 bytes of JSON" in info.value.message
+    (hs2_query,) = recorder.queries
+    assert (hs2_query.fetch_calls, hs2_query.rows_fetched) == (1, 1)
+    assert not recorder.sessions[0].usable

@@ -124,15 +124,25 @@ def _compact(data: dict[str, Any]) -> str:
 def _fit(data: dict[str, Any], message: tuple[str, ...], limit: int) -> str:
     """Compact JSON of `data` within `limit` bytes, cutting the text at the path `message` if needed."""
     text = _compact(data)
+    if len(text.encode()) <= limit:
+        return text
     *parents, key = message
     holder: Any = data
     for name in parents:
         holder = holder.get(name) if isinstance(holder, dict) else None
-    while len(text.encode()) > limit and isinstance(holder, dict) and holder.get(key):
-        value: str = holder[key]
-        excess = len(text.encode()) - limit
-        holder[key] = value[: max(0, len(value) - max(excess, 16) - 3)] + "..." if len(value) > 3 else ""
-        text = _compact(data)
+    if not isinstance(holder, dict) or not isinstance(holder.get(key), str):
+        raise ValueError(f"the summary does not fit the {limit}-byte termination message")
+    value: str = holder[key]
+    low, high = 0, len(value)  # the longest prefix that fits, found by bisection
+    while low < high:
+        mid = (low + high + 1) // 2
+        holder[key] = value[:mid] + "..."
+        if len(_compact(data).encode()) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    holder[key] = value[:low] + "..."
+    text = _compact(data)
     if len(text.encode()) > limit:
         raise ValueError(f"the summary does not fit the {limit}-byte termination message")
     return text

@@ -11,7 +11,10 @@ as it would, and the lookup fails with `ResultTooLarge`.
 Memory follows the byte budget, not the result: rows are fetched without read-ahead, and each fetch
 asks for as many rows as the budget left can hold at the widest row width known (`FetchPlanner`):
 from the schema when every column has a bounded JSON width, else from the rows already read, after
-a first fetch of PROBE_ROWS rows.
+a first fetch of PROBE_ROWS rows. On a framed (SASL) connection a reply larger than twice the budget
+left (plus RESPONSE_SLACK_BYTES) is refused from its header before it is read: its rows hold more
+JSON than the budget left (no value takes more bytes on the wire than twice its JSON), so the
+lookup fails with ResultTooLarge, or, for the row that only tells truncation, is truncated.
 
 Values follow one documented JSON mapping (docs/lookup.md), see `json_value`:
 BOOLEAN -> true/false; TINYINT..BIGINT -> integer; FLOAT/DOUBLE -> number ("NaN", "Infinity",
@@ -39,6 +42,7 @@ from impala_copy.api.plan import ImpalaConnection, LookupPlan
 from impala_copy.api.summary import LookupSummary
 from impala_copy.engine.errors import CopyError, Timeout
 from impala_copy.engine.source.arrow_types import COMPLEX_TYPES, HS2_TYPE_KEY
+from impala_copy.engine.source.query import ResponseTooLarge
 
 MAX_ROWS = 5000
 # ADF fails a Lookup whose output exceeds 4 MB; so does this one (bytes of the compact UTF-8 JSON).
@@ -46,6 +50,9 @@ HARD_LIMIT_BYTES = MAX_OUTPUT_BYTES
 # Rows of the first fetch when a column's JSON width is unbounded (STRING, BINARY, complex types):
 # one row tells how wide rows are before more are asked for.
 PROBE_ROWS = 1
+# What a FetchResults reply may hold beyond twice the budget left: the message and column headers
+# and null bitmaps (about 20 bytes and rows/8 per column).
+RESPONSE_SLACK_BYTES = 1024 * 1024
 
 
 class ResultTooLarge(CopyError):
@@ -201,9 +208,11 @@ class _Source(Protocol):
 
 @runtime_checkable
 class _SizedSource(Protocol):
-    """A source whose next fetch asks for `fetch_rows` rows (engine/source/query.py with prefetch=0)."""
+    """A source whose next fetch asks for `fetch_rows` rows in a reply of at most `max_response_bytes`
+    (engine/source/query.py with prefetch=0)."""
 
     fetch_rows: int
+    max_response_bytes: int | None
 
 
 def value_width(data_type: pa.DataType) -> int | None:
@@ -248,8 +257,17 @@ class FetchPlanner:
         bounded = None if any(w is None for w in widths) else 3 + keys + sum(w or 0 for w in widths)
         return cls(limit_rows=limit_rows, budget_bytes=budget_bytes, schema_row_bytes=bounded)
 
+    def max_response_bytes(self, bytes_used: int) -> int:
+        """The largest reply the next fetch may bring: a larger one holds more than the budget left."""
+        return 2 * max(self.budget_bytes - bytes_used, self.widest_row) + RESPONSE_SLACK_BYTES
+
     def next_rows(self, rows_kept: int, bytes_used: int) -> int:
-        remaining_rows = max(1, self.limit_rows - rows_kept)
+        """Rows of the output still to come that the budget left holds; once the output is full, the
+        one row that tells truncation, in a fetch of its own (so a refused reply always means that
+        the output would be too large)."""
+        remaining_rows = self.limit_rows - rows_kept
+        if remaining_rows <= 0:
+            return 1
         width = self.widest_row or self.schema_row_bytes
         if width is None:
             return min(remaining_rows, PROBE_ROWS)
@@ -260,6 +278,14 @@ def _too_large(size: int, rows: int) -> ResultTooLarge:
     return ResultTooLarge(
         f"the lookup output exceeds the {HARD_LIMIT_BYTES // (1024 * 1024)} MiB limit "
         f"({size} bytes of JSON after {rows} rows): select fewer columns or rows, or use a CopyActivity"
+    )
+
+
+def _reply_too_large(exc: ResponseTooLarge, rows: int, size: int) -> ResultTooLarge:
+    return ResultTooLarge(
+        f"the lookup output exceeds the {HARD_LIMIT_BYTES // (1024 * 1024)} MiB limit (the server's reply "
+        f"for the next rows is {exc.size} bytes, after {rows} rows and {size} bytes of JSON): select fewer "
+        "columns or rows, or use a CopyActivity"
     )
 
 
@@ -287,7 +313,14 @@ def _take(
     while tell_truncation or len(got.rows) < limit:
         if isinstance(source, _SizedSource):
             source.fetch_rows = planner.next_rows(len(got.rows), got.size)
-        batch = next(batches, None)
+            source.max_response_bytes = planner.max_response_bytes(got.size)
+        try:
+            batch = next(batches, None)
+        except ResponseTooLarge as exc:
+            if len(got.rows) >= limit:  # the row past the limit exists: the output is truncated
+                got.truncated = True
+                return got
+            raise _reply_too_large(exc, len(got.rows), got.size) from None
         if batch is None:
             break
         check_deadline()
@@ -323,9 +356,7 @@ def collect(
 
     limit = 1 if first_row_only else max_rows
     names = unique_names([f.name for f in source.schema])
-    planner = FetchPlanner.for_schema(
-        source.schema, names, limit_rows=limit if first_row_only else limit + 1, budget_bytes=hard_limit_bytes
-    )
+    planner = FetchPlanner.for_schema(source.schema, names, limit_rows=limit, budget_bytes=hard_limit_bytes)
     try:
         got = _take(
             source, planner, limit, hard_limit_bytes, check_deadline, tell_truncation=not first_row_only
@@ -437,6 +468,7 @@ __all__ = [
     "HARD_LIMIT_BYTES",
     "MAX_ROWS",
     "PROBE_ROWS",
+    "RESPONSE_SLACK_BYTES",
     "FetchPlanner",
     "LookupResult",
     "ResultTooLarge",

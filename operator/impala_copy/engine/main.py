@@ -158,10 +158,9 @@ def run_copy_task(environ: Mapping[str, str]) -> Report:
         outcome = execute(plan, secrets_from(plan, environ), progress=ProgressLog())
         summary, code = outcome.summary, outcome.exit_code
     except (Terminated, KeyboardInterrupt):
-        summary = RunSummary(
-            status="Failed", errors=[RunError(code="Terminated", message="the run was stopped by a signal")]
-        )
-        code = EXIT_TRANSIENT
+        stopped = TaskTerminated("the run was stopped by a signal")
+        summary = RunSummary(status="Failed", errors=[RunError(code=stopped.code, message=stopped.message)])
+        code = stopped.exit_code
     if plan.secure_output:
         summary.output_paths = []
     log.info(

@@ -37,7 +37,7 @@ from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed
 from impala_copy.engine.secrets import read_secret
 from impala_copy.engine.source import errors as hs2_errors
 from impala_copy.engine.source import tls
-from impala_copy.engine.source.query import HS2Query
+from impala_copy.engine.source.query import HS2Query, ResponseTooLarge
 
 # Most rows asked for per FetchResults call (Impala and Spark honour at least 50,000); a wide result
 # gets fewer (hs2_query.fetch_rows). See docs/benchmarks.md.
@@ -130,7 +130,11 @@ def _socket_transport(sock: socket.socket, conn: ImpalaConnection) -> Any:
 
         `readAll` fills one preallocated buffer: thrift's own appends chunk by chunk to a bytes
         object, which copies a multi-megabyte FetchResults frame over and over (quadratic).
+        With `max_read_bytes` set (a bounded fetch, engine/source/query.py), a larger read (the body
+        of a SASL frame) is refused before anything is allocated or read.
         """
+
+        max_read_bytes: int | None = None
 
         def open(self) -> None:
             if self.handle is None:
@@ -139,6 +143,8 @@ def _socket_transport(sock: socket.socket, conn: ImpalaConnection) -> Any:
         def readAll(self, sz: int) -> bytes:  # noqa: N802 - thrift's name
             if self.handle is None:
                 raise TTransportException(TTransportException.NOT_OPEN, "the connection was closed")
+            if self.max_read_bytes is not None and sz > self.max_read_bytes:
+                raise ResponseTooLarge(sz, self.max_read_bytes)
             buffer = bytearray(sz)
             view = memoryview(buffer)
             have = 0

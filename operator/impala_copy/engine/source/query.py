@@ -18,7 +18,9 @@ Streaming: a fetch thread calls FetchResults and hands blocks to the consumer th
   next FetchResults is already with the server during the conversion.
 - With `prefetch=0` nothing is read ahead: each FetchResults is sent when the consumer asks for the
   next batch, for `fetch_rows` rows as set at that moment (a lookup sizes every fetch from what is
-  left of its byte budget, engine/lookup.py).
+  left of its byte budget, engine/lookup.py), and, when `max_response_bytes` is set on a framed
+  (SASL) connection, a reply larger than that is refused from its frame header, before it is read:
+  `ResponseTooLarge`, and the connection is closed (the rest of the reply is never read).
 
 Either way at most a few blocks are alive at once, whatever the size of the result.
 """
@@ -63,6 +65,15 @@ def fetch_rows(batch_rows: int, columns: int) -> int:
     return max(1, min(batch_rows, by_width))
 
 
+class ResponseTooLarge(ServerError):
+    """A FetchResults reply is larger than the consumer allowed (`HS2Query.max_response_bytes`)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a FetchResults reply of {size} bytes exceeds the {limit} bytes allowed")
+        self.size = size
+        self.limit = limit
+
+
 _POLL_FIRST, _POLL_MAX = 0.02, 0.5
 _DONE = object()
 _FRAME_HEADER = struct.Struct(">I")
@@ -81,6 +92,8 @@ class HS2Query:
         self.prefetch = prefetch
         self.rows_fetched = 0
         self.fetch_calls = 0
+        # Largest FetchResults reply accepted (framed connections without read-ahead); None: any.
+        self.max_response_bytes: int | None = None
         self._operation: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -205,7 +218,7 @@ class HS2Query:
             yield from self._pipelined_rowsets()
             return
         while not self._stop.is_set():
-            response = self.session.rpc("FetchResults", self._request(), "fetching results")
+            response = self._fetch()
             rowset = self._accept(response)
             del response
             if rowset is not None:
@@ -213,6 +226,21 @@ class HS2Query:
                 del rowset  # not alive while the next block is fetched
             elif self._exhausted:
                 return
+
+    def _fetch(self) -> Any:
+        """One FetchResults call, its reply bounded by max_response_bytes when the connection allows."""
+        frames = self.session.frames
+        limit = self.max_response_bytes if frames is not None and self.prefetch <= 0 else None
+        if limit is None:
+            return self.session.rpc("FetchResults", self._request(), "fetching results")
+        frames.max_read_bytes = limit
+        try:
+            return self.session.rpc("FetchResults", self._request(), "fetching results")
+        except ResponseTooLarge:
+            self.session.abort()  # the reply is still on the wire: the connection cannot be used again
+            raise
+        finally:
+            frames.max_read_bytes = None
 
     def _accept(self, response: Any) -> Any:
         """The rows of one FetchResults response; None when it has none (then maybe the end)."""
@@ -358,4 +386,4 @@ def _decode_fetch_response(frame: bytes) -> Any:
     return result.success
 
 
-__all__ = ["STOP_GRACE_SECONDS", "VALUES_PER_FETCH", "HS2Query", "fetch_rows"]
+__all__ = ["STOP_GRACE_SECONDS", "VALUES_PER_FETCH", "HS2Query", "ResponseTooLarge", "fetch_rows"]
