@@ -14,6 +14,7 @@ from pydantic import Field
 
 from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, Resource
 from impala_copy.api.model import operator_setting
+from impala_copy.api.references import Reference
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import Phase as Phase
 from impala_copy.api.summary import RunSummary
@@ -344,6 +345,14 @@ class CopyActivitySpec(RuledModel):
         "(Helm value job.failedJobsHistoryLimit, 1 unless changed).",
     )
 
+    def references(self) -> list[Reference]:
+        """The ImpalaDataset read and the sink dataset written."""
+        out = self.outputs[0]
+        return [
+            Reference("ImpalaDataset", self.inputs[0].reference_name, "spec.inputs[0].referenceName"),
+            Reference(str(out.kind), out.reference_name, "spec.outputs[0].referenceName"),
+        ]
+
 
 class LastRun(RunSummary):
     """The newest run: its Job, attempt, times and the engine's summary.
@@ -452,6 +461,9 @@ class LookupActivitySpec(RuledModel):
         "(ADF: policy). secureOutput keeps the output out of status and Events: it goes to the result "
         "ConfigMap only.",
     )
+
+    def references(self) -> list[Reference]:
+        return [Reference("ImpalaDataset", self.dataset.reference_name, "spec.dataset.referenceName")]
 
 
 class LookupRun(ApiModel):

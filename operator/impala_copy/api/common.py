@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 # Re-exported: every module of the API takes its model base from here.
 from impala_copy.api.model import ApiModel as ApiModel
 from impala_copy.api.model import OpenModel as OpenModel
+from impala_copy.api.references import Reference
 from impala_copy.api.rules import Rule, RuledModel, written
 
 API_GROUP = "impalacopy.io"
@@ -134,6 +135,12 @@ class Resource(ApiModel):
     @property
     def name(self) -> str:
         return self.metadata.name
+
+    def references(self) -> list[Reference]:
+        """What this object refers to, as its spec declares it (api/references.py)."""
+        spec = getattr(self, "spec", None)
+        found = getattr(spec, "references", None)
+        return list(found()) if callable(found) else []
 
     @property
     def namespace(self) -> str:

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from impala_copy.api.common import ApiModel, KindInfo, LinkedServiceReference, Resource
 from impala_copy.api.impala import DatasetStatus
+from impala_copy.api.references import PVC, Reference
 from impala_copy.api.rules import Rule, RuledModel, written
 
 FOLDER_PATTERN = r"^[^\x00]*$"
@@ -128,6 +129,14 @@ class FileDatasetBase(RuledModel):
         description="The store's linked service (AmazonS3LinkedService or AzureBlobStorageLinkedService).",
     )
     location: FileLocation = Field(description="Where the files go.")
+
+    def references(self) -> list[Reference]:
+        """The claim of a PersistentVolumeClaimLocation, else the linked service of the location."""
+        kind = LOCATION_LINKED_SERVICE_KIND.get(self.location.type)
+        if kind is None:
+            return [Reference(PVC, self.location.claim_name or "", "spec.location.claimName")]
+        name = self.linked_service_name.reference_name if self.linked_service_name else ""
+        return [Reference(kind, name, "spec.linkedServiceName.referenceName")]
 
 
 class ParquetCompressionCodec(StrEnum):
@@ -264,6 +273,10 @@ class PostgreSqlTableDatasetSpec(ApiModel):
         default="public", alias="schema", min_length=1, max_length=63, description="Schema. Default public."
     )
     table: str = Field(min_length=1, max_length=63, description="Table name.")
+
+    def references(self) -> list[Reference]:
+        name = self.linked_service_name.reference_name
+        return [Reference("PostgreSqlLinkedService", name, "spec.linkedServiceName.referenceName")]
 
 
 class PostgreSqlTableDataset(Resource):

@@ -24,6 +24,7 @@ from impala_copy.api.common import (
     Resource,
     SecretValue,
 )
+from impala_copy.api.references import Reference, key_references
 from impala_copy.api.rules import Rule, RuledModel, written
 
 
@@ -185,6 +186,10 @@ class ImpalaLinkedServiceSpec(RuledModel):
             return SASL_DEFAULT_USERNAME
         return self.username
 
+    def references(self) -> list[Reference]:
+        """The Secret and ConfigMap keys this spec refers to."""
+        return list(key_references(self))
+
 
 class LinkedServiceStatus(ApiModel):
     """Status of a linked service: references checked, connection tested."""
@@ -301,6 +306,10 @@ class ImpalaDatasetSpec(RuledModel):
             schema, _, table = self.table_name.rpartition(".")
             return (schema or None), table
         return None
+
+    def references(self) -> list[Reference]:
+        name = self.linked_service_name.reference_name
+        return [Reference("ImpalaLinkedService", name, "spec.linkedServiceName.referenceName")]
 
 
 class DatasetStatus(ApiModel):

@@ -7,12 +7,19 @@ presence of its key is checked.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol
 
 from impala_copy.api.activities import CopyActivity, LookupActivity, timespan_seconds
-from impala_copy.api.common import CertificateSource, Resource, SecretKeySelector, SecretValue
+from impala_copy.api.common import (
+    CertificateSource,
+    ConfigMapKeySelector,
+    Resource,
+    SecretKeySelector,
+    SecretValue,
+)
 from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBase, PostgreSqlTableDataset
 from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
 from impala_copy.api.plan import (
@@ -26,6 +33,7 @@ from impala_copy.api.plan import (
     StorePlan,
     secret_env_name,
 )
+from impala_copy.api.references import CONFIG_MAP, PVC, SECRET, Reference, key_fields
 
 # Condition reasons set when resolving fails.
 REFERENCE_NOT_FOUND = "ReferenceNotFound"
@@ -40,13 +48,6 @@ INVALID_REFERENCE = "InvalidReference"
 POD_CERT_DIR = "/etc/impala-copy/certs"
 POD_VOLUME_DIR = "/mnt/impala-copy/volumes"
 
-# Which secret fields each store kind has (snake_case field name).
-STORE_SECRET_FIELDS: dict[str, tuple[str, ...]] = {
-    "AmazonS3LinkedService": ("access_key_id", "secret_access_key", "session_token"),
-    "AzureBlobStorageLinkedService": ("connection_string", "account_key", "sas_token"),
-    "PostgreSqlLinkedService": ("password",),
-}
-
 
 class ResolutionError(Exception):
     """A reference that cannot be resolved: `reason` is the condition reason, the message names the object."""
@@ -58,7 +59,8 @@ class ResolutionError(Exception):
 
 
 class Catalog(Protocol):
-    """What the resolver may look at, all in one namespace."""
+    """What the resolver may look at, all in one namespace (a `pvc_exists(name)` method is optional:
+    without one, claims are not checked)."""
 
     def get(self, kind: str, name: str) -> Resource | None:
         """A parsed object of one of our kinds; raises SpecError when it exists but is invalid."""
@@ -118,15 +120,7 @@ def check_secret(catalog: Catalog, ref: SecretKeySelector, referrer: str) -> Non
         )
 
 
-def check_certificate(catalog: Catalog, source: CertificateSource, referrer: str) -> None:
-    if source.secret_key_ref:
-        check_secret(catalog, source.secret_key_ref, referrer)
-        return
-    if source.config_map_key_ref is None:
-        raise ResolutionError(
-            INVALID_SPEC, f"{referrer}: a certificate needs secretKeyRef or configMapKeyRef"
-        )
-    ref = source.config_map_key_ref
+def check_config_map(catalog: Catalog, ref: ConfigMapKeySelector, referrer: str) -> None:
     keys = catalog.config_map_keys(ref.name)
     if keys is None:
         raise ResolutionError(
@@ -139,17 +133,51 @@ def check_certificate(catalog: Catalog, source: CertificateSource, referrer: str
         )
 
 
+def check_reference(catalog: Catalog, ref: Reference, referrer: str) -> Resource | None:
+    """One reference exists (for our kinds: returns the object, to be followed further)."""
+    if ref.kind == SECRET:
+        check_secret(catalog, SecretKeySelector(name=ref.name, key=ref.key or ""), referrer)
+        return None
+    if ref.kind == CONFIG_MAP:
+        check_config_map(catalog, ConfigMapKeySelector(name=ref.name, key=ref.key or ""), referrer)
+        return None
+    if ref.kind == PVC:
+        exists = getattr(catalog, "pvc_exists", None)
+        if callable(exists) and not exists(ref.name):
+            message = f"PersistentVolumeClaim {ref.name!r} referenced by {referrer} was not found"
+            raise ResolutionError(REFERENCE_NOT_FOUND, message)
+        return None
+    return _need(catalog, ref.kind, ref.name, referrer)
+
+
+def walk_references(catalog: Catalog, obj: Resource) -> Iterator[tuple[Resource, Reference]]:
+    """Every reference of `obj` and of what it refers to, depth first, each object once."""
+    seen: set[tuple[str, str]] = set()
+    stack = [obj]
+    while stack:
+        current = stack.pop()
+        if (current.kind, current.name) in seen:
+            continue
+        seen.add((current.kind, current.name))
+        for ref in current.references():
+            yield current, ref
+            if ref.is_object:
+                found = catalog.get(ref.kind, ref.name)
+                if found is not None:
+                    stack.append(found)
+
+
+def check_references(catalog: Catalog, obj: Resource) -> None:
+    """Everything `obj` refers to exists, all the way down; else the first problem as ResolutionError.
+
+    An invalid object on the way raises SpecError (the caller reports it as InvalidReference).
+    """
+    for owner, ref in walk_references(catalog, obj):
+        check_reference(catalog, ref, f"{owner.kind} {owner.name!r}")
+
+
 def _secret_ref(value: SecretValue) -> SecretRef:
     return SecretRef(secret_key_ref=value.secret_key_ref, env=secret_env_name(value.secret_key_ref))
-
-
-def check_impala_linked_service(catalog: Catalog, ls: ImpalaLinkedService) -> None:
-    """Every Secret/ConfigMap key an ImpalaLinkedService needs exists."""
-    referrer = f"ImpalaLinkedService {ls.name!r}"
-    if ls.spec.password:
-        check_secret(catalog, ls.spec.password.secret_key_ref, referrer)
-    if ls.spec.trusted_cert:
-        check_certificate(catalog, ls.spec.trusted_cert, referrer)
 
 
 def impala_connection(ls: ImpalaLinkedService, layout: Layout) -> ImpalaConnection:
@@ -186,7 +214,6 @@ def resolve_impala_dataset(
         f"ImpalaDataset {name!r}",
     )
     assert isinstance(ls, ImpalaLinkedService)
-    check_impala_linked_service(catalog, ls)
     return dataset, ls
 
 
@@ -206,21 +233,15 @@ def _source_plan(
 
 
 def _store_plan(catalog: Catalog, store: Resource, layout: Layout) -> StorePlan:
-    kind = store.kind
-    referrer = f"{kind} {store.name!r}"
     spec = getattr(store, "spec")  # noqa: B009 - every store kind has a spec
     secrets: dict[str, SecretRef] = {}
-    for field in STORE_SECRET_FIELDS.get(kind, ()):
-        value = getattr(spec, field, None)
-        if isinstance(value, SecretValue):
-            check_secret(catalog, value.secret_key_ref, referrer)
-            secrets[field] = _secret_ref(value)
     certs: dict[str, CertRef] = {}
-    cert = getattr(spec, "trusted_cert", None)
-    if isinstance(cert, CertificateSource):
-        check_certificate(catalog, cert, referrer)
-        certs["trusted_cert"] = CertRef(source=cert, path=layout.cert_path(cert))
-    return StorePlan(kind=kind, spec=spec.to_wire(), secrets=secrets, certs=certs)
+    for field, value in key_fields(spec):
+        if isinstance(value, SecretValue):
+            secrets[field] = _secret_ref(value)
+        elif isinstance(value, CertificateSource):
+            certs[field] = CertRef(source=value, path=layout.cert_path(value))
+    return StorePlan(kind=store.kind, spec=spec.to_wire(), secrets=secrets, certs=certs)
 
 
 def resolve_sink(catalog: Catalog, activity: CopyActivity, layout: Layout) -> SinkPlan:
@@ -267,6 +288,7 @@ def resolve_copy(
     """The CopyPlan of an activity, or ResolutionError with a reason and a message naming what is missing."""
     layout = layout or Layout()
     referrer = f"CopyActivity {activity.name!r}"
+    check_references(catalog, activity)
     spec = activity.spec
     dataset, ls = resolve_impala_dataset(catalog, spec.inputs[0].reference_name, referrer)
     if spec.source.query is None and dataset.spec.qualified_table() is None:
@@ -297,6 +319,7 @@ def resolve_lookup(
 ) -> LookupPlan:
     layout = layout or Layout()
     referrer = f"LookupActivity {activity.name!r}"
+    check_references(catalog, activity)
     spec = activity.spec
     dataset, ls = resolve_impala_dataset(catalog, spec.dataset.reference_name, referrer)
     if spec.source.query is None and dataset.spec.qualified_table() is None:

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from impala_copy.api.common import CertificateSource, KindInfo, Resource, SecretValue
 from impala_copy.api.impala import LinkedServiceStatus
+from impala_copy.api.references import Reference, key_references
 from impala_copy.api.rules import Rule, RuledModel, written
 
 _READY_COLUMNS = [
@@ -56,6 +57,10 @@ class AmazonS3LinkedServiceSpec(RuledModel):
     region: str | None = Field(
         default=None, max_length=64, description="Region of the bucket, e.g. us-east-1."
     )
+
+    def references(self) -> list[Reference]:
+        """The Secret and ConfigMap keys this spec refers to."""
+        return list(key_references(self))
 
 
 class AmazonS3LinkedService(Resource):
@@ -123,6 +128,10 @@ class AzureBlobStorageLinkedServiceSpec(RuledModel):
         description="The account has ADLS Gen2 hierarchical namespace enabled (ADF: AzureBlobFS).",
     )
 
+    def references(self) -> list[Reference]:
+        """The Secret and ConfigMap keys this spec refers to."""
+        return list(key_references(self))
+
 
 class AzureBlobStorageLinkedService(Resource):
     KIND_INFO: ClassVar[KindInfo] = KindInfo(
@@ -179,6 +188,10 @@ class PostgreSqlLinkedServiceSpec(RuledModel):
     connect_timeout_seconds: int = Field(
         default=30, ge=1, le=3600, description="Connection timeout. Default 30."
     )
+
+    def references(self) -> list[Reference]:
+        """The Secret and ConfigMap keys this spec refers to."""
+        return list(key_references(self))
 
 
 class PostgreSqlLinkedService(Resource):

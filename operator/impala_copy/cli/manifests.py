@@ -20,19 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic.alias_generators import to_camel
 
 from impala_copy.api.activities import CopyActivity, LookupActivity
-from impala_copy.api.common import API_GROUP, CertificateSource, Resource, SecretValue
-from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBase, PostgreSqlTableDataset
-from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
+from impala_copy.api.common import API_GROUP, Resource
 from impala_copy.api.kinds import SpecError, parse_resource
 from impala_copy.api.resolve import (
-    STORE_SECRET_FIELDS,
     Layout,
     ResolutionError,
-    check_certificate,
-    check_secret,
+    check_reference,
     resolve_copy,
     resolve_lookup,
 )
@@ -269,69 +264,26 @@ def validate_all(manifests: ManifestSet) -> list[ManifestError]:
 def _reference_problems(
     catalog: FileCatalog, obj: Resource, broken: set[tuple[str, str, str]]
 ) -> list[tuple[str, str]]:
-    """(field path, message) for each reference of `obj` that does not resolve.
+    """(field path, message) for each of `obj`'s own references that does not resolve (api/references.py).
 
     A reference to an object that exists but is itself invalid is not reported again here: the
-    invalid object carries its own errors.
+    invalid object carries its own errors; so do the references of the objects referred to.
     """
     ns = catalog.namespace
-    problems: list[tuple[str, str]] = []
-
-    def need(kind: str, name: str, path: str) -> bool:
-        if (ns, kind, name) in broken:
-            return False
-        if catalog.manifests.entries.get((ns, kind, name)) is None:
-            problems.append((path, f"{kind} {name!r} not found in namespace {ns!r}"))
-            return False
-        return True
-
-    def check(path: str, fn: Any, *args: Any) -> None:
-        try:
-            fn(catalog, *args)
-        except ResolutionError as exc:
-            problems.append((path, exc.message))
-
     referrer = f"{obj.kind} {obj.name!r}"
-    if isinstance(obj, ImpalaLinkedService):
-        if obj.spec.password:
-            check("spec.password.secretKeyRef", check_secret, obj.spec.password.secret_key_ref, referrer)
-        if obj.spec.trusted_cert:
-            check("spec.trustedCert", check_certificate, obj.spec.trusted_cert, referrer)
-    elif isinstance(obj, ImpalaDataset):
-        need(
-            "ImpalaLinkedService",
-            obj.spec.linked_service_name.reference_name,
-            "spec.linkedServiceName.referenceName",
-        )
-    elif isinstance(getattr(obj, "spec", None), FileDatasetBase):
-        spec: FileDatasetBase = getattr(obj, "spec")  # noqa: B009
-        ls_kind = LOCATION_LINKED_SERVICE_KIND.get(spec.location.type)
-        if ls_kind and spec.linked_service_name:
-            need(ls_kind, spec.linked_service_name.reference_name, "spec.linkedServiceName.referenceName")
-    elif isinstance(obj, PostgreSqlTableDataset):
-        need(
-            "PostgreSqlLinkedService",
-            obj.spec.linked_service_name.reference_name,
-            "spec.linkedServiceName.referenceName",
-        )
-    elif obj.kind in STORE_SECRET_FIELDS:
-        store_spec = getattr(obj, "spec")  # noqa: B009 - every store kind has a spec
-        for name in STORE_SECRET_FIELDS[obj.kind]:
-            value = getattr(store_spec, name, None)
-            if isinstance(value, SecretValue):
-                check(f"spec.{to_camel(name)}.secretKeyRef", check_secret, value.secret_key_ref, referrer)
-        cert = getattr(store_spec, "trusted_cert", None)
-        if isinstance(cert, CertificateSource):
-            check("spec.trustedCert", check_certificate, cert, referrer)
-    elif isinstance(obj, CopyActivity):
-        ok = need("ImpalaDataset", obj.spec.inputs[0].reference_name, "spec.inputs[0].referenceName")
-        out = obj.spec.outputs[0]
-        ok = need(str(out.kind), out.reference_name, "spec.outputs[0].referenceName") and ok
-        if ok and not problems:
-            _chain(catalog, obj, problems)
-    elif isinstance(obj, LookupActivity) and need(
-        "ImpalaDataset", obj.spec.dataset.reference_name, "spec.dataset.referenceName"
-    ):
+    problems: list[tuple[str, str]] = []
+    for ref in obj.references():
+        if ref.is_object:
+            if (ns, ref.kind, ref.name) not in broken and catalog.manifests.entries.get(
+                (ns, ref.kind, ref.name)
+            ) is None:
+                problems.append((ref.field, f"{ref.kind} {ref.name!r} not found in namespace {ns!r}"))
+            continue
+        try:
+            check_reference(catalog, ref, referrer)
+        except ResolutionError as exc:
+            problems.append((ref.field, exc.message))
+    if isinstance(obj, CopyActivity | LookupActivity) and not problems:
         _chain(catalog, obj, problems)
     return problems
 
