@@ -112,7 +112,7 @@ lint: $(VENV)/.installed ## ruff, mypy --strict on the package, import contracts
 .PHONY: generate
 generate: $(VENV)/.installed $(HELM) ## Regenerate every generated file: CRDs (and the chart's copy), docs/reference.md, deploy/kubernetes/operator.yaml, the Argo CD settings
 	$(VENV)/bin/impala-copy crds --output crds
-	$(PY) -m impala_copy.api.reference --output docs/reference.md
+	$(PY) -m impala_copy.api.reference_docs --output docs/reference.md
 	deploy/kubernetes/render.sh $(HELM) > deploy/kubernetes/operator.yaml.tmp
 	mv deploy/kubernetes/operator.yaml.tmp deploy/kubernetes/operator.yaml
 	$(PY) deploy/argocd/generate.py

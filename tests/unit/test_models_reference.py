@@ -1,6 +1,6 @@
 """docs/reference.md is generated from the models and lists every field of every kind.
 
-In: the models (`api.kinds.KINDS`) rendered by `api.reference`, and the committed docs/reference.md.
+In: the models (`api.kinds.KINDS`) rendered by `api.reference_docs`, and the committed docs/reference.md.
 Out: the committed file equals the generated text; every spec and status field of every kind has a
 row with its type, default and ADF name; every rule is listed with where it is enforced.
 Faked: nothing.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from impala_copy.api import reference
+from impala_copy.api import reference_docs as reference
 from impala_copy.api.crd import build_crds
 from impala_copy.api.kinds import KINDS
 

@@ -1,6 +1,6 @@
 """docs/reference.md, generated from the models: every field of every kind, and where each rule is enforced.
 
-`make generate` runs `python -m impala_copy.api.reference --output docs/reference.md` (with the other
+`make generate` runs `python -m impala_copy.api.reference_docs --output docs/reference.md` (with the other
 generators); a test fails when the committed file differs from what the models give.
 """
 
