@@ -16,12 +16,13 @@ One Job runs all the plan's partitions (one today; several become an Indexed Job
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from impala_copy import __version__
 from impala_copy.api.activities import JobSettings
@@ -187,27 +188,8 @@ def _restricted_container_security() -> dict[str, Any]:
     }
 
 
-def build_job(
-    plan: TaskPlan,
-    owner: JobOwner,
-    defaults: JobDefaults,
-    attempt: NewAttempt,
-    *,
-    task: str = TASK_COPY,
-    timeout_seconds: int = 0,
-) -> dict[str, Any]:
-    """The Job manifest of one attempt. `plan.run_id` must be the attempt's run."""
-    own = owner.settings or JobSettings()
-    name = job_name(owner.name, owner.uid, attempt.run_number, attempt.attempt)
-    labels = {**(own.labels or {}), **job_labels(owner.name, attempt, owner.kind)}
-    annotations = {
-        ANNOTATION_ACTIVITY_NAME: owner.name,
-        ANNOTATION_GENERATION: str(attempt.generation),
-        ANNOTATION_TRIGGER: attempt.trigger,
-    }
-    if attempt.run_now is not None:
-        annotations[ANNOTATION_RUN_NOW] = attempt.run_now
-
+def _volumes(plan: TaskPlan, defaults: JobDefaults) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The pod's volumes and the container's mounts: /tmp, certificates, the sink's claim."""
     cert_volumes, cert_mounts = _cert_volumes(plan)
     tmp = {"sizeLimit": defaults.tmp_size_limit} if defaults.tmp_size_limit else {}
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": tmp}, *cert_volumes]
@@ -216,8 +198,13 @@ def build_job(
     if isinstance(plan, CopyPlan) and claim is not None and plan.sink.volume_path:
         volumes.append({"name": SINK_VOLUME, "persistentVolumeClaim": {"claimName": claim}})
         mounts.append({"name": SINK_VOLUME, "mountPath": plan.sink.volume_path})
+    return volumes, mounts
 
-    container: dict[str, Any] = {
+
+def _container(
+    plan: TaskPlan, own: JobSettings, defaults: JobDefaults, task: str, mounts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
         "name": ENGINE_CONTAINER,
         "image": own.image or defaults.image,
         "imagePullPolicy": own.image_pull_policy or defaults.image_pull_policy,
@@ -231,89 +218,114 @@ def build_job(
         "volumeMounts": mounts,
     }
 
-    pod_security: dict[str, Any] = {
+
+def _pod_security(defaults: JobDefaults) -> dict[str, Any]:
+    security: dict[str, Any] = {
         "runAsNonRoot": True,
         "runAsUser": defaults.run_as_user,
         "runAsGroup": defaults.run_as_group,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     if defaults.fs_group is not None:
-        pod_security["fsGroup"] = defaults.fs_group
+        security["fsGroup"] = defaults.fs_group
+    return security
 
+
+def _pod_spec(plan: TaskPlan, own: JobSettings, defaults: JobDefaults, task: str) -> dict[str, Any]:
+    """The pod: restricted security, the engine container, volumes, and the scheduling settings."""
+    volumes, mounts = _volumes(plan, defaults)
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": pod_security,
-        "containers": [container],
+        "securityContext": _pod_security(defaults),
+        "containers": [_container(plan, own, defaults, task, mounts)],
         "volumes": volumes,
     }
-    service_account = own.service_account_name or defaults.service_account_name
-    if service_account:
-        pod_spec["serviceAccountName"] = service_account
+    _put(pod_spec, "serviceAccountName", own.service_account_name or defaults.service_account_name or None)
     pull_secrets = (
         [s.name for s in own.image_pull_secrets]
         if own.image_pull_secrets
         else list(defaults.image_pull_secrets)
     )
-    if pull_secrets:
-        pod_spec["imagePullSecrets"] = [{"name": s} for s in pull_secrets]
-    _put(
-        pod_spec,
-        "nodeSelector",
-        own.node_selector if own.node_selector is not None else defaults.node_selector,
-    )
-    tolerations = own.tolerations if own.tolerations is not None else defaults.tolerations
+    _put(pod_spec, "imagePullSecrets", [{"name": s} for s in pull_secrets] or None)
+    _put(pod_spec, "nodeSelector", _own_or(own.node_selector, defaults.node_selector))
+    tolerations = _own_or(own.tolerations, defaults.tolerations)
     _put(pod_spec, "tolerations", list(tolerations) if tolerations is not None else None)
-    _put(pod_spec, "affinity", own.affinity if own.affinity is not None else defaults.affinity)
+    _put(pod_spec, "affinity", _own_or(own.affinity, defaults.affinity))
+    return pod_spec
 
+
+FAILURE_POLICY: dict[str, Any] = {
+    "rules": [
+        {
+            "action": "FailJob",
+            "onExitCodes": {
+                "containerName": ENGINE_CONTAINER,
+                "operator": "In",
+                "values": [EXIT_CONFIGURATION],
+            },
+        },
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+    ]
+}
+
+
+def _job_spec(plan: TaskPlan, pod: dict[str, Any], deadline: int) -> dict[str, Any]:
     partitions = max(1, len(plan.partitions)) if isinstance(plan, CopyPlan) else 1
-    job_spec: dict[str, Any] = {
+    spec: dict[str, Any] = {
         "backoffLimit": 0,
         "completions": partitions,
         "parallelism": partitions,
         "completionMode": "Indexed" if partitions > 1 else "NonIndexed",
-        "podFailurePolicy": {
-            "rules": [
-                {
-                    "action": "FailJob",
-                    "onExitCodes": {
-                        "containerName": ENGINE_CONTAINER,
-                        "operator": "In",
-                        "values": [EXIT_CONFIGURATION],
-                    },
-                },
-                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
-            ]
-        },
-        "template": {
-            "metadata": {
-                "labels": labels,
-                "annotations": {
-                    **(own.annotations or {}),
-                    ANNOTATION_ACTIVITY_NAME: owner.name,
-                    ANNOTATION_OWNER_KIND: owner.kind,
-                },
-            },
-            "spec": pod_spec,
-        },
+        "podFailurePolicy": copy.deepcopy(FAILURE_POLICY),
+        "template": {"metadata": pod["metadata"], "spec": pod["spec"]},
+    }
+    if deadline > 0:
+        spec["activeDeadlineSeconds"] = deadline
+    return spec
+
+
+def build_job(
+    plan: TaskPlan,
+    owner: JobOwner,
+    defaults: JobDefaults,
+    attempt: NewAttempt,
+    *,
+    task: str = TASK_COPY,
+    timeout_seconds: int = 0,
+) -> dict[str, Any]:
+    """The Job manifest of one attempt. `plan.run_id` must be the attempt's run."""
+    own = owner.settings or JobSettings()
+    labels = {**(own.labels or {}), **job_labels(owner.name, attempt, owner.kind)}
+    annotations = {
+        ANNOTATION_ACTIVITY_NAME: owner.name,
+        ANNOTATION_GENERATION: str(attempt.generation),
+        ANNOTATION_TRIGGER: attempt.trigger,
+    }
+    if attempt.run_now is not None:
+        annotations[ANNOTATION_RUN_NOW] = attempt.run_now
+    pod_annotations = {
+        **(own.annotations or {}),
+        ANNOTATION_ACTIVITY_NAME: owner.name,
+        ANNOTATION_OWNER_KIND: owner.kind,
+    }
+    pod = {
+        "metadata": {"labels": labels, "annotations": pod_annotations},
+        "spec": _pod_spec(plan, own, defaults, task),
     }
     deadline = plan.timeout_seconds if isinstance(plan, CopyPlan) else timeout_seconds
-    if deadline > 0:
-        job_spec["activeDeadlineSeconds"] = deadline
-    ttl = (
-        own.ttl_seconds_after_finished
-        if own.ttl_seconds_after_finished is not None
-        else defaults.ttl_seconds_after_finished
+    spec = _job_spec(plan, pod, deadline)
+    _put(
+        spec,
+        "ttlSecondsAfterFinished",
+        _own_or(own.ttl_seconds_after_finished, defaults.ttl_seconds_after_finished),
     )
-    if ttl is not None:
-        job_spec["ttlSecondsAfterFinished"] = ttl
-
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": name,
+            "name": job_name(owner.name, owner.uid, attempt.run_number, attempt.attempt),
             "namespace": owner.namespace,
             "labels": labels,
             "annotations": annotations,
@@ -328,10 +340,18 @@ def build_job(
                 }
             ],
         },
-        "spec": job_spec,
+        "spec": spec,
     }
 
 
-def _put(target: dict[str, Any], key: str, value: Mapping[str, Any] | list[Any] | None) -> None:
+T = TypeVar("T")
+
+
+def _own_or(own: T | None, default: T | None) -> T | None:
+    """The activity's own setting when written, else the operator's default."""
+    return own if own is not None else default
+
+
+def _put(target: dict[str, Any], key: str, value: Any) -> None:
     if value is not None:
         target[key] = dict(value) if isinstance(value, Mapping) else value
