@@ -196,7 +196,8 @@ def operator_command(
     ] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")] = None,
     liveness: Annotated[
-        str | None, typer.Option("--liveness", help="Liveness endpoint URL, e.g. http://0.0.0.0:8080/healthz.")
+        str | None,
+        typer.Option("--liveness", help="Liveness endpoint URL, e.g. http://0.0.0.0:8080/healthz."),
     ] = None,
 ) -> None:
     """Run the operator (help: OPERATOR_HELP)."""
