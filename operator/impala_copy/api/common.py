@@ -41,6 +41,11 @@ NAMESPACE_MESSAGE = (
 # A key in a Secret or ConfigMap (Kubernetes' rule): letters, digits, '-', '_' and '.', not '.' and not
 # starting with '..' (a key becomes a file name where the Secret is mounted).
 KEY_PATTERN = r"^(\.?[-_a-zA-Z0-9][-._a-zA-Z0-9]*)$"
+KEY_MAX = 253
+KEY_MESSAGE = (
+    "must be a valid key: at most 253 letters, digits, '-', '_' and '.', not '.' or '..' and not "
+    "starting with '..'"
+)
 
 
 def is_object_name(value: str) -> bool:
@@ -71,7 +76,9 @@ class SecretKeySelector(ApiModel):
     name: str = Field(
         min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the Secret."
     )
-    key: str = Field(min_length=1, max_length=253, pattern=KEY_PATTERN, description="Key inside the Secret.")
+    key: str = Field(
+        min_length=1, max_length=KEY_MAX, pattern=KEY_PATTERN, description="Key inside the Secret."
+    )
 
 
 class ConfigMapKeySelector(ApiModel):
@@ -81,7 +88,7 @@ class ConfigMapKeySelector(ApiModel):
         min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the ConfigMap."
     )
     key: str = Field(
-        min_length=1, max_length=253, pattern=KEY_PATTERN, description="Key inside the ConfigMap."
+        min_length=1, max_length=KEY_MAX, pattern=KEY_PATTERN, description="Key inside the ConfigMap."
     )
 
 
