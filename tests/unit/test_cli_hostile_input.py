@@ -3,8 +3,10 @@
 In:  folders of YAML written to a temporary folder: an alias bomb, 600 levels of nesting, a file over
      the size limit, duplicate keys, an object defined twice, an empty folder, symbolic links leaving
      the folder, a Secret key '..', names with NUL, ESC and rich markup, numbers written as text.
+     Run summaries whose paths and messages hold markup and terminal control sequences.
 Out: the exit code and the exact lines the commands print on stdout and stderr (never a traceback,
-     never a raw control character, markup printed as written).
+     never a raw control character, markup printed as written); the summary table and JSON as
+     printed (JSON still parses to the same values).
 Faked: nothing; the commands run in-process with consoles writing into strings. No server is needed:
      every case fails before a connection would be made.
 """
@@ -12,6 +14,7 @@ Faked: nothing; the commands run in-process with consoles writing into strings. 
 from __future__ import annotations
 
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,8 @@ import yaml
 from rich.console import Console
 
 from impala_copy.api.common import KEY_MESSAGE, NAME_MESSAGE, NAMESPACE_MESSAGE
-from impala_copy.cli import copy_commands
+from impala_copy.api.summary import RunError, RunSummary
+from impala_copy.cli import copy_commands, report
 from impala_copy.cli.manifest_yaml import MAX_FILE_BYTES
 
 API = "impalacopy.io/v1alpha1"
@@ -270,3 +274,39 @@ def test_markup_and_control_characters_from_manifests_print_as_written(tmp_path:
     )
     for text in (*out, *err):
         assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text), text
+
+
+def render(renderable: Any) -> str:
+    out = io.StringIO()
+    Console(file=out, width=300, highlight=False, force_terminal=False).print(renderable)
+    return out.getvalue()
+
+
+def test_the_summary_prints_markup_and_control_characters_as_written() -> None:
+    summary = RunSummary(
+        rows_read=3,
+        rows_copied=3,
+        files_written=2,
+        output_paths=["/v/[bold]x[/]/part_00000.parquet", "/v/a\x1b]8;;http://evil\x07b/x[/].parquet"],
+    )
+    text = render(report.summary_table(summary, title="CopyActivity x[/]"))
+    assert "CopyActivity x[/]" in text
+    assert "/v/[bold]x[/]/part_00000.parquet" in text
+    assert "/v/a\\u001b]8;;http://evil\\u0007b/x[/].parquet" in text
+    failed = RunSummary(
+        status="Failed", errors=[RunError(code="QueryFailed", message="\x1b[2J[red]boom[/]\rok")]
+    )
+    assert "QueryFailed: \\u001b[2J[red]boom[/]\\u000dok" in render(report.summary_table(failed))
+    overview = render(report.overview_table([("[/]\x1b[31m", summary)], title="[bold]"))
+    assert "[bold]" in overview
+    assert "[/]\\u001b[31m" in overview
+
+
+def test_json_output_stays_json_with_every_control_character_escaped() -> None:
+    value = {"name": "a\x1b[31m\x9b\u202eb\x7f", "path": "[bold]"}
+    summary = RunSummary(output_paths=[value["name"]])
+    for text in (report.summary_json(summary), report.escape(json.dumps(value, ensure_ascii=False))):
+        assert not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in text)
+    assert json.loads(report.summary_json(summary))["outputPaths"] == [value["name"]]
+    assert json.loads(report.escape(json.dumps(value, ensure_ascii=False))) == value
+    assert report.error_line("X", "a\x1b[2J\nb") == "error: X: a\\u001b[2J b"
