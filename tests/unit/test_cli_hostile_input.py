@@ -203,6 +203,7 @@ def test_secret_keys_and_names_follow_kubernetes_rules(tmp_path: Path) -> None:
         tmp_path / "s.yaml",
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "login"}, "stringData": {"..": "x"}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ca"}, "data": {".": "x", "ok": "y"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "n"}, "stringData": {"port": 21050}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a\x00b"}, "stringData": {"k": "x"}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "../etc"}},
         linked_service("impala\x1b]0;owned\x07"),
@@ -213,6 +214,7 @@ def test_secret_keys_and_names_follow_kubernetes_rules(tmp_path: Path) -> None:
     assert out == [
         f"{file}: Secret/login: stringData['..']: {KEY_MESSAGE}",
         f"{file}: ConfigMap/ca: data['.']: {KEY_MESSAGE}",
+        f"{file}: Secret/n: stringData['port']: must be a string",
         f"{file}: Secret/a\\u0000b: metadata.name: {NAME_MESSAGE}",
         f"{file}: Secret/s: metadata.namespace: {NAMESPACE_MESSAGE}",
         f"{file}: ImpalaLinkedService/impala\\u001b]0;owned\\u0007: metadata.name: {NAME_MESSAGE}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -100,8 +101,13 @@ def parse_resource(obj: dict[str, Any]) -> Resource:
         raise SpecError(kind, name, validation_errors(exc)) from None
 
 
-def _json_scalar(value: object) -> str:
-    """YAML timestamps become text, as kubectl sends them; other non-JSON values are refused."""
+def _json_scalar(value: object) -> str | dict[Any, Any] | list[Any]:
+    """YAML timestamps become text, as kubectl sends them; mappings and lists that are not dict and
+    list (views of an API object) are copied; other non-JSON values are refused."""
     if isinstance(value, datetime.date):
         return value.isoformat()
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
     raise TypeError(f"a {type(value).__name__} value has no JSON form")

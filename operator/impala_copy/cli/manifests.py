@@ -217,6 +217,9 @@ def _read(result: ManifestSet, file: Path, root: Path) -> list[Any]:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         message = f"not valid YAML: {_one_line(exc)}"
         result.errors.append(ManifestError(str(file), "", "", "", message, stops_run=True))
+    except OSError as exc:
+        message = f"cannot be read: {exc.strerror or type(exc).__name__}"
+        result.errors.append(ManifestError(str(file), "", "", "", message, stops_run=True))
     return []
 
 
@@ -306,12 +309,15 @@ def _add_keyed(
         return
     data = KeyedData(file, name, namespace)
     encoded_field, text_field = ("data", "stringData") if kind == "Secret" else ("binaryData", "data")
-    bad_keys = [
-        (f, key) for f in (encoded_field, text_field) for key in _mapping(doc.get(f)) if not _is_key(key)
+    bad = [
+        (f"{f}[{key!r}]", KEY_MESSAGE if not _is_key(key) else "must be a string")
+        for f in (encoded_field, text_field)
+        for key, value in _mapping(doc.get(f)).items()
+        if not _is_key(key) or not isinstance(value, str)
     ]
-    for f, key in bad_keys:
-        result.errors.append(ManifestError(file, kind, name, f"{f}[{key!r}]", KEY_MESSAGE, stops_run=True))
-    if bad_keys:
+    for path, message in bad:
+        result.errors.append(ManifestError(file, kind, name, path, message, stops_run=True))
+    if bad:
         return
     for key, value in _mapping(doc.get(encoded_field)).items():
         try:
