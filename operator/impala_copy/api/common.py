@@ -53,6 +53,16 @@ def is_object_name(value: str) -> bool:
     return len(value) <= NAME_MAX and re.fullmatch(NAME_PATTERN, value) is not None
 
 
+def is_namespace(value: str) -> bool:
+    """True for a DNS-1123 label (see NAMESPACE_PATTERN)."""
+    return len(value) <= NAMESPACE_MAX and re.fullmatch(NAMESPACE_PATTERN, value) is not None
+
+
+def is_key(value: str) -> bool:
+    """True for a Secret or ConfigMap key (see KEY_PATTERN)."""
+    return len(value) <= KEY_MAX and re.fullmatch(KEY_PATTERN, value) is not None
+
+
 def _object_name(value: str) -> str:
     if value and not is_object_name(value):
         raise ValueError(NAME_MESSAGE)
@@ -60,7 +70,7 @@ def _object_name(value: str) -> str:
 
 
 def _namespace(value: str | None) -> str | None:
-    if value and not (len(value) <= NAMESPACE_MAX and re.fullmatch(NAMESPACE_PATTERN, value)):
+    if value and not is_namespace(value):
         raise ValueError(NAMESPACE_MESSAGE)
     return value
 

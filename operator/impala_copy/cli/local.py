@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from impala_copy.api.activities import CopyActivity
-from impala_copy.api.common import NAME_MESSAGE, NAMESPACE_MESSAGE, is_object_name
+from impala_copy.api.common import NAME_MESSAGE, NAMESPACE_MESSAGE, is_namespace, is_object_name
 from impala_copy.api.kinds import SpecError
 from impala_copy.api.plan import CertRef, CopyPlan, SecretRef
 from impala_copy.api.resolve import Layout, ResolutionError, resolve_copy
-from impala_copy.cli.manifests import FileCatalog, ManifestSet, Overrides, is_namespace, load
+from impala_copy.cli.manifests import FileCatalog, ManifestSet, Overrides, load
 from impala_copy.engine.errors import EXIT_CONFIGURATION
 from impala_copy.engine.pipeline import ProgressCallback
 from impala_copy.engine.run import RunOutcome, execute

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,16 +30,14 @@ from pydantic.alias_generators import to_camel
 from impala_copy.api.activities import CopyActivity, LookupActivity
 from impala_copy.api.common import (
     API_GROUP,
-    KEY_MAX,
     KEY_MESSAGE,
-    KEY_PATTERN,
     NAME_MESSAGE,
-    NAMESPACE_MAX,
     NAMESPACE_MESSAGE,
-    NAMESPACE_PATTERN,
     CertificateSource,
     Resource,
     SecretValue,
+    is_key,
+    is_namespace,
     is_object_name,
 )
 from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBase, PostgreSqlTableDataset
@@ -275,11 +272,6 @@ def _name_problem(name: object, namespace: object) -> tuple[str, str] | None:
     return None
 
 
-def is_namespace(value: str) -> bool:
-    """True for a DNS-1123 label (Kubernetes' rule for namespaces)."""
-    return len(value) <= NAMESPACE_MAX and re.fullmatch(NAMESPACE_PATTERN, value) is not None
-
-
 def _add_resource(result: ManifestSet, entry: Entry, doc: dict[str, Any]) -> None:
     key = (entry.namespace, entry.kind, entry.name)
     if key in result.entries:
@@ -332,7 +324,7 @@ def _add_keyed(
 
 
 def _is_key(key: object) -> bool:
-    return isinstance(key, str) and len(key) <= KEY_MAX and re.fullmatch(KEY_PATTERN, key) is not None
+    return isinstance(key, str) and is_key(key)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
