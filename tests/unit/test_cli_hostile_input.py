@@ -4,7 +4,7 @@ In:  folders of YAML written to a temporary folder: an alias bomb, 600 levels of
      the size limit, duplicate keys, an object defined twice, an empty folder, symbolic links leaving
      the folder, a Secret key '..', names with NUL, ESC and rich markup, numbers written as text.
      Run summaries whose paths and messages hold markup and terminal control sequences.
-Out: the exit code and the exact lines the commands print on stdout and stderr (never a traceback,
+Out: the exit code and the exact lines validate, run, lookup and test-connection print on stdout and stderr (never a traceback,
      never a raw control character, markup printed as written); the summary table and JSON as
      printed (JSON still parses to the same values).
 Faked: nothing; the commands run in-process with consoles writing into strings. No server is needed:
@@ -25,7 +25,7 @@ from rich.console import Console
 
 from impala_copy.api.common import KEY_MESSAGE, NAME_MESSAGE, NAMESPACE_MESSAGE
 from impala_copy.api.summary import RunError, RunSummary
-from impala_copy.cli import copy_commands, report
+from impala_copy.cli import copy_commands, lookup_commands, report
 from impala_copy.cli.manifest_yaml import MAX_FILE_BYTES
 
 API = "impalacopy.io/v1alpha1"
@@ -312,3 +312,24 @@ def test_json_output_stays_json_with_every_control_character_escaped() -> None:
     assert json.loads(report.summary_json(summary))["outputPaths"] == [value["name"]]
     assert json.loads(report.escape(json.dumps(value, ensure_ascii=False))) == value
     assert report.error_line("X", "a\x1b[2J\nb") == "error: X: a\\u001b[2J b"
+
+
+def test_lookup_and_test_connection_fail_the_same_way_on_the_same_manifests(tmp_path: Path) -> None:
+    first = write(tmp_path / "m" / "a.yaml", linked_service())
+    second = write(tmp_path / "m" / "b.yaml", linked_service(port=21051))
+    twice = (
+        f"error: InvalidManifests: {second}: ImpalaLinkedService/impala: metadata.name: defined twice "
+        f"(also in {first}); see impala-copy validate"
+    )
+    (tmp_path / "empty").mkdir()
+    empty = f"error: NoManifests: {tmp_path / 'empty'}: no *.yaml or *.yml file in this folder"
+    for folder, line in ((tmp_path / "m", twice), (tmp_path / "empty", empty)):
+        out_console, err_console, out, err = consoles()
+        code = lookup_commands.connection_test(
+            folder, "impala", namespace="default", out=out_console, err=err_console
+        )
+        assert (code, out.getvalue(), err.getvalue().splitlines()) == (2, "", [line])
+        text_out = io.StringIO()
+        _, err_console, _, err = consoles()
+        code = lookup_commands.lookup(folder, "find", namespace="default", out=text_out, err=err_console)
+        assert (code, text_out.getvalue(), err.getvalue().splitlines()) == (2, "", [line])
