@@ -1,12 +1,12 @@
-"""Crafted manifests against `impala-copy validate` and `impala-copy run`: clear errors, escaped output.
+"""Crafted manifests against the `impala-copy` commands: clear errors, escaped output.
 
 In:  folders of YAML written to a temporary folder: an alias bomb, 600 levels of nesting, a file over
      the size limit, duplicate keys, an object defined twice, an empty folder, symbolic links leaving
      the folder, a Secret key '..', names with NUL, ESC and rich markup, numbers written as text.
      Run summaries whose paths and messages hold markup and terminal control sequences.
-Out: the exit code and the exact lines validate, run, lookup and test-connection print on stdout and stderr (never a traceback,
-     never a raw control character, markup printed as written); the summary table and JSON as
-     printed (JSON still parses to the same values).
+Out: the exit code and the exact lines validate, run, lookup and test-connection print on stdout
+     and stderr (never a traceback, never a raw control character, markup printed as written); the
+     summary table and JSON as printed (JSON still parses to the same values).
 Faked: nothing; the commands run in-process with consoles writing into strings. No server is needed:
      every case fails before a connection would be made.
 """
