@@ -3,7 +3,7 @@
 In:  folders of manifests written as a user writes them: good ones, and bad ones breaking a schema
      bound, a rule, a reference, a Secret reference, YAML syntax; for `run`, a CopyActivity against
      the Spark Thrift Server with a right or wrong password, a missing Secret, the password in an
-     environment variable, a server that is down.
+     environment variable, a server that is down, an output folder and file named with rich markup.
 Out: stdout (errors naming file, kind/name and field path; the run summary as text or JSON), stderr
      (exactly one `error: <code>: <message>` line on failure, never a traceback, never the password)
      and the exit code (0, 1 = a retry may help, 2 = configuration).
@@ -214,3 +214,17 @@ def test_run_setup_errors(tmp_path: Path, args: list[str], line: str) -> None:
     result = cli("run", "-f", str(tmp_path / "manifests"), "--activity", "copy", *args)
     assert result.returncode == 2
     assert one_error_line(result) == line
+
+
+def test_a_summary_with_markup_in_its_paths_prints_as_written(sts: StsServer, tmp_path: Path) -> None:
+    docs = single_copy(impala_on(sts), "ParquetDataset", dataset={"fileName": "o[red].parquet"})
+    docs[-2]["spec"]["location"]["folderPath"] = "[bold]x[/]"
+    write(tmp_path / "manifests", docs)
+    result = cli(*run_args(tmp_path), env={"COLUMNS": "500"})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    output = tmp_path / "out" / "[bold]x[/]" / "o[red].parquet"
+    assert output.is_file()
+    assert re.search(rf"^outputPaths +{re.escape(str(output))} *$", result.stdout, re.MULTILINE), (
+        result.stdout
+    )

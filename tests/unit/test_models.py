@@ -9,12 +9,13 @@ Faked: the catalog (a dict instead of the API server or a folder of manifests).
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
 
 from impala_copy.api.activities import CopyActivity, LookupActivity, duration_seconds, timespan_seconds
-from impala_copy.api.common import Resource
+from impala_copy.api.common import NAME_MESSAGE, NAMESPACE_MESSAGE, Resource
 from impala_copy.api.datasets import DelimitedTextDataset
 from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
 from impala_copy.api.kinds import SpecError, parse_resource
@@ -242,3 +243,42 @@ def test_lookup_needs_a_table_or_a_query_too() -> None:
     assert "LookupActivity 'look' has no source.query and its ImpalaDataset 'adhoc' names no table" in str(
         caught.value
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["Sales", "sales_2024", "a..b", "-sales", "sales.", "x/../y", "a\x00b", "x" * 254, "a\x1b[31m"]
+)
+def test_metadata_name_of_every_kind_is_a_dns_1123_subdomain(name: str) -> None:
+    for manifest in (LS, DS_TABLE, OUT, activity("sales")):
+        bad = {**manifest, "metadata": {"name": name, "namespace": "ns"}}
+        with pytest.raises(SpecError) as caught:
+            parse_resource(bad)
+        assert caught.value.errors == [("metadata.name", NAME_MESSAGE)]
+
+
+def test_names_that_kubernetes_accepts_pass() -> None:
+    for name in ("a", "sales-2024.eu", "0", "x" * 253):
+        assert parse_resource({**LS, "metadata": {"name": name}}).name == name
+
+
+def test_metadata_namespace_is_a_dns_1123_label() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_resource({**LS, "metadata": {"name": "impala", "namespace": "team.a"}})
+    assert caught.value.errors == [("metadata.namespace", NAMESPACE_MESSAGE)]
+
+
+def test_types_are_judged_on_json_as_the_api_server_judges_them() -> None:
+    # A YAML timestamp is text on the wire (kubectl sends it as a string); a YAML set has no JSON form.
+    ds = parse_resource(
+        obj("ImpalaDataset", "sales", {"linkedServiceName": {"referenceName": "impala"}, "table": "t"})
+        | {"metadata": {"name": "sales", "labels": {"day": datetime.date(2024, 1, 2)}}}
+    )
+    assert ds.metadata.labels == {"day": "2024-01-02"}
+    with pytest.raises(SpecError) as caught:
+        parse_resource({**LS, "metadata": {"name": "impala", "labels": {"x": {1, 2}}}})
+    assert caught.value.errors == [("", "not JSON data: a set value has no JSON form")]
+    # Enums written as text and integers stay valid in strict mode.
+    ls = parse_resource(
+        obj("ImpalaLinkedService", "i", {"host": "h", "port": 21051, "authenticationType": "Anonymous"})
+    )
+    assert (ls.spec.port, ls.spec.authentication_type) == (21051, "Anonymous")  # type: ignore[attr-defined]

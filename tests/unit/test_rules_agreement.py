@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from tests.unit.crd_checks import cel_failures, cel_verdicts, schema_errors
 
+from impala_copy.api.common import KEY_PATTERN, NAME_PATTERN
 from impala_copy.api.defaulting import stored_object
 from impala_copy.api.kinds import KINDS, SpecError, parse_resource
 from impala_copy.api.rules import RuledModel
@@ -93,7 +94,15 @@ LOC_FIELDS = (
     "claimName, bucketName and container belong to PersistentVolumeClaimLocation, AmazonS3Location and "
     "AzureBlobStorageLocation respectively"
 )
-LOC_DOTS = "folderPath must not contain '..'"
+FOLDER_ABSOLUTE = "folderPath must be relative: no leading '/'"
+FOLDER_CHARACTERS = "folderPath must not contain '\\' or control characters"
+FOLDER_DOTS = "folderPath must not have a '.' or '..' segment"
+FOLDER_STAGING = "folderPath must not have a segment named _temporary (the staging folder)"
+FILE_CHARACTERS = "fileName must not contain '/', '\\' or control characters"
+FILE_DOTS = "fileName must not be '.' or '..'"
+FILE_STAGING = "fileName must not be _temporary (the staging folder)"
+PREFIX_DOTS = "fileNamePrefix must not be '.' or '..'"
+PREFIX_STAGING = "fileNamePrefix must not be _temporary (the staging folder)"
 DS_LS = "AmazonS3Location and AzureBlobStorageLocation need linkedServiceName; PersistentVolumeClaimLocation takes none"
 QUOTE = "quoteChar and columnDelimiter must differ"
 UNIQUE_COLUMNS = "additionalColumns names must be unique"
@@ -171,6 +180,12 @@ GOOD: dict[str, dict[str, Any]] = {
         firstRowAsHeader=True,
     ),
     "csv-quote-default-delimiter-tab": file_ds("DelimitedTextDataset", PVC, columnDelimiter="\t"),
+    "dots-inside-names-stay-legal": file_ds(
+        "ParquetDataset", {**PVC, "folderPath": "a...b/x..y/.hidden/_temporary2/", "fileName": "x..y.parquet"}
+    ),
+    "file-name-prefix-with-dots": copy_activity(
+        {"type": "ParquetSink", "formatSettings": {"fileNamePrefix": "..sales"}}
+    ),
     "copy-table": copy_activity(),
     "copy-query-rotation": copy_activity(
         {"type": "DelimitedTextSink", "formatSettings": {"maxRowsPerFile": 1, "fileNamePrefix": "sales"}},
@@ -303,10 +318,69 @@ BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
         "spec.location",
         LOC_FIELDS,
     ),
-    "folder-dots": (
+    "folder-dot-dot-segment": (
         file_ds("ParquetDataset", {**PVC, "folderPath": "sales/../../etc"}),
         "spec.location",
-        LOC_DOTS,
+        FOLDER_DOTS,
+    ),
+    "folder-dot-dot": (file_ds("ParquetDataset", {**PVC, "folderPath": ".."}), "spec.location", FOLDER_DOTS),
+    "folder-dot": (file_ds("ParquetDataset", {**PVC, "folderPath": "."}), "spec.location", FOLDER_DOTS),
+    "folder-trailing-dot-dot": (
+        file_ds("ParquetDataset", {**PVC, "folderPath": "a/.."}),
+        "spec.location",
+        FOLDER_DOTS,
+    ),
+    "folder-absolute": (
+        file_ds("ParquetDataset", {**PVC, "folderPath": "/etc"}),
+        "spec.location",
+        FOLDER_ABSOLUTE,
+    ),
+    "folder-backslash": (
+        file_ds("ParquetDataset", {**PVC, "folderPath": "a\\..\\b"}),
+        "spec.location",
+        FOLDER_CHARACTERS,
+    ),
+    "folder-nul": (
+        file_ds("ParquetDataset", {**PVC, "folderPath": "a\x00b"}),
+        "spec.location",
+        FOLDER_CHARACTERS,
+    ),
+    "folder-escape": (
+        file_ds("ParquetDataset", {**PVC, "folderPath": "a\x1b[2Jb"}),
+        "spec.location",
+        FOLDER_CHARACTERS,
+    ),
+    "folder-staging": (
+        file_ds("ParquetDataset", {**PVC, "folderPath": "out/_temporary"}),
+        "spec.location",
+        FOLDER_STAGING,
+    ),
+    "file-slash": (
+        file_ds("ParquetDataset", {**PVC, "fileName": "out/x.parquet"}),
+        "spec.location",
+        FILE_CHARACTERS,
+    ),
+    "file-newline": (
+        file_ds("ParquetDataset", {**PVC, "fileName": "x\n.parquet"}),
+        "spec.location",
+        FILE_CHARACTERS,
+    ),
+    "file-dot-dot": (file_ds("ParquetDataset", {**PVC, "fileName": ".."}), "spec.location", FILE_DOTS),
+    "file-dot": (file_ds("ParquetDataset", {**PVC, "fileName": "."}), "spec.location", FILE_DOTS),
+    "file-staging": (
+        file_ds("ParquetDataset", {**PVC, "fileName": "_temporary"}),
+        "spec.location",
+        FILE_STAGING,
+    ),
+    "prefix-dot-dot": (
+        copy_activity({"type": "ParquetSink", "formatSettings": {"fileNamePrefix": ".."}}),
+        "spec.sink.formatSettings",
+        PREFIX_DOTS,
+    ),
+    "prefix-staging": (
+        copy_activity({"type": "ParquetSink", "formatSettings": {"fileNamePrefix": "_temporary"}}),
+        "spec.sink.formatSettings",
+        PREFIX_STAGING,
     ),
     "parquet-s3-without-store": (file_ds("ParquetDataset", S3), "spec", DS_LS),
     "json-pvc-with-store": (file_ds("JsonDataset", PVC, linkedServiceName=STORE), "spec", DS_LS),
@@ -402,6 +476,57 @@ BAD_FIELDS: dict[str, tuple[dict[str, Any], str, str]] = {
         "List should have at most 1 item after validation, not 2",
     ),
     "unknown-field": (impala_ls(hostname="typo"), "spec.hostname", "Extra inputs are not permitted"),
+    # Strict types, as the API server: no text for a number, no number for a flag, no flag for a number.
+    "port-as-text": (impala_ls(port="21050"), "spec.port", "Input should be a valid integer"),
+    "port-as-bool": (impala_ls(port=True), "spec.port", "Input should be a valid integer"),
+    "port-as-float": (impala_ls(port=21050.5), "spec.port", "Input should be a valid integer"),
+    "ssl-as-text": (impala_ls(enableSsl="yes"), "spec.enableSsl", "Input should be a valid boolean"),
+    "ssl-as-int": (impala_ls(enableSsl=1), "spec.enableSsl", "Input should be a valid boolean"),
+    "host-as-number": (impala_ls(host=10), "spec.host", "Input should be a valid string"),
+    "max-rows-as-bool": (
+        copy_activity({"type": "ParquetSink", "formatSettings": {"maxRowsPerFile": True}}),
+        "spec.sink.formatSettings.maxRowsPerFile",
+        "Input should be a valid integer",
+    ),
+    "first-row-only-as-text": (
+        lookup_activity(firstRowOnly="false"),
+        "spec.firstRowOnly",
+        "Input should be a valid boolean",
+    ),
+    # Object names in references: DNS-1123 subdomains, never paths.
+    "claim-absolute-path": (
+        file_ds("ParquetDataset", {**PVC, "claimName": "/abs/path"}),
+        "spec.location.claimName",
+        f"String should match pattern '{NAME_PATTERN}'",
+    ),
+    "claim-parent-path": (
+        file_ds("ParquetDataset", {**PVC, "claimName": "../../x"}),
+        "spec.location.claimName",
+        f"String should match pattern '{NAME_PATTERN}'",
+    ),
+    "secret-name-double-dot": (
+        impala_ls(
+            authenticationType="UsernameAndPassword",
+            username="u",
+            password={"secretKeyRef": {"name": "a..b", "key": "password"}},
+        ),
+        "spec.password.secretKeyRef.name",
+        f"String should match pattern '{NAME_PATTERN}'",
+    ),
+    "secret-key-dot-dot": (
+        impala_ls(
+            authenticationType="UsernameAndPassword",
+            username="u",
+            password={"secretKeyRef": {"name": "login", "key": ".."}},
+        ),
+        "spec.password.secretKeyRef.key",
+        f"String should match pattern '{KEY_PATTERN}'",
+    ),
+    "dataset-reference-uppercase": (
+        impala_ds(linkedServiceName={"referenceName": "Impala"}),
+        "spec.linkedServiceName.referenceName",
+        f"String should match pattern '{NAME_PATTERN}'",
+    ),
     "unknown-job-field": (
         copy_activity(job={"nodeName": "n1"}),
         "spec.job.nodeName",
@@ -542,6 +667,7 @@ AXES: dict[str, tuple[str, dict[str, list[Any]]]] = {
                     {"bucketName": "my-bucket"},
                     {"container": "landing"},
                     {"claimName": "out", "folderPath": "a/../b"},
+                    {"claimName": "out", "folderPath": "a..b/_temporary", "fileName": ".."},
                     {"bucketName": "my-bucket", "folderPath": "a/b"},
                 )
             ],

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, Resource
 from impala_copy.api.model import operator_setting
+from impala_copy.api.paths import file_name_rules
 from impala_copy.api.references import Reference
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import Phase as Phase
@@ -131,8 +132,13 @@ SINK_TYPE_FOR_KIND: dict[str, str] = {
 FILE_SINK_TYPES = (SinkType.PARQUET, SinkType.DELIMITED_TEXT, SinkType.JSON)
 
 
-class FormatSettings(ApiModel):
+class FormatSettings(RuledModel):
     """File format write settings (ADF: formatSettings, the Parquet/DelimitedText/Json WriteSettings)."""
+
+    # The pattern below limits the characters; these keep the prefix a plain name (api/paths.py).
+    RULES: ClassVar[tuple[Rule, ...]] = file_name_rules(
+        "file_name_prefix", "fileNamePrefix", characters=False
+    )
 
     max_rows_per_file: int | None = Field(
         default=None, ge=1, description="Start a new file after this many rows (ADF: maxRowsPerFile)."

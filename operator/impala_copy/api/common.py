@@ -6,9 +6,10 @@ Kubernetes-shaped. Every model serialises with camelCase aliases; Python code us
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+import re
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 # Re-exported: every module of the API takes its model base from here.
 from impala_copy.api.model import ApiModel as ApiModel
@@ -22,14 +23,62 @@ GROUP_VERSION = f"{API_GROUP}/{API_VERSION}"
 # Every kind is listed by `kubectl get impalacopy`.
 CATEGORY = "impalacopy"
 
-# The length of a DNS-1123 subdomain, the limit of most Kubernetes object names.
+# A DNS-1123 subdomain (Kubernetes' rule for most object names): dot-separated labels of lowercase
+# letters, digits and '-', each starting and ending with a letter or digit; at most 253 characters.
 NAME_MAX = 253
-NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-# A key in a Secret or ConfigMap.
-KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+NAME_PATTERN = rf"^{_LABEL}(\.{_LABEL})*$"
+NAME_MESSAGE = (
+    "must be a lowercase RFC 1123 subdomain: at most 253 characters, dot-separated parts of a-z, 0-9 "
+    "and '-', each starting and ending with a letter or digit (e.g. 'sales-2024.eu')"
+)
+# A namespace is a DNS-1123 label: one such part, at most 63 characters.
+NAMESPACE_MAX = 63
+NAMESPACE_PATTERN = rf"^{_LABEL}$"
+NAMESPACE_MESSAGE = (
+    "must be a lowercase RFC 1123 label: at most 63 characters of a-z, 0-9 and '-', starting and ending "
+    "with a letter or digit"
+)
+# A key in a Secret or ConfigMap (Kubernetes' rule): letters, digits, '-', '_' and '.', not '.' and not
+# starting with '..' (a key becomes a file name where the Secret is mounted).
+KEY_PATTERN = r"^(\.?[-_a-zA-Z0-9][-._a-zA-Z0-9]*)$"
+KEY_MAX = 253
+KEY_MESSAGE = (
+    "must be a valid key: at most 253 letters, digits, '-', '_' and '.', not '.' or '..' and not "
+    "starting with '..'"
+)
 
 
-ObjectName = str
+def is_object_name(value: str) -> bool:
+    """True for a DNS-1123 subdomain (see NAME_PATTERN)."""
+    return len(value) <= NAME_MAX and re.fullmatch(NAME_PATTERN, value) is not None
+
+
+def is_namespace(value: str) -> bool:
+    """True for a DNS-1123 label (see NAMESPACE_PATTERN)."""
+    return len(value) <= NAMESPACE_MAX and re.fullmatch(NAMESPACE_PATTERN, value) is not None
+
+
+def is_key(value: str) -> bool:
+    """True for a Secret or ConfigMap key (see KEY_PATTERN)."""
+    return len(value) <= KEY_MAX and re.fullmatch(KEY_PATTERN, value) is not None
+
+
+def _object_name(value: str) -> str:
+    if value and not is_object_name(value):
+        raise ValueError(NAME_MESSAGE)
+    return value
+
+
+def _namespace(value: str | None) -> str | None:
+    if value and not is_namespace(value):
+        raise ValueError(NAMESPACE_MESSAGE)
+    return value
+
+
+# metadata.name of every kind: a DNS-1123 subdomain, with a message that says so. (Empty means
+# "not given": the manifest loader reports a missing name itself.)
+ObjectName = Annotated[str, AfterValidator(_object_name)]
 
 
 class SecretKeySelector(ApiModel):
@@ -38,7 +87,9 @@ class SecretKeySelector(ApiModel):
     name: str = Field(
         min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the Secret."
     )
-    key: str = Field(min_length=1, max_length=253, pattern=KEY_PATTERN, description="Key inside the Secret.")
+    key: str = Field(
+        min_length=1, max_length=KEY_MAX, pattern=KEY_PATTERN, description="Key inside the Secret."
+    )
 
 
 class ConfigMapKeySelector(ApiModel):
@@ -48,7 +99,7 @@ class ConfigMapKeySelector(ApiModel):
         min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="Name of the ConfigMap."
     )
     key: str = Field(
-        min_length=1, max_length=253, pattern=KEY_PATTERN, description="Key inside the ConfigMap."
+        min_length=1, max_length=KEY_MAX, pattern=KEY_PATTERN, description="Key inside the ConfigMap."
     )
 
 
@@ -103,8 +154,10 @@ class Condition(ApiModel):
 class ObjectMeta(OpenModel):
     """The part of metadata the models read; everything else passes through."""
 
-    name: str = Field(default="", description="Object name.")
-    namespace: str | None = Field(default=None, description="Object namespace.")
+    name: ObjectName = Field(default="", description="Object name.")
+    namespace: Annotated[str | None, AfterValidator(_namespace)] = Field(
+        default=None, description="Object namespace."
+    )
     generation: int | None = None
     uid: str | None = None
     labels: dict[str, str] | None = None

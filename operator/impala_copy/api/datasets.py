@@ -14,12 +14,18 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from impala_copy.api.common import ApiModel, KindInfo, LinkedServiceReference, Resource
+from impala_copy.api.common import (
+    NAME_MAX,
+    NAME_PATTERN,
+    ApiModel,
+    KindInfo,
+    LinkedServiceReference,
+    Resource,
+)
 from impala_copy.api.impala import DatasetStatus
+from impala_copy.api.paths import file_name_rules, folder_rules
 from impala_copy.api.references import PVC, Reference
 from impala_copy.api.rules import Rule, RuledModel, written
-
-FOLDER_PATTERN = r"^[^\x00]*$"
 
 
 class LocationType(StrEnum):
@@ -66,18 +72,20 @@ class FileLocation(RuledModel):
                 and (m.type == "AzureBlobStorageLocation" or not written(m, "container"))
             ),
         ),
-        Rule(
-            cel="!has(self.folderPath) || !self.folderPath.contains('..')",
-            message="folderPath must not contain '..'",
-            check=lambda m: not written(m, "folder_path") or ".." not in m.folder_path,
-        ),
+        # Paths stay inside the location (api/paths.py).
+        *folder_rules("folder_path", "folderPath"),
+        *file_name_rules("file_name", "fileName"),
     )
 
     type: LocationType = Field(
         description="PersistentVolumeClaimLocation, AmazonS3Location or AzureBlobStorageLocation."
     )
     claim_name: str | None = Field(
-        default=None, min_length=1, max_length=253, description="PersistentVolumeClaim in the same namespace."
+        default=None,
+        min_length=1,
+        max_length=NAME_MAX,
+        pattern=NAME_PATTERN,
+        description="PersistentVolumeClaim in the same namespace (its name, not a path).",
     )
     bucket_name: str | None = Field(
         default=None,
@@ -96,16 +104,15 @@ class FileLocation(RuledModel):
     folder_path: str | None = Field(
         default=None,
         max_length=1024,
-        pattern=FOLDER_PATTERN,
-        description="Folder under the volume, bucket or container (ADF: folderPath).",
+        description="Folder under the volume, bucket or container (ADF: folderPath): a relative path "
+        "without '.' or '..' segments.",
     )
     file_name: str | None = Field(
         default=None,
         min_length=1,
         max_length=255,
-        pattern=r"^[^/\x00]+$",
-        description="Name of the single output file (ADF: fileName). Without it, or with maxRowsPerFile, "
-        "files are named <fileNamePrefix>_<NNNNN>.<ext>.",
+        description="Name of the single output file, without '/' (ADF: fileName). Without it, or with "
+        "maxRowsPerFile, files are named <fileNamePrefix>_<NNNNN>.<ext>.",
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -88,6 +91,23 @@ def parse_resource(obj: dict[str, Any]) -> Resource:
     # Status is written by the operator and is not judged here.
     body = {k: v for k, v in obj.items() if k != "status"}
     try:
-        return cls.model_validate(body)
+        text = json.dumps(body, default=_json_scalar, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(kind, name, [("", f"not JSON data: {exc}")]) from None
+    try:
+        # Strict, on JSON, as the API server judges: no "21050" for an integer, no 1 for a boolean.
+        return cls.model_validate_json(text, strict=True)
     except ValidationError as exc:
         raise SpecError(kind, name, validation_errors(exc)) from None
+
+
+def _json_scalar(value: object) -> str | dict[Any, Any] | list[Any]:
+    """YAML timestamps become text, as kubectl sends them; mappings and lists that are not dict and
+    list (views of an API object) are copied; other non-JSON values are refused."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
+    raise TypeError(f"a {type(value).__name__} value has no JSON form")

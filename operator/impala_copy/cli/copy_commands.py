@@ -1,7 +1,7 @@
-"""The bodies of `impala-copy validate` and `impala-copy run` (cli.py declares their options).
+"""The bodies of `impala-copy validate` and `impala-copy run` (cli/app.py declares their options).
 
 Each returns the exit code and prints: results on stdout, progress and the one-line error on
-stderr. Nothing escapes as a traceback.
+stderr (cli/failures.py), everything escaped (cli/report.py). Nothing escapes as a traceback.
 """
 
 from __future__ import annotations
@@ -13,29 +13,29 @@ from typing import Literal
 from rich.console import Console
 
 from impala_copy.cli import local, manifests, report
+from impala_copy.cli.failures import one_line_errors, stderr_console, stdout_console
 
 EXIT_INVALID = 1
-EXIT_INTERRUPTED = 130
 
 OutputFormat = Literal["text", "json"]
 
 
 def validate(path: Path, namespace: str, *, out: Console | None = None, err: Console | None = None) -> int:
-    out = out or Console(highlight=False, soft_wrap=True)
-    err = err or Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
+    out = out or stdout_console()
+    err = err or stderr_console()
+    with one_line_errors(err) as failure:
+        local.check_namespace(namespace)
         loaded = manifests.load(path, namespace)
-    except FileNotFoundError as exc:
-        err.print(report.error_line("FileNotFound", str(exc)), markup=False)
-        return local.SetupError.exit_code
+    if failure.exit_code is not None:
+        return failure.exit_code
     errors = manifests.validate_all(loaded)
     if errors:
         for error in errors:
-            out.print(str(error), markup=False)
-        err.print(f"{len(errors)} error(s) in {len(loaded.files)} file(s)", markup=False)
+            report.say(out, error)
+        report.say(err, f"{len(errors)} error(s) in {len(loaded.files)} file(s)")
         return EXIT_INVALID
     objects = len(loaded.entries) + len(loaded.secrets) + len(loaded.config_maps)
-    out.print(f"{objects} object(s) in {len(loaded.files)} file(s): valid", markup=False)
+    report.say(out, f"{objects} object(s) in {len(loaded.files)} file(s): valid")
     return 0
 
 
@@ -50,10 +50,10 @@ def run(
     out: Console | None = None,
     err: Console | None = None,
 ) -> int:
-    out = out or Console(highlight=False, soft_wrap=True)
-    err = err or Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        loaded = manifests.load(path, namespace)
+    out = out or stdout_console()
+    err = err or stderr_console()
+    with one_line_errors(err, interrupted="the copy was interrupted; nothing was published") as failure:
+        loaded = local.load_manifests(path, namespace)
         with report.live_progress(err, activity) as progress:
             _, outcome = local.run_activity(
                 loaded,
@@ -64,28 +64,15 @@ def run(
                 environ=os.environ,
                 progress=progress,
             )
-    except FileNotFoundError as exc:
-        err.print(report.error_line("FileNotFound", str(exc)), markup=False)
-        return local.SetupError.exit_code
-    except local.SetupError as exc:
-        err.print(report.error_line(exc.code, exc.message), markup=False)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        err.print(
-            report.error_line("Interrupted", "the copy was interrupted; nothing was published"), markup=False
-        )
-        return EXIT_INTERRUPTED
+    if failure.exit_code is not None:
+        return failure.exit_code
     summary = outcome.summary
     if output == "json":
-        out.print(report.summary_json(summary), markup=False, highlight=False)
+        report.say(out, report.summary_json(summary), newlines=True)
     else:
         out.print(report.summary_table(summary, title=f"CopyActivity {activity}"))
     if not summary.succeeded:
         first = summary.errors[0] if summary.errors else None
-        err.print(
-            report.error_line(
-                first.code if first else "CopyFailed", first.message if first else "the copy failed"
-            ),
-            markup=False,
-        )
+        code, message = (first.code, first.message) if first else ("CopyFailed", "the copy failed")
+        report.say(err, report.error_line(code, message))
     return outcome.exit_code

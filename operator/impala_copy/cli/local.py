@@ -9,6 +9,9 @@ local `Layout`:
 - each secret comes from the environment variable `api.plan.secret_env_name` names (it wins), else
   from a Secret manifest under the path.
 Problems found before the copy starts are `SetupError`s: a code, a one-line message, exit code 2.
+`load_manifests` is how every command that runs something reads the manifests: it refuses a bad
+--namespace, and files that do not say for sure which objects exist (an unreadable file, a bad name,
+an object defined twice), exactly the errors `impala-copy validate` reports for them.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from impala_copy.api.activities import CopyActivity
+from impala_copy.api.common import NAME_MESSAGE, NAMESPACE_MESSAGE, is_namespace, is_object_name
 from impala_copy.api.kinds import SpecError
 from impala_copy.api.plan import CertRef, CopyPlan, SecretRef
 from impala_copy.api.resolve import Layout, ResolutionError, resolve_copy
-from impala_copy.cli.manifests import FileCatalog, ManifestSet
+from impala_copy.cli.manifests import FileCatalog, ManifestSet, Overrides, load
 from impala_copy.engine.errors import EXIT_CONFIGURATION
 from impala_copy.engine.pipeline import ProgressCallback
 from impala_copy.engine.run import RunOutcome, execute
@@ -71,6 +75,23 @@ class LocalCatalog(FileCatalog):
         return _EveryKey()
 
 
+def check_namespace(namespace: str) -> None:
+    """A --namespace value must be a namespace name."""
+    if not is_namespace(namespace):
+        raise SetupError("InvalidArgument", f"--namespace {namespace!r}: {NAMESPACE_MESSAGE}")
+
+
+def load_manifests(path: Path | str, namespace: str, *, overrides: Overrides | None = None) -> ManifestSet:
+    """The manifests under `path`, or a SetupError when they cannot be run from (see the module)."""
+    check_namespace(namespace)
+    loaded = load(path, namespace, overrides=overrides)
+    blocking = [error for error in loaded.errors if error.stops_run]
+    if blocking:
+        more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
+        raise SetupError("InvalidManifests", f"{blocking[0]}{more}; see impala-copy validate")
+    return loaded
+
+
 def parse_volumes(values: list[str]) -> dict[str, str]:
     """`CLAIM=DIR` options as a mapping."""
     volumes: dict[str, str] = {}
@@ -78,6 +99,8 @@ def parse_volumes(values: list[str]) -> dict[str, str]:
         claim, sep, folder = value.partition("=")
         if not sep or not claim or not folder:
             raise SetupError("InvalidArgument", f"--volume {value!r}: expected CLAIM=DIR")
+        if not is_object_name(claim):
+            raise SetupError("InvalidArgument", f"--volume {value!r}: CLAIM {NAME_MESSAGE}")
         volumes[claim] = folder
     return volumes
 

@@ -26,7 +26,7 @@ from impala_copy.api.kinds import SpecError
 from impala_copy.api.plan import CertRef, ImpalaConnection, SecretRef
 from impala_copy.api.resolve import ResolutionError, impala_connection, resolve_lookup
 from impala_copy.cli import local, manifests, report
-from impala_copy.engine.errors import CopyError
+from impala_copy.cli.failures import one_line_errors, stderr_console, stdout_console
 from impala_copy.engine.lookup import dumps, run_lookup
 from impala_copy.engine.probe import ProbeResult, probe_with_watchdog
 
@@ -101,10 +101,10 @@ def connection_test(
     err: Console | None = None,
 ) -> int:
     """Connect, log in, SELECT 1, close with a linked service from the manifests; print the outcome."""
-    out = out or Console(highlight=False, soft_wrap=True)
-    err = err or Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        loaded = manifests.load(path, namespace)
+    out = out or stdout_console()
+    err = err or stderr_console()
+    with one_line_errors(err) as failure:
+        loaded = local.load_manifests(path, namespace)
         resource = _find(loaded, namespace, "ImpalaLinkedService", linked_service)
         assert isinstance(resource, ImpalaLinkedService)
         with local.local_layout({}, ".") as layout:
@@ -112,17 +112,13 @@ def connection_test(
             secret_values = local.secrets_for(target, loaded, os.environ if environ is None else environ)
             local.write_certificates(target, loaded)
             result = probe_with_watchdog(target.impala, secret_values)
-    except FileNotFoundError as exc:
-        err.print(report.error_line("FileNotFound", str(exc)), markup=False)
-        return local.SetupError.exit_code
-    except local.SetupError as exc:
-        err.print(report.error_line(exc.code, exc.message), markup=False)
-        return exc.exit_code
+    if failure.exit_code is not None:
+        return failure.exit_code
     if output == "json":
-        out.print(probe_json(linked_service, result), markup=False, highlight=False)
+        report.say(out, probe_json(linked_service, result))
     else:
         for line in probe_lines(linked_service, result):
-            out.print(line, markup=False)
+            report.say(out, line)
     return result.exit_code
 
 
@@ -138,9 +134,9 @@ def lookup(
 ) -> int:
     """Run a LookupActivity once from the manifests and print ADF's output JSON on stdout."""
     out = out or sys.stdout
-    err = err or Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        loaded = manifests.load(path, namespace)
+    err = err or stderr_console()
+    with one_line_errors(err) as failure:
+        loaded = local.load_manifests(path, namespace)
         resource = _find(loaded, namespace, "LookupActivity", activity)
         assert isinstance(resource, LookupActivity)
         with local.local_layout({}, ".") as layout:
@@ -155,26 +151,19 @@ def lookup(
             secret_values = local.secrets_for(plan, loaded, os.environ if environ is None else environ)
             local.write_certificates(plan, loaded)
             result = run_lookup(plan, secret_values)
-    except FileNotFoundError as exc:
-        err.print(report.error_line("FileNotFound", str(exc)), markup=False)
-        return local.SetupError.exit_code
-    except local.SetupError as exc:
-        err.print(report.error_line(exc.code, exc.message), markup=False)
-        return exc.exit_code
-    except CopyError as exc:
-        err.print(report.error_line(exc.code, exc.message), markup=False)
-        return exc.exit_code
+    if failure.exit_code is not None:
+        return failure.exit_code
     if pretty:
         text = json.dumps(result.output, ensure_ascii=False, indent=2, allow_nan=False)
     else:
         text = dumps(result.output)
-    out.write(text + "\n")
+    out.write(report.escape(text, newlines=True) + "\n")
     out.flush()
     if result.truncated:
-        err.print(
+        report.say(
+            err,
             f"warning: the query returned more than {result.rows} rows; the output holds the first "
             f"{result.rows}",
-            markup=False,
         )
     return 0
 

@@ -4,6 +4,11 @@ What is read:
 - our kinds (apiVersion impalacopy.io/...), parsed with `api.kinds.parse_resource`;
 - v1 Secret (`data` base64, `stringData` text, stringData wins) and v1 ConfigMap (`data`, `binaryData`);
 - anything else (a Namespace, a Deployment...) is skipped.
+Files are read with limits (cli/manifest_yaml.py: size, nesting, alias expansion, duplicate keys);
+a symbolic link to a file outside the folder is refused; every name and namespace must follow
+Kubernetes' rules, and Secret and ConfigMap keys too. Errors that make it unclear which objects the
+files define (an unreadable file, a bad name, an object defined twice) carry `stops_run`: a local
+run refuses to start on them (`impala-copy validate` lists them like any other error).
 An object without metadata.namespace lands in the default namespace given to `load` (as with
 `kubectl apply -n`). `FileCatalog` implements `api.resolve.Catalog` for one namespace, so the CLI
 resolves references exactly like the operator does. `validate_all` reports every problem with its
@@ -22,7 +27,16 @@ from typing import Any
 import yaml
 
 from impala_copy.api.activities import CopyActivity, LookupActivity
-from impala_copy.api.common import API_GROUP, Resource
+from impala_copy.api.common import (
+    API_GROUP,
+    KEY_MESSAGE,
+    NAME_MESSAGE,
+    NAMESPACE_MESSAGE,
+    Resource,
+    is_key,
+    is_namespace,
+    is_object_name,
+)
 from impala_copy.api.kinds import SpecError, parse_resource
 from impala_copy.api.resolve import (
     Layout,
@@ -31,6 +45,7 @@ from impala_copy.api.resolve import (
     resolve_copy,
     resolve_lookup,
 )
+from impala_copy.cli.manifest_yaml import ManifestYamlError, read_documents
 
 YAML_SUFFIXES = (".yaml", ".yml")
 DEFAULT_NAMESPACE = "default"
@@ -45,6 +60,8 @@ class ManifestError:
     name: str
     path: str
     message: str
+    # True when the files do not say for sure which objects exist (see the module docstring).
+    stops_run: bool = False
 
     def __str__(self) -> str:
         what = f"{self.kind}/{self.name}" if self.kind else "(document)"
@@ -127,13 +144,27 @@ class FileCatalog:
 # ------------------------------------------------------------------------------------------ loading
 
 
+class NoManifestsError(Exception):
+    """A folder without any *.yaml or *.yml file."""
+
+    code = "NoManifests"
+
+
 def yaml_files(path: Path) -> list[Path]:
     """The YAML files of a path: the file itself, or every *.yaml / *.yml below a folder (sorted)."""
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES)
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES)
+        if not found:
+            raise NoManifestsError(f"{path}: no *.yaml or *.yml file in this folder")
+        return found
     if path.is_file():
         return [path]
     raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def _outside(file: Path, folder: Path) -> bool:
+    """True for a file of `folder` that is a symbolic link to a file outside it."""
+    return folder.is_dir() and not file.resolve().is_relative_to(folder.resolve())
 
 
 # (kind, name) -> {dotted field path: value}, e.g. {("ImpalaLinkedService", "x"): {"spec.port": 10001}}
@@ -151,11 +182,7 @@ def load(
     result = ManifestSet()
     for file in yaml_files(Path(path)):
         result.files.append(str(file))
-        try:
-            documents = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            result.errors.append(ManifestError(str(file), "", "", "", f"not valid YAML: {_one_line(exc)}"))
-            continue
+        documents = _read(result, file, Path(path))
         for index, doc in enumerate(documents):
             if doc is None:
                 continue
@@ -163,6 +190,27 @@ def load(
                 _override(doc, overrides)
             _add(result, str(file), index, doc, namespace)
     return result
+
+
+def _read(result: ManifestSet, file: Path, root: Path) -> list[Any]:
+    """The documents of one file; [] and an error (that stops a run) when it cannot be read."""
+    if _outside(file, root):
+        message = f"a symbolic link to a file outside {root}: refused"
+        result.errors.append(ManifestError(str(file), "", "", "", message, stops_run=True))
+        return []
+    try:
+        return read_documents(file)
+    except ManifestYamlError as exc:
+        result.errors.append(
+            ManifestError(str(file), "", "", f"line {exc.line}", exc.message, stops_run=True)
+        )
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        message = f"not valid YAML: {_one_line(exc)}"
+        result.errors.append(ManifestError(str(file), "", "", "", message, stops_run=True))
+    except OSError as exc:
+        message = f"cannot be read: {exc.strerror or type(exc).__name__}"
+        result.errors.append(ManifestError(str(file), "", "", "", message, stops_run=True))
+    return []
 
 
 def _override(doc: dict[str, Any], overrides: Overrides) -> None:
@@ -190,10 +238,13 @@ def _add(result: ManifestSet, file: str, index: int, doc: Any, default_namespace
     api_version = str(doc.get("apiVersion", ""))
     kind = str(doc.get("kind", ""))
     metadata = _mapping(doc.get("metadata"))
-    name = str(metadata.get("name", ""))
-    namespace = str(metadata.get("namespace") or default_namespace)
-    if not name:
-        result.errors.append(ManifestError(file, kind, "", "metadata.name", "is required"))
+    name = metadata.get("name") or ""
+    namespace = metadata.get("namespace") or default_namespace
+    problem = _name_problem(name, namespace)
+    if problem:
+        path, message = problem
+        shown = name if isinstance(name, str) else ""
+        result.errors.append(ManifestError(file, kind, shown, path, message, stops_run=bool(name)))
         return
     if api_version.split("/")[0] == API_GROUP:
         _add_resource(result, Entry(file, kind, name, namespace), doc)
@@ -201,14 +252,26 @@ def _add(result: ManifestSet, file: str, index: int, doc: Any, default_namespace
         _add_keyed(result, file, kind, name, namespace, doc)
 
 
+def _name_problem(name: object, namespace: object) -> tuple[str, str] | None:
+    """(field path, message) when a document's name or namespace breaks Kubernetes' rules."""
+    if not name:
+        return "metadata.name", "is required"
+    if not isinstance(name, str):
+        return "metadata.name", "must be a string"
+    if not is_object_name(name):
+        return "metadata.name", NAME_MESSAGE
+    if not isinstance(namespace, str) or not is_namespace(namespace):
+        return "metadata.namespace", NAMESPACE_MESSAGE
+    return None
+
+
 def _add_resource(result: ManifestSet, entry: Entry, doc: dict[str, Any]) -> None:
     key = (entry.namespace, entry.kind, entry.name)
     if key in result.entries:
         first = result.entries[key].file
+        message = f"defined twice (also in {first})"
         result.errors.append(
-            ManifestError(
-                entry.file, entry.kind, entry.name, "metadata.name", f"defined twice (also in {first})"
-            )
+            ManifestError(entry.file, entry.kind, entry.name, "metadata.name", message, stops_run=True)
         )
         return
     try:
@@ -225,10 +288,22 @@ def _add_keyed(
 ) -> None:
     target = result.secrets if kind == "Secret" else result.config_maps
     if (namespace, name) in target:
-        result.errors.append(ManifestError(file, kind, name, "metadata.name", "defined twice"))
+        first = target[(namespace, name)].file
+        message = f"defined twice (also in {first})"
+        result.errors.append(ManifestError(file, kind, name, "metadata.name", message, stops_run=True))
         return
     data = KeyedData(file, name, namespace)
     encoded_field, text_field = ("data", "stringData") if kind == "Secret" else ("binaryData", "data")
+    bad = [
+        (f"{f}[{key!r}]", KEY_MESSAGE if not _is_key(key) else "must be a string")
+        for f in (encoded_field, text_field)
+        for key, value in _mapping(doc.get(f)).items()
+        if not _is_key(key) or not isinstance(value, str)
+    ]
+    for path, message in bad:
+        result.errors.append(ManifestError(file, kind, name, path, message, stops_run=True))
+    if bad:
+        return
     for key, value in _mapping(doc.get(encoded_field)).items():
         try:
             data.values[str(key)] = base64.b64decode(str(value), validate=True)
@@ -239,6 +314,10 @@ def _add_keyed(
     for key, value in _mapping(doc.get(text_field)).items():
         data.values[str(key)] = str(value).encode("utf-8")
     target[(namespace, name)] = data
+
+
+def _is_key(key: object) -> bool:
+    return isinstance(key, str) and is_key(key)
 
 
 def _mapping(value: Any) -> dict[str, Any]:

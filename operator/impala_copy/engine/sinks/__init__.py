@@ -12,12 +12,14 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from impala_copy.api.plan import CopyPlan, SinkPlan
 from impala_copy.engine.errors import ConfigurationError
 from impala_copy.engine.interfaces import SinkWriter
 from impala_copy.engine.sinks.delimited_text import DelimitedTextFormat
 from impala_copy.engine.sinks.files import FileFormat, FileSink, Naming
-from impala_copy.engine.sinks.filesystems import file_location, open_filesystem
+from impala_copy.engine.sinks.filesystems import file_location, invalid_dataset, open_filesystem
 from impala_copy.engine.sinks.json_lines import JsonLinesFormat
 from impala_copy.engine.sinks.parquet import ParquetFormat
 
@@ -39,6 +41,8 @@ def file_format(sink: SinkPlan) -> FileFormat:
         return FILE_FORMATS[sink.dataset_kind](sink)
     except KeyError:
         raise ConfigurationError(f"{sink.dataset_kind} is not a file dataset") from None
+    except ValidationError as exc:
+        raise invalid_dataset(sink, exc) from None
 
 
 def naming(sink: SinkPlan, fmt: FileFormat) -> Naming:

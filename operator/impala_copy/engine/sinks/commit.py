@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
-STAGING_DIR = "_temporary"
+from impala_copy.api.paths import STAGING_DIR
+
 COMMIT_MANIFEST = "_COMMIT.json"
 
 

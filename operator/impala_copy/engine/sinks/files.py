@@ -24,7 +24,8 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from impala_copy.engine.errors import ConsistencyCheckFailed, CopyError, SinkError
+from impala_copy.api.paths import STAGING_DIR, unsafe_segment
+from impala_copy.engine.errors import ConfigurationError, ConsistencyCheckFailed, CopyError, SinkError
 from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.sinks.commit import Staging
 
@@ -95,6 +96,15 @@ class Naming:
         return re.fullmatch(pattern, name) is not None
 
 
+def check_names(naming: Naming) -> None:
+    """Every name the sink writes in its folder is one plain segment (the models say so; a plan made
+    elsewhere is checked again here)."""
+    for name in (naming.name(0), naming.slot):
+        why = unsafe_segment(name) or ("is the staging folder's name" if name == STAGING_DIR else None)
+        if why:
+            raise ConfigurationError(f"output file name {name!r} {why}: refused")
+
+
 @contextlib.contextmanager
 def sink_errors(action: str) -> Iterator[None]:
     """Turn storage errors into SinkError with what was being done."""
@@ -110,6 +120,7 @@ class FileSink:
     """SinkWriter for files: parts staged under `_temporary`, rotated, published on commit."""
 
     def __init__(self, fs: pafs.FileSystem, base: str, fmt: FileFormat, naming: Naming, run_id: str) -> None:
+        check_names(naming)
         self._fs = fs
         self._format = fmt
         self._naming = naming

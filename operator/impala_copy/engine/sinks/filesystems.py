@@ -7,7 +7,8 @@ the commit protocol in `sinks/commit.py`, so every store gets the same atomic ou
 - PersistentVolumeClaimLocation: the claim is mounted at `sink.volume_path` (in the Job pod
   `/mnt/impala-copy/volumes/<claim>`; from the CLI the folder given with `--volume`). The mount
   must exist: writing into a missing mount point would put the data on the container's own disk
-  and lose it. `folderPath` below it is created.
+  and lose it. `folderPath` below it is created. The file system is confined to the mount
+  (sinks/confined.py): a path that resolves outside it, through a symbolic link, is refused.
 - AmazonS3Location / AzureBlobStorageLocation: Arrow's S3 and Azure file systems, built from the
   linked service and its secrets in `s3.py` and `azure.py` beside this module (credentials,
   endpoints, errors).
@@ -20,11 +21,14 @@ import posixpath
 from collections.abc import Mapping
 
 import pyarrow.fs as pafs
+from pydantic import ValidationError
 
 from impala_copy.api.datasets import FileLocation, LocationType
+from impala_copy.api.kinds import validation_errors
 from impala_copy.api.plan import SinkPlan
 from impala_copy.engine.errors import ConfigurationError, SinkError
 from impala_copy.engine.sinks.azure import open_azure
+from impala_copy.engine.sinks.confined import confined_local
 from impala_copy.engine.sinks.s3 import open_s3
 
 
@@ -33,7 +37,18 @@ def file_location(sink: SinkPlan) -> FileLocation:
     raw = sink.dataset.get("location")
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{sink.dataset_kind} has no location: it is not a file dataset")
-    return FileLocation.model_validate(raw)
+    try:
+        return FileLocation.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid_dataset(sink, exc) from None
+
+
+def invalid_dataset(sink: SinkPlan, exc: ValidationError) -> ConfigurationError:
+    """The plan's dataset breaks a rule of its model (a plan not made by the resolver): which, and why."""
+    problems = "; ".join(
+        f"{path}: {message}" if path else message for path, message in validation_errors(exc)
+    )
+    return ConfigurationError(f"{sink.dataset_kind}: {problems}")
 
 
 def open_filesystem(sink: SinkPlan, secrets: Mapping[str, str]) -> tuple[pafs.FileSystem, str]:
@@ -58,7 +73,7 @@ def _volume(sink: SinkPlan, location: FileLocation, folder: str) -> tuple[pafs.F
             f"PersistentVolumeClaim {location.claim_name!r} is not mounted: {root} is not a directory"
         )
     base = posixpath.join(root, folder) if folder else root
-    fs = pafs.LocalFileSystem()
+    fs = confined_local(root)
     try:
         fs.create_dir(base, recursive=True)
     except OSError as exc:
