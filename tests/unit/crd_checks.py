@@ -37,11 +37,12 @@ def openapi(kind: str) -> dict[str, Any]:
     return schema
 
 
-def _strict(node: dict[str, Any]) -> dict[str, Any]:
+def _strict(node: dict[str, Any], path: str = "") -> dict[str, Any]:
+    """The schema with unknown fields refused where the API server would prune them (never in metadata)."""
     out = dict(node)
     if "properties" in out:
-        out["properties"] = {k: _strict(v) for k, v in out["properties"].items()}
-        if not out.get("x-kubernetes-preserve-unknown-fields"):
+        out["properties"] = {k: _strict(v, f"{path}.{k}") for k, v in out["properties"].items()}
+        if not out.get("x-kubernetes-preserve-unknown-fields") and path != ".metadata":
             out["additionalProperties"] = False
     if isinstance(out.get("additionalProperties"), dict):
         out["additionalProperties"] = _strict(out["additionalProperties"])

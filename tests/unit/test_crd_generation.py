@@ -22,6 +22,7 @@ from tests.unit.crd_checks import compiles
 from typer.testing import CliRunner
 
 from impala_copy.api import crd
+from impala_copy.api.common import NAME_PATTERN
 from impala_copy.api.kinds import KINDS
 from impala_copy.cli import app
 
@@ -147,7 +148,11 @@ def test_schema_is_structural(plural: str) -> None:
     assert problems == []
     assert preserved <= PRESERVED
     assert "status" in preserved
-    assert schema["properties"]["metadata"] == {"type": "object"}
+    # The only metadata constraint a CRD may set: the object's name is a DNS-1123 subdomain.
+    assert schema["properties"]["metadata"] == {
+        "type": "object",
+        "properties": {"name": {"type": "string", "maxLength": 253, "pattern": NAME_PATTERN}},
+    }
     assert schema["required"] == ["spec"]
 
 

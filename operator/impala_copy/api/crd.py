@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from impala_copy.api.common import API_GROUP, API_VERSION, CATEGORY, Resource
+from impala_copy.api.common import API_GROUP, API_VERSION, CATEGORY, NAME_MAX, NAME_PATTERN, Resource
 from impala_copy.api.kinds import KINDS
 from impala_copy.api.model import OPERATOR_SETTING, wire_schema
 
@@ -232,7 +232,12 @@ def openapi_schema(cls: type[Resource]) -> dict[str, Any]:
                 "description": "Kind is the REST resource this object represents.",
                 "type": "string",
             },
-            "metadata": {"type": "object"},
+            # The API server only checks that a custom resource's name is a path segment: ask for a
+            # DNS-1123 subdomain, as for built-in kinds (the only metadata constraint a CRD may set).
+            "metadata": {
+                "type": "object",
+                "properties": {"name": {"type": "string", "maxLength": NAME_MAX, "pattern": NAME_PATTERN}},
+            },
             "spec": spec,
             "status": status,
         },
