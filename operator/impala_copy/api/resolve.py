@@ -282,21 +282,29 @@ def resolve_sink(catalog: Catalog, activity: CopyActivity, layout: Layout) -> Si
     )
 
 
-def resolve_copy(
-    catalog: Catalog, activity: CopyActivity, run_id: str, layout: Layout | None = None
-) -> CopyPlan:
-    """The CopyPlan of an activity, or ResolutionError with a reason and a message naming what is missing."""
-    layout = layout or Layout()
-    referrer = f"CopyActivity {activity.name!r}"
+def _impala_side(
+    catalog: Catalog, activity: CopyActivity | LookupActivity, dataset_name: str, query: str | None
+) -> tuple[ImpalaDataset, ImpalaLinkedService]:
+    """Every reference of an activity checked; its ImpalaDataset and linked service (a table or a query)."""
     check_references(catalog, activity)
-    spec = activity.spec
-    dataset, ls = resolve_impala_dataset(catalog, spec.inputs[0].reference_name, referrer)
-    if spec.source.query is None and dataset.spec.qualified_table() is None:
+    referrer = f"{activity.kind} {activity.name!r}"
+    dataset, ls = resolve_impala_dataset(catalog, dataset_name, referrer)
+    if query is None and dataset.spec.qualified_table() is None:
         raise ResolutionError(
             INVALID_SPEC,
             f"{referrer} has no source.query and its ImpalaDataset {dataset.name!r} names no table: "
             "set source.query, or schema and table on the dataset",
         )
+    return dataset, ls
+
+
+def resolve_copy(
+    catalog: Catalog, activity: CopyActivity, run_id: str, layout: Layout | None = None
+) -> CopyPlan:
+    """The CopyPlan of an activity, or ResolutionError with a reason and a message naming what is missing."""
+    layout = layout or Layout()
+    spec = activity.spec
+    dataset, ls = _impala_side(catalog, activity, spec.inputs[0].reference_name, spec.source.query)
     sink = resolve_sink(catalog, activity, layout)
     extra = [(c.name, c.value) for c in spec.source.additional_columns or []]
     return CopyPlan(
@@ -317,16 +325,10 @@ def resolve_copy(
 def resolve_lookup(
     catalog: Catalog, activity: LookupActivity, run_id: str, layout: Layout | None = None
 ) -> LookupPlan:
+    """The LookupPlan of an activity, or ResolutionError (the same reasons and messages as a copy's)."""
     layout = layout or Layout()
-    referrer = f"LookupActivity {activity.name!r}"
-    check_references(catalog, activity)
     spec = activity.spec
-    dataset, ls = resolve_impala_dataset(catalog, spec.dataset.reference_name, referrer)
-    if spec.source.query is None and dataset.spec.qualified_table() is None:
-        raise ResolutionError(
-            INVALID_SPEC,
-            f"{referrer} has no source.query and its ImpalaDataset {dataset.name!r} names no table",
-        )
+    dataset, ls = _impala_side(catalog, activity, spec.dataset.reference_name, spec.source.query)
     return LookupPlan(
         namespace=activity.namespace,
         activity=activity.name,

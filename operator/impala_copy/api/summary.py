@@ -11,9 +11,9 @@ In a Job the engine writes one as compact JSON to the termination message (`/dev
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from impala_copy.api.common import ApiModel
 from impala_copy.api.lookup_frames import ResultFrames
@@ -197,3 +197,20 @@ class LookupSummary(ApiModel):
         Raises ValueError when an output does not fit: it must go through `frames` instead.
         """
         return _fit(self.to_wire(), ("error", "message"), limit)
+
+
+TaskSummary = TypeVar("TaskSummary", "ConnectionTestSummary", "LookupSummary")
+
+
+def read_summary(text: str, model: type[TaskSummary]) -> TaskSummary | None:
+    """A task's summary from a termination message, or None when the message is not that task's summary."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("task") != model.model_fields["task"].default:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None

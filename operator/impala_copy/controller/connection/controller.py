@@ -18,16 +18,20 @@ from impala_copy.api.kinds import SpecError, parse_resource
 from impala_copy.api.plan import TASK_CONNECTION_TEST, ConnectionTestPlan
 from impala_copy.api.resolve import Layout, impala_connection
 from impala_copy.controller.connection.status import connection_events, connection_status
-from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW
-from impala_copy.controller.core.controller import Actions, PlanContext
+from impala_copy.controller.core.controller import (
+    Actions,
+    PlanContext,
+    observe,
+    run_actions,
+    run_inputs,
+    wanted,
+)
 from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import object_readiness
 from impala_copy.controller.core.ready import plan_ready
-from impala_copy.controller.core.records import Meta, as_dict
-from impala_copy.controller.core.run_plan import RunInputs, plan_runs
-from impala_copy.controller.core.runs import NewAttempt, RunPolicy, Wanted
-from impala_copy.controller.core.status import merge_patch, ready_events
-from impala_copy.controller.core.view import ViewCatalog
+from impala_copy.controller.core.run_plan import plan_runs
+from impala_copy.controller.core.runs import NewAttempt, RunPolicy
+from impala_copy.controller.core.status import ready_events
 
 KIND = "ImpalaLinkedService"
 STATUS_KEY = "connectionTest"
@@ -52,13 +56,10 @@ class ConnectionController:
     def plan(self, body: Mapping[str, Any], ctx: PlanContext) -> Actions:
         if not ctx.settings.connection_tests:
             return plan_ready(body, ctx)
-        old_status = as_dict(ctx.old_status)
-        meta = Meta.of(body)
-        catalog = ViewCatalog(ctx.view, meta.namespace)
-        readiness = object_readiness(body, catalog)
-        refs = frozenset(catalog.seen)
-        if meta.deleting:
-            return Actions(refs=refs)
+        seen = observe(body, ctx, object_readiness)
+        if seen.meta.deleting:
+            return Actions(refs=seen.refs)
+        meta, readiness = seen.meta, seen.checked
         ls = _linked_service(body) if readiness.ready else None
 
         def make_job(start: NewAttempt) -> dict[str, Any] | None:
@@ -71,43 +72,18 @@ class ConnectionController:
                 impala=impala_connection(ls, Layout()),
             )
             owner = JobOwner(name=meta.name, namespace=meta.namespace, uid=meta.uid, kind=KIND)
+            task = TASK_CONNECTION_TEST
             return build_job(
-                plan, owner, ctx.settings.job, start,
-                task=TASK_CONNECTION_TEST, timeout_seconds=TEST_DEADLINE_SECONDS,
-            )  # fmt: skip
+                plan, owner, ctx.settings.job, start, task=task, timeout_seconds=TEST_DEADLINE_SECONDS
+            )
 
         interval = ls.spec.probe_interval_seconds if ls is not None else 0
-        state = plan_runs(
-            RunInputs(
-                kind=KIND,
-                meta=meta,
-                wanted=Wanted(
-                    generation=meta.generation,
-                    run_now=meta.annotations.get(ANNOTATION_RUN_NOW),
-                    policy=_NO_RETRY,
-                    ready=ls is not None,
-                    every_seconds=interval or None,
-                ),
-                make_job=make_job,
-                old_status=old_status,
-                now=ctx.now,
-                history=HISTORY,
-                summary_grace_seconds=ctx.settings.summary_grace_seconds,
-                status_key=STATUS_KEY,
-                extra_jobs=ctx.extra_jobs,
-            ),
-            ctx.view,
-        )
-        status = connection_status(old_status, readiness, state.decision, meta.generation, ctx.now)
-        return Actions(
-            status=status,
-            status_patch=merge_patch(old_status, status),
-            create=state.create,
-            delete=state.delete,
-            events=(*ready_events(old_status, status), *connection_events(old_status, status)),
-            recheck_after=state.recheck_after,
-            refs=refs,
-        )
+        want = wanted(meta, _NO_RETRY, ready=ls is not None, every_seconds=interval or None)
+        inputs = run_inputs(KIND, seen, ctx, want, make_job, HISTORY, status_key=STATUS_KEY)
+        state = plan_runs(inputs, ctx.view)
+        status = connection_status(seen.old, readiness, state.decision, meta.generation, ctx.now)
+        events = [*ready_events(seen.old, status), *connection_events(seen.old, status)]
+        return run_actions(seen, status, state, events)
 
 
 __all__ = ["ConnectionController"]

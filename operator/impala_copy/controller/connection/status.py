@@ -8,14 +8,11 @@ pod); while a test runs, the previous result stays. Events follow changes of Con
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from impala_copy.api.summary import ConnectionTestSummary
+from impala_copy.api.summary import ConnectionTestSummary, read_summary
 from impala_copy.controller.core.constants import EventReason, Reason
 from impala_copy.controller.core.outcome import PENDING
 from impala_copy.controller.core.readiness import Readiness
@@ -43,17 +40,8 @@ NOT_RUNNABLE = frozenset(
 
 
 def summary_of(text: str) -> ConnectionTestSummary | None:
-    """The connection test's summary from a termination message, or None when it is not one."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("task") != "connection-test":
-        return None
-    try:
-        return ConnectionTestSummary.model_validate(data)
-    except ValidationError:
-        return None
+    """The connection test's summary from a termination message, or None."""
+    return read_summary(text, ConnectionTestSummary)
 
 
 def _record(attempt: Attempt) -> dict[str, Any]:

@@ -9,16 +9,21 @@ from impala_copy.api.activities import CopyActivity
 from impala_copy.api.plan import TASK_COPY
 from impala_copy.api.pod_policy import policy_violations
 from impala_copy.controller.copy.status import copy_activity_status
-from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW, Reason
-from impala_copy.controller.core.controller import Actions, PlanContext
+from impala_copy.controller.core.constants import Reason
+from impala_copy.controller.core.controller import (
+    Actions,
+    PlanContext,
+    observe,
+    run_actions,
+    run_inputs,
+    wanted,
+)
 from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import CopyReadiness, Readiness, copy_activity_readiness
-from impala_copy.controller.core.records import Meta, as_dict
-from impala_copy.controller.core.run_plan import RunInputs, plan_runs
-from impala_copy.controller.core.runs import NewAttempt, RunPolicy, Wanted
+from impala_copy.controller.core.run_plan import plan_runs
+from impala_copy.controller.core.runs import NewAttempt, RunPolicy
 from impala_copy.controller.core.settings import Settings
-from impala_copy.controller.core.status import RunView, merge_patch, status_events
-from impala_copy.controller.core.view import ViewCatalog
+from impala_copy.controller.core.status import RunView, status_events
 
 KIND = "CopyActivity"
 
@@ -58,13 +63,12 @@ class CopyController:
     kind = KIND
 
     def plan(self, body: Mapping[str, Any], ctx: PlanContext) -> Actions:
-        old_status = as_dict(ctx.old_status)
-        meta = Meta.of(body)
-        catalog = ViewCatalog(ctx.view, meta.namespace)
-        checked = within_policy(copy_activity_readiness(body, catalog), ctx.settings)
-        refs = frozenset(catalog.seen)
-        if meta.deleting:
-            return Actions(refs=refs)
+        seen = observe(
+            body, ctx, lambda b, catalog: within_policy(copy_activity_readiness(b, catalog), ctx.settings)
+        )
+        if seen.meta.deleting:
+            return Actions(refs=seen.refs)
+        checked, meta = seen.checked, seen.meta
         activity = checked.activity
         policy = activity.spec.policy if activity is not None else None
 
@@ -77,47 +81,21 @@ class CopyController:
             )
             return build_job(plan, owner, ctx.settings.job, start, task=TASK_COPY)
 
-        state = plan_runs(
-            RunInputs(
-                kind=KIND,
-                meta=meta,
-                wanted=Wanted(
-                    generation=meta.generation,
-                    run_now=meta.annotations.get(ANNOTATION_RUN_NOW),
-                    policy=RunPolicy(policy.retry, policy.retry_interval_in_seconds)
-                    if policy
-                    else RunPolicy(),
-                    ready=checked.readiness.ready,
-                ),
-                make_job=make_job,
-                old_status=old_status,
-                now=ctx.now,
-                history=history_limits(activity, ctx.settings),
-                summary_grace_seconds=ctx.settings.summary_grace_seconds,
-                extra_jobs=ctx.extra_jobs,
-            ),
-            ctx.view,
+        retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
+        want = wanted(meta, retries, ready=checked.readiness.ready)
+        history = history_limits(activity, ctx.settings)
+        state = plan_runs(run_inputs(KIND, seen, ctx, want, make_job, history), ctx.view)
+        view = RunView(
+            old=seen.old,
+            generation=meta.generation,
+            readiness=checked.readiness,
+            decision=state.decision,
+            attempts=state.attempts,
+            hide_messages=bool(policy and policy.secure_output),
+            now=ctx.now,
         )
-        status = copy_activity_status(
-            RunView(
-                old=old_status,
-                generation=meta.generation,
-                readiness=checked.readiness,
-                decision=state.decision,
-                attempts=state.attempts,
-                hide_messages=bool(policy and policy.secure_output),
-                now=ctx.now,
-            )
-        )
-        return Actions(
-            status=status,
-            status_patch=merge_patch(old_status, status),
-            create=state.create,
-            delete=state.delete,
-            events=tuple(status_events(old_status, status)),
-            recheck_after=state.recheck_after,
-            refs=refs,
-        )
+        status = copy_activity_status(view)
+        return run_actions(seen, status, state, status_events(seen.old, status))
 
 
 __all__ = ["CopyController", "history_limits"]

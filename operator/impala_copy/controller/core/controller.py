@@ -9,15 +9,18 @@ applies them through the one API client, one status writer and one Event poster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
-from impala_copy.controller.core.records import JobRecord
+from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW
+from impala_copy.controller.core.records import JobRecord, Meta, as_dict
+from impala_copy.controller.core.run_plan import JobFactory, RunInputs, RunState
+from impala_copy.controller.core.runs import RunPolicy, Wanted
 from impala_copy.controller.core.settings import Settings
-from impala_copy.controller.core.status import EventSpec
-from impala_copy.controller.core.view import ClusterView
+from impala_copy.controller.core.status import EventSpec, merge_patch
+from impala_copy.controller.core.view import ClusterView, ViewCatalog
 
 
 @dataclass(frozen=True)
@@ -66,4 +69,92 @@ class KindController(Protocol):
     def plan(self, body: Mapping[str, Any], ctx: PlanContext) -> Actions: ...
 
 
-__all__ = ["Actions", "KindController", "LogRequest", "PlanContext"]
+# ------------------------------------------------------------------ what every controller does first and last
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Observed(Generic[C]):
+    """An object as a controller sees it: metadata, the status last written, its check, what it looked at."""
+
+    meta: Meta
+    old: dict[str, Any]
+    checked: C
+    refs: frozenset[tuple[str, str]]
+
+
+def observe(
+    body: Mapping[str, Any], ctx: PlanContext, check: Callable[[Mapping[str, Any], ViewCatalog], C]
+) -> Observed[C]:
+    """Parse and check the object against the cluster view, remembering every reference looked at."""
+    meta = Meta.of(body)
+    catalog = ViewCatalog(ctx.view, meta.namespace)
+    checked = check(body, catalog)
+    return Observed(meta, dict(as_dict(ctx.old_status)), checked, frozenset(catalog.seen))
+
+
+def wanted(meta: Meta, policy: RunPolicy, *, ready: bool, every_seconds: int | None = None) -> Wanted:
+    """What the object asks for now: its generation, the run-now annotation, retries, a repeat interval."""
+    return Wanted(
+        generation=meta.generation,
+        run_now=meta.annotations.get(ANNOTATION_RUN_NOW),
+        policy=policy,
+        ready=ready,
+        every_seconds=every_seconds,
+    )
+
+
+def run_inputs(
+    kind: str,
+    seen: Observed[Any],
+    ctx: PlanContext,
+    want: Wanted,
+    make_job: JobFactory,
+    history: tuple[int, int],
+    status_key: str = "lastRun",
+) -> RunInputs:
+    return RunInputs(
+        kind=kind,
+        meta=seen.meta,
+        wanted=want,
+        make_job=make_job,
+        old_status=seen.old,
+        now=ctx.now,
+        history=history,
+        summary_grace_seconds=ctx.settings.summary_grace_seconds,
+        status_key=status_key,
+        extra_jobs=ctx.extra_jobs,
+    )
+
+
+def run_actions(
+    seen: Observed[Any],
+    status: dict[str, Any],
+    state: RunState,
+    events: Sequence[EventSpec],
+    **extra: Any,
+) -> Actions:
+    """The actions of a running kind: its status, the Job to create, the Jobs to delete, the Events."""
+    return Actions(
+        status=status,
+        status_patch=merge_patch(seen.old, status),
+        create=state.create,
+        delete=state.delete,
+        events=tuple(events),
+        recheck_after=state.recheck_after,
+        refs=seen.refs,
+        **extra,
+    )
+
+
+__all__ = [
+    "Actions",
+    "KindController",
+    "LogRequest",
+    "Observed",
+    "PlanContext",
+    "observe",
+    "run_actions",
+    "run_inputs",
+    "wanted",
+]

@@ -20,14 +20,23 @@ from impala_copy.api.kinds import SpecError, parse_resource
 from impala_copy.api.lookup_frames import LOG_READ_LIMIT_BYTES, FrameError, decode_frames
 from impala_copy.api.plan import TASK_LOOKUP, LookupPlan
 from impala_copy.api.resolve import INVALID_REFERENCE, INVALID_SPEC, ResolutionError, resolve_lookup
-from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW, ENGINE_CONTAINER, Reason
-from impala_copy.controller.core.controller import Actions, LogRequest, PlanContext
+from impala_copy.controller.core.constants import ENGINE_CONTAINER, Reason
+from impala_copy.controller.core.controller import (
+    Actions,
+    LogRequest,
+    Observed,
+    PlanContext,
+    observe,
+    run_actions,
+    run_inputs,
+    wanted,
+)
 from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import READY, Readiness
 from impala_copy.controller.core.records import Meta, as_dict, as_str
 from impala_copy.controller.core.run_plan import RunInputs, RunState, plan_runs
-from impala_copy.controller.core.runs import Attempt, NewAttempt, RunDecision, RunPolicy, Wanted
-from impala_copy.controller.core.status import RunView, merge_patch, status_events
+from impala_copy.controller.core.runs import Attempt, NewAttempt, RunDecision, RunPolicy
+from impala_copy.controller.core.status import RunView, status_events
 from impala_copy.controller.core.view import ViewCatalog
 from impala_copy.controller.lookup.output import (
     RESULT_TOO_LARGE,
@@ -156,44 +165,43 @@ class LookupController:
     kind = KIND
 
     def plan(self, body: Mapping[str, Any], ctx: PlanContext) -> Actions:
-        old = as_dict(ctx.old_status)
-        meta = Meta.of(body)
-        catalog = ViewCatalog(ctx.view, meta.namespace)
-        checked = check_lookup(body, catalog)
-        refs = frozenset(catalog.seen)
-        if meta.deleting:
-            return Actions(refs=refs)
+        seen = observe(body, ctx, check_lookup)
+        if seen.meta.deleting:
+            return Actions(refs=seen.refs)
+        checked, meta = seen.checked, seen.meta
         activity = checked.activity
-        state = plan_runs(self._inputs(meta, checked, old, ctx), ctx.view)
+        state = plan_runs(self._inputs(seen, ctx), ctx.view)
         secure_input = bool(activity and activity.spec.policy.secure_input)
         attempts = [describe(a, secure_input=secure_input) for a in state.attempts]
         latest = max(attempts, key=lambda a: a.key) if attempts else None
         out = Output(None)
         if latest is not None and activity is not None:
-            out = stored_output(latest, activity, meta, old, ctx)
+            out = stored_output(latest, activity, meta, seen.old, ctx)
         decision = _with_latest(state, out.attempt) if out.attempt is not None else state.decision
         view = RunView(
-            old=old, generation=meta.generation, readiness=checked.readiness, decision=decision,
-            attempts=attempts, hide_messages=bool(activity and activity.spec.policy.secure_output),
+            old=seen.old,
+            generation=meta.generation,
+            readiness=checked.readiness,
+            decision=decision,
+            attempts=attempts,
+            hide_messages=bool(activity and activity.spec.policy.secure_output),
             now=ctx.now,
-        )  # fmt: skip
+        )
         status = lookup_status(view, meta.name, out.result)
-        return Actions(
-            status=status,
-            status_patch=merge_patch(old, status),
-            create=state.create,
-            delete=state.delete,
-            events=tuple(status_events(old, status, LOOKUP_EVENTS)),
-            recheck_after=state.recheck_after,
-            refs=refs,
+        events = status_events(seen.old, status, LOOKUP_EVENTS)
+        return run_actions(
+            seen,
+            status,
+            state,
+            events,
             config_map=out.config_map,
             drop_config_map=out.drop_config_map,
             read_log=out.read_log,
         )
 
     @staticmethod
-    def _inputs(meta: Meta, checked: Checked, old: Mapping[str, Any], ctx: PlanContext) -> RunInputs:
-        activity, plan = checked.activity, checked.plan
+    def _inputs(seen: Observed[Checked], ctx: PlanContext) -> RunInputs:
+        meta, activity, plan = seen.meta, seen.checked.activity, seen.checked.plan
         policy = activity.spec.policy if activity is not None else None
         refresh = activity.spec.refresh_interval if activity is not None else None
 
@@ -201,28 +209,16 @@ class LookupController:
             if plan is None:
                 return None
             owner = JobOwner(name=meta.name, namespace=meta.namespace, uid=meta.uid, kind=KIND)
+            deadline = plan.timeout_seconds + DEADLINE_GRACE_SECONDS
+            run_plan = plan.model_copy(update={"run_id": start.run_id})
             return build_job(
-                plan.model_copy(update={"run_id": start.run_id}), owner, ctx.settings.job, start,
-                task=TASK_LOOKUP, timeout_seconds=plan.timeout_seconds + DEADLINE_GRACE_SECONDS,
-            )  # fmt: skip
+                run_plan, owner, ctx.settings.job, start, task=TASK_LOOKUP, timeout_seconds=deadline
+            )
 
-        return RunInputs(
-            kind=KIND,
-            meta=meta,
-            wanted=Wanted(
-                generation=meta.generation,
-                run_now=meta.annotations.get(ANNOTATION_RUN_NOW),
-                policy=RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy(),
-                ready=plan is not None,
-                every_seconds=duration_seconds(refresh) if refresh else None,
-            ),
-            make_job=make_job,
-            old_status=old,
-            now=ctx.now,
-            history=HISTORY,
-            summary_grace_seconds=ctx.settings.summary_grace_seconds,
-            extra_jobs=ctx.extra_jobs,
-        )
+        retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
+        every = duration_seconds(refresh) if refresh else None
+        want = wanted(meta, retries, ready=plan is not None, every_seconds=every)
+        return run_inputs(KIND, seen, ctx, want, make_job, HISTORY)
 
 
 __all__ = ["LookupController", "check_lookup"]

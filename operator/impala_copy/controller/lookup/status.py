@@ -7,15 +7,12 @@ carried from the old status, so the pod log is read once per run.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from impala_copy.api.summary import LookupSummary
+from impala_copy.api.summary import LookupSummary, read_summary
 from impala_copy.controller.core.constants import EventReason, Reason
 from impala_copy.controller.core.outcome import FAILED, SUCCEEDED, AttemptOutcome
 from impala_copy.controller.core.runs import Attempt
@@ -45,17 +42,8 @@ OUTPUT_FIELDS = ("output", "resultConfigMap", "rowsReturned", "truncated")
 
 
 def lookup_summary(text: str) -> LookupSummary | None:
-    """The lookup's summary from a termination message, or None when it is not one."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("task") != "lookup":
-        return None
-    try:
-        return LookupSummary.model_validate(data)
-    except ValidationError:
-        return None
+    """The lookup's summary from a termination message, or None."""
+    return read_summary(text, LookupSummary)
 
 
 def _rows(n: int) -> str:
