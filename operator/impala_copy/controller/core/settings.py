@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,192 +29,23 @@ class SettingsError(ValueError):
     """A setting with a bad value; the message names the environment variable."""
 
 
+Parser = Callable[[str, str], Any]  # (value, variable name) -> the setting; SettingsError if bad
+
+
+def _text(value: str, name: str) -> str:
+    return value
+
+
 @dataclass(frozen=True)
 class EnvVar:
+    """One variable: its name, default and meaning, the setting it fills (`job.` for the Job defaults)
+    and how its text becomes that setting."""
+
     name: str
     default: str
     help: str
-
-
-ENV_VARS: tuple[EnvVar, ...] = (
-    EnvVar(
-        "IMPALA_COPY_NAMESPACES",
-        "",
-        "Namespaces to watch, comma-separated (globs allowed). Empty: all namespaces.",
-    ),
-    EnvVar("IMPALA_COPY_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
-    EnvVar("IMPALA_COPY_LOG_FORMAT", "full", "plain, full (with time and level) or json."),
-    EnvVar(
-        "IMPALA_COPY_LIVENESS_ENDPOINT",
-        "http://0.0.0.0:8080/healthz",
-        "Where the liveness endpoint listens. Empty: no endpoint.",
-    ),
-    EnvVar(
-        "IMPALA_COPY_METRICS_PORT",
-        "",
-        "Port on which Prometheus metrics are served at /metrics (docs/operator.md#metrics). Empty: none.",
-    ),
-    EnvVar("IMPALA_COPY_WORKERS", "8", "Objects reconciled at the same time."),
-    EnvVar(
-        "IMPALA_COPY_RESYNC_SECONDS", "300", "Every object is reconciled again after this long. 0: never."
-    ),
-    EnvVar(
-        POD_POLICY_ENV,
-        "",
-        "What a CopyActivity's job section may put into its pod, JSON (Helm: podPolicy; docs/security.md). "
-        "Empty: only the engine image, nothing that changes security.",
-    ),
-    EnvVar(
-        "IMPALA_COPY_CONNECTION_TESTS",
-        "true",
-        "Test each ImpalaLinkedService's connection in a Job pod (true/false; docs/lookup.md).",
-    ),
-    EnvVar("IMPALA_COPY_ENGINE_IMAGE", f"impala-copy:{__version__}", "Image of the copy Job pods."),
-    EnvVar("IMPALA_COPY_ENGINE_IMAGE_PULL_POLICY", "IfNotPresent", "Always, IfNotPresent or Never."),
-    EnvVar("IMPALA_COPY_JOB_IMAGE_PULL_SECRETS", "", "Secrets to pull the image with, comma-separated."),
-    EnvVar(
-        "IMPALA_COPY_JOB_SERVICE_ACCOUNT_NAME",
-        "",
-        "Service account of the Job pods. Empty: the namespace's default.",
-    ),
-    EnvVar(
-        "IMPALA_COPY_JOB_RESOURCES",
-        '{"requests":{"cpu":"250m","memory":"512Mi"},"limits":{"memory":"2Gi"}}',
-        "Container resources of the Job pods, JSON (a Kubernetes ResourceRequirements).",
-    ),
-    EnvVar("IMPALA_COPY_JOB_NODE_SELECTOR", "", "Node selector of the Job pods, JSON object."),
-    EnvVar("IMPALA_COPY_JOB_TOLERATIONS", "", "Tolerations of the Job pods, JSON list."),
-    EnvVar("IMPALA_COPY_JOB_AFFINITY", "", "Affinity of the Job pods, JSON object."),
-    EnvVar(
-        "IMPALA_COPY_JOB_TTL_SECONDS_AFTER_FINISHED",
-        "604800",
-        "Seconds a finished Job is kept before Kubernetes deletes it. Empty: until history limits remove it.",
-    ),
-    EnvVar("IMPALA_COPY_JOB_RUN_AS_USER", "65532", "UID of the Job pods (the image's user)."),
-    EnvVar("IMPALA_COPY_JOB_RUN_AS_GROUP", "65532", "GID of the Job pods."),
-    EnvVar("IMPALA_COPY_JOB_FS_GROUP", "65532", "fsGroup of the Job pods: group owner of mounted volumes."),
-    EnvVar(
-        "IMPALA_COPY_SUCCESSFUL_JOBS_HISTORY_LIMIT",
-        "3",
-        "Jobs of succeeded runs kept, when a CopyActivity does not set successfulJobsHistoryLimit.",
-    ),
-    EnvVar(
-        "IMPALA_COPY_FAILED_JOBS_HISTORY_LIMIT",
-        "1",
-        "Jobs of failed runs kept, when a CopyActivity does not set failedJobsHistoryLimit.",
-    ),
-    EnvVar("IMPALA_COPY_POD_NAME", "", "Name of the operator's pod (downward API), reported in Events."),
-)
-
-_DEFAULTS = {var.name: var.default for var in ENV_VARS}
-
-
-@dataclass(frozen=True)
-class JobDefaults:
-    """What a Job pod gets when the CopyActivity's `job` section leaves it out."""
-
-    image: str = f"impala-copy:{__version__}"
-    image_pull_policy: str = "IfNotPresent"
-    image_pull_secrets: tuple[str, ...] = ()
-    service_account_name: str | None = None
-    resources: Mapping[str, Any] = field(
-        default_factory=lambda: {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
-    )
-    node_selector: Mapping[str, str] | None = None
-    tolerations: tuple[Mapping[str, Any], ...] | None = None
-    affinity: Mapping[str, Any] | None = None
-    ttl_seconds_after_finished: int | None = 604800
-    run_as_user: int = 65532
-    run_as_group: int = 65532
-    fs_group: int | None = 65532
-    successful_jobs_history_limit: int = 3
-    failed_jobs_history_limit: int = 1
-    tmp_size_limit: str | None = "1Gi"  # the pod's /tmp emptyDir
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the operator is configured with."""
-
-    namespaces: tuple[str, ...] = ()
-    log_level: str = "INFO"
-    log_format: str = "full"
-    liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
-    metrics_port: int | None = None
-    workers: int = 8
-    resync_seconds: float = 300.0
-    connection_tests: bool = True
-    pod_policy: PodPolicy = field(default_factory=PodPolicy)
-    pod_name: str = ""
-    job: JobDefaults = field(default_factory=JobDefaults)
-    # Not from the environment: how long a finished Job may wait for its pod's summary to be seen.
-    summary_grace_seconds: float = 20.0
-
-    @property
-    def clusterwide(self) -> bool:
-        return not self.namespaces
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Settings from environment variables; SettingsError names the first bad one."""
-
-        def raw(name: str) -> str:
-            return env.get(name, _DEFAULTS[name]).strip()
-
-        return cls(
-            namespaces=parse_namespaces(raw("IMPALA_COPY_NAMESPACES"), "IMPALA_COPY_NAMESPACES"),
-            log_level=_choice(raw("IMPALA_COPY_LOG_LEVEL").upper(), "IMPALA_COPY_LOG_LEVEL", _LEVELS),
-            log_format=_choice(raw("IMPALA_COPY_LOG_FORMAT").lower(), "IMPALA_COPY_LOG_FORMAT", LOG_FORMATS),
-            liveness_endpoint=raw("IMPALA_COPY_LIVENESS_ENDPOINT") or None,
-            metrics_port=_optional_port(raw("IMPALA_COPY_METRICS_PORT"), "IMPALA_COPY_METRICS_PORT"),
-            workers=_int(raw("IMPALA_COPY_WORKERS"), "IMPALA_COPY_WORKERS", minimum=1),
-            resync_seconds=float(
-                _int(raw("IMPALA_COPY_RESYNC_SECONDS"), "IMPALA_COPY_RESYNC_SECONDS", minimum=0)
-            ),
-            connection_tests=_bool(raw("IMPALA_COPY_CONNECTION_TESTS"), "IMPALA_COPY_CONNECTION_TESTS"),
-            pod_policy=_pod_policy(raw(POD_POLICY_ENV)),
-            pod_name=raw("IMPALA_COPY_POD_NAME"),
-            job=JobDefaults(
-                image=_required(raw("IMPALA_COPY_ENGINE_IMAGE"), "IMPALA_COPY_ENGINE_IMAGE"),
-                image_pull_policy=_choice(
-                    raw("IMPALA_COPY_ENGINE_IMAGE_PULL_POLICY"),
-                    "IMPALA_COPY_ENGINE_IMAGE_PULL_POLICY",
-                    PULL_POLICIES,
-                ),
-                image_pull_secrets=_names(
-                    raw("IMPALA_COPY_JOB_IMAGE_PULL_SECRETS"), "IMPALA_COPY_JOB_IMAGE_PULL_SECRETS"
-                ),
-                service_account_name=_optional_name(
-                    raw("IMPALA_COPY_JOB_SERVICE_ACCOUNT_NAME"), "IMPALA_COPY_JOB_SERVICE_ACCOUNT_NAME"
-                ),
-                resources=_json(raw("IMPALA_COPY_JOB_RESOURCES"), "IMPALA_COPY_JOB_RESOURCES", dict) or {},
-                node_selector=_json(
-                    raw("IMPALA_COPY_JOB_NODE_SELECTOR"), "IMPALA_COPY_JOB_NODE_SELECTOR", dict
-                ),
-                tolerations=_tuple(
-                    _json(raw("IMPALA_COPY_JOB_TOLERATIONS"), "IMPALA_COPY_JOB_TOLERATIONS", list)
-                ),
-                affinity=_json(raw("IMPALA_COPY_JOB_AFFINITY"), "IMPALA_COPY_JOB_AFFINITY", dict),
-                ttl_seconds_after_finished=_optional_int(
-                    raw("IMPALA_COPY_JOB_TTL_SECONDS_AFTER_FINISHED"),
-                    "IMPALA_COPY_JOB_TTL_SECONDS_AFTER_FINISHED",
-                ),
-                run_as_user=_int(
-                    raw("IMPALA_COPY_JOB_RUN_AS_USER"), "IMPALA_COPY_JOB_RUN_AS_USER", minimum=1
-                ),
-                run_as_group=_int(
-                    raw("IMPALA_COPY_JOB_RUN_AS_GROUP"), "IMPALA_COPY_JOB_RUN_AS_GROUP", minimum=0
-                ),
-                fs_group=_optional_int(raw("IMPALA_COPY_JOB_FS_GROUP"), "IMPALA_COPY_JOB_FS_GROUP"),
-                successful_jobs_history_limit=_int(
-                    raw("IMPALA_COPY_SUCCESSFUL_JOBS_HISTORY_LIMIT"),
-                    "IMPALA_COPY_SUCCESSFUL_JOBS_HISTORY_LIMIT",
-                ),
-                failed_jobs_history_limit=_int(
-                    raw("IMPALA_COPY_FAILED_JOBS_HISTORY_LIMIT"), "IMPALA_COPY_FAILED_JOBS_HISTORY_LIMIT"
-                ),
-            ),
-        )
+    field: str = ""
+    parse: Parser = _text
 
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -245,9 +76,9 @@ def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _pod_policy(text: str) -> PodPolicy:
+def _pod_policy(text: str, name: str) -> PodPolicy:
     try:
-        return load_pod_policy(text)
+        return load_pod_policy(text, source=name)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
 
@@ -311,6 +142,234 @@ def _json(value: str, name: str, kind: type) -> Any:
 
 def _tuple(value: list[Any] | None) -> tuple[Any, ...] | None:
     return tuple(value) if value is not None else None
+
+
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar(
+        "IMPALA_COPY_NAMESPACES",
+        "",
+        "Namespaces to watch, comma-separated (globs allowed). Empty: all namespaces.",
+        field="namespaces",
+        parse=parse_namespaces,
+    ),
+    EnvVar(
+        "IMPALA_COPY_LOG_LEVEL",
+        "INFO",
+        "DEBUG, INFO, WARNING or ERROR.",
+        field="log_level",
+        parse=lambda v, n: _choice(v.upper(), n, _LEVELS),
+    ),
+    EnvVar(
+        "IMPALA_COPY_LOG_FORMAT",
+        "full",
+        "plain, full (with time and level) or json.",
+        field="log_format",
+        parse=lambda v, n: _choice(v.lower(), n, LOG_FORMATS),
+    ),
+    EnvVar(
+        "IMPALA_COPY_LIVENESS_ENDPOINT",
+        "http://0.0.0.0:8080/healthz",
+        "Where the liveness endpoint listens. Empty: no endpoint.",
+        field="liveness_endpoint",
+        parse=lambda v, n: v or None,
+    ),
+    EnvVar(
+        "IMPALA_COPY_METRICS_PORT",
+        "",
+        "Port on which Prometheus metrics are served at /metrics (docs/operator.md#metrics). Empty: none.",
+        field="metrics_port",
+        parse=_optional_port,
+    ),
+    EnvVar(
+        "IMPALA_COPY_WORKERS",
+        "8",
+        "Objects reconciled at the same time.",
+        field="workers",
+        parse=lambda v, n: _int(v, n, minimum=1),
+    ),
+    EnvVar(
+        "IMPALA_COPY_RESYNC_SECONDS",
+        "300",
+        "Every object is reconciled again after this long. 0: never.",
+        field="resync_seconds",
+        parse=lambda v, n: float(_int(v, n)),
+    ),
+    EnvVar(
+        POD_POLICY_ENV,
+        "",
+        "What a CopyActivity's job section may put into its pod, JSON (Helm: podPolicy; docs/security.md). "
+        "Empty: only the engine image, nothing that changes security.",
+        field="pod_policy",
+        parse=_pod_policy,
+    ),
+    EnvVar(
+        "IMPALA_COPY_CONNECTION_TESTS",
+        "true",
+        "Test each ImpalaLinkedService's connection in a Job pod (true/false; docs/lookup.md).",
+        field="connection_tests",
+        parse=_bool,
+    ),
+    EnvVar(
+        "IMPALA_COPY_ENGINE_IMAGE",
+        f"impala-copy:{__version__}",
+        "Image of the copy Job pods.",
+        field="job.image",
+        parse=_required,
+    ),
+    EnvVar(
+        "IMPALA_COPY_ENGINE_IMAGE_PULL_POLICY",
+        "IfNotPresent",
+        "Always, IfNotPresent or Never.",
+        field="job.image_pull_policy",
+        parse=lambda v, n: _choice(v, n, PULL_POLICIES),
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_IMAGE_PULL_SECRETS",
+        "",
+        "Secrets to pull the image with, comma-separated.",
+        field="job.image_pull_secrets",
+        parse=_names,
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_SERVICE_ACCOUNT_NAME",
+        "",
+        "Service account of the Job pods. Empty: the namespace's default.",
+        field="job.service_account_name",
+        parse=_optional_name,
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_RESOURCES",
+        '{"requests":{"cpu":"250m","memory":"512Mi"},"limits":{"memory":"2Gi"}}',
+        "Container resources of the Job pods, JSON (a Kubernetes ResourceRequirements).",
+        field="job.resources",
+        parse=lambda v, n: _json(v, n, dict) or {},
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_NODE_SELECTOR",
+        "",
+        "Node selector of the Job pods, JSON object.",
+        field="job.node_selector",
+        parse=lambda v, n: _json(v, n, dict),
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_TOLERATIONS",
+        "",
+        "Tolerations of the Job pods, JSON list.",
+        field="job.tolerations",
+        parse=lambda v, n: _tuple(_json(v, n, list)),
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_AFFINITY",
+        "",
+        "Affinity of the Job pods, JSON object.",
+        field="job.affinity",
+        parse=lambda v, n: _json(v, n, dict),
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_TTL_SECONDS_AFTER_FINISHED",
+        "604800",
+        "Seconds a finished Job is kept before Kubernetes deletes it. Empty: until history limits remove it.",
+        field="job.ttl_seconds_after_finished",
+        parse=_optional_int,
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_RUN_AS_USER",
+        "65532",
+        "UID of the Job pods (the image's user).",
+        field="job.run_as_user",
+        parse=lambda v, n: _int(v, n, minimum=1),
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_RUN_AS_GROUP", "65532", "GID of the Job pods.", field="job.run_as_group", parse=_int
+    ),
+    EnvVar(
+        "IMPALA_COPY_JOB_FS_GROUP",
+        "65532",
+        "fsGroup of the Job pods: group owner of mounted volumes.",
+        field="job.fs_group",
+        parse=_optional_int,
+    ),
+    EnvVar(
+        "IMPALA_COPY_SUCCESSFUL_JOBS_HISTORY_LIMIT",
+        "3",
+        "Jobs of succeeded runs kept, when a CopyActivity does not set successfulJobsHistoryLimit.",
+        field="job.successful_jobs_history_limit",
+        parse=_int,
+    ),
+    EnvVar(
+        "IMPALA_COPY_FAILED_JOBS_HISTORY_LIMIT",
+        "1",
+        "Jobs of failed runs kept, when a CopyActivity does not set failedJobsHistoryLimit.",
+        field="job.failed_jobs_history_limit",
+        parse=_int,
+    ),
+    EnvVar(
+        "IMPALA_COPY_POD_NAME",
+        "",
+        "Name of the operator's pod (downward API), reported in Events.",
+        field="pod_name",
+        parse=_text,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class JobDefaults:
+    """What a Job pod gets when the CopyActivity's `job` section leaves it out."""
+
+    image: str = f"impala-copy:{__version__}"
+    image_pull_policy: str = "IfNotPresent"
+    image_pull_secrets: tuple[str, ...] = ()
+    service_account_name: str | None = None
+    resources: Mapping[str, Any] = field(
+        default_factory=lambda: {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
+    )
+    node_selector: Mapping[str, str] | None = None
+    tolerations: tuple[Mapping[str, Any], ...] | None = None
+    affinity: Mapping[str, Any] | None = None
+    ttl_seconds_after_finished: int | None = 604800
+    run_as_user: int = 65532
+    run_as_group: int = 65532
+    fs_group: int | None = 65532
+    successful_jobs_history_limit: int = 3
+    failed_jobs_history_limit: int = 1
+    tmp_size_limit: str | None = "1Gi"  # the pod's /tmp emptyDir
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the operator is configured with."""
+
+    namespaces: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    log_format: str = "full"
+    liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    metrics_port: int | None = None
+    workers: int = 8
+    resync_seconds: float = 300.0
+    connection_tests: bool = True
+    pod_policy: PodPolicy = field(default_factory=PodPolicy)
+    pod_name: str = ""
+    job: JobDefaults = field(default_factory=JobDefaults)
+    # Not from the environment: how long a finished Job may wait for its pod's summary to be seen.
+    summary_grace_seconds: float = 20.0
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Settings from environment variables; SettingsError names the first bad one."""
+        top: dict[str, Any] = {}
+        job: dict[str, Any] = {}
+        for var in ENV_VARS:
+            value = var.parse(env.get(var.name, var.default).strip(), var.name)
+            if var.field.startswith("job."):
+                job[var.field.removeprefix("job.")] = value
+            else:
+                top[var.field] = value
+        return cls(**top, job=JobDefaults(**job))
 
 
 def with_options(
