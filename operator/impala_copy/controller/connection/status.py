@@ -19,6 +19,7 @@ from impala_copy.controller.core.readiness import Readiness
 from impala_copy.controller.core.runs import Attempt, RunDecision
 from impala_copy.controller.core.status import (
     EventSpec,
+    attempt_fields,
     condition,
     effective_readiness,
     merge_conditions,
@@ -46,21 +47,7 @@ def summary_of(text: str) -> ConnectionTestSummary | None:
 
 def _record(attempt: Attempt) -> dict[str, Any]:
     """status.connectionTest: the newest test's Job, so a restart knows it once the Job is gone."""
-    if attempt.recorded is not None:
-        return dict(attempt.recorded)
-    outcome = attempt.outcome
-    record = {
-        "runId": str(attempt.run_number),
-        "attempt": attempt.attempt,
-        "generation": attempt.generation,
-        "trigger": attempt.trigger,
-        "jobName": attempt.job_name,
-        "status": outcome.state,
-        "startTime": outcome.start_time,
-        "completionTime": outcome.completion_time if outcome.finished else None,
-        "reason": outcome.reason if outcome.finished else None,
-    }
-    return {k: v for k, v in record.items() if v is not None}
+    return dict(attempt.recorded) if attempt.recorded is not None else attempt_fields(attempt)
 
 
 def _result(attempt: Attempt, now: datetime) -> tuple[str, str, str, dict[str, Any]] | None:

@@ -10,9 +10,8 @@ from typing import Any
 from impala_copy.api.activities import CopyActivityStatus, LastRun
 from impala_copy.api.summary import RunError
 from impala_copy.controller.core.constants import Reason
-from impala_copy.controller.core.outcome import FAILED
 from impala_copy.controller.core.runs import Attempt
-from impala_copy.controller.core.status import HIDDEN, RunView, run_status
+from impala_copy.controller.core.status import HIDDEN, RunView, attempt_fields, run_status
 
 
 def last_run(attempt: Attempt, secure_output: bool) -> dict[str, Any]:
@@ -28,21 +27,9 @@ def last_run(attempt: Attempt, secure_output: bool) -> dict[str, Any]:
         fields["errors"] = [
             RunError(code=e.code, message=HIDDEN) for e in (summary.errors if summary else [])
         ]
-    fields.update(
-        status=outcome.state,
-        job_name=attempt.job_name,
-        run_id=str(attempt.run_number),
-        trigger=attempt.trigger,
-        attempt=attempt.attempt,
-        generation=attempt.generation,
-        start_time=outcome.start_time,
-        completion_time=outcome.completion_time if outcome.finished else None,
-        reason=outcome.reason if outcome.state == FAILED else None,
-        exit_code=outcome.exit_code if outcome.finished else None,
-    )
     if summary is None:
         fields["errors"] = []
-    return LastRun.model_validate(fields).to_wire()
+    return LastRun.model_validate({**fields, **attempt_fields(attempt)}).to_wire()
 
 
 def copy_activity_status(v: RunView) -> dict[str, Any]:

@@ -100,6 +100,26 @@ class RunView:
     now: datetime
 
 
+def attempt_fields(attempt: Attempt) -> dict[str, Any]:
+    """What status records of any attempt (camelCase; fields without a value left out): its run, Job,
+    trigger, state, times, and the reason and exit code of its end. A restart reads it back
+    (runs.attempt_from_status) once the Job is gone."""
+    outcome = attempt.outcome
+    fields = {
+        "runId": str(attempt.run_number),
+        "attempt": attempt.attempt,
+        "generation": attempt.generation,
+        "trigger": attempt.trigger,
+        "jobName": attempt.job_name,
+        "status": outcome.state,
+        "startTime": outcome.start_time,
+        "completionTime": outcome.completion_time if outcome.finished else None,
+        "reason": outcome.reason if outcome.state == FAILED else None,
+        "exitCode": outcome.exit_code if outcome.finished else None,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def later(old: Any, candidates: Sequence[str | None]) -> str | None:
     """The latest of an old time and some new ones (RFC 3339), or None."""
     best = old if isinstance(old, str) and parse_time(old) else None

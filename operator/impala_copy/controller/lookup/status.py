@@ -19,6 +19,7 @@ from impala_copy.controller.core.runs import Attempt
 from impala_copy.controller.core.status import (
     RunEventWords,
     RunView,
+    attempt_fields,
     condition,
     merge_conditions,
     old_conditions,
@@ -103,26 +104,16 @@ def _last_run(attempt: Attempt, summary: LookupSummary | None) -> dict[str, Any]
     if attempt.recorded is not None:
         return dict(attempt.recorded)
     outcome = attempt.outcome
-    run: dict[str, Any] = {
-        "runId": str(attempt.run_number),
-        "trigger": attempt.trigger,
-        "attempt": attempt.attempt,
-        "generation": attempt.generation,
-        "jobName": attempt.job_name,
-        "status": outcome.state,
-        "startTime": outcome.start_time,
-        "completionTime": outcome.completion_time if outcome.finished else None,
-        "exitCode": outcome.exit_code if outcome.finished else None,
-        "reason": outcome.reason if outcome.state == FAILED else None,
-        "message": outcome.message if outcome.finished else None,
-    }
+    run = attempt_fields(attempt)
+    if outcome.finished:
+        run["message"] = outcome.message
     if summary is not None and outcome.state == SUCCEEDED:
         run.update(
             durationSeconds=round(summary.duration_seconds, 3),
             rowsReturned=summary.rows,
             resultBytes=summary.size_bytes,
         )
-    return {k: v for k, v in run.items() if v is not None}
+    return run
 
 
 def _output_fields(name: str, old: Mapping[str, Any], result: StoredResult | None) -> dict[str, Any]:
