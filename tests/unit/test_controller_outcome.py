@@ -203,3 +203,55 @@ def test_job_failure_without_any_pod() -> None:
     outcome = attempt_outcome(job, pods)
     assert (outcome.state, outcome.reason) == (FAILED, "JobFailed")
     assert "BackoffLimitExceeded" in outcome.message
+
+
+def test_a_terminated_pod_before_the_job_says_so_is_finishing_never_pending() -> None:
+    summary = manifests.summary(rows=5).to_termination_message()
+    for pod_status in (manifests.terminated(0, summary), manifests.terminated(1, "boom")):
+        job, pods = job_and_pod(manifests.job_active(), pod_status)
+        outcome = attempt_outcome(job, pods)
+        assert (outcome.state, outcome.reason) == (RUNNING, "JobRunning")
+        assert outcome.message.endswith("is finishing (its pod has ended)")
+
+
+def test_the_phase_of_a_run_never_goes_back_whatever_the_order_of_pod_and_job_events() -> None:
+    """Pending -> Running -> Succeeded/Failed over each order in which the pod and the Job report."""
+    order = {"Pending": 0, "Running": 1, "Succeeded": 2, "Failed": 2}
+    summary = manifests.summary(rows=5).to_termination_message()
+    ends = [
+        (manifests.terminated(0, summary), manifests.job_succeeded()),
+        (manifests.terminated(1, "boom"), manifests.job_failed("BackoffLimitExceeded", "")),
+    ]
+    for pod_end, job_end in ends:
+        steps = [
+            (manifests.job_active(), None),
+            (manifests.job_active(), manifests.waiting("ContainerCreating", "")),
+            (manifests.job_active(), manifests.running()),
+            (manifests.job_active(), pod_end),  # the pod ended; the Job controller has not caught up
+            (job_end, pod_end),
+        ]
+        phases = [attempt_outcome(*job_and_pod(job, pod)).state for job, pod in steps]
+        assert [order[p] for p in phases] == sorted(order[p] for p in phases), phases
+
+
+def test_a_missing_secret_reported_by_the_kubelet_names_it() -> None:
+    cases = {
+        'secret "impala-credentials" not found': (
+            "SecretNotFound",
+            "Secret 'impala-credentials' was not found (the run starts once it exists)",
+        ),
+        "couldn't find key passwd in Secret default/impala-credentials": (
+            "SecretKeyNotFound",
+            "Secret 'impala-credentials' has no key 'passwd' (the run starts once it exists)",
+        ),
+        'configmap "impala-ca" not found': (
+            "ConfigMapNotFound",
+            "ConfigMap 'impala-ca' was not found (the run starts once it exists)",
+        ),
+    }
+    for kubelet, (reason, message) in cases.items():
+        job, pods = job_and_pod(
+            manifests.job_active(), manifests.waiting("CreateContainerConfigError", kubelet)
+        )
+        outcome = attempt_outcome(job, pods)
+        assert (outcome.state, outcome.reason, outcome.message) == (PENDING, reason, message)

@@ -197,3 +197,13 @@ def test_merge_patch() -> None:
     assert merge_patch(old, new) == {"b": {"d": 4}, "e": [1, 2], "f": "x", "gone": None}
     assert merge_patch(new, new) == {}
     assert merge_patch({"b": {"c": 1}}, {"b": {}}) == {"b": {"c": None}}
+
+
+def test_run_failed_event_says_it_once_and_whether_a_retry_follows() -> None:
+    pending = scenarios()["pending"]["status"]
+    failed = scenarios()["failed-engine-error"]["status"]
+    events = status_events(pending, failed)
+    assert [e.message for e in events if e.reason == "RunFailed"] == [
+        "run 1 attempt 1 failed: AuthenticationFailed: user 'alice' was rejected by the server "
+        "(a configuration error: no retry follows)"
+    ]

@@ -78,8 +78,14 @@ def _on(ref: ResourceRef) -> tuple[str, str, str]:
 def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: LoginFn | None = None) -> Runtime:
     """Register every handler in `registry`; the returned Runtime is what they drive."""
     runtime = Runtime(settings, CONTROLLERS)
-    labelled = {LABEL_ACTIVITY: kopf.PRESENT}
+    _register_lifecycle(registry, runtime, login)
+    _register_our_kinds(registry, runtime)
+    _register_runs(registry, runtime)
+    _register_referenced(registry, runtime)
+    return runtime
 
+
+def _register_lifecycle(registry: kopf.OperatorRegistry, runtime: Runtime, login: LoginFn | None) -> None:
     @kopf.on.login(registry=registry)
     def _login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         info = (login or kopf.login_via_client)(**kwargs)
@@ -103,7 +109,8 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
     def _probe(**_: Any) -> dict[str, int]:
         return runtime.probe()
 
-    # ---------------------------------------------------------------- our kinds
+
+def _register_our_kinds(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     for kind, ref in OURS.items():
 
         def _index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
@@ -116,7 +123,11 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
         kopf.index(*_on(ref), id=object_index_id(kind), registry=registry)(_index)
         kopf.on.event(*_on(ref), id=f"changed_{kind.lower()}", registry=registry)(_changed)
 
-    # ---------------------------------------------------------------- Jobs of runs and their pods
+
+def _register_runs(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+    """The Jobs of runs (copies, lookups, connection tests) and their pods."""
+    labelled = {LABEL_ACTIVITY: kopf.PRESENT}
+
     @kopf.index(*_on(JOBS), id=JOBS_INDEX, labels=labelled, registry=registry)
     def _jobs(body: kopf.Body, **_: Any) -> dict[tuple[str, str, str], records.JobRecord] | None:
         job = records.job_record(body)
@@ -135,7 +146,10 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
     def _pod_changed(body: kopf.Body, **_: Any) -> None:
         runtime.pod_changed(body)
 
-    # ---------------------------------------------------------------- referenced objects: names and keys
+
+def _register_referenced(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+    """ConfigMaps (key names only) and PersistentVolumeClaims (phase) that objects refer to."""
+
     @kopf.index(*_on(CONFIG_MAPS), id=CONFIG_MAPS_INDEX, registry=registry)
     def _config_maps(body: kopf.Body, **_: Any) -> dict[tuple[str, str], frozenset[str]]:
         meta = records.Meta.of(body)
@@ -153,5 +167,3 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, *, login: Logi
             runtime.referenced_changed(_kind, body, type)
 
         kopf.on.event(*_on(ref), id=f"referenced_{ref.plural}", registry=registry)(_referenced)
-
-    return runtime

@@ -125,34 +125,14 @@ def _attempt_outcome(
     started: str | None,
 ) -> AttemptOutcome:
     complete = job.condition("Complete") or job.condition("SuccessCriteriaMet")
-    failed = job.condition("Failed") or job.condition("FailureTarget")
     if complete is not None:
-        succeeded = [p for p in terminated if p.container.exit_code == 0]
-        summary = _combine(
-            [s for s in (parse_summary(p.container.message) for p in succeeded) if s is not None]
-        )
-        message = (
-            f"copied {summary.rows_copied} rows in {summary.copy_duration:.1f}s"
-            if summary is not None
-            else "the Job completed"
-        )
-        return AttemptOutcome(
-            state=SUCCEEDED,
-            reason=Reason.RUN_SUCCEEDED,
-            message=message,
-            summary=summary,
-            exit_code=0,
-            completion_time=job.completion_time or complete.time,
-            summary_missing=summary is None,
-            start_time=started,
-        )
-
+        return _succeeded(job, complete.time, terminated, started)
+    failed = job.condition("Failed") or job.condition("FailureTarget")
     if failed is not None:
         last = terminated[-1] if terminated else newest
         exit_code = last.container.exit_code if last is not None else None
         summary = summaries[-1] if summaries else None
         reason, message = _failure_reason(job, failed.reason, failed.message, last, summary)
-        retryable = exit_code != EXIT_CONFIGURATION and failed.reason != "PodFailurePolicy"
         return AttemptOutcome(
             state=FAILED,
             reason=reason,
@@ -160,51 +140,56 @@ def _attempt_outcome(
             summary=summary,
             exit_code=exit_code,
             completion_time=failed.time or job.completion_time,
-            retryable=retryable,
+            retryable=exit_code != EXIT_CONFIGURATION and failed.reason != "PodFailurePolicy",
             start_time=started,
         )
+    found = _pod_state(job, newest) if newest is not None else None
+    state, reason, message = found or (
+        PENDING,
+        Reason.JOB_PENDING,
+        f"Job {job.name} is waiting for its pod to start",
+    )
+    return AttemptOutcome(state=state, reason=reason, message=message, start_time=started)
 
-    if newest is not None:
-        waiting = newest.container
-        missing = missing_reference(waiting.message) if waiting.state == "waiting" else None
-        if missing is not None and waiting.reason == Reason.CREATE_CONTAINER_CONFIG_ERROR:
-            return AttemptOutcome(state=PENDING, reason=missing[0], message=missing[1], start_time=started)
-        if waiting.state == "terminated" or newest.phase in ("Succeeded", "Failed"):
-            # The pod has ended and the Job controller has not said so yet: finishing, never pending again.
-            return AttemptOutcome(
-                state=RUNNING,
-                reason=Reason.JOB_RUNNING,
-                message=f"Job {job.name} is finishing (its pod has ended)",
-                start_time=started,
-            )
-        if waiting.state == "waiting" and waiting.reason in STUCK_WAITING_REASONS:
-            detail = waiting.message or waiting.reason
-            return AttemptOutcome(
-                state=PENDING,
-                reason=waiting.reason,
-                message=_shorten(f"pod {newest.name}: {detail}"),
-                start_time=started,
-            )
-        if newest.unschedulable:
-            return AttemptOutcome(
-                state=PENDING,
-                reason=Reason.UNSCHEDULABLE,
-                message=_shorten(f"pod {newest.name}: {newest.unschedulable}"),
-                start_time=started,
-            )
-        if newest.phase == "Running" or waiting.state == "running":
-            return AttemptOutcome(
-                state=RUNNING,
-                reason=Reason.JOB_RUNNING,
-                message=f"Job {job.name} is running",
-                start_time=started,
-            )
+
+def _succeeded(
+    job: JobRecord, when: str | None, terminated: Sequence[PodRecord], started: str | None
+) -> AttemptOutcome:
+    succeeded = [p for p in terminated if p.container.exit_code == 0]
+    summary = _combine([s for s in (parse_summary(p.container.message) for p in succeeded) if s is not None])
+    message = (
+        f"copied {summary.rows_copied} rows in {summary.copy_duration:.1f}s"
+        if summary is not None
+        else "the Job completed"
+    )
     return AttemptOutcome(
-        state=PENDING,
-        reason=Reason.JOB_PENDING,
-        message=f"Job {job.name} is waiting for its pod to start",
+        state=SUCCEEDED,
+        reason=Reason.RUN_SUCCEEDED,
+        message=message,
+        summary=summary,
+        exit_code=0,
+        completion_time=job.completion_time or when,
+        summary_missing=summary is None,
         start_time=started,
     )
+
+
+def _pod_state(job: JobRecord, pod: PodRecord) -> tuple[str, str, str] | None:
+    """(state, reason, message) of an attempt whose Job has not ended, from its newest pod; None: pending."""
+    container = pod.container
+    missing = missing_reference(container.message) if container.state == "waiting" else None
+    if missing is not None and container.reason == Reason.CREATE_CONTAINER_CONFIG_ERROR:
+        return PENDING, missing[0], missing[1]
+    if container.state == "terminated" or pod.phase in ("Succeeded", "Failed"):
+        # The pod has ended and the Job controller has not said so yet: finishing, never pending again.
+        return RUNNING, Reason.JOB_RUNNING, f"Job {job.name} is finishing (its pod has ended)"
+    if container.state == "waiting" and container.reason in STUCK_WAITING_REASONS:
+        return PENDING, container.reason, _shorten(f"pod {pod.name}: {container.message or container.reason}")
+    if pod.unschedulable:
+        return PENDING, Reason.UNSCHEDULABLE, _shorten(f"pod {pod.name}: {pod.unschedulable}")
+    if pod.phase == "Running" or container.state == "running":
+        return RUNNING, Reason.JOB_RUNNING, f"Job {job.name} is running"
+    return None
 
 
 def _combine(summaries: list[RunSummary]) -> RunSummary | None:
