@@ -179,3 +179,30 @@ def test_no_attempt_in_an_empty_or_garbled_status() -> None:
     assert attempt_from_status({}, NOW) is None
     assert attempt_from_status({"lastRun": "oops"}, NOW) is None
     assert attempt_from_status({"lastRun": {"runId": "not-a-number"}}, NOW) is None
+
+
+def test_an_interval_repeats_a_finished_run_after_it_ended() -> None:
+    every = Wanted(generation=1, run_now=None, policy=RunPolicy(0, 60), ready=True, every_seconds=600)
+    done = attempt(finished=NOW - timedelta(minutes=5))
+    decision = which_run(every, [done], NOW)
+    assert decision.start is None
+    assert decision.next_at == NOW + timedelta(minutes=5)
+    assert decision.wake_at == NOW + timedelta(minutes=5)
+    decision = which_run(every, [done], NOW + timedelta(minutes=5))
+    assert decision.start == NewAttempt(2, 1, 1, None, "interval")
+    # A failure is repeated by the interval too once no retry is left; a run in progress never.
+    failed = attempt(state=FAILED, finished=NOW - timedelta(minutes=20))
+    assert which_run(every, [failed], NOW).start == NewAttempt(2, 1, 1, None, "interval")
+    assert which_run(every, [attempt(state=RUNNING, finished=None)], NOW).start is None
+    # Not ready: the repeat waits for the references.
+    blocked = Wanted(generation=1, run_now=None, policy=RunPolicy(0, 60), ready=False, every_seconds=600)
+    assert which_run(blocked, [failed], NOW).blocked_by == "references"
+
+
+def test_a_retry_comes_before_the_interval() -> None:
+    every = Wanted(generation=1, run_now=None, policy=RunPolicy(1, 60), ready=True, every_seconds=3600)
+    failed = attempt(state=FAILED, finished=NOW - timedelta(seconds=30))
+    decision = which_run(every, [failed], NOW)
+    assert decision.start is None
+    assert decision.retry_at == NOW + timedelta(seconds=30)
+    assert which_run(every, [failed], NOW + timedelta(seconds=30)).start == NewAttempt(1, 2, 1, None, "retry")

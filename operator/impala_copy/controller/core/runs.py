@@ -100,21 +100,24 @@ def latest_attempt(attempts: Sequence[Attempt]) -> Attempt | None:
     return max(attempts, key=lambda a: a.key) if attempts else None
 
 
+def _new_run_trigger(wanted: Wanted, latest: Attempt | None) -> str | None:
+    """Why a new run is wanted (create, specChange, runNow), or None."""
+    if latest is None:
+        return Trigger.CREATE
+    if latest.generation < wanted.generation:
+        return Trigger.SPEC_CHANGE
+    if wanted.run_now is not None and wanted.run_now != latest.run_now:
+        return Trigger.RUN_NOW
+    return None
+
+
 def which_run(wanted: Wanted, attempts: Sequence[Attempt], now: datetime) -> RunDecision:
     """The attempt to start now (if any), and what else is pending, from the observed attempts."""
     latest = latest_attempt(attempts)
     total = 1 + wanted.policy.retry
     if wanted.deleting:
         return RunDecision(latest=latest, attempts_total=total)
-
-    trigger: str | None = None
-    if latest is None:
-        trigger = Trigger.CREATE
-    elif latest.generation < wanted.generation:
-        trigger = Trigger.SPEC_CHANGE
-    elif wanted.run_now is not None and wanted.run_now != latest.run_now:
-        trigger = Trigger.RUN_NOW
-
+    trigger = _new_run_trigger(wanted, latest)
     if trigger is not None:
         if latest is not None and not latest.outcome.finished:
             return RunDecision(latest=latest, blocked_by="active", attempts_total=total)
@@ -123,7 +126,6 @@ def which_run(wanted: Wanted, attempts: Sequence[Attempt], now: datetime) -> Run
         number = latest.run_number + 1 if latest is not None else 1
         start = NewAttempt(number, 1, wanted.generation, wanted.run_now, trigger)
         return RunDecision(start=start, latest=latest, attempts_total=total)
-
     assert latest is not None
     outcome = latest.outcome
     if not (outcome.state == FAILED and outcome.retryable and latest.attempt < total):
