@@ -116,31 +116,33 @@ def _complex_text(value: str) -> Any:
         return value
 
 
+def _sequence(value: list[Any] | tuple[Any, ...]) -> Any:
+    if value and all(isinstance(item, tuple) and len(item) == 2 for item in value):
+        # An Arrow MAP comes back as a list of (key, value) pairs.
+        return {str(k): json_value(v) for k, v in value}
+    return [json_value(v) for v in value]
+
+
+# (Python type, its JSON form), tried in order: datetime before date (a datetime is a date).
+_JSON_FORMS: tuple[tuple[type | tuple[type, ...], Callable[[Any], Any]], ...] = (
+    (float, _float),
+    (Decimal, _decimal),
+    (dt.datetime, _timestamp),
+    ((dt.date, dt.time), lambda v: v.isoformat()),
+    ((bytes, bytearray, memoryview), lambda v: _binary(bytes(v))),
+    (dict, lambda v: {str(k): json_value(x) for k, x in v.items()}),
+    ((list, tuple), _sequence),
+    (dt.timedelta, lambda v: v.total_seconds()),
+)
+
+
 def json_value(value: Any) -> Any:
     """One Python value (from Arrow's to_pylist) as JSON, following the documented mapping."""
     if value is None or isinstance(value, bool | int | str):
         return value
-    if isinstance(value, float):
-        return _float(value)
-    if isinstance(value, Decimal):
-        return _decimal(value)
-    if isinstance(value, dt.datetime):
-        return _timestamp(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return _binary(bytes(value))
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        if value and all(isinstance(item, tuple) and len(item) == 2 for item in value):
-            # An Arrow MAP comes back as a list of (key, value) pairs.
-            return {str(k): json_value(v) for k, v in value}
-        return [json_value(v) for v in value]
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
+    for kind, form in _JSON_FORMS:
+        if isinstance(value, kind):
+            return form(value)
     return str(value)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -51,33 +52,41 @@ def is_json_number(typ: pa.DataType) -> bool:
     return bool(pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ))
 
 
-def text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The column as a string array, NULLs kept as NULLs."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    typ = arr.type
-    if pa.types.is_string(typ):
-        return arr
-    if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
-        return arr.cast(pa.string())
-    if pa.types.is_floating(typ):
-        return _floating(arr)
-    if pa.types.is_timestamp(typ):
-        return _timestamp(arr)
-    if pa.types.is_null(typ):
-        return pa.nulls(len(arr), pa.string())
-    if pa.types.is_binary(typ) or pa.types.is_large_binary(typ) or pa.types.is_fixed_size_binary(typ):
-        return _base64(arr)
-    if pa.types.is_decimal(typ):
-        return _decimal(arr)
-    if is_json_number(typ) or pa.types.is_boolean(typ) or pa.types.is_date(typ):
-        return arr.cast(pa.string())
+def _is_binary(typ: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_binary(typ) or pa.types.is_large_binary(typ) or pa.types.is_fixed_size_binary(typ)
+    )
+
+
+def _as_text(arr: pa.Array) -> pa.Array:
     try:
         return arr.cast(pa.string())
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
         return pa.array(
             [None if v is None else json.dumps(v, default=str) for v in arr.to_pylist()], pa.string()
         )
+
+
+# (which columns, how they become text), tried in order; anything else is cast, or written as JSON.
+_TEXT_FORMS: tuple[tuple[Callable[[pa.DataType], bool], Callable[[pa.Array], pa.Array]], ...] = (
+    (pa.types.is_string, lambda arr: arr),
+    (lambda t: pa.types.is_large_string(t) or pa.types.is_string_view(t), lambda arr: arr.cast(pa.string())),
+    (pa.types.is_floating, lambda arr: _floating(arr)),
+    (pa.types.is_timestamp, lambda arr: _timestamp(arr)),
+    (pa.types.is_null, lambda arr: pa.nulls(len(arr), pa.string())),
+    (_is_binary, lambda arr: _base64(arr)),
+    (pa.types.is_decimal, lambda arr: _decimal(arr)),
+)
+
+
+def text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The column as a string array, NULLs kept as NULLs."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    for matches, form in _TEXT_FORMS:
+        if matches(arr.type):
+            return form(arr)
+    return _as_text(arr)
 
 
 def _floating(arr: pa.Array) -> pa.Array:
