@@ -120,31 +120,37 @@ class _Converter:
         target: dict[str, Any] = self.defs[ref[len(prefix) :]]
         return target
 
+    def _inline(self, node: dict[str, Any], description: str | None) -> tuple[dict[str, Any], str | None]:
+        """A `$ref` replaced by its target (the field's own description and default win)."""
+        if "$ref" not in node:
+            return node, description
+        target = dict(self._resolve(node.pop("$ref")))
+        own = description
+        description = own or target.pop("description", None)
+        target.pop("description", None)
+        merged = {
+            **target,
+            **{k: v for k, v in node.items() if k != "default"},
+            "default": node.get("default"),
+        }
+        return merged, description
+
+    def _optional(self, node: dict[str, Any], description: str | None, path: str) -> dict[str, Any]:
+        """`anyOf: [X, null]` as an optional X (the API server prunes a null of a non-nullable field)."""
+        options = [o for o in node.pop("anyOf") if o != {"type": "null"}]
+        if len(options) != 1:
+            raise SchemaError(f"{path}: a union of {len(options)} types has no structural form")
+        inner = dict(options[0])
+        merged = {**node, **inner, "description": description or inner.get("description")}
+        if "default" in node:
+            merged["default"] = node["default"]
+        return merged
+
     def convert(self, node: dict[str, Any], path: str) -> dict[str, Any]:
         node = dict(node)
-        description = node.pop("description", None)
-        if "$ref" in node:
-            target = dict(self._resolve(node.pop("$ref")))
-            field_description = description
-            description = target.pop("description", None)
-            if field_description:
-                description = field_description
-            node = {
-                **target,
-                **{k: v for k, v in node.items() if k != "default"},
-                "default": node.get("default"),
-            }
+        node, description = self._inline(node, node.pop("description", None))
         if "anyOf" in node:
-            options = [o for o in node.pop("anyOf") if o != {"type": "null"}]
-            if len(options) != 1:
-                raise SchemaError(f"{path}: a union of {len(options)} types has no structural form")
-            inner = dict(options[0])
-            inner_description = inner.get("description")
-            merged = {**node, **inner}
-            merged["description"] = description or inner_description
-            if "default" in node:
-                merged["default"] = node["default"]
-            return self.convert(merged, path)
+            return self.convert(self._optional(node, description, path), path)
         for key in ("oneOf", "allOf", "not", "prefixItems"):
             if key in node:
                 raise SchemaError(f"{path}: {key} has no structural form")
@@ -155,36 +161,39 @@ class _Converter:
         if self.with_defaults and _crd_default(node) is not None:
             out["default"] = _crd_default(node)
         for key, value in node.items():
-            if key in _DROPPED:
-                continue
-            if key == "const":
-                out["enum"] = [value]
-            elif key == "properties":
-                out["properties"] = {
-                    name: self.convert(child, f"{path}.{name}") for name, child in value.items()
-                }
-            elif key == "items":
-                out["items"] = self.convert(value, f"{path}[*]")
-            elif key == "additionalProperties":
-                if value is False:
-                    continue  # properties alone say it; unknown fields are pruned or refused by the server
-                if value is True or value == {}:
-                    out["x-kubernetes-preserve-unknown-fields"] = True
-                else:
-                    out["additionalProperties"] = self.convert(value, f"{path}.*")
-            elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
-                bound = "minimum" if key == "exclusiveMinimum" else "maximum"
-                out[bound] = value
-                out[key] = True
-            else:
-                out[key] = value
-        if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
-            out["x-kubernetes-preserve-unknown-fields"] = True
-        if out.get("type") == "string" and "enum" in out and "maxLength" not in out:
-            out["maxLength"] = max(len(str(v)) for v in out["enum"])
-        if "type" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
-            raise SchemaError(f"{path}: no type")
-        return _ordered(out)
+            if key not in _DROPPED:
+                self._keyword(out, key, value, path)
+        return _finished(out, path)
+
+    def _keyword(self, out: dict[str, Any], key: str, value: Any, path: str) -> None:
+        """One JSON-schema keyword in its structural form."""
+        if key == "const":
+            out["enum"] = [value]
+        elif key == "properties":
+            out["properties"] = {name: self.convert(child, f"{path}.{name}") for name, child in value.items()}
+        elif key == "items":
+            out["items"] = self.convert(value, f"{path}[*]")
+        elif key == "additionalProperties":
+            if value is True or value == {}:
+                out["x-kubernetes-preserve-unknown-fields"] = True
+            elif value is not False:  # False: properties alone say it; unknown fields are pruned or refused
+                out["additionalProperties"] = self.convert(value, f"{path}.*")
+        elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
+        else:
+            out[key] = value
+
+
+def _finished(out: dict[str, Any], path: str) -> dict[str, Any]:
+    """An object without fields keeps unknown fields; a string enum gets a maxLength (CEL cost)."""
+    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    if out.get("type") == "string" and "enum" in out and "maxLength" not in out:
+        out["maxLength"] = max(len(str(v)) for v in out["enum"])
+    if "type" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+        raise SchemaError(f"{path}: no type")
+    return _ordered(out)
 
 
 def _ordered(node: dict[str, Any]) -> dict[str, Any]:

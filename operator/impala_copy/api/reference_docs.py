@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,10 +262,7 @@ def _anchor(kind: str) -> str:
     return kind.lower()
 
 
-def render() -> str:
-    """The whole text of docs/reference.md."""
-    out: list[str] = []
-    add = out.append
+def _intro(add: Callable[[str], None]) -> None:
     add("# API reference")
     add("")
     add("<!-- Generated from the models in operator/impala_copy/api by `make generate`. Do not edit. -->")
@@ -282,7 +279,7 @@ def render() -> str:
         "when an object is written, so `kubectl get -o yaml` shows them and `kubectl explain` names them; "
         "the CLI applies the same defaults to the manifests it reads. A default of `{}` (e.g. "
         "`spec.source`, `spec.policy`) makes the section present so its own fields' defaults apply. "
-        "\"operator's `job...`\" means the field has no default in the CRD: when it is not written, the "
+        '"operator\'s `job...`" means the field has no default in the CRD: when it is not written, the '
         "operator uses that setting of its Helm values. A field written as `null` counts as not written "
         "(it takes its default). References (`referenceName`, `secretKeyRef`, `configMapKeyRef`, "
         "`claimName`) never leave the namespace of the object."
@@ -294,6 +291,9 @@ def render() -> str:
         short = ", ".join(f"`{n}`" for n in cls.KIND_INFO.short_names)
         add(f"| [{kind}](#{_anchor(kind)}) | {short} | {ADF_COUNTERPART[kind]} |")
     add("")
+
+
+def _rules(add: Callable[[str], None], per_kind: dict[str, tuple[Any, Any, Any]]) -> None:
     add("## Validation rules and where they are enforced")
     add("")
     add(
@@ -339,50 +339,61 @@ def render() -> str:
     add("")
     add("| Kind | On | Message |")
     add("| --- | --- | --- |")
-    per_kind = {kind: _kind_rows(cls) for kind, cls in KINDS.items()}
     for kind, (_, _, rules) in per_kind.items():
         for rule in rules:
             add(f"| {kind} | `{rule.path}` | {_cell(rule.message)} |")
-    for kind, cls in KINDS.items():
-        spec_rows, status_rows, rules = per_kind[kind]
-        spec_cls = cls.model_fields["spec"].annotation
-        doc = _ADF.sub("", _one_line((getattr(spec_cls, "__doc__", None) or "").split("\n\n")[0]))
-        add("")
-        add(f"## {kind}")
-        add("")
-        add(
-            f"{_cell(doc)} ADF: {ADF_COUNTERPART[kind]}. "
-            f"Short names: {', '.join(f'`{n}`' for n in cls.KIND_INFO.short_names)}."
-        )
-        add("")
-        add("| Field | Type | Default | ADF | Description |")
-        add("| --- | --- | --- | --- | --- |")
-        for row in spec_rows:
-            name = f"**`{row.path}`**" if row.required else f"`{row.path}`"
-            adf = _code_cell(row.adf) if row.adf and " " not in row.adf else _cell(row.adf) or "—"
-            add(f"| {name} | {row.type} | {row.default} | {adf} | {_cell(row.description)} |")
-        add("")
-        add("Fields in **bold** are required.")
-        if rules:
-            add("")
-            add("Rules:")
-            add("")
-            for rule in rules:
-                add(f"- on `{rule.path}`: {_cell(rule.message)} — `{rule.cel}`")
-        if kind in ADF_NOT_HERE:
-            add("")
-            add("ADF properties with no field of that name:")
-            add("")
-            for prop, why in ADF_NOT_HERE[kind]:
-                add(f"- {prop}: {why}")
-        add("")
-        add(f"Status of {kind} (written by the operator):")
-        add("")
-        add("| Field | Type | Description |")
-        add("| --- | --- | --- |")
-        for row in status_rows:
-            add(f"| `{row.path}` | {row.type} | {_cell(row.description)} |")
+
+
+def _kind(add: Callable[[str], None], kind: str, cls: Any, rows: tuple[Any, Any, Any]) -> None:
+    spec_rows, status_rows, rules = rows
+    spec_cls = cls.model_fields["spec"].annotation
+    doc = _ADF.sub("", _one_line((getattr(spec_cls, "__doc__", None) or "").split("\n\n")[0]))
     add("")
+    add(f"## {kind}")
+    add("")
+    add(
+        f"{_cell(doc)} ADF: {ADF_COUNTERPART[kind]}. "
+        f"Short names: {', '.join(f'`{n}`' for n in cls.KIND_INFO.short_names)}."
+    )
+    add("")
+    add("| Field | Type | Default | ADF | Description |")
+    add("| --- | --- | --- | --- | --- |")
+    for row in spec_rows:
+        name = f"**`{row.path}`**" if row.required else f"`{row.path}`"
+        adf = _code_cell(row.adf) if row.adf and " " not in row.adf else _cell(row.adf) or "—"
+        add(f"| {name} | {row.type} | {row.default} | {adf} | {_cell(row.description)} |")
+    add("")
+    add("Fields in **bold** are required.")
+    if rules:
+        add("")
+        add("Rules:")
+        add("")
+        for rule in rules:
+            add(f"- on `{rule.path}`: {_cell(rule.message)} — `{rule.cel}`")
+    if kind in ADF_NOT_HERE:
+        add("")
+        add("ADF properties with no field of that name:")
+        add("")
+        for prop, why in ADF_NOT_HERE[kind]:
+            add(f"- {prop}: {why}")
+    add("")
+    add(f"Status of {kind} (written by the operator):")
+    add("")
+    add("| Field | Type | Description |")
+    add("| --- | --- | --- |")
+    for row in status_rows:
+        add(f"| `{row.path}` | {row.type} | {_cell(row.description)} |")
+
+
+def render() -> str:
+    """The whole text of docs/reference.md."""
+    out: list[str] = []
+    _intro(out.append)
+    per_kind = {kind: _kind_rows(cls) for kind, cls in KINDS.items()}
+    _rules(out.append, per_kind)
+    for kind, cls in KINDS.items():
+        _kind(out.append, kind, cls, per_kind[kind])
+    out.append("")
     return "\n".join(out)
 
 
