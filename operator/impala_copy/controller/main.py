@@ -21,14 +21,35 @@ from impala_copy.controller.handlers import LoginFn, register
 _FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
 
 
+class TransientApiErrors(logging.Filter):
+    """An API server that is busy or starting (429 Too Many Requests) is retried by kopf and recovers:
+    its ERROR and WARNING lines are logged at INFO."""
+
+    MARKERS = ("TooManyRequests", "429", "storage is (re)initializing")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO and record.name.startswith("kopf"):
+            text = record.getMessage()
+            if any(marker in text for marker in self.MARKERS):
+                record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def configure_logging(settings: Settings) -> None:
+    """The operator logs what it does (Jobs created, status changes, errors), not every event it sees:
+    kopf's per-object lines ("Handler ... succeeded" for each watched object) only with DEBUG."""
+    debug = settings.log_level == "DEBUG"
     kopf.configure(
-        debug=settings.log_level == "DEBUG",
+        debug=debug,
         quiet=settings.log_level in ("WARNING", "ERROR"),
         log_format=_FORMATS[settings.log_format],
         log_prefix=None,
     )
-    logging.getLogger().setLevel(log_level_number(settings.log_level))
+    root = logging.getLogger()
+    root.setLevel(log_level_number(settings.log_level))
+    logging.getLogger("kopf.objects").setLevel(logging.DEBUG if debug else logging.WARNING)
+    for handler in root.handlers:
+        handler.addFilter(TransientApiErrors())
 
 
 def build(settings: Settings, *, login: LoginFn | None = None) -> tuple[kopf.OperatorRegistry, Runtime]:
