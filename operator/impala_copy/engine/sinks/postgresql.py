@@ -19,7 +19,8 @@ Lifecycle (`SinkWriter`): open(schema) -> write(batch)* -> commit() | abort().
   isolated; those are skipped, counted and logged (row number and reason; the first
   `SKIPPED_LOG_LIMIT` in the run summary and the log), everything else is loaded.
 - Identifiers are always double-quoted; SQL text is never built from values.
-- Errors name the server, database and user, never the password.
+- Errors name the server, database and user; every secret value of the run is masked in them
+  (engine/secrets.py `Scrubber`), in all the forms the driver may quote it (plain, URL-encoded).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from impala_copy.engine.errors import (
     Unreachable,
 )
 from impala_copy.engine.interfaces import SinkResult
-from impala_copy.engine.secrets import read_secret
+from impala_copy.engine.secrets import Scrubber, read_secret
 from impala_copy.engine.sinks.postgresql_types import (
     ColumnMapping,
     column_ddl,
@@ -133,6 +134,7 @@ class PostgreSqlSink:
         if password_ref is None:
             raise ConfigurationError("PostgreSqlLinkedService has no password reference")
         self._password = read_secret(password_ref, secrets)
+        self._clean = Scrubber.of(secrets)
         cert = store.certs.get("trusted_cert")
         self._ca_path = cert.path if cert else None
         table = plan.sink.postgresql_table()
@@ -168,9 +170,6 @@ class PostgreSqlSink:
     def store_name(self) -> str:
         s = self._spec
         return f"PostgreSQL server {s.host}:{s.port} (database {s.database!r}, user {s.username!r})"
-
-    def _clean(self, text: str) -> str:
-        return text.replace(self._password, "***") if self._password else text
 
     def uri(self) -> str:
         s = self._spec
