@@ -486,6 +486,30 @@ def test_tls_with_an_untrusted_certificate_fails_clearly(
         run_sink(plan, secrets, numbered_table(1))
 
 
+def test_precopyscript_cannot_end_the_load_transaction(
+    tmp_path: Path, pg: PostgresServer, pg_database: str
+) -> None:
+    """COMMIT in the script would publish the autoCreated table of a run that then fails."""
+    sink = {"tableOption": "autoCreate", "preCopyScript": "TRUNCATE public.escaped"}
+    plan, secrets = pg_plan(tmp_path, pg, pg_database, "escaped", sink)
+    # A plan that bypassed validation (the model rejects the script): the sink refuses it before it connects.
+    plan.sink.sink.pre_copy_script = "TRUNCATE public.escaped; -- load\nCOMMIT"
+    with pytest.raises(ConfigurationError) as caught:
+        run_sink(plan, secrets, numbered_table(10), batch_rows=3, fail_after=2)
+    assert caught.value.message.startswith("preCopyScript statement 2 (COMMIT) controls the transaction: ")
+    assert sql(pg, pg_database, "SELECT to_regclass('public.escaped') IS NULL") == [(True,)]
+    # In a DO block PostgreSQL itself refuses to end the transaction block; the whole run rolls back.
+    sink["preCopyScript"] = "DO $$ BEGIN COMMIT; END $$"
+    plan, secrets = pg_plan(tmp_path, pg, pg_database, "escaped", sink)
+    with pytest.raises(ConfigurationError) as caught:
+        run_sink(plan, secrets, numbered_table(10), batch_rows=3)
+    assert caught.value.message == (
+        f"running preCopyScript on the PostgreSQL server {pg.host}:{pg.port} (database {pg_database!r}, "
+        f"user {pg.user!r}) failed: invalid transaction termination (SQLSTATE 2D000)"
+    )
+    assert sql(pg, pg_database, "SELECT to_regclass('public.escaped') IS NULL") == [(True,)]
+
+
 def test_precopyscript_runs_after_autocreate_in_the_same_transaction(
     tmp_path: Path, pg: PostgresServer, pg_database: str
 ) -> None:

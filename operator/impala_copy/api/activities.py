@@ -10,10 +10,11 @@ import re
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, Resource
 from impala_copy.api.model import operator_setting
+from impala_copy.api.pre_copy_script import check_pre_copy_script
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import Phase as Phase
 from impala_copy.api.summary import RunSummary
@@ -199,7 +200,8 @@ class CopySink(RuledModel):
         default=None,
         max_length=65536,
         description="PostgreSqlSink: SQL run in the load transaction before rows are written "
-        "(ADF: preCopyScript).",
+        "(ADF: preCopyScript). Transaction control (COMMIT, ROLLBACK, BEGIN, SAVEPOINT, SET TRANSACTION...) "
+        "is rejected.",
     )
     write_batch_size: int | None = Field(
         default=None,
@@ -214,6 +216,13 @@ class CopySink(RuledModel):
     table_option: Literal["autoCreate"] | None = Field(
         default=None, description="PostgreSqlSink: autoCreate creates a missing table from the source schema."
     )
+
+    @field_validator("pre_copy_script")
+    @classmethod
+    def _script_stays_in_the_transaction(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_pre_copy_script(value)
+        return value
 
 
 class ActivityPolicy(ApiModel):

@@ -18,6 +18,8 @@ Lifecycle (`SinkWriter`): open(schema) -> write(batch)* -> commit() | abort().
   SQLSTATE classes 22 and 23) is retried in halves under savepoints until the rejected rows are
   isolated; those are skipped, counted and logged (row number and reason; the first
   `SKIPPED_LOG_LIMIT` in the run summary and the log), everything else is loaded.
+- preCopyScript cannot end or escape the transaction (api/pre_copy_script.py checks it before
+  anything runs; PostgreSQL refuses COMMIT inside a DO block or procedure in a transaction block).
 - Identifiers are always double-quoted; SQL text is never built from values.
 - Errors name the server, database and user; every secret value of the run is masked in them
   (engine/secrets.py `Scrubber`), in all the forms the driver may quote it (plain, URL-encoded).
@@ -39,6 +41,7 @@ import pyarrow as pa
 
 from impala_copy.api.activities import WriteBehavior
 from impala_copy.api.plan import CopyPlan
+from impala_copy.api.pre_copy_script import ScriptError, check_pre_copy_script
 from impala_copy.engine.errors import (
     ConfigurationError,
     ConsistencyCheckFailed,
@@ -142,6 +145,12 @@ class PostgreSqlSink:
         self._target = qualified(self._schema_name, self._table_name)
         sink = plan.sink.sink
         self._pre_copy_script = sink.pre_copy_script
+        if self._pre_copy_script is not None:
+            # The plan's model checked it already; a plan built around validation is checked again here.
+            try:
+                check_pre_copy_script(self._pre_copy_script)
+            except ScriptError as exc:
+                raise ConfigurationError(str(exc)) from None
         self._batch_rows = sink.write_batch_size
         self._behavior = WriteBehavior(sink.write_behavior or WriteBehavior.INSERT)
         self._keys = list(sink.upsert_settings.keys) if sink.upsert_settings else []
@@ -187,6 +196,13 @@ class PostgreSqlSink:
     # ------------------------------------------------------------------------------- lifecycle
 
     def open(self, schema: pa.Schema) -> None:
+        try:
+            self._open(schema)
+        except BaseException:
+            self.abort()  # the pipeline aborts a sink only once it is open: roll back and disconnect here
+            raise
+
+    def _open(self, schema: pa.Schema) -> None:
         self._mappings = map_schema(schema)
         self._load_schema = load_schema(self._mappings)
         self._connect()
@@ -340,7 +356,7 @@ class PostgreSqlSink:
         text = f"{action} on the {self.store_name} failed: {msg}" + (f" (SQLSTATE {state})" if state else "")
         if state.startswith(ROW_ERROR_CLASSES):
             return SinkDataRejected(text)
-        if state.startswith(("42", "0A", "3F", "P0")):
+        if state.startswith(("42", "0A", "3F", "P0", "25", "2D")):
             return ConfigurationError(text)
         if state.startswith("28"):
             return SinkAuthenticationFailed(text)
