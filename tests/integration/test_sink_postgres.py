@@ -31,7 +31,7 @@ from impala_copy.engine.errors import (
     TableNotFound,
     TLSVerificationFailed,
 )
-from impala_copy.engine.sinks.postgresql import SinkDataRejected
+from impala_copy.engine.sinks.postgresql import SinkDataRejected, create_sink
 
 pytestmark = pytest.mark.integration
 
@@ -484,6 +484,28 @@ def test_tls_with_an_untrusted_certificate_fails_clearly(
     plan, secrets = pg_plan(tmp_path, pg, "postgres", "x", ssl_mode="require")
     with pytest.raises(CopyError, match="server does not support SSL"):
         run_sink(plan, secrets, numbered_table(1))
+
+
+def test_the_default_sslmode_verifies_the_server(
+    tmp_path: Path, pg_tls: TlsPostgres, pg: PostgresServer
+) -> None:
+    """No sslMode: verify-full against the system's trusted CAs, which do not include the test CA."""
+    plan, secrets = pg_plan(tmp_path, pg_tls.server, "postgres", "x", ssl_mode=None)
+    sink = create_sink(plan, secrets)
+    assert "sslmode=verify-full" in sink.uri()
+    assert sink.uri().endswith("&sslrootcert=system")
+    with pytest.raises(TLSVerificationFailed) as caught:
+        run_sink(plan, secrets, numbered_table(1))
+    assert caught.value.message.startswith(
+        f"TLS verification of the PostgreSQL server {pg_tls.server.host}:{pg_tls.server.port} "
+    )
+    assert "certificate verify failed" in caught.value.message
+    assert pg_tls.server.password not in caught.value.message
+    plan, secrets = pg_plan(tmp_path, pg, "postgres", "x", ssl_mode=None)
+    with pytest.raises(ConfigurationError) as caught:
+        run_sink(plan, secrets, numbered_table(1))
+    assert "(sslMode verify-full)" in caught.value.message
+    assert "server does not support SSL" in caught.value.message
 
 
 def test_precopyscript_cannot_end_the_load_transaction(

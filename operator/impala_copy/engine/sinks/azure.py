@@ -31,6 +31,7 @@ from impala_copy.engine.errors import (
 )
 from impala_copy.engine.sinks.object_store_common import (
     probe_root,
+    require_https,
     scrub,
     store_secret,
 )
@@ -273,6 +274,13 @@ class _AzureHandler(pafs.FileSystemHandler):  # type: ignore[misc]
 
 
 def azure_account(store: StorePlan, secrets: Mapping[str, str]) -> AzureAccount:
+    """The account and its endpoint, which must be https unless allowInsecureEndpoint is set."""
+    account = _account(store, secrets)
+    require_https(account.endpoint, "the blob endpoint", store.azure().allow_insecure_endpoint)
+    return account
+
+
+def _account(store: StorePlan, secrets: Mapping[str, str]) -> AzureAccount:
     spec = store.azure()
     connection_string = store_secret(store, "connection_string", secrets)
     if connection_string is not None:

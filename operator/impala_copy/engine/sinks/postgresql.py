@@ -42,6 +42,7 @@ import pyarrow as pa
 from impala_copy.api.activities import WriteBehavior
 from impala_copy.api.plan import CopyPlan
 from impala_copy.api.pre_copy_script import ScriptError, check_pre_copy_script
+from impala_copy.api.stores import PostgreSqlSslMode
 from impala_copy.engine.errors import (
     ConfigurationError,
     ConsistencyCheckFailed,
@@ -67,6 +68,9 @@ from impala_copy.engine.sinks.postgresql_types import (
 log = logging.getLogger(__name__)
 
 SKIPPED_LOG_LIMIT = 20
+# libpq's sslrootcert value for "the system's trusted CAs" (libpq 16+; the ADBC driver's libpq has it):
+# OpenSSL's default paths, /etc/ssl/certs on Debian, or SSL_CERT_FILE / SSL_CERT_DIR when set.
+SYSTEM_TRUST_STORE = "system"
 SKIPPED_ROW_TEXT_LIMIT = 300
 # Target types a text column is loaded into directly (their binary input is text's).
 TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
@@ -190,6 +194,8 @@ class PostgreSqlSink:
         }
         if self._ca_path:
             params["sslrootcert"] = self._ca_path
+        elif s.ssl_mode == PostgreSqlSslMode.VERIFY_FULL:
+            params["sslrootcert"] = SYSTEM_TRUST_STORE
         user, password, db = (quote(v, safe="") for v in (s.username, self._password, s.database))
         return f"postgresql://{user}:{password}@{host}:{s.port}/{db}?{urlencode(params)}"
 
