@@ -86,6 +86,9 @@ AZ_CONN = "connectionString cannot be combined with accountName, accountKey or s
 AZ_NEED = "set connectionString, or accountName (with accountKey, sasToken or neither for workload identity)"
 AZ_KEY_SAS = "accountKey and sasToken are mutually exclusive"
 PG_CERT = "trustedCert requires sslMode require, verify-ca or verify-full"
+ZERO_TIMEOUT = "policy.timeout must be longer than 00:00:00 (e.g. 0.12:00:00, the default)"
+REFRESH = "refreshInterval must be at least 60s"
+PROBE = "probeIntervalSeconds must be 0 (no periodic tests) or at least 300"
 INSECURE = (
     "set allowInsecureEndpoint: true to send credentials and data unencrypted, e.g. to a local test store"
 )
@@ -219,10 +222,23 @@ GOOD: dict[str, dict[str, Any]] = {
     ),
     "lookup-first-row": lookup_activity(source={"query": "SELECT max(id) FROM demo.sales"}),
     "lookup-refresh": lookup_activity(firstRowOnly=False, refreshInterval="15m"),
+    "lookup-refresh-shortest": lookup_activity(refreshInterval="1m", policy={"timeout": "00:00:01"}),
+    "lookup-refresh-shortest-seconds": lookup_activity(refreshInterval="60s"),
+    "impala-probe-never": impala_ls(probeIntervalSeconds=0),
+    "impala-probe-shortest": impala_ls(probeIntervalSeconds=300),
 }
 
 # (manifest, field path of the error, message): each breaks exactly one rule.
 BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
+    "copy-zero-timeout": (copy_activity(policy={"timeout": "00:00:00"}), "spec", ZERO_TIMEOUT),
+    "lookup-zero-timeout-with-days": (
+        lookup_activity(policy={"timeout": "0.00:00:00"}),
+        "spec",
+        ZERO_TIMEOUT,
+    ),
+    "lookup-refresh-too-short": (lookup_activity(refreshInterval="59s"), "spec", REFRESH),
+    "lookup-refresh-zero": (lookup_activity(refreshInterval="0s"), "spec", REFRESH),
+    "impala-probe-too-often": (impala_ls(probeIntervalSeconds=299), "spec", PROBE),
     "user-password-without-password": (
         impala_ls(authenticationType="UsernameAndPassword", username="alice"),
         "spec",
