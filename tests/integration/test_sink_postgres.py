@@ -452,6 +452,29 @@ def test_unknown_database_and_unreachable_server(tmp_path: Path, pg: PostgresSer
         run_sink(plan, secrets, numbered_table(1))
 
 
+def test_a_value_over_a_server_limit_is_a_configuration_error(
+    tmp_path: Path, pg: PostgresServer, pg_database: str
+) -> None:
+    """An index entry over the server's limit (SQLSTATE 54000): the same row fails every retry alike."""
+    import secrets as random_text
+
+    sql(pg, pg_database, "CREATE TABLE wide (n bigint, s text)")
+    sql(pg, pg_database, "CREATE UNIQUE INDEX wide_s ON wide (s)")
+    plan, secrets = pg_plan(tmp_path, pg, pg_database, "wide")
+    table = pa.table({"n": pa.array([1], pa.int64()), "s": [random_text.token_hex(20_000)]})
+    with pytest.raises(ConfigurationError) as caught:
+        run_sink(plan, secrets, table)
+    message = caught.value.message
+    assert caught.value.retryable is False
+    assert message.startswith(f'loading rows 0..0 into "public"."wide" on the PostgreSQL server {pg.host}:')
+    assert "failed: index row requires 40016 bytes, maximum size is 8191 (SQLSTATE 54000)" in message
+    assert message.endswith(
+        "(SQLSTATE 54000); the data is over a limit of PostgreSQL (at most 1 GB per field value, about "
+        "2.7 kB per btree index entry, 1600 columns per table; retrying cannot help)"
+    )
+    assert sql(pg, pg_database, "SELECT count(*) FROM wide") == [(0,)]
+
+
 def test_tls_verify_full_with_the_ca(tmp_path: Path, pg_tls: TlsPostgres) -> None:
     pg = pg_tls.server
     plan, secrets = pg_plan(

@@ -76,6 +76,14 @@ SKIPPED_ROW_TEXT_LIMIT = 300
 TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
 # SQLSTATE classes of errors caused by a row's values: data exceptions and constraint violations.
 ROW_ERROR_CLASSES = ("22", "23")
+# Program limit exceeded (row or index entry too big, too many columns...), and the server's message
+# for a value over its 1 GB allocation limit: the same data fails the same way, so never retried.
+LIMIT_CLASS = "54"
+_OVER_ALLOCATION = "invalid memory alloc request size"
+PG_LIMITS = (
+    "at most 1 GB per field value, about 2.7 kB per btree index entry, 1600 columns per table; "
+    "retrying cannot help"
+)
 
 
 class SinkDataRejected(SinkError):
@@ -362,6 +370,8 @@ class PostgreSqlSink:
         text = f"{action} on the {self.store_name} failed: {msg}" + (f" (SQLSTATE {state})" if state else "")
         if state.startswith(ROW_ERROR_CLASSES):
             return SinkDataRejected(text)
+        if state.startswith(LIMIT_CLASS) or _OVER_ALLOCATION in msg:
+            return ConfigurationError(f"{text}; the data is over a limit of PostgreSQL ({PG_LIMITS})")
         if state.startswith(("42", "0A", "3F", "P0", "25", "2D")):
             return ConfigurationError(text)
         if state.startswith("28"):

@@ -197,7 +197,8 @@ def login_error(
 
 
 _SIZE_LIMIT = re.compile(
-    r"Frame size \((\d+)\) larger than the maximum \((\d+)\)|Length exceeded max allowed: (\d+)"
+    r"Frame size \((\d+)\) larger than the maximum \((\d+)\)|"
+    r"(?:Length exceeded max allowed|size exceeded specified limit): (\d+)"
 )
 
 
