@@ -123,7 +123,7 @@ class HS2Query:
                     self._operation.hasResultSet = status.hasResultSet
                 return
             if state == TOperationState.ERROR_STATE:
-                raise hs2_errors.query_error(status.errorMessage, status.sqlState)
+                raise self.session.scrub.error(hs2_errors.query_error(status.errorMessage, status.sqlState))
             if state in (TOperationState.CANCELED_STATE, TOperationState.CLOSED_STATE):
                 raise QueryFailed("the query was cancelled or closed by the server")
             if state == TOperationState.UKNOWN_STATE:
@@ -164,8 +164,11 @@ class HS2Query:
             return
         if self.prefetch <= 0:
             self._inline = self._rowsets()
-            for rowset in self._inline:
-                yield rowset_to_batch(rowset, self._specs, self._schema)
+            try:
+                for rowset in self._inline:
+                    yield rowset_to_batch(rowset, self._specs, self._schema)
+            except CopyError as err:
+                raise self.session.scrub.error(err) from None
             return
         self._thread = threading.Thread(target=self._fetch_loop, name="hs2-fetch", daemon=True)
         self._thread.start()
