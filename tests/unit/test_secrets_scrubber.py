@@ -98,3 +98,18 @@ def test_thrift_size_limits_are_configuration_errors_naming_the_limit() -> None:
         TTransportException(6, "Frame size (20000000) larger than the maximum (16384000)"), "h:1", "x", 30
     )
     assert frame.message.startswith("h:1 sent a frame of 20000000 bytes while x, over the client's limit of")
+
+
+def test_the_secret_parts_of_a_connection_string_and_a_sas_token_are_masked_on_their_own() -> None:
+    connection_string = (
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5c2VjcmV0Zm9v;"
+        "EndpointSuffix=core.windows.net"
+    )
+    sas = "sv=2022-11-02&ss=b&srt=co&sig=abc%2Bdefghij%3D"
+    scrub = Scrubber([connection_string, sas])
+    assert scrub("key a2V5c2VjcmV0Zm9v refused at https://acct.blob.core.windows.net") == (
+        "key *** refused at https://acct.blob.core.windows.net"
+    )
+    assert scrub("signature abc+defghij= did not match; sig=abc%2Bdefghij%3D") == (
+        "signature *** did not match; sig=***"
+    )

@@ -8,7 +8,8 @@ or the caller's environment. A missing value is reported by Secret name and key,
 passes through one before it reaches the run summary, status, Events, logs or the CLI. Besides the
 plain value it masks the forms a value takes on the wire or in a message: URL-encoded (connection
 URIs, query strings), base64 (HTTP Basic credentials, at any alignment inside a longer token), and
-escaped as Python bytes or JSON print it.
+escaped as Python bytes or JSON print it. The secret parts of a composite value (an Azure
+connection string's AccountKey or SharedAccessSignature, a SAS token's sig) are masked on their own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import ParamSpec, TypeVar
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 from impala_copy.api.plan import SecretRef
 from impala_copy.engine.errors import CopyError, SecretMissing
@@ -29,6 +30,8 @@ MASK = "***"
 MIN_SECRET_LENGTH = 3
 # The shortest base64 fragment of a value that is masked (shorter ones match by chance).
 MIN_ENCODED_LENGTH = 4
+# Keys of `key=value` parts (connection strings, query strings) whose value is itself a secret.
+_SECRET_KEY_NAMES = re.compile(r"key|signature|secret|password|pwd|token|^\s*sig\s*$", re.IGNORECASE)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,8 +65,26 @@ def _base64_cores(raw: bytes) -> set[str]:
     return cores
 
 
+def embedded_secrets(value: str) -> set[str]:
+    """The secret parts of a composite value: an Azure connection string's AccountKey or
+    SharedAccessSignature, a SAS token's sig, a URI's password; each may be quoted on its own."""
+    parts: set[str] = set()
+    for pair in re.split(r"[;&]", value):
+        key, sep, part = pair.partition("=")
+        if sep and _SECRET_KEY_NAMES.search(key) and len(part) >= MIN_SECRET_LENGTH:
+            parts |= {part, unquote(part)}
+    return parts - {value}
+
+
 def secret_forms(value: str) -> set[str]:
-    """The texts a secret value may appear as in a message."""
+    """The texts a secret value (or a secret part of it) may appear as in a message."""
+    forms: set[str] = set()
+    for text in {value} | embedded_secrets(value):
+        forms |= _forms_of(text)
+    return forms
+
+
+def _forms_of(value: str) -> set[str]:
     raw = value.encode()
     # Python quotes a bytes repr with ' or ", escaping the other, depending on the whole text around it.
     in_single_quotes = repr(raw + b"'\"")[2:-4]

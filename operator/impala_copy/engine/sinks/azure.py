@@ -30,9 +30,9 @@ from impala_copy.engine.errors import (
     ConfigurationError,
 )
 from impala_copy.engine.sinks.object_store_common import (
+    hide_url_queries,
     probe_root,
     require_https,
-    scrub,
     store_secret,
 )
 
@@ -113,7 +113,7 @@ def _scrubbed(call: Callable[[], T]) -> T:
     except pa.ArrowNotImplementedError:
         raise
     except (OSError, pa.ArrowException) as exc:
-        raise OSError(scrub(str(exc))) from None
+        raise OSError(hide_url_queries(str(exc))) from None
 
 
 class _ScrubbedStream:
@@ -178,7 +178,7 @@ class _BlobDeleter:
         except ResourceNotFoundError:
             raise FileNotFoundError(f"{path}: no such blob") from None
         except AzureError as exc:
-            raise OSError(scrub(" ".join(str(exc).split()))) from None
+            raise OSError(hide_url_queries(" ".join(str(exc).split()))) from None
 
     def delete_tree(self, path: str) -> None:
         """Every blob under the folder (its folder marker blobs too), one Delete Blob request each."""
@@ -192,7 +192,7 @@ class _BlobDeleter:
                 with contextlib.suppress(ResourceNotFoundError):
                     client.delete_blob(name)
         except AzureError as exc:
-            raise OSError(scrub(" ".join(str(exc).split()))) from None
+            raise OSError(hide_url_queries(" ".join(str(exc).split()))) from None
 
 
 class _AzureHandler(pafs.FileSystemHandler):  # type: ignore[misc]

@@ -59,7 +59,7 @@ def require_https(endpoint: str, what: str, allow_insecure: bool) -> None:
 
 def classify(exc: BaseException, where: str, hint: str) -> CopyError:
     """A store error as ours: authentication, unreachable, or a plain sink error."""
-    detail = scrub(" ".join(str(exc).split()))
+    detail = hide_url_queries(" ".join(str(exc).split()))
     lowered = detail.lower()
     if any(m in lowered for m in _AUTH_MARKERS):
         return SinkAuthenticationFailed(f"access to {where} was denied: {detail} ({hint})")
@@ -89,6 +89,9 @@ def probe_root(fs: pafs.FileSystem, root: str, where: str, what: str, hint: str)
 _URL_QUERY = re.compile(r"(https?://[^\s?]*)\?[^\s]*")
 
 
-def scrub(text: str) -> str:
-    """Text without URL query strings: Azure errors quote request URLs, and a SAS token is a query."""
+def hide_url_queries(text: str) -> str:
+    """Text without URL query strings: Azure errors quote request URLs, and a SAS token is a query.
+
+    Known secret values are masked later by engine/secrets.py; this also hides a token the run
+    never held as a value (one embedded in a connection string, or added by the SDK)."""
     return _URL_QUERY.sub(r"\1?<query hidden>", text)
