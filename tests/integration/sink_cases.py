@@ -86,7 +86,7 @@ def postgres_docs(
     *,
     schema: str = "public",
     password: str | None = None,
-    ssl_mode: str = "disable",
+    ssl_mode: str | None = "disable",
     ca_pem: str | None = None,
 ) -> list[dict[str, Any]]:
     spec: dict[str, Any] = {
@@ -95,8 +95,9 @@ def postgres_docs(
         "database": database,
         "username": pg.user,
         "password": {"secretKeyRef": {"name": "pg", "key": "password"}},
-        "sslMode": ssl_mode,
     }
+    if ssl_mode is not None:  # None: the default (verify-full)
+        spec["sslMode"] = ssl_mode
     data = {"password": pg.password if password is None else password}
     if ca_pem is not None:
         spec["trustedCert"] = {"secretKeyRef": {"name": "pg", "key": "ca.crt"}}
@@ -139,6 +140,7 @@ def s3_docs(
                 "accessKeyId": {"secretKeyRef": {"name": "s3", "key": "accessKeyId"}},
                 "secretAccessKey": {"secretKeyRef": {"name": "s3", "key": "secretAccessKey"}},
                 "serviceUrl": s3.endpoint,
+                "allowInsecureEndpoint": True,  # moto serves http on loopback
                 "forcePathStyle": True,
                 "region": s3.region,
             },
@@ -182,7 +184,7 @@ def azure_docs(
             "apiVersion": API,
             "kind": "AzureBlobStorageLinkedService",
             "metadata": {"name": "azure"},
-            "spec": ls_spec,
+            "spec": {"allowInsecureEndpoint": True, **ls_spec},  # Azurite serves http on loopback
         },
         {
             "apiVersion": API,

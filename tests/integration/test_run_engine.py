@@ -41,7 +41,7 @@ from impala_copy.api.plan import (
     LookupPlan,
     SourcePlan,
 )
-from impala_copy.api.summary import TERMINATION_MESSAGE_LIMIT, LookupSummary
+from impala_copy.api.summary import SECURE_INPUT_MESSAGE, TERMINATION_MESSAGE_LIMIT, LookupSummary
 from impala_copy.engine.lookup import HARD_LIMIT_BYTES, dumps, run_lookup
 from impala_copy.engine.main import TERMINATION_LOG_ENV
 
@@ -138,6 +138,36 @@ def test_failure_exit_codes(sts: StsServer, tmp_path: Path, case: str, code: str
     assert "wrong-pass" not in stdout + stderr
     assert "Traceback" not in stderr
     assert output_files(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "quoted"),
+    [
+        ("SELECT card FROM no_such_table_x WHERE pin = 'hunter2'", "TableNotFound", "no_such_table_x"),
+        ("SELECT card hunter2 hunter2 FROM nowhere", "QueryFailed", "hunter2"),
+    ],
+)
+def test_secure_input_keeps_the_query_out_of_the_summary(
+    sts: StsServer, tmp_path: Path, query: str, code: str, quoted: str
+) -> None:
+    docs = single_copy(
+        impala_on(sts), "ParquetDataset", schema=None, table_name=None, source={"query": query}
+    )
+    resolved, secrets = plan(tmp_path / "plain", docs)
+    _, shown, _, _ = run_engine(tmp_path / "plain", resolved, secrets)
+    assert [e["code"] for e in shown["errors"]] == [code]
+    assert quoted in shown["errors"][0]["message"]  # without secureInput, the server quotes the query
+
+    docs[-1]["spec"]["policy"] = {"secureInput": True}
+    resolved, secrets = plan(tmp_path / "secure", docs)
+    returncode, summary, stdout, stderr = run_engine(tmp_path / "secure", resolved, secrets)
+    assert returncode == 2
+    assert summary["errors"] == [{"code": code, "message": SECURE_INPUT_MESSAGE}]
+    assert (
+        SECURE_INPUT_MESSAGE == "the server rejected the query (its message is hidden by policy.secureInput)"
+    )
+    assert "hunter2" not in stdout + stderr
+    assert "no_such_table_x" not in stdout + stderr
 
 
 # ---------------------------------------------------------------------------------- killed mid-way

@@ -64,7 +64,9 @@ def test_orders_to_s3(tmp_path: Path, sts: StsServer, s3: MotoServer) -> None:
     docs = localised(sts)
     bucket = find(docs, "ParquetDataset", "orders-on-s3")["spec"]["location"]["bucketName"]
     s3.boto3_client().create_bucket(Bucket=bucket)
-    find(docs, "AmazonS3LinkedService", "minio")["spec"]["serviceUrl"] = s3.endpoint
+    find(docs, "AmazonS3LinkedService", "minio")["spec"].update(
+        serviceUrl=s3.endpoint, allowInsecureEndpoint=True
+    )
     find(docs, "Secret", "s3-credentials")["stringData"].update(
         accessKeyId=s3.access_key, secretAccessKey=s3.secret_key
     )
@@ -87,6 +89,7 @@ def test_orders_to_azure(tmp_path: Path, sts: StsServer, azurite: AzuriteServer)
     container = find(docs, "DelimitedTextDataset", "orders-on-azure")["spec"]["location"]["container"]
     azurite.blob_service().create_container(container)
     find(docs, "Secret", "azure-storage")["stringData"]["connectionString"] = azurite.connection_string()
+    find(docs, "AzureBlobStorageLinkedService", "azure-blob")["spec"]["allowInsecureEndpoint"] = True
     summary = run(tmp_path, docs, "orders-to-azure")
     store = AzureContainer(azurite, container)
     [key] = data_keys(store, "impala/orders/")

@@ -31,7 +31,7 @@ from impala_copy.engine.errors import (
     TableNotFound,
     TLSVerificationFailed,
 )
-from impala_copy.engine.sinks.postgresql import SinkDataRejected
+from impala_copy.engine.sinks.postgresql import SinkDataRejected, create_sink
 
 pytestmark = pytest.mark.integration
 
@@ -452,6 +452,29 @@ def test_unknown_database_and_unreachable_server(tmp_path: Path, pg: PostgresSer
         run_sink(plan, secrets, numbered_table(1))
 
 
+def test_a_value_over_a_server_limit_is_a_configuration_error(
+    tmp_path: Path, pg: PostgresServer, pg_database: str
+) -> None:
+    """An index entry over the server's limit (SQLSTATE 54000): the same row fails every retry alike."""
+    import secrets as random_text
+
+    sql(pg, pg_database, "CREATE TABLE wide (n bigint, s text)")
+    sql(pg, pg_database, "CREATE UNIQUE INDEX wide_s ON wide (s)")
+    plan, secrets = pg_plan(tmp_path, pg, pg_database, "wide")
+    table = pa.table({"n": pa.array([1], pa.int64()), "s": [random_text.token_hex(20_000)]})
+    with pytest.raises(ConfigurationError) as caught:
+        run_sink(plan, secrets, table)
+    message = caught.value.message
+    assert caught.value.retryable is False
+    assert message.startswith(f'loading rows 0..0 into "public"."wide" on the PostgreSQL server {pg.host}:')
+    assert "failed: index row requires 40016 bytes, maximum size is 8191 (SQLSTATE 54000)" in message
+    assert message.endswith(
+        "(SQLSTATE 54000); the data is over a limit of PostgreSQL (at most 1 GB per field value, about "
+        "2.7 kB per btree index entry, 1600 columns per table; retrying cannot help)"
+    )
+    assert sql(pg, pg_database, "SELECT count(*) FROM wide") == [(0,)]
+
+
 def test_tls_verify_full_with_the_ca(tmp_path: Path, pg_tls: TlsPostgres) -> None:
     pg = pg_tls.server
     plan, secrets = pg_plan(
@@ -484,6 +507,52 @@ def test_tls_with_an_untrusted_certificate_fails_clearly(
     plan, secrets = pg_plan(tmp_path, pg, "postgres", "x", ssl_mode="require")
     with pytest.raises(CopyError, match="server does not support SSL"):
         run_sink(plan, secrets, numbered_table(1))
+
+
+def test_the_default_sslmode_verifies_the_server(
+    tmp_path: Path, pg_tls: TlsPostgres, pg: PostgresServer
+) -> None:
+    """No sslMode: verify-full against the system's trusted CAs, which do not include the test CA."""
+    plan, secrets = pg_plan(tmp_path, pg_tls.server, "postgres", "x", ssl_mode=None)
+    sink = create_sink(plan, secrets)
+    assert "sslmode=verify-full" in sink.uri()
+    assert sink.uri().endswith("&sslrootcert=system")
+    with pytest.raises(TLSVerificationFailed) as caught:
+        run_sink(plan, secrets, numbered_table(1))
+    assert caught.value.message.startswith(
+        f"TLS verification of the PostgreSQL server {pg_tls.server.host}:{pg_tls.server.port} "
+    )
+    assert "certificate verify failed" in caught.value.message
+    assert pg_tls.server.password not in caught.value.message
+    plan, secrets = pg_plan(tmp_path, pg, "postgres", "x", ssl_mode=None)
+    with pytest.raises(ConfigurationError) as caught:
+        run_sink(plan, secrets, numbered_table(1))
+    assert "(sslMode verify-full)" in caught.value.message
+    assert "server does not support SSL" in caught.value.message
+
+
+def test_precopyscript_cannot_end_the_load_transaction(
+    tmp_path: Path, pg: PostgresServer, pg_database: str
+) -> None:
+    """COMMIT in the script would publish the autoCreated table of a run that then fails."""
+    sink = {"tableOption": "autoCreate", "preCopyScript": "TRUNCATE public.escaped"}
+    plan, secrets = pg_plan(tmp_path, pg, pg_database, "escaped", sink)
+    # A plan that bypassed validation (the model rejects the script): the sink refuses it before it connects.
+    plan.sink.sink.pre_copy_script = "TRUNCATE public.escaped; -- load\nCOMMIT"
+    with pytest.raises(ConfigurationError) as caught:
+        run_sink(plan, secrets, numbered_table(10), batch_rows=3, fail_after=2)
+    assert caught.value.message.startswith("preCopyScript statement 2 (COMMIT) controls the transaction: ")
+    assert sql(pg, pg_database, "SELECT to_regclass('public.escaped') IS NULL") == [(True,)]
+    # In a DO block PostgreSQL itself refuses to end the transaction block; the whole run rolls back.
+    sink["preCopyScript"] = "DO $$ BEGIN COMMIT; END $$"
+    plan, secrets = pg_plan(tmp_path, pg, pg_database, "escaped", sink)
+    with pytest.raises(ConfigurationError) as caught:
+        run_sink(plan, secrets, numbered_table(10), batch_rows=3)
+    assert caught.value.message == (
+        f"running preCopyScript on the PostgreSQL server {pg.host}:{pg.port} (database {pg_database!r}, "
+        f"user {pg.user!r}) failed: invalid transaction termination (SQLSTATE 2D000)"
+    )
+    assert sql(pg, pg_database, "SELECT to_regclass('public.escaped') IS NULL") == [(True,)]
 
 
 def test_precopyscript_runs_after_autocreate_in_the_same_transaction(

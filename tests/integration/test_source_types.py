@@ -3,7 +3,8 @@
 In:  the seeded `sts` server (demo.all_types, demo.orders, demo.empty_table), our hs2 adapter.
 Out: Arrow schemas (types and the `hs2_type` metadata) and values compared one by one with the rows
      the dev server inserted (NULLs, unicode, negative/large decimals, microsecond timestamps,
-     complex types as JSON text); table reads vs queries; empty results; batching and early close.
+     complex types as JSON text); table reads vs queries; empty results; batching and early close;
+     a value over thrift's 16 MB limit (a configuration error naming the limit).
 Faked: nothing (a real Spark Thrift Server).
 """
 
@@ -171,3 +172,20 @@ def test_a_result_can_be_read_once(sts):
         with pytest.raises(Exception, match="read only once"):
             list(source.batches())
         source.close()
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+def test_a_value_over_thrifts_16_mb_limit_fails_for_good_naming_the_limit(sts, prefetch):
+    from impala_copy.engine.errors import ConfigurationError
+
+    with connect(connection(sts), SECRETS) as session:
+        source = session.query("SELECT repeat('x', 17000000) AS big", timeout_seconds=120, prefetch=prefetch)
+        with pytest.raises(ConfigurationError) as caught:
+            list(source.batches())
+        source.close()
+    assert caught.value.retryable is False
+    assert caught.value.message == (
+        f"127.0.0.1:{sts.port} sent a value while fetching results, over the client's limit of 16384000 "
+        "bytes (16.384 MB); a single value that large cannot be read: leave the column out or cut it in "
+        "the query (e.g. substr)"
+    )

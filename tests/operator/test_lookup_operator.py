@@ -20,6 +20,7 @@ import gzip
 import json
 from typing import Any
 
+import pytest
 from devservers.sts import ORDERS_ROWS, StsServer
 
 from tests.integration.lookup_expected import ALL_TYPES_JSON
@@ -239,8 +240,11 @@ async def test_spec_change_and_run_now_run_again_and_a_small_output_replaces_the
 
 
 async def test_refresh_interval_runs_again(
-    sts: StsServer, cluster: Cluster, operator: OperatorThread
+    sts: StsServer, cluster: Cluster, operator: OperatorThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from impala_copy.api import activities
+
+    monkeypatch.setattr(activities, "MIN_REFRESH_INTERVAL_SECONDS", 1)  # users get at least 60s
     await apply_base(cluster, sts)
     await cluster.apply(
         lookup("now", "SELECT current_timestamp() AS at", dataset="queries", refreshInterval="2s")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from devservers.sts import StsServer
 
 from tests.integration.silent_server import SilentServer, closed_port
@@ -122,8 +123,11 @@ async def test_a_missing_secret_is_not_tested_until_it_appears(
 
 
 async def test_a_spec_change_tests_again_and_the_interval_repeats_the_test(
-    sts: StsServer, cluster: Cluster, operator: OperatorThread
+    sts: StsServer, cluster: Cluster, operator: OperatorThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from impala_copy.api import impala
+
+    monkeypatch.setattr(impala, "MIN_PROBE_INTERVAL_SECONDS", 1)  # users get 0 or at least 300
     port = closed_port()
     await cluster.apply(login_secret(), linked_service("127.0.0.1", port))
     await reason_becomes(cluster, "Unreachable")

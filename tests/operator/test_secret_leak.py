@@ -30,6 +30,7 @@ def s3_objects(secret_key: str) -> list[dict[str, Any]]:
             "accessKeyId": {"secretKeyRef": {"name": "s3-keys", "key": "accessKeyId"}},
             "secretAccessKey": {"secretKeyRef": {"name": "s3-keys", "key": "secretAccessKey"}},
             "serviceUrl": "http://127.0.0.1:9",
+            "allowInsecureEndpoint": True,
             "forcePathStyle": True,
         },
     }

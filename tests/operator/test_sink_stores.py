@@ -51,7 +51,13 @@ def s3_objects(*, endpoint: str, bucket: str, keys: dict[str, str]) -> list[dict
             "apiVersion": GV,
             "kind": "AmazonS3LinkedService",
             "metadata": manifests.meta("store"),
-            "spec": {**refs, "serviceUrl": endpoint, "forcePathStyle": True, "region": "us-east-1"},
+            "spec": {
+                **refs,
+                "serviceUrl": endpoint,
+                "allowInsecureEndpoint": True,  # moto on loopback
+                "forcePathStyle": True,
+                "region": "us-east-1",
+            },
         },
         {
             "apiVersion": GV,

@@ -289,7 +289,12 @@ def test_ready_of_sink_stores() -> None:
         "apiVersion": manifests.GV,
         "kind": "AmazonS3LinkedService",
         "metadata": manifests.meta("s3"),
-        "spec": {"accessKeyId": key, "secretAccessKey": secret_key, "serviceUrl": "http://127.0.0.1:9000"},
+        "spec": {
+            "accessKeyId": key,
+            "secretAccessKey": secret_key,
+            "serviceUrl": "http://127.0.0.1:9000",
+            "allowInsecureEndpoint": True,
+        },
     }
     dataset = {
         "apiVersion": manifests.GV,

@@ -57,7 +57,7 @@ def test_rows_carry_type_default_and_adf_name() -> None:
     )
     assert "| `spec.trustedCert` | object |  | `trustedCertPath` |" in TEXT
     assert "| `spec.source.queryTimeout` | string | `02:00:00` | `queryTimeout` |" in TEXT
-    assert "| `spec.policy.timeout` | string | `0.12:00:00` | `timeout` |" in TEXT
+    assert "| `spec.policy.timeout` | string (≤ 16 chars) | `0.12:00:00` | `timeout` |" in TEXT
     assert "| **`spec.host`** | string (1-253 chars) |  | `host` |" in TEXT
 
 

@@ -87,6 +87,14 @@ AZ_CONN = "connectionString cannot be combined with accountName, accountKey or s
 AZ_NEED = "set connectionString, or accountName (with accountKey, sasToken or neither for workload identity)"
 AZ_KEY_SAS = "accountKey and sasToken are mutually exclusive"
 PG_CERT = "trustedCert requires sslMode require, verify-ca or verify-full"
+ZERO_TIMEOUT = "policy.timeout must be longer than 00:00:00 (e.g. 0.12:00:00, the default)"
+REFRESH = "refreshInterval must be at least 60s"
+PROBE = "probeIntervalSeconds must be 0 (no periodic tests) or at least 300"
+INSECURE = (
+    "set allowInsecureEndpoint: true to send credentials and data unencrypted, e.g. to a local test store"
+)
+S3_HTTPS = f"serviceUrl must be an https:// URL ({INSECURE})"
+AZ_HTTPS = f"serviceEndpoint must be an https:// URL ({INSECURE})"
 LOC_PVC = "PersistentVolumeClaimLocation requires claimName"
 LOC_S3 = "AmazonS3Location requires bucketName"
 LOC_AZ = "AzureBlobStorageLocation requires container"
@@ -153,6 +161,18 @@ GOOD: dict[str, dict[str, Any]] = {
     "dataset-legacy-table-name": impala_ds(tableName="demo.sales"),
     "dataset-query-only": impala_ds(),
     "s3-pod-identity": manifest("AmazonS3LinkedService", {"region": "us-east-1"}),
+    "s3-https-endpoint": manifest("AmazonS3LinkedService", {"serviceUrl": "https://minio:9000"}),
+    "s3-http-endpoint-allowed": manifest(
+        "AmazonS3LinkedService", {"serviceUrl": "http://127.0.0.1:9000", "allowInsecureEndpoint": True}
+    ),
+    "azure-http-endpoint-allowed": manifest(
+        "AzureBlobStorageLinkedService",
+        {
+            "accountName": "acct",
+            "serviceEndpoint": "http://127.0.0.1:10000/acct",
+            "allowInsecureEndpoint": True,
+        },
+    ),
     "s3-keys": manifest("AmazonS3LinkedService", {"accessKeyId": SECRET, "secretAccessKey": SECRET}),
     "s3-keys-token": manifest(
         "AmazonS3LinkedService", {"accessKeyId": SECRET, "secretAccessKey": SECRET, "sessionToken": SECRET}
@@ -167,6 +187,8 @@ GOOD: dict[str, dict[str, Any]] = {
     "pg-verify-full": manifest(
         "PostgreSqlLinkedService", {**PG_LS, "sslMode": "verify-full", "trustedCert": CA_SECRET}
     ),
+    # the default sslMode (verify-full) takes a trustedCert
+    "pg-cert-default-sslmode": manifest("PostgreSqlLinkedService", {**PG_LS, "trustedCert": CA_SECRET}),
     "pg-table": PG_DS,
     "parquet-pvc": file_ds("ParquetDataset", PVC, compressionCodec="zstd"),
     "parquet-s3": file_ds("ParquetDataset", S3, linkedServiceName=STORE),
@@ -215,10 +237,23 @@ GOOD: dict[str, dict[str, Any]] = {
     ),
     "lookup-first-row": lookup_activity(source={"query": "SELECT max(id) FROM demo.sales"}),
     "lookup-refresh": lookup_activity(firstRowOnly=False, refreshInterval="15m"),
+    "lookup-refresh-shortest": lookup_activity(refreshInterval="1m", policy={"timeout": "00:00:01"}),
+    "lookup-refresh-shortest-seconds": lookup_activity(refreshInterval="60s"),
+    "impala-probe-never": impala_ls(probeIntervalSeconds=0),
+    "impala-probe-shortest": impala_ls(probeIntervalSeconds=300),
 }
 
 # (manifest, field path of the error, message): each breaks exactly one rule.
 BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
+    "copy-zero-timeout": (copy_activity(policy={"timeout": "00:00:00"}), "spec", ZERO_TIMEOUT),
+    "lookup-zero-timeout-with-days": (
+        lookup_activity(policy={"timeout": "0.00:00:00"}),
+        "spec",
+        ZERO_TIMEOUT,
+    ),
+    "lookup-refresh-too-short": (lookup_activity(refreshInterval="59s"), "spec", REFRESH),
+    "lookup-refresh-zero": (lookup_activity(refreshInterval="0s"), "spec", REFRESH),
+    "impala-probe-too-often": (impala_ls(probeIntervalSeconds=299), "spec", PROBE),
     "user-password-without-password": (
         impala_ls(authenticationType="UsernameAndPassword", username="alice"),
         "spec",
@@ -268,8 +303,27 @@ BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
         "spec",
         AZ_CONN,
     ),
+    "s3-http-endpoint": (
+        manifest("AmazonS3LinkedService", {"serviceUrl": "http://minio:9000"}),
+        "spec",
+        S3_HTTPS,
+    ),
+    "s3-http-endpoint-not-allowed": (
+        manifest(
+            "AmazonS3LinkedService", {"serviceUrl": "http://minio:9000", "allowInsecureEndpoint": False}
+        ),
+        "spec",
+        S3_HTTPS,
+    ),
+    "azure-http-endpoint": (
+        manifest(
+            "AzureBlobStorageLinkedService", {"accountName": "acct", "serviceEndpoint": "http://h/acct"}
+        ),
+        "spec",
+        AZ_HTTPS,
+    ),
     "azure-nothing": (
-        manifest("AzureBlobStorageLinkedService", {"serviceEndpoint": "http://azurite:10000"}),
+        manifest("AzureBlobStorageLinkedService", {"serviceEndpoint": "https://azurite:10000"}),
         "spec",
         AZ_NEED,
     ),
@@ -279,11 +333,6 @@ BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
         ),
         "spec",
         AZ_KEY_SAS,
-    ),
-    "pg-cert-default-sslmode": (
-        manifest("PostgreSqlLinkedService", {**PG_LS, "trustedCert": CA_SECRET}),
-        "spec",
-        PG_CERT,
     ),
     "pg-cert-prefer": (
         manifest("PostgreSqlLinkedService", {**PG_LS, "sslMode": "prefer", "trustedCert": CA_SECRET}),
@@ -682,11 +731,19 @@ AXES: dict[str, tuple[str, dict[str, list[Any]]]] = {
             "accountName": [None, "acct"],
             "accountKey": [None, SECRET],
             "sasToken": [None, SECRET],
+            "serviceEndpoint": [None, "https://acct.blob.core.windows.net", "http://127.0.0.1:10000/acct"],
+            "allowInsecureEndpoint": [None, False, True],
         },
     ),
     "AmazonS3LinkedService": (
         "spec",
-        {"accessKeyId": [None, SECRET], "secretAccessKey": [None, SECRET], "sessionToken": [None, SECRET]},
+        {
+            "accessKeyId": [None, SECRET],
+            "secretAccessKey": [None, SECRET],
+            "sessionToken": [None, SECRET],
+            "serviceUrl": [None, "https://minio:9000", "http://minio:9000"],
+            "allowInsecureEndpoint": [None, False, True],
+        },
     ),
     "CopyActivity": (
         "spec",

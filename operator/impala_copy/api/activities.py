@@ -10,11 +10,12 @@ import re
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, Resource
 from impala_copy.api.model import operator_setting
 from impala_copy.api.paths import file_name_rules
+from impala_copy.api.pre_copy_script import check_pre_copy_script
 from impala_copy.api.references import Reference
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import Phase as Phase
@@ -23,6 +24,9 @@ from impala_copy.api.summary import RunSummary
 # ADF timespans: [D.]HH:MM:SS
 TIMESPAN_PATTERN = r"^([0-9]{1,3}\.)?[0-9]{1,2}:[0-5][0-9]:[0-5][0-9]$"
 _TIMESPAN = re.compile(TIMESPAN_PATTERN)
+# The shortest refreshInterval of a LookupActivity (each refresh is a query on Impala). A module
+# constant read when a spec is checked, so the operator's tests can lower it.
+MIN_REFRESH_INTERVAL_SECONDS = 60
 # Go-style durations for Kubernetes-shaped settings: 90s, 5m, 1h30m
 DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -206,7 +210,8 @@ class CopySink(RuledModel):
         default=None,
         max_length=65536,
         description="PostgreSqlSink: SQL run in the load transaction before rows are written "
-        "(ADF: preCopyScript).",
+        "(ADF: preCopyScript). Transaction control (COMMIT, ROLLBACK, BEGIN, SAVEPOINT, SET TRANSACTION...) "
+        "is rejected.",
     )
     write_batch_size: int | None = Field(
         default=None,
@@ -222,14 +227,37 @@ class CopySink(RuledModel):
         default=None, description="PostgreSqlSink: autoCreate creates a missing table from the source schema."
     )
 
+    @field_validator("pre_copy_script")
+    @classmethod
+    def _script_stays_in_the_transaction(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_pre_copy_script(value)
+        return value
+
+
+def _refresh_interval_allowed(value: str | None) -> bool:
+    return value is None or duration_seconds(value) >= MIN_REFRESH_INTERVAL_SECONDS
+
+
+# On the spec, not on `policy`: the CRD's default of policy is {}, which its own rules must accept,
+# and the API server fills in policy.timeout before the spec's rules run.
+POLICY_TIMEOUT_RULE = Rule(
+    # The pattern already holds; a timespan with a non-zero digit is longer than zero.
+    cel="self.policy.timeout.matches('[1-9]')",
+    message="policy.timeout must be longer than 00:00:00 (e.g. 0.12:00:00, the default)",
+    check=lambda m: timespan_seconds(m.policy.timeout) > 0,
+)
+
 
 class ActivityPolicy(ApiModel):
     """Execution policy (ADF: policy)."""
 
     timeout: str = Field(
         default="0.12:00:00",
+        max_length=16,
         pattern=TIMESPAN_PATTERN,
-        description="Longest a run may take, [D.]HH:MM:SS (ADF: timeout). Default 0.12:00:00.",
+        description="Longest a run may take, [D.]HH:MM:SS, more than zero (ADF: timeout). "
+        "Default 0.12:00:00.",
     )
     retry: int = Field(
         default=0, ge=0, le=100, description="Retries after a failed attempt (ADF: retry). Default 0."
@@ -301,6 +329,7 @@ class CopyActivitySpec(RuledModel):
     """One copy: an ImpalaDataset (or a query through it) into a sink dataset."""
 
     RULES: ClassVar[tuple[Rule, ...]] = (
+        POLICY_TIMEOUT_RULE,
         Rule(
             cel="(self.outputs[0].kind == 'ParquetDataset' && self.sink.type == 'ParquetSink') || "
             "(self.outputs[0].kind == 'DelimitedTextDataset' && self.sink.type == 'DelimitedTextSink') || "
@@ -434,10 +463,17 @@ class LookupActivitySpec(RuledModel):
     """
 
     RULES: ClassVar[tuple[Rule, ...]] = (
+        POLICY_TIMEOUT_RULE,
         Rule(
             cel="!has(self.source.additionalColumns)",
             message="source.additionalColumns apply to a CopyActivity only, not to a LookupActivity",
             check=lambda m: not written(m.source, "additional_columns"),
+        ),
+        Rule(
+            cel=f"!has(self.refreshInterval) || duration(self.refreshInterval) >= "
+            f"duration('{MIN_REFRESH_INTERVAL_SECONDS}s')",
+            message=f"refreshInterval must be at least {MIN_REFRESH_INTERVAL_SECONDS}s",
+            check=lambda m: _refresh_interval_allowed(m.refresh_interval),
         ),
     )
 
@@ -458,8 +494,8 @@ class LookupActivitySpec(RuledModel):
         min_length=2,
         max_length=32,
         pattern=DURATION_PATTERN,
-        description="Run again this long after the last run ended, e.g. 15m or 1h. Default: run only on "
-        "apply, spec change and the impalacopy.io/run-now annotation.",
+        description="Run again this long after the last run ended, e.g. 15m or 1h; at least 60s. Default: "
+        "run only on apply, spec change and the impalacopy.io/run-now annotation.",
     )
     policy: ActivityPolicy = Field(
         default_factory=ActivityPolicy,

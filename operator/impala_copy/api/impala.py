@@ -55,10 +55,26 @@ def _tls_options_only_with_ssl(m: Any) -> bool:
     )
 
 
+# The shortest probeIntervalSeconds other than 0 (never). A module constant read when a spec is
+# checked, so the operator's tests can lower it.
+MIN_PROBE_INTERVAL_SECONDS = 300
+
+
+def _probe_interval_allowed(seconds: int) -> bool:
+    return seconds == 0 or seconds >= MIN_PROBE_INTERVAL_SECONDS
+
+
 class ImpalaLinkedServiceSpec(RuledModel):
     """How to reach and authenticate to Impala (ADF: Impala linked service)."""
 
     RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            cel="self.probeIntervalSeconds == 0 || "
+            f"self.probeIntervalSeconds >= {MIN_PROBE_INTERVAL_SECONDS}",
+            message="probeIntervalSeconds must be 0 (no periodic tests) or at least "
+            f"{MIN_PROBE_INTERVAL_SECONDS}",
+            check=lambda m: _probe_interval_allowed(m.probe_interval_seconds),
+        ),
         Rule(
             cel="self.authenticationType != 'UsernameAndPassword' || "
             "(has(self.username) && has(self.password))",
@@ -168,11 +184,11 @@ class ImpalaLinkedServiceSpec(RuledModel):
         default=30, ge=1, le=3600, description="Seconds to wait for a connection and login. Default 30."
     )
     probe_interval_seconds: int = Field(
-        default=300,
+        default=3600,
         ge=0,
         le=86400,
-        description="Seconds between connection tests run by the operator; 0 disables periodic tests. "
-        "Default 300.",
+        description="Seconds from the end of one connection test to the next (each test is a short Job pod), "
+        "at least 300; 0 disables periodic tests. Default 3600.",
     )
 
     @property

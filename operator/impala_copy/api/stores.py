@@ -16,6 +16,28 @@ from impala_copy.api.impala import LinkedServiceStatus
 from impala_copy.api.references import Reference, key_references
 from impala_copy.api.rules import Rule, RuledModel, written
 
+INSECURE_ENDPOINT_HELP = (
+    "set allowInsecureEndpoint: true to send credentials and data unencrypted, e.g. to a local test store"
+)
+_ALLOW_INSECURE_DESCRIPTION = (
+    "Allow an http:// endpoint: request signatures, keys or tokens and the data then cross the network "
+    "unencrypted. For local test stores only. Default false."
+)
+
+
+def _https_rule(field: str, attribute: str) -> Rule:
+    """`field` must be an https:// URL unless allowInsecureEndpoint is true."""
+    return Rule(
+        cel=f"!has(self.{field}) || self.{field}.startsWith('https://') || self.allowInsecureEndpoint",
+        message=f"{field} must be an https:// URL ({INSECURE_ENDPOINT_HELP})",
+        check=lambda m: (
+            not getattr(m, attribute)
+            or getattr(m, attribute).startswith("https://")
+            or m.allow_insecure_endpoint
+        ),
+    )
+
+
 _READY_COLUMNS = [
     {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
@@ -36,6 +58,7 @@ class AmazonS3LinkedServiceSpec(RuledModel):
             message="sessionToken requires accessKeyId and secretAccessKey",
             check=lambda m: not written(m, "session_token") or written(m, "access_key_id"),
         ),
+        _https_rule("serviceUrl", "service_url"),
     )
 
     access_key_id: SecretValue | None = Field(default=None, description="Access key ID (ADF: accessKeyId).")
@@ -51,6 +74,7 @@ class AmazonS3LinkedServiceSpec(RuledModel):
         pattern=r"^https?://[^\s]+$",
         description="Endpoint of an S3-compatible store such as MinIO or Ceph (ADF: serviceUrl).",
     )
+    allow_insecure_endpoint: bool = Field(default=False, description=_ALLOW_INSECURE_DESCRIPTION)
     force_path_style: bool = Field(
         default=False, description="Address buckets as path segments, not host names (ADF: forcePathStyle)."
     )
@@ -103,6 +127,7 @@ class AzureBlobStorageLinkedServiceSpec(RuledModel):
             message="accountKey and sasToken are mutually exclusive",
             check=lambda m: not (written(m, "account_key") and written(m, "sas_token")),
         ),
+        _https_rule("serviceEndpoint", "service_endpoint"),
     )
 
     connection_string: SecretValue | None = Field(
@@ -122,6 +147,11 @@ class AzureBlobStorageLinkedServiceSpec(RuledModel):
         max_length=2048,
         pattern=r"^https?://[^\s]+$",
         description="Blob service endpoint (ADF: serviceEndpoint). Default https://<accountName>.blob.core.windows.net.",
+    )
+    allow_insecure_endpoint: bool = Field(
+        default=False,
+        description=_ALLOW_INSECURE_DESCRIPTION + " Also needed for a connectionString whose BlobEndpoint "
+        "or DefaultEndpointsProtocol is http, or UseDevelopmentStorage=true (checked when the copy runs).",
     )
     hierarchical_namespace: bool = Field(
         default=False,
@@ -180,10 +210,15 @@ class PostgreSqlLinkedServiceSpec(RuledModel):
     username: str = Field(min_length=1, max_length=63, description="User name (ADF: username).")
     password: SecretValue = Field(description="Password, a Secret key reference (ADF: password).")
     ssl_mode: PostgreSqlSslMode = Field(
-        default=PostgreSqlSslMode.PREFER, description="libpq sslmode (ADF: sslMode). Default prefer."
+        default=PostgreSqlSslMode.VERIFY_FULL,
+        description="libpq sslmode (ADF: sslMode). Default verify-full: TLS, and the server's certificate "
+        "must chain to trustedCert (else to the system's trusted CAs) and name the host. prefer or disable "
+        "opt out.",
     )
     trusted_cert: CertificateSource | None = Field(
-        default=None, description="PEM CA certificates to verify the server with (libpq sslrootcert)."
+        default=None,
+        description="PEM CA certificates to verify the server with (libpq sslrootcert). Without it, "
+        "verify-full uses the system's trusted CAs.",
     )
     connect_timeout_seconds: int = Field(
         default=30, ge=1, le=3600, description="Connection timeout. Default 30."

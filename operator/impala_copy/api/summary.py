@@ -31,6 +31,21 @@ CONNECTION_TEST_REASONS = (
 )
 
 
+# Error codes whose message is the server's own, which may quote the SQL text of the run.
+QUERY_ECHOING_CODES = frozenset({"QueryFailed", "TableNotFound"})
+SECURE_INPUT_MESSAGE = "the server rejected the query (its message is hidden by policy.secureInput)"
+
+
+def visible_failure(code: str, message: str, *, secure_input: bool) -> tuple[str, str]:
+    """An error as a summary, status, Events and logs show it (copy and lookup alike).
+
+    With policy.secureInput, a message that may quote the query becomes a fixed text; the code stays.
+    """
+    if secure_input and code in QUERY_ECHOING_CODES:
+        return code, SECURE_INPUT_MESSAGE
+    return code, message
+
+
 class RunError(ApiModel):
     """An error of a run: a stable code and a readable message (never a secret value)."""
 

@@ -41,6 +41,7 @@ from impala_copy.api.lookup_frames import MAX_OUTPUT_BYTES, encode_frames
 from impala_copy.api.plan import ImpalaConnection, LookupPlan
 from impala_copy.api.summary import LookupSummary
 from impala_copy.engine.errors import CopyError, Timeout
+from impala_copy.engine.secrets import scrubs_errors
 from impala_copy.engine.source.arrow_types import COMPLEX_TYPES, HS2_TYPE_KEY
 from impala_copy.engine.source.query import ResponseTooLarge
 
@@ -413,6 +414,7 @@ def _default_connect(conn: ImpalaConnection, secrets: Mapping[str, str]) -> _Ses
     return connect(conn, secrets)
 
 
+@scrubs_errors
 def run_lookup(
     plan: LookupPlan, secrets: Mapping[str, str], *, connect: Connector | None = None
 ) -> LookupResult:

@@ -8,7 +8,9 @@
 
 `run_copy` never raises for a CopyError: a failed run is a summary with status Failed and
 `errors[].code/message`; nothing of a failed run is published. Any other exception is reported the
-same way with the code `CopyFailed`. Ctrl-C / SIGTERM (KeyboardInterrupt, SystemExit) abort the
+same way with the code `CopyFailed`. Every message is scrubbed of the run's secret values
+(engine/secrets.py), and with policy.secureInput a server message that may quote the query becomes
+a fixed text (api/summary.py `visible_failure`). Ctrl-C / SIGTERM (KeyboardInterrupt, SystemExit) abort the
 sink (engine.pipeline.transfer) and propagate.
 """
 
@@ -19,10 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from impala_copy.api.plan import CopyPlan
-from impala_copy.api.summary import RunError, RunSummary
+from impala_copy.api.summary import RunError, RunSummary, visible_failure
 from impala_copy.engine.errors import EXIT_OK, CopyError
 from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.pipeline import Counters, ProgressCallback, transfer
+from impala_copy.engine.secrets import Scrubber
 from impala_copy.engine.sinks import create_sink
 from impala_copy.engine.source.hs2 import connect
 from impala_copy.engine.source.sql import build_select
@@ -49,12 +52,14 @@ def execute(
     """Run the plan and tell the exit code too (`impala-copy engine` uses it)."""
     started = time.monotonic()
     counters = Counters()
+    # Sources and sinks scrub their own errors; this catches what reaches the summary another way.
+    scrub = Scrubber.of({ref.env: secrets[ref.env] for ref in plan.secret_refs() if ref.env in secrets})
     try:
         result = _copy(plan, secrets, counters, progress, started)
     except CopyError as err:
-        return RunOutcome(_failed(plan, counters, started, err), err.exit_code)
+        return RunOutcome(_failed(plan, counters, started, scrub.error(err)), err.exit_code)
     except Exception as exc:  # noqa: BLE001 - reported in the summary, never a bare traceback
-        unexpected = CopyError(f"unexpected {type(exc).__name__}: {exc}")
+        unexpected = scrub.error(CopyError(f"unexpected {type(exc).__name__}: {exc}"))
         return RunOutcome(_failed(plan, counters, started, unexpected), unexpected.exit_code)
     return RunOutcome(_succeeded(plan, counters, started, result), EXIT_OK)
 
@@ -114,7 +119,8 @@ def _succeeded(plan: CopyPlan, counters: Counters, started: float, result: SinkR
 def _failed(plan: CopyPlan, counters: Counters, started: float, err: CopyError) -> RunSummary:
     summary = _base(plan, counters, started)
     summary.status = "Failed"
-    summary.errors = [RunError(code=err.code, message=err.message)]
+    code, message = visible_failure(err.code, err.message, secure_input=plan.secure_input)
+    summary.errors = [RunError(code=code, message=message)]
     if plan.validate_data_consistency and err.code == "DataConsistencyCheckFailed":
         summary.consistency_verified = False
     return summary

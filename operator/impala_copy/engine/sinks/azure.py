@@ -30,8 +30,9 @@ from impala_copy.engine.errors import (
     ConfigurationError,
 )
 from impala_copy.engine.sinks.object_store_common import (
+    hide_url_queries,
     probe_root,
-    scrub,
+    require_https,
     store_secret,
 )
 
@@ -112,7 +113,7 @@ def _scrubbed(call: Callable[[], T]) -> T:
     except pa.ArrowNotImplementedError:
         raise
     except (OSError, pa.ArrowException) as exc:
-        raise OSError(scrub(str(exc))) from None
+        raise OSError(hide_url_queries(str(exc))) from None
 
 
 class _ScrubbedStream:
@@ -177,7 +178,7 @@ class _BlobDeleter:
         except ResourceNotFoundError:
             raise FileNotFoundError(f"{path}: no such blob") from None
         except AzureError as exc:
-            raise OSError(scrub(" ".join(str(exc).split()))) from None
+            raise OSError(hide_url_queries(" ".join(str(exc).split()))) from None
 
     def delete_tree(self, path: str) -> None:
         """Every blob under the folder (its folder marker blobs too), one Delete Blob request each."""
@@ -191,7 +192,7 @@ class _BlobDeleter:
                 with contextlib.suppress(ResourceNotFoundError):
                     client.delete_blob(name)
         except AzureError as exc:
-            raise OSError(scrub(" ".join(str(exc).split()))) from None
+            raise OSError(hide_url_queries(" ".join(str(exc).split()))) from None
 
 
 class _AzureHandler(pafs.FileSystemHandler):  # type: ignore[misc]
@@ -273,6 +274,13 @@ class _AzureHandler(pafs.FileSystemHandler):  # type: ignore[misc]
 
 
 def azure_account(store: StorePlan, secrets: Mapping[str, str]) -> AzureAccount:
+    """The account and its endpoint, which must be https unless allowInsecureEndpoint is set."""
+    account = _account(store, secrets)
+    require_https(account.endpoint, "the blob endpoint", store.azure().allow_insecure_endpoint)
+    return account
+
+
+def _account(store: StorePlan, secrets: Mapping[str, str]) -> AzureAccount:
     spec = store.azure()
     connection_string = store_secret(store, "connection_string", secrets)
     if connection_string is not None:

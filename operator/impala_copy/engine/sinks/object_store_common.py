@@ -1,10 +1,11 @@
-"""What the object-store file systems share: error classification, root checks, secret lookup.
+"""What the object-store file systems share: error classification, root checks, secret lookup, https.
 
 S3 (`s3.py`) and Azure Blob / ADLS Gen2 (`azure.py`) are Arrow's own C++ file systems
 (`pyarrow.fs.S3FileSystem`, `pyarrow.fs.AzureFileSystem`): output streams upload in parts (S3
 multipart upload, Azure block blobs) while the writer keeps writing, so a part file is never held
 whole in memory, and no Python runs per uploaded byte. Every failure to reach or authenticate to the
-store names the store (bucket/container, endpoint), never a credential.
+store names the store (bucket/container, endpoint), never a credential. An endpoint that is not
+https is refused unless the linked service sets allowInsecureEndpoint.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
 from impala_copy.api.plan import StorePlan
+from impala_copy.api.stores import INSECURE_ENDPOINT_HELP
 from impala_copy.engine.errors import (
     ConfigurationError,
     CopyError,
@@ -45,9 +48,18 @@ def store_secret(store: StorePlan, field: str, secrets: Mapping[str, str]) -> st
     return read_secret(ref, secrets) if ref is not None else None
 
 
+def require_https(endpoint: str, what: str, allow_insecure: bool) -> None:
+    """Credentials and data go to `endpoint` encrypted, unless the linked service allows otherwise."""
+    if not allow_insecure and urlsplit(endpoint).scheme.lower() != "https":
+        raise ConfigurationError(
+            f"{what} {endpoint!r} is not https: the store's credentials and the data would cross the "
+            f"network unencrypted ({INSECURE_ENDPOINT_HELP})"
+        )
+
+
 def classify(exc: BaseException, where: str, hint: str) -> CopyError:
     """A store error as ours: authentication, unreachable, or a plain sink error."""
-    detail = scrub(" ".join(str(exc).split()))
+    detail = hide_url_queries(" ".join(str(exc).split()))
     lowered = detail.lower()
     if any(m in lowered for m in _AUTH_MARKERS):
         return SinkAuthenticationFailed(f"access to {where} was denied: {detail} ({hint})")
@@ -77,6 +89,9 @@ def probe_root(fs: pafs.FileSystem, root: str, where: str, what: str, hint: str)
 _URL_QUERY = re.compile(r"(https?://[^\s?]*)\?[^\s]*")
 
 
-def scrub(text: str) -> str:
-    """Text without URL query strings: Azure errors quote request URLs, and a SAS token is a query."""
+def hide_url_queries(text: str) -> str:
+    """Text without URL query strings: Azure errors quote request URLs, and a SAS token is a query.
+
+    Known secret values are masked later by engine/secrets.py; this also hides a token the run
+    never held as a value (one embedded in a connection string, or added by the SDK)."""
     return _URL_QUERY.sub(r"\1?<query hidden>", text)

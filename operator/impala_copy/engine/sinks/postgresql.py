@@ -18,8 +18,11 @@ Lifecycle (`SinkWriter`): open(schema) -> write(batch)* -> commit() | abort().
   SQLSTATE classes 22 and 23) is retried in halves under savepoints until the rejected rows are
   isolated; those are skipped, counted and logged (row number and reason; the first
   `SKIPPED_LOG_LIMIT` in the run summary and the log), everything else is loaded.
+- preCopyScript cannot end or escape the transaction (api/pre_copy_script.py checks it before
+  anything runs; PostgreSQL refuses COMMIT inside a DO block or procedure in a transaction block).
 - Identifiers are always double-quoted; SQL text is never built from values.
-- Errors name the server, database and user, never the password.
+- Errors name the server, database and user; every secret value of the run is masked in them
+  (engine/secrets.py `Scrubber`), in all the forms the driver may quote it (plain, URL-encoded).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ import pyarrow as pa
 
 from impala_copy.api.activities import WriteBehavior
 from impala_copy.api.plan import CopyPlan
+from impala_copy.api.pre_copy_script import ScriptError, check_pre_copy_script
+from impala_copy.api.stores import PostgreSqlSslMode
 from impala_copy.engine.errors import (
     ConfigurationError,
     ConsistencyCheckFailed,
@@ -49,7 +54,7 @@ from impala_copy.engine.errors import (
     Unreachable,
 )
 from impala_copy.engine.interfaces import SinkResult
-from impala_copy.engine.secrets import read_secret
+from impala_copy.engine.secrets import Scrubber, read_secret
 from impala_copy.engine.sinks.postgresql_types import (
     ColumnMapping,
     column_ddl,
@@ -63,11 +68,22 @@ from impala_copy.engine.sinks.postgresql_types import (
 log = logging.getLogger(__name__)
 
 SKIPPED_LOG_LIMIT = 20
+# libpq's sslrootcert value for "the system's trusted CAs" (libpq 16+; the ADBC driver's libpq has it):
+# OpenSSL's default paths, /etc/ssl/certs on Debian, or SSL_CERT_FILE / SSL_CERT_DIR when set.
+SYSTEM_TRUST_STORE = "system"
 SKIPPED_ROW_TEXT_LIMIT = 300
 # Target types a text column is loaded into directly (their binary input is text's).
 TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
 # SQLSTATE classes of errors caused by a row's values: data exceptions and constraint violations.
 ROW_ERROR_CLASSES = ("22", "23")
+# Program limit exceeded (row or index entry too big, too many columns...), and the server's message
+# for a value over its 1 GB allocation limit: the same data fails the same way, so never retried.
+LIMIT_CLASS = "54"
+_OVER_ALLOCATION = "invalid memory alloc request size"
+PG_LIMITS = (
+    "at most 1 GB per field value, about 2.7 kB per btree index entry, 1600 columns per table; "
+    "retrying cannot help"
+)
 
 
 class SinkDataRejected(SinkError):
@@ -133,6 +149,7 @@ class PostgreSqlSink:
         if password_ref is None:
             raise ConfigurationError("PostgreSqlLinkedService has no password reference")
         self._password = read_secret(password_ref, secrets)
+        self._clean = Scrubber.of(secrets)
         cert = store.certs.get("trusted_cert")
         self._ca_path = cert.path if cert else None
         table = plan.sink.postgresql_table()
@@ -140,6 +157,12 @@ class PostgreSqlSink:
         self._target = qualified(self._schema_name, self._table_name)
         sink = plan.sink.sink
         self._pre_copy_script = sink.pre_copy_script
+        if self._pre_copy_script is not None:
+            # The plan's model checked it already; a plan built around validation is checked again here.
+            try:
+                check_pre_copy_script(self._pre_copy_script)
+            except ScriptError as exc:
+                raise ConfigurationError(str(exc)) from None
         self._batch_rows = sink.write_batch_size
         self._behavior = WriteBehavior(sink.write_behavior or WriteBehavior.INSERT)
         self._keys = list(sink.upsert_settings.keys) if sink.upsert_settings else []
@@ -169,9 +192,6 @@ class PostgreSqlSink:
         s = self._spec
         return f"PostgreSQL server {s.host}:{s.port} (database {s.database!r}, user {s.username!r})"
 
-    def _clean(self, text: str) -> str:
-        return text.replace(self._password, "***") if self._password else text
-
     def uri(self) -> str:
         s = self._spec
         host = f"[{s.host}]" if ":" in s.host else s.host
@@ -182,12 +202,21 @@ class PostgreSqlSink:
         }
         if self._ca_path:
             params["sslrootcert"] = self._ca_path
+        elif s.ssl_mode == PostgreSqlSslMode.VERIFY_FULL:
+            params["sslrootcert"] = SYSTEM_TRUST_STORE
         user, password, db = (quote(v, safe="") for v in (s.username, self._password, s.database))
         return f"postgresql://{user}:{password}@{host}:{s.port}/{db}?{urlencode(params)}"
 
     # ------------------------------------------------------------------------------- lifecycle
 
     def open(self, schema: pa.Schema) -> None:
+        try:
+            self._open(schema)
+        except BaseException:
+            self.abort()  # the pipeline aborts a sink only once it is open: roll back and disconnect here
+            raise
+
+    def _open(self, schema: pa.Schema) -> None:
         self._mappings = map_schema(schema)
         self._load_schema = load_schema(self._mappings)
         self._connect()
@@ -341,7 +370,9 @@ class PostgreSqlSink:
         text = f"{action} on the {self.store_name} failed: {msg}" + (f" (SQLSTATE {state})" if state else "")
         if state.startswith(ROW_ERROR_CLASSES):
             return SinkDataRejected(text)
-        if state.startswith(("42", "0A", "3F", "P0")):
+        if state.startswith(LIMIT_CLASS) or _OVER_ALLOCATION in msg:
+            return ConfigurationError(f"{text}; the data is over a limit of PostgreSQL ({PG_LIMITS})")
+        if state.startswith(("42", "0A", "3F", "P0", "25", "2D")):
             return ConfigurationError(text)
         if state.startswith("28"):
             return SinkAuthenticationFailed(text)

@@ -28,6 +28,7 @@ from impala_copy.engine.sinks.object_store_common import (
     CONNECT_TIMEOUT_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
     probe_root,
+    require_https,
     store_secret,
 )
 
@@ -59,6 +60,7 @@ def s3_filesystem(store: StorePlan, bucket: str, secrets: Mapping[str, str]) -> 
         if token:
             kwargs["session_token"] = token
     if spec.service_url:
+        require_https(spec.service_url, "serviceUrl", spec.allow_insecure_endpoint)
         url = urlsplit(spec.service_url)
         if not url.netloc or url.path.strip("/"):
             raise ConfigurationError(

@@ -196,8 +196,38 @@ def login_error(
     return ServerError(f"login to {where} failed: {_describe(exc)}")
 
 
+_SIZE_LIMIT = re.compile(
+    r"Frame size \((\d+)\) larger than the maximum \((\d+)\)|"
+    r"(?:Length exceeded max allowed|size exceeded specified limit): (\d+)"
+)
+
+
+def size_limit_error(where: str, doing: str, what: str, limit: int) -> CopyError:
+    """A reply over a client-side size limit: the same data fails the same way, so not retryable."""
+    return ConfigurationError(
+        f"{where} sent {what} while {doing}, over the client's limit of {limit} bytes "
+        f"({limit / 1_000_000:g} MB); a single value that large cannot be read: leave the column out "
+        "or cut it in the query (e.g. substr)"
+    )
+
+
+def _size_limit(exc: BaseException, where: str, doing: str) -> CopyError | None:
+    """thrift's frame / string size limit (16 MB by default), when that is what `exc` is."""
+    for e in _chain(exc):
+        match = _SIZE_LIMIT.search(str(e))
+        if match is None:
+            continue
+        if match.group(3):
+            return size_limit_error(where, doing, "a value", int(match.group(3)))
+        return size_limit_error(where, doing, f"a frame of {match.group(1)} bytes", int(match.group(2)))
+    return None
+
+
 def rpc_error(exc: BaseException, where: str, doing: str, timeout: float) -> CopyError:
     """A transport failure during an RPC of an open session."""
+    too_large = _size_limit(exc, where, doing)
+    if too_large is not None:
+        return too_large
     if _is_timeout(exc):
         return Timeout(f"{where} sent no response within {timeout:g}s while {doing}")
     http_code = getattr(exc, "code", None)
@@ -218,4 +248,5 @@ __all__ = [
     "query_error",
     "rpc_error",
     "server_message",
+    "size_limit_error",
 ]

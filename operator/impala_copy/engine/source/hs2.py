@@ -34,7 +34,7 @@ from typing import Any
 from impala_copy.api.impala import SASL_DEFAULT_USERNAME, AuthenticationType, ThriftTransportProtocol
 from impala_copy.api.plan import ImpalaConnection
 from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError
-from impala_copy.engine.secrets import read_secret
+from impala_copy.engine.secrets import Scrubber, read_secret
 from impala_copy.engine.source import errors as hs2_errors
 from impala_copy.engine.source import tls
 from impala_copy.engine.source.query import HS2Query, ResponseTooLarge
@@ -231,7 +231,21 @@ def _http_transport(conn: ImpalaConnection, login: Login, ctx: ssl.SSLContext | 
 
 
 def connect(conn: ImpalaConnection, secrets: Mapping[str, str]) -> ImpalaSession:
-    """Connect, log in and open an HS2 session; every failure is a CopyError with its real cause."""
+    """Connect, log in and open an HS2 session; every failure is a CopyError with its real cause.
+
+    Error messages (the session's too) are scrubbed of every value in `secrets`: a server may echo
+    the login it received.
+    """
+    scrub = Scrubber.of(secrets)
+    try:
+        session = _open_session(conn, secrets)
+    except CopyError as err:
+        raise scrub.error(err) from None
+    session.scrub = scrub
+    return session
+
+
+def _open_session(conn: ImpalaConnection, secrets: Mapping[str, str]) -> ImpalaSession:
     from impala._thrift_gen.TCLIService import TCLIService
     from impala._thrift_gen.TCLIService.ttypes import TOpenSessionReq, TProtocolVersion
     from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
@@ -282,6 +296,7 @@ class ImpalaSession:
         self._closed = False
         self._aborted = False
         self.rpc_timeout = MAX_RPC_SECONDS
+        self.scrub = Scrubber(())
         # Set by connect() on a framed (SASL) binary connection: lets a query pipeline its fetches.
         self.frames: Any = None
 
@@ -298,14 +313,17 @@ class ImpalaSession:
         """Call one HS2 RPC and check its status; transport failures become CopyErrors."""
         if self._closed or self._aborted:
             raise ServerError(f"the connection to {self.where} is closed")
-        with self._lock:
-            try:
-                response = getattr(self._client, name)(request)
-            except CopyError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - socket, thrift and HTTP errors alike
-                raise hs2_errors.rpc_error(exc, self.where, doing, self.rpc_timeout) from None
-        hs2_errors.check_status(response.status, doing)
+        try:
+            with self._lock:
+                try:
+                    response = getattr(self._client, name)(request)
+                except CopyError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - socket, thrift and HTTP errors alike
+                    raise hs2_errors.rpc_error(exc, self.where, doing, self.rpc_timeout) from None
+            hs2_errors.check_status(response.status, doing)
+        except CopyError as err:
+            raise self.scrub.error(err) from None
         return response
 
     def query(

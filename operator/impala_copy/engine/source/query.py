@@ -77,6 +77,9 @@ class ResponseTooLarge(ServerError):
 _POLL_FIRST, _POLL_MAX = 0.02, 0.5
 _DONE = object()
 _FRAME_HEADER = struct.Struct(">I")
+# The largest FetchResults frame the pipelined reader accepts (a length read from the wire is not
+# allocated blindly); a block that large means a far smaller batch size is needed.
+MAX_FRAME_BYTES = 1 << 30
 
 
 class HS2Query:
@@ -133,7 +136,7 @@ class HS2Query:
                     self._operation.hasResultSet = status.hasResultSet
                 return
             if state == TOperationState.ERROR_STATE:
-                raise hs2_errors.query_error(status.errorMessage, status.sqlState)
+                raise self.session.scrub.error(hs2_errors.query_error(status.errorMessage, status.sqlState))
             if state in (TOperationState.CANCELED_STATE, TOperationState.CLOSED_STATE):
                 raise QueryFailed("the query was cancelled or closed by the server")
             if state == TOperationState.UKNOWN_STATE:
@@ -174,8 +177,11 @@ class HS2Query:
             return
         if self.prefetch <= 0:
             self._inline = self._rowsets()
-            for rowset in self._inline:
-                yield rowset_to_batch(rowset, self._specs, self._schema)
+            try:
+                for rowset in self._inline:
+                    yield rowset_to_batch(rowset, self._specs, self._schema)
+            except CopyError as err:
+                raise self.session.scrub.error(err) from None
             return
         self._thread = threading.Thread(target=self._fetch_loop, name="hs2-fetch", daemon=True)
         self._thread.start()
@@ -184,6 +190,8 @@ class HS2Query:
                 item = self._queue.get()
                 if item is _DONE:
                     return
+                if isinstance(item, CopyError):
+                    raise self.session.scrub.error(item)
                 if isinstance(item, BaseException):
                     raise item
                 if isinstance(item, pa.RecordBatch):
@@ -269,7 +277,7 @@ class HS2Query:
                     outstanding -= 1
                     self._send(request)  # the server works on the next block while this one is decoded
                     outstanding += 1
-                    response = _decode_fetch_response(frame)
+                    response = self._decode(frame, where)
                     del frame
                     hs2_errors.check_status(response.status, "fetching results")
                     rowset = self._accept(response)
@@ -292,9 +300,21 @@ class HS2Query:
                 exc, self.session.where, "fetching results", self.session.rpc_timeout
             ) from None
 
+    def _decode(self, frame: bytes, where: str) -> Any:
+        try:
+            return _decode_fetch_response(frame)
+        except CopyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - thrift's size limits and malformed replies alike
+            raise hs2_errors.rpc_error(exc, where, "fetching results", self.session.rpc_timeout) from None
+
     def _read_frame(self, frames: Any, where: str) -> bytes:
         try:
             (length,) = _FRAME_HEADER.unpack(frames.readAll(_FRAME_HEADER.size))
+            if length > MAX_FRAME_BYTES:
+                raise hs2_errors.size_limit_error(
+                    where, "fetching results", f"a reply frame of {length} bytes", MAX_FRAME_BYTES
+                )
             return bytes(frames.readAll(length))
         except CopyError:
             raise
