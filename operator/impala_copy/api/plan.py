@@ -202,6 +202,7 @@ class LookupPlan(ApiModel):
     source: SourcePlan
     first_row_only: bool = True
     max_rows: int = 5000
+    secure_input: bool = False
     timeout_seconds: int = 43200
 
     def secret_refs(self) -> list[SecretRef]:

@@ -337,4 +337,5 @@ def resolve_lookup(
         source=_source_plan(dataset, spec.source.query, spec.source.query_timeout, []),
         first_row_only=spec.first_row_only,
         timeout_seconds=timespan_seconds(spec.policy.timeout),
+        secure_input=spec.policy.secure_input,
     )

@@ -25,8 +25,10 @@ from impala_copy.api.impala import ImpalaLinkedService
 from impala_copy.api.kinds import SpecError
 from impala_copy.api.plan import CertRef, ImpalaConnection, SecretRef
 from impala_copy.api.resolve import ResolutionError, impala_connection, resolve_lookup
+from impala_copy.api.summary import visible_failure
 from impala_copy.cli import local, manifests, report
 from impala_copy.cli.failures import one_line_errors, stderr_console, stdout_console
+from impala_copy.engine.errors import CopyError
 from impala_copy.engine.lookup import dumps, run_lookup
 from impala_copy.engine.probe import ProbeResult, probe_with_watchdog
 
@@ -150,7 +152,12 @@ def lookup(
                 raise local.SetupError("InvalidSpec", str(exc)) from None
             secret_values = local.secrets_for(plan, loaded, os.environ if environ is None else environ)
             local.write_certificates(plan, loaded)
-            result = run_lookup(plan, secret_values)
+            try:
+                result = run_lookup(plan, secret_values)
+            except CopyError as exc:
+                # policy.secureInput: a server message that may quote the query is not printed.
+                exc.message = visible_failure(exc.code, exc.message, secure_input=plan.secure_input)[1]
+                raise
     if failure.exit_code is not None:
         return failure.exit_code
     if pretty:

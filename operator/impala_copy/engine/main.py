@@ -40,7 +40,13 @@ from impala_copy.api.plan import (
     LookupPlan,
     SecretRef,
 )
-from impala_copy.api.summary import ConnectionTestSummary, LookupSummary, RunError, RunSummary
+from impala_copy.api.summary import (
+    ConnectionTestSummary,
+    LookupSummary,
+    RunError,
+    RunSummary,
+    visible_failure,
+)
 from impala_copy.engine.errors import EXIT_CONFIGURATION, EXIT_OK, EXIT_TRANSIENT, CopyError
 from impala_copy.engine.pipeline import Progress
 from impala_copy.engine.probe import rfc3339
@@ -173,10 +179,11 @@ def run_copy_task(environ: Mapping[str, str]) -> Report:
 # ---------------------------------------------------------------------------------------- lookup
 
 
-def failed_lookup(error: CopyError, duration_seconds: float = 0.0) -> Report:
+def failed_lookup(error: CopyError, duration_seconds: float = 0.0, *, secure_input: bool = False) -> Report:
+    code, message = visible_failure(error.code, error.message, secure_input=secure_input)
     summary = LookupSummary(
         status="Failed",
-        error=RunError(code=error.code, message=error.message),
+        error=RunError(code=code, message=message),
         duration_seconds=round(duration_seconds, 3),
     )
     return Report(summary, error.exit_code)
@@ -192,7 +199,7 @@ def run_lookup_task(environ: Mapping[str, str]) -> Report:
         succeeded, lines = lookup_summary(run_lookup(plan, secrets_from(plan, environ)))
         report = Report(succeeded, EXIT_OK, tuple(lines))
     except CopyError as exc:
-        report = failed_lookup(exc, time.monotonic() - started)
+        report = failed_lookup(exc, time.monotonic() - started, secure_input=plan.secure_input)
     except (Terminated, KeyboardInterrupt):
         report = failed_lookup(
             TaskTerminated("the lookup was stopped by a signal"), time.monotonic() - started

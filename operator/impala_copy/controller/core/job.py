@@ -301,7 +301,7 @@ def build_job(
     annotations = {
         ANNOTATION_ACTIVITY_NAME: owner.name,
         ANNOTATION_GENERATION: str(attempt.generation),
-        ANNOTATION_TRIGGER: attempt.trigger,
+        ANNOTATION_TRIGGER: str(attempt.trigger),
     }
     if attempt.run_now is not None:
         annotations[ANNOTATION_RUN_NOW] = attempt.run_now

@@ -109,7 +109,7 @@ def attempt_fields(attempt: Attempt) -> dict[str, Any]:
         "runId": str(attempt.run_number),
         "attempt": attempt.attempt,
         "generation": attempt.generation,
-        "trigger": attempt.trigger,
+        "trigger": str(attempt.trigger),
         "jobName": attempt.job_name,
         "status": outcome.state,
         "startTime": outcome.start_time,

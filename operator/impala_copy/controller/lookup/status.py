@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from impala_copy.api.summary import LookupSummary, read_summary
+from impala_copy.api.summary import LookupSummary, read_summary, visible_failure
 from impala_copy.controller.core.constants import EventReason, Reason
 from impala_copy.controller.core.outcome import FAILED, SUCCEEDED, AttemptOutcome
 from impala_copy.controller.core.runs import Attempt
@@ -35,9 +35,6 @@ LOOKUP_EVENTS = RunEventWords(
     failed=EventReason.LOOKUP_FAILED,
     truncated=EventReason.LOOKUP_TRUNCATED,
 )
-# Failures whose message is the server's, which may quote the SQL (hidden with policy.secureInput).
-QUERY_ECHOING_REASONS = frozenset({"QueryFailed", "TableNotFound"})
-HIDDEN_QUERY = "the server rejected the query (its message is hidden by policy.secureInput)"
 # Fields of status that describe a stored output.
 OUTPUT_FIELDS = ("output", "resultConfigMap", "rowsReturned", "truncated")
 
@@ -67,8 +64,7 @@ def describe(attempt: Attempt, *, secure_input: bool) -> Attempt:
     error = summary.error
     reason = error.code if error is not None else outcome.reason
     message = error.message if error is not None else outcome.message
-    if secure_input and reason in QUERY_ECHOING_REASONS:
-        message = HIDDEN_QUERY
+    reason, message = visible_failure(reason, message, secure_input=secure_input)
     return replace(attempt, outcome=replace(outcome, state=FAILED, reason=reason, message=message))
 
 
