@@ -18,7 +18,7 @@ from impala_copy.api.paths import file_name_rules
 from impala_copy.api.pre_copy_script import check_pre_copy_script
 from impala_copy.api.references import Reference
 from impala_copy.api.rules import Rule, RuledModel, written
-from impala_copy.api.runs import Phase as Phase
+from impala_copy.api.runs import AttemptRecord, Phase
 from impala_copy.api.summary import RunSummary
 
 # ADF timespans: [D.]HH:MM:SS
@@ -508,23 +508,12 @@ class LookupActivitySpec(RuledModel):
         return [Reference("ImpalaDataset", self.dataset.reference_name, "spec.dataset.referenceName")]
 
 
-class LookupRun(ApiModel):
+class LookupRun(AttemptRecord):
     """The newest lookup run."""
 
-    run_id: str | None = Field(default=None, description="Identifier of the run (shared by its attempts).")
-    trigger: str | None = Field(
-        default=None, description="What started the run: create, specChange, runNow, refresh, retry, restart."
-    )
-    attempt: int = Field(default=1, description="Attempt number, 1 for the first.")
-    generation: int | None = Field(default=None, description="metadata.generation the run was started for.")
-    start_time: str | None = Field(default=None, description="RFC 3339 start of the attempt.")
-    completion_time: str | None = Field(default=None, description="RFC 3339 end of the attempt.")
     duration_seconds: float | None = Field(default=None, description="Seconds from connect to close.")
     rows_returned: int | None = Field(default=None, description="Rows in the output.")
     result_bytes: int | None = Field(default=None, description="Bytes of the output as compact JSON.")
-    reason: str | None = Field(
-        default=None, description="Reason of a failure, e.g. AuthenticationFailed, ResultTooLarge."
-    )
     message: str | None = Field(default=None, description="Readable outcome of the attempt.")
 
 

@@ -26,6 +26,7 @@ from impala_copy.api.common import (
 )
 from impala_copy.api.references import Reference, key_references
 from impala_copy.api.rules import Rule, RuledModel, written
+from impala_copy.api.runs import AttemptRecord
 
 
 class AuthenticationType(StrEnum):
@@ -217,6 +218,14 @@ class LinkedServiceStatus(ApiModel):
     )
     round_trip_milliseconds: float | None = Field(
         default=None, description="Server round trip of SELECT 1 in the last successful connection test, ms."
+    )
+    connection_test: AttemptRecord | None = Field(
+        default=None,
+        description="The newest connection test: its Job, trigger, state and times (kept once the Job is "
+        "gone).",
+    )
+    handled_run_now: str | None = Field(
+        default=None, description="Value of the run-now annotation last acted upon (a test on demand)."
     )
     probe_duration_milliseconds: float | None = Field(
         default=None, description="Duration of the last connection test: connect, login, SELECT 1, close, ms."

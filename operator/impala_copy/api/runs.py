@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import Field
+
+from impala_copy.api.model import ApiModel
+
 
 class Phase(StrEnum):
     PENDING = "Pending"
@@ -26,4 +30,23 @@ class Trigger(StrEnum):
     INTERVAL = "interval"  # a repeat interval passed (refreshInterval, probeIntervalSeconds)
 
 
-__all__ = ["Phase", "Trigger"]
+class AttemptRecord(ApiModel):
+    """The newest attempt of a run: its Job, trigger, state and times (kept when the Job is gone)."""
+
+    run_id: str | None = Field(default=None, description="Identifier of the run (shared by its attempts).")
+    trigger: str | None = Field(
+        default=None, description="What started the run: create, specChange, runNow, retry, interval."
+    )
+    job_name: str | None = Field(default=None, description="The Job that runs the attempt.")
+    status: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
+    exit_code: int | None = Field(default=None, description="Exit code of the engine (2: not retried).")
+    attempt: int = Field(default=1, description="Attempt number, 1 for the first.")
+    generation: int | None = Field(default=None, description="metadata.generation the run was started for.")
+    start_time: str | None = Field(default=None, description="RFC 3339 start of the attempt.")
+    completion_time: str | None = Field(default=None, description="RFC 3339 end of the attempt.")
+    reason: str | None = Field(
+        default=None, description="Reason of a failure, e.g. AuthenticationFailed, ResultTooLarge."
+    )
+
+
+__all__ = ["AttemptRecord", "Phase", "Trigger"]
