@@ -20,6 +20,7 @@ from typing import Any
 import kopf
 
 from impala_copy.api.kinds import KINDS
+from impala_copy.api.plan import PLAN_ENV
 from impala_copy.controller import main as operator_main
 from impala_copy.controller.core.constants import LABEL_ACTIVITY, LABEL_ATTEMPT, LABEL_KIND, LABEL_RUN
 from impala_copy.controller.core.kube import (
@@ -294,6 +295,24 @@ class Cluster:
     ) -> None:
         await self.pod(job, pod_status)
         await self.job_status(job, manifests.job_failed(reason, message, when))
+
+
+# The only variables of a Job's container that carry a value; every other one is a secretKeyRef.
+PLAIN_ENV = (PLAN_ENV, "PYTHONUNBUFFERED", "TMPDIR", "HOME")
+
+
+def secret_env(job: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """env name -> (Secret, key) of every secretKeyRef; asserts no other variable than PLAIN_ENV has a value."""
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    refs: dict[str, tuple[str, str]] = {}
+    for var in container["env"]:
+        if "valueFrom" in var:
+            assert set(var["valueFrom"]) == {"secretKeyRef"}, var
+            ref = var["valueFrom"]["secretKeyRef"]
+            refs[var["name"]] = (ref["name"], ref["key"])
+        else:
+            assert var["name"] in PLAIN_ENV, var
+    return refs
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
