@@ -2,8 +2,9 @@
 
 The operator runs as in production (`controller.main.serve`: kopf, every handler, the work queue) in
 its own thread and event loop; kmock serves in pytest's loop. `Cluster` is the test's side: it
-applies objects as kubectl would, plays the Job controller and the kubelet (pods and Job status),
-and reads back objects, Events and every request the operator sent.
+applies objects as kubectl would, plays the Job controller and the kubelet (pods and Job status
+written by hand, or `run_pod`: a Job's container run as a local process, see kubelet.py), and reads
+back objects, Events and every request the operator sent.
 """
 
 from __future__ import annotations
