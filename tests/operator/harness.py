@@ -2,8 +2,9 @@
 
 The operator runs as in production (`controller.main.serve`: kopf, every handler, the work queue) in
 its own thread and event loop; kmock serves in pytest's loop. `Cluster` is the test's side: it
-applies objects as kubectl would, plays the Job controller and the kubelet (pods and Job status),
-and reads back objects, Events and every request the operator sent.
+applies objects as kubectl would, plays the Job controller and the kubelet (pods and Job status
+written by hand, or `run_pod`: a Job's container run as a local process, see kubelet.py), and reads
+back objects, Events and every request the operator sent.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import kopf
 
 from impala_copy.api.kinds import KINDS
+from impala_copy.api.plan import PLAN_ENV
 from impala_copy.controller import main as operator_main
+from impala_copy.controller.core.constants import LABEL_ACTIVITY, LABEL_ATTEMPT, LABEL_KIND, LABEL_RUN
 from impala_copy.controller.core.kube import (
     CONFIG_MAPS,
     EVENTS,
@@ -32,7 +36,8 @@ from impala_copy.controller.core.kube import (
 )
 from impala_copy.controller.core.runtime import Runtime
 from impala_copy.controller.core.settings import Settings
-from tests.operator import manifests
+from tests.operator import kubelet, manifests
+from tests.operator.kubelet import RunResult
 
 TEST_AGENT = "impala-copy-tests"
 OURS = {
@@ -131,6 +136,8 @@ class Cluster:
 
     def __init__(self, kmock: Any) -> None:
         self.kmock = kmock
+        self.pod_logs: dict[str, str] = {}  # pod name -> what its process wrote (run_pod)
+        self._ran: set[str] = set()  # Jobs whose pod ran to its end
 
     # ---------------------------------------------------------------- writes, as kubectl would
     async def _call(self, method: str, url: str, body: Any = None) -> dict[str, Any]:
@@ -184,6 +191,16 @@ class Cluster:
 
     def jobs(self, namespace: str = manifests.NS) -> list[dict[str, Any]]:
         return sorted(self.all("Job", namespace), key=lambda j: j["metadata"]["name"])
+
+    def jobs_of(self, kind: str, name: str, namespace: str = manifests.NS) -> list[dict[str, Any]]:
+        """The Jobs of one object (by the operator's labels), oldest run and attempt first."""
+        found = [
+            j for j in self.all("Job", namespace)
+            if (j["metadata"]["labels"].get(LABEL_KIND), j["metadata"]["labels"].get(LABEL_ACTIVITY)) == (kind, name)
+        ]  # fmt: skip
+        return sorted(
+            found, key=lambda j: (int(j["metadata"]["labels"][LABEL_RUN]), int(j["metadata"]["labels"][LABEL_ATTEMPT]))
+        )  # fmt: skip
 
     def status(self, kind: str, name: str, namespace: str = manifests.NS) -> dict[str, Any]:
         return dict(self.get(kind, name, namespace).get("status") or {})
@@ -247,6 +264,28 @@ class Cluster:
         await self.pod(job, manifests.terminated(0, summary.to_termination_message()))
         await self.job_status(job, manifests.job_succeeded(when))
 
+    async def run_pod(self, job: dict[str, Any], root: Path) -> RunResult:
+        """Play the kubelet for `job`'s pod: run it as a local process (kubelet.py) and report it."""
+        result = await kubelet.run_pod(self, job, root)
+        if result.started:
+            self._ran.add(job["metadata"]["name"])
+            self.pod_logs[result.pod] = result.log
+        return result
+
+    async def run_next(
+        self, kind: str, name: str, root: Path, namespace: str = manifests.NS, timeout: float = 60.0
+    ) -> tuple[dict[str, Any], RunResult]:
+        """Wait for a Job of the object whose pod has not run yet, and run it."""
+        job = await until(
+            lambda: next(
+                (j for j in self.jobs_of(kind, name, namespace) if j["metadata"]["name"] not in self._ran),
+                None,
+            ),
+            timeout=timeout,
+            what=f"a new Job of {kind} {name!r}",
+        )
+        return job, await self.run_pod(job, root)
+
     async def fail(
         self,
         job: dict[str, Any],
@@ -257,6 +296,24 @@ class Cluster:
     ) -> None:
         await self.pod(job, pod_status)
         await self.job_status(job, manifests.job_failed(reason, message, when))
+
+
+# The only variables of a Job's container that carry a value; every other one is a secretKeyRef.
+PLAIN_ENV = (PLAN_ENV, "PYTHONUNBUFFERED", "TMPDIR", "HOME")
+
+
+def secret_env(job: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """env name -> (Secret, key) of every secretKeyRef; asserts no other variable than PLAIN_ENV has a value."""
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    refs: dict[str, tuple[str, str]] = {}
+    for var in container["env"]:
+        if "valueFrom" in var:
+            assert set(var["valueFrom"]) == {"secretKeyRef"}, var
+            ref = var["valueFrom"]["secretKeyRef"]
+            refs[var["name"]] = (ref["name"], ref["key"])
+        else:
+            assert var["name"] in PLAIN_ENV, var
+    return refs
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
@@ -290,10 +347,7 @@ async def start_operator(kmock: Any, settings: Settings | None = None) -> Operat
     operator = OperatorThread(str(kmock.url).rstrip("/"), settings or test_settings())
     await operator.start()
     # Objects created before kopf's watches are open would be replayed: wait for every watch.
-    watched = {
-        ALL[k].plural
-        for k in (*OURS_RECONCILED, "Job", "Pod", "ConfigMap", "PersistentVolumeClaim")
-    }
+    watched = {ALL[k].plural for k in (*OURS_RECONCILED, "Job", "Pod", "ConfigMap", "PersistentVolumeClaim")}
     await until(
         lambda: (
             watched <= {r.resource.plural for r in kmock if r.action == kmock.action.WATCH and r.resource}

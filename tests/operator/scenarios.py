@@ -304,8 +304,8 @@ def shape(status: dict[str, Any]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ LookupActivity and linked services
 # Status shapes of a LookupActivity and of an ImpalaLinkedService's connection test, written by the
-# operator's own pure functions (controller/lookup_state.py, controller/probe_state.py,
-# reconcile.plan_ready_object), step by step with the fixed clock.
+# operator's own controllers (controller/lookup/, controller/connection/), step by step with the
+# fixed clock.
 
 
 def lookup_object(name: str = "max-order", **spec: Any) -> dict[str, Any]:

@@ -2,35 +2,30 @@
 
 In:  the operator (on the API emulator) renders the Job for an activity reading demo.orders from the
      Spark Thrift Server over TLS, with the password in a Secret, the CA in a ConfigMap and a PVC
-     sink. The test then plays the kubelet: it takes the container's command, args and env, resolves
-     each `secretKeyRef` from the Secret, materialises each volume (ConfigMap items as files, the PVC
-     as a folder) and maps their mount paths onto local folders (the only change made to the env),
-     points the termination message path at a file, and runs the process.
+     sink. The test then plays the kubelet (`Cluster.run_pod`, tests/operator/kubelet.py): it takes the
+     container's command, args and env, resolves each `secretKeyRef` from the Secret, materialises each
+     volume (ConfigMap items as files, the PVC as a folder) and maps their mount paths onto local
+     folders (the only change made to the env), points the termination message path at a file, runs
+     the process and reports the pod and Job as finished.
 Out: exit code 0; Parquet files with every row of demo.orders in the PVC's folder; a termination
-     message the operator parses as the run summary; after the test reports the pod and Job as
-     finished with that message, the CopyActivity's status carries the summary's counters.
+     message the operator parses as the run summary, also the last line the engine printed; the
+     CopyActivity's status carries the summary's counters.
 Faked: the kubelet and Job controller (the engine runs as a local process, not in a pod).
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 from devservers.sts import ORDERS_COLUMNS, ORDERS_ROWS, StsServer
 
-from impala_copy.api.plan import PLAN_ENV
 from impala_copy.controller.core.outcome import parse_summary
-from impala_copy.engine.main import TERMINATION_LOG_ENV
 from tests.operator import manifests
 from tests.operator.harness import Cluster, OperatorThread, settle, until
+from tests.operator.kubelet import kubelet_env
 
 CA = "copy-orders"
 
@@ -49,61 +44,17 @@ def objects_for(server: StsServer) -> list[dict[str, Any]]:
     return objects
 
 
-def kubelet_env(cluster: Cluster, job: dict[str, Any], root: Path) -> tuple[list[str], dict[str, str]]:
-    """What the kubelet would give the container: its argv, and env with secrets and mounts in place."""
-    pod = job["spec"]["template"]["spec"]
-    container = pod["containers"][0]
-    namespace = job["metadata"]["namespace"]
-    volumes = {v["name"]: v for v in pod["volumes"]}
-    moved: dict[str, str] = {}
-    for mount in container["volumeMounts"]:
-        volume = volumes[mount["name"]]
-        local = root / "mounts" / mount["name"]
-        local.mkdir(parents=True)
-        if "configMap" in volume:
-            data = cluster.get("ConfigMap", volume["configMap"]["name"], namespace)["data"]
-            for item in volume["configMap"]["items"]:
-                (local / item["path"]).write_text(data[item["key"]])
-        elif "secret" in volume:
-            data = cluster.get("Secret", volume["secret"]["secretName"], namespace)["data"]
-            for item in volume["secret"]["items"]:
-                (local / item["path"]).write_bytes(base64.b64decode(data[item["key"]]))
-        elif "emptyDir" in volume:
-            continue  # /tmp stays the machine's /tmp
-        moved[mount["mountPath"]] = str(local)
-    env: dict[str, str] = {}
-    for var in container["env"]:
-        if "value" in var:
-            env[var["name"]] = var["value"]
-        else:
-            ref = var["valueFrom"]["secretKeyRef"]
-            secret = cluster.get("Secret", ref["name"], namespace)
-            env[var["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
-    for pod_path, local_path in moved.items():
-        env[PLAN_ENV] = env[PLAN_ENV].replace(f'"{pod_path}', f'"{local_path}')
-    env[TERMINATION_LOG_ENV] = str(root / "termination-log")
-    executable = (
-        shutil.which(container["command"][0], path=str(Path(sys.executable).parent))
-        or container["command"][0]
-    )
-    return [executable, *container["command"][1:], *container["args"]], env
-
-
 async def test_rendered_job_copies_and_its_summary_becomes_status(
     sts_tls: StsServer, cluster: Cluster, operator: OperatorThread, tmp_path: Path
 ) -> None:
     await cluster.apply(*objects_for(sts_tls))
     job = await until(lambda: cluster.jobs() and cluster.jobs()[0], what="the Job")
-    argv, env = kubelet_env(cluster, job, tmp_path)
+    argv, _ = kubelet_env(cluster, job, tmp_path / "argv")
     assert argv[1:] == ["engine"]
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "JAVA_HOME")}
-    process = await asyncio.create_subprocess_exec(
-        *argv, env=base | env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 300)
-    assert process.returncode == 0, stderr.decode()[-3000:]
+    result = await cluster.run_pod(job, tmp_path)
+    assert result.exit_code == 0, result.log[-3000:]
 
-    message = (tmp_path / "termination-log").read_text()
+    message = result.termination_message
     summary = parse_summary(message)
     assert summary is not None
     assert summary.succeeded
@@ -112,18 +63,16 @@ async def test_rendered_job_copies_and_its_summary_becomes_status(
         ORDERS_ROWS,
         True,
     )
-    files = sorted((tmp_path / "mounts").glob("sink-volume/orders/*.parquet"))
+    files = sorted(tmp_path.glob(f"{result.pod}/mounts/sink-volume/orders/*.parquet"))
     assert files
     assert [str(f) for f in files] == summary.output_paths
     table = pq.read_table(files[0]) if len(files) == 1 else pq.ParquetDataset(files).read()
     assert table.num_rows == ORDERS_ROWS
     assert tuple(table.column_names) == ORDERS_COLUMNS
     assert summary.data_written == sum(f.stat().st_size for f in files)
-    assert stdout.decode().strip().splitlines()[-1] == message
+    assert message in result.log.splitlines()
 
-    # What the kubelet and the Job controller report next, and what the operator makes of it.
-    await cluster.pod(job, manifests.terminated(0, message))
-    await cluster.job_status(job, manifests.job_succeeded())
+    # What the kubelet and the Job controller reported, and what the operator makes of it.
     await until(
         lambda: cluster.status("CopyActivity", CA).get("phase") == "Succeeded", what="phase Succeeded"
     )

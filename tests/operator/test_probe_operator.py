@@ -1,29 +1,45 @@
-"""ImpalaLinkedService connection tests run by the operator (kopf on the Kubernetes API emulator)
-against real endpoints.
+"""ImpalaLinkedService connection tests: the operator (kopf on the Kubernetes API emulator) runs each
+test as a Job whose pod connects to a real endpoint; the pod's summary becomes the Connected condition.
 
-In:  linked services pointing at the Spark Thrift Server (`sts`: the password is checked by the
-     server), at a closed loopback port, and at a socket that accepts and never answers; their
-     Secrets created late, changed, and holding a wrong then a right password; probeIntervalSeconds.
-Out: the Connected condition (status, reason, message) beside the reconciler's Ready condition,
-     lastProbeTime, roundTripMilliseconds, probeDurationMilliseconds, the Events of a change of
-     outcome, the shapes of tests/operator/scenarios.py, and the number of tests run.
-Faked: the API server (kmock).
+In:  connection tests turned on; linked services pointing at the Spark Thrift Server (`sts`: the
+     password is checked by the server), at a closed loopback port, and at a socket that accepts and
+     never answers; their Secrets missing then created, holding a wrong then a right password; spec
+     changes, run-now and probeIntervalSeconds. Each test's Job is run by the test's kubelet
+     (Cluster.run_pod): the engine as a local process.
+Out: the Jobs (in the linked service's namespace, the password only as a secretKeyRef), the Connected
+     condition (status, reason, message) beside the Ready condition, lastProbeTime,
+     roundTripMilliseconds, probeDurationMilliseconds, the Events of a change of outcome, the shapes
+     of tests/operator/scenarios.py, and the number of tests run.
+Faked: the API server (kmock), the kubelet and the Job controller (tests/operator/kubelet.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from devservers.sts import StsServer
 
 from tests.integration.silent_server import SilentServer, closed_port
-from tests.operator.harness import Cluster, OperatorThread, settle, until
+from tests.operator import manifests
+from tests.operator.harness import Cluster, OperatorThread, secret_env, settle, start_operator, until
+from tests.operator.harness import test_settings as operator_settings
 from tests.operator.impala_objects import linked_service, login_secret, sts_linked_service
+from tests.operator.kubelet import RunResult
 from tests.operator.scenarios import linked_service_scenarios, shape
 
 KIND = "ImpalaLinkedService"
 WAIT = 90.0  # an upper bound for a loaded machine
+
+
+@pytest.fixture
+async def testing_operator(kmock: Any, cluster: Cluster) -> AsyncIterator[OperatorThread]:
+    """The operator with connection tests on."""
+    running = await start_operator(kmock, operator_settings(connection_tests=True))
+    yield running
+    await running.stop()
 
 
 def connected(cluster: Cluster, name: str = "impala") -> dict[str, Any]:
@@ -37,36 +53,46 @@ async def reason_becomes(cluster: Cluster, reason: str, name: str = "impala") ->
     return cluster.status(KIND, name)
 
 
+async def run_test(cluster: Cluster, root: Path, name: str = "impala") -> tuple[dict[str, Any], RunResult]:
+    """Run the linked service's next connection test Job; its pod must have started and ended."""
+    job, result = await cluster.run_next(KIND, name, root, timeout=WAIT)
+    assert result.started, result.waiting_message
+    return job, result
+
+
 async def test_a_reachable_server_with_the_right_password_is_connected(
-    sts: StsServer, cluster: Cluster, operator: OperatorThread
+    sts: StsServer, cluster: Cluster, testing_operator: OperatorThread, tmp_path: Path
 ) -> None:
     await cluster.apply(login_secret(), sts_linked_service(sts))
+    job, result = await run_test(cluster, tmp_path)
+    assert result.exit_code == 0, result.log[-3000:]
+    assert job["metadata"]["namespace"] == manifests.NS
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"][-2:] == ["--task", "connection-test"]
+    assert list(secret_env(job).values()) == [("impala-login", "password")]
     status = await reason_becomes(cluster, "Connected")
+    await until(lambda: "ConnectionSucceeded" in cluster.event_reasons("impala"))
     await settle(cluster)
     status = cluster.status(KIND, "impala")
     cond = connected(cluster)
     assert cond["status"] == "True"
     assert cond["message"].startswith(f"Connected to 127.0.0.1:{sts.port} as alice")
     assert cond["observedGeneration"] == 1
-    assert cluster.condition(KIND, "impala", "Ready")["status"] == "True"  # the reconciler's, kept
+    assert cluster.condition(KIND, "impala", "Ready")["status"] == "True"
     assert status["roundTripMilliseconds"] > 0
     assert status["probeDurationMilliseconds"] >= status["roundTripMilliseconds"]
-    assert status["lastProbeTime"] == cond["lastTransitionTime"]
+    assert status["lastProbeTime"] <= cond["lastTransitionTime"]
+    assert status["connectionTest"]["jobName"] == job["metadata"]["name"]
     assert shape(status) == shape(linked_service_scenarios()["connected"]["status"])
     events = [(e["type"], e["reason"]) for e in cluster.events("impala")]
     assert events.count(("Normal", "ConnectionSucceeded")) == 1
-    # One test: the operator read the password once (a test reads it; nothing else does).
-    reads = [
-        r for r in cluster.operator_requests()
-        if r.method.value == "GET" and r.resource and r.resource.plural == "secrets" and r.name == "impala-login"
-    ]  # fmt: skip
-    assert len(reads) == 1
+    assert len(cluster.jobs_of(KIND, "impala")) == 1  # one test; nothing else starts another
 
 
-async def test_a_wrong_password_then_the_secret_fixed_tests_again_at_once(
-    sts: StsServer, cluster: Cluster, operator: OperatorThread
+async def test_a_wrong_password_then_the_secret_fixed_and_run_now_tests_again(
+    sts: StsServer, cluster: Cluster, testing_operator: OperatorThread, tmp_path: Path
 ) -> None:
     await cluster.apply(login_secret("not-the-password"), sts_linked_service(sts))
+    await run_test(cluster, tmp_path)
     status = await reason_becomes(cluster, "AuthenticationFailed")
     cond = connected(cluster)
     assert cond["status"] == "False"
@@ -75,11 +101,16 @@ async def test_a_wrong_password_then_the_secret_fixed_tests_again_at_once(
     assert "roundTripMilliseconds" not in status
     assert shape(status) == shape(linked_service_scenarios()["authentication-failed"]["status"])
     first_probe = status["lastProbeTime"]
+    await settle(cluster)
+    assert len(cluster.jobs_of(KIND, "impala")) == 1  # a failed test is not retried
 
-    # Changing the Secret (nothing else: spec and probeIntervalSeconds stay) starts a new test.
+    # The operator cannot see the Secret change; run-now starts a test whose pod reads the new value.
     await cluster.patch("Secret", "impala-login", {"data": login_secret("secret")["data"]})
+    await cluster.patch(KIND, "impala", {"metadata": {"annotations": {"impalacopy.io/run-now": "fixed"}}})
+    await run_test(cluster, tmp_path)
     status = await reason_becomes(cluster, "Connected")
     assert status["lastProbeTime"] >= first_probe
+    assert status["handledRunNow"] == "fixed"
     await until(lambda: "ConnectionSucceeded" in cluster.event_reasons("impala"))  # posted after the status
     reasons = [
         (e["type"], e["reason"]) for e in cluster.events("impala") if e["reason"].startswith("Connection")
@@ -87,76 +118,106 @@ async def test_a_wrong_password_then_the_secret_fixed_tests_again_at_once(
     assert reasons == [("Warning", "ConnectionFailed"), ("Normal", "ConnectionSucceeded")]
 
 
-async def test_nothing_listening_is_unreachable(cluster: Cluster, operator: OperatorThread) -> None:
+async def test_nothing_listening_is_unreachable(
+    cluster: Cluster, testing_operator: OperatorThread, tmp_path: Path
+) -> None:
     port = closed_port()
     await cluster.apply(login_secret(), linked_service("127.0.0.1", port))
+    await run_test(cluster, tmp_path)
     status = await reason_becomes(cluster, "Unreachable")
     assert f"127.0.0.1:{port}" in connected(cluster)["message"]
     assert shape(status) == shape(linked_service_scenarios()["unreachable"]["status"])
 
 
-async def test_a_server_that_never_answers_is_a_timeout(cluster: Cluster, operator: OperatorThread) -> None:
+async def test_a_server_that_never_answers_is_a_timeout(
+    cluster: Cluster, testing_operator: OperatorThread, tmp_path: Path
+) -> None:
     with SilentServer() as silent:
         await cluster.apply(login_secret(), linked_service("127.0.0.1", silent.port, connectTimeoutSeconds=2))
+        await run_test(cluster, tmp_path)
         status = await reason_becomes(cluster, "Timeout")
     assert f"127.0.0.1:{silent.port}" in connected(cluster)["message"]
     assert shape(status) == shape(linked_service_scenarios()["timeout"]["status"])
 
 
-async def test_a_missing_secret_is_not_tested_until_it_appears(
-    sts: StsServer, cluster: Cluster, operator: OperatorThread
+async def test_a_missing_secret_reported_by_the_pod_is_not_tested_until_it_appears(
+    sts: StsServer, cluster: Cluster, testing_operator: OperatorThread, tmp_path: Path
 ) -> None:
     await cluster.apply(sts_linked_service(sts))
-    await reason_becomes(cluster, "ReferencesNotResolved")
+    job, result = await cluster.run_next(KIND, "impala", tmp_path, timeout=WAIT)
+    assert result.waiting_message == 'secret "impala-login" not found'
+    await reason_becomes(cluster, "SecretNotFound")
     cond = connected(cluster)
     assert cond["status"] == "Unknown"
-    assert cond["message"] == (
-        "not tested: Secret 'impala-login' referenced by ImpalaLinkedService 'impala' was not found"
+    assert (
+        cond["message"] == "not tested: Secret 'impala-login' was not found (the run starts once it exists)"
     )
-    await until(lambda: cluster.condition(KIND, "impala", "Ready").get("reason") == "SecretNotFound")
+    ready = cluster.condition(KIND, "impala", "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "SecretNotFound")
+    assert "Secret 'impala-login'" in ready["message"]
     assert shape(cluster.status(KIND, "impala")) == shape(
         linked_service_scenarios()["secret-not-found"]["status"]
     )
+    assert not any(e["reason"].startswith("Connection") for e in cluster.events("impala"))
+
     await cluster.apply(login_secret())
+    result = await cluster.run_pod(job, tmp_path)  # the kubelet tries again: the same pod starts
+    assert result.exit_code == 0, result.log[-3000:]
     await reason_becomes(cluster, "Connected")
-    assert cluster.condition(KIND, "impala", "Ready")["status"] == "True"
+    await until(lambda: cluster.condition(KIND, "impala", "Ready").get("status") == "True")
+    assert len(cluster.job_creations()) == 1
+
+
+async def test_a_missing_secret_key_is_reported_by_name(
+    sts: StsServer, cluster: Cluster, testing_operator: OperatorThread, tmp_path: Path
+) -> None:
+    await cluster.apply(manifests.secret("impala-login", {"passwd": "secret"}), sts_linked_service(sts))
+    _, result = await cluster.run_next(KIND, "impala", tmp_path, timeout=WAIT)
+    assert result.waiting_message == "couldn't find key password in Secret default/impala-login"
+    await reason_becomes(cluster, "SecretKeyNotFound")
+    assert connected(cluster)["message"] == (
+        "not tested: Secret 'impala-login' has no key 'password' (the run starts once it exists)"
+    )
+    assert cluster.condition(KIND, "impala", "Ready")["reason"] == "SecretKeyNotFound"
 
 
 async def test_a_spec_change_tests_again_and_the_interval_repeats_the_test(
-    sts: StsServer, cluster: Cluster, operator: OperatorThread, monkeypatch: pytest.MonkeyPatch
+    sts: StsServer,
+    cluster: Cluster,
+    testing_operator: OperatorThread,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from impala_copy.api import impala
 
     monkeypatch.setattr(impala, "MIN_PROBE_INTERVAL_SECONDS", 1)  # users get 0 or at least 300
     port = closed_port()
     await cluster.apply(login_secret(), linked_service("127.0.0.1", port))
+    await run_test(cluster, tmp_path)
     await reason_becomes(cluster, "Unreachable")
     await cluster.change_spec(KIND, "impala", {"port": sts.port})
+    await run_test(cluster, tmp_path)
     await reason_becomes(cluster, "Connected")
     assert connected(cluster)["observedGeneration"] == 2
 
     await cluster.change_spec(KIND, "impala", {"probeIntervalSeconds": 1})
+    await run_test(cluster, tmp_path)  # the spec change itself
+    await until(lambda: connected(cluster).get("observedGeneration") == 3, timeout=WAIT)
     before = cluster.status(KIND, "impala")["lastProbeTime"]
+    await run_test(cluster, tmp_path)  # one interval later
     await until(
         lambda: cluster.status(KIND, "impala")["lastProbeTime"] > before, timeout=WAIT, what="a periodic test"
     )
+    assert cluster.status(KIND, "impala")["connectionTest"]["trigger"] == "interval"
     # A periodic test with the same outcome posts no new Event.
     assert [e["reason"] for e in cluster.events("impala")].count("ConnectionSucceeded") == 1
 
 
-async def test_every_linked_service_is_tested_and_probes_are_off_with_zero_workers(
-    kmock: Any, sts: StsServer, cluster: Cluster
+async def test_connection_tests_off_start_no_job(
+    sts: StsServer, cluster: Cluster, operator: OperatorThread
 ) -> None:
-    import dataclasses
-
-    from tests.operator.harness import start_operator
-    from tests.operator.harness import test_settings as operator_settings
-
-    operator = await start_operator(kmock, dataclasses.replace(operator_settings(), probe_workers=0))
-    try:
-        await cluster.apply(login_secret(), sts_linked_service(sts))
-        await until(lambda: cluster.condition(KIND, "impala", "Ready").get("status") == "True")
-        await settle(cluster)
-        assert connected(cluster) == {}
-    finally:
-        await operator.stop()
+    await cluster.apply(login_secret(), sts_linked_service(sts))
+    await until(lambda: cluster.condition(KIND, "impala", "Ready").get("status") == "True")
+    await settle(cluster)
+    assert connected(cluster) == {}
+    assert cluster.jobs() == []

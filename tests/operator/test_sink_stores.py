@@ -3,20 +3,18 @@
 In:  the operator (on the API emulator) and CopyActivities writing Parquet to an AmazonS3Location and
      rows to a PostgreSqlTableDataset, with every credential in a Secret (S3 access key, secret key,
      session token; PostgreSQL password) and the PostgreSQL CA in a ConfigMap.
-Out: Ready conditions naming a missing Secret key; the rendered Jobs, whose env carries each
+Out: Ready conditions naming a missing Secret key (reported by the run's pod); the rendered Jobs, whose env carries each
      credential only as a secretKeyRef (no value anywhere in the Job); and the operator-to-engine
-     contract: the rendered container run as a local process (the test plays the kubelet, see
-     test_engine_contract.py) copies demo.orders from the Spark Thrift Server into moto and into
+     contract: the rendered container run as a local process (the test plays the kubelet,
+     tests/operator/kubelet.py) copies demo.orders from the Spark Thrift Server into moto and into
      PostgreSQL, and its termination message becomes the activity's status.
 Faked: the kubelet and Job controller (the engine runs as a local process, not in a pod).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +27,7 @@ from devservers.sts import ORDERS_ROWS, StsServer
 from impala_copy.api.plan import PLAN_ENV
 from impala_copy.controller.core.outcome import parse_summary
 from tests.operator import manifests
-from tests.operator.harness import Cluster, OperatorThread, settle, until
-from tests.operator.test_engine_contract import kubelet_env
+from tests.operator.harness import Cluster, OperatorThread, secret_env, settle, until
 
 GV = manifests.GV
 
@@ -115,19 +112,6 @@ def job_of(cluster: Cluster, activity: str) -> dict[str, Any] | None:
     return jobs[0] if jobs else None
 
 
-def secret_env(job: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """env name -> (Secret, key) of every secretKeyRef; asserts no other variable than the plan has a value."""
-    [container] = job["spec"]["template"]["spec"]["containers"]
-    refs: dict[str, tuple[str, str]] = {}
-    for var in container["env"]:
-        if "valueFrom" in var:
-            ref = var["valueFrom"]["secretKeyRef"]
-            refs[var["name"]] = (ref["name"], ref["key"])
-        else:
-            assert var["name"] in (PLAN_ENV, "PYTHONUNBUFFERED", "TMPDIR", "HOME"), var
-    return refs
-
-
 async def test_store_credentials_travel_only_as_secret_key_refs(
     cluster: Cluster, operator: OperatorThread
 ) -> None:
@@ -169,40 +153,41 @@ async def test_store_credentials_travel_only_as_secret_key_refs(
 
 
 async def test_missing_store_secret_key_blocks_the_run_until_it_exists(
-    cluster: Cluster, operator: OperatorThread
+    cluster: Cluster, operator: OperatorThread, tmp_path: Path
 ) -> None:
     objects = s3_objects(
         endpoint="http://minio:9000", bucket="analytics", keys={"accessKeyId": "a", "secretAccessKey": "b"}
     )
     objects[0] = manifests.secret("s3-keys", {"accessKeyId": "a"})  # secretAccessKey is missing
     await cluster.apply(*impala(), *objects)
+    # The operator cannot see Secrets: the Job is created, and its pod reports the missing key.
+    job = await until(lambda: job_of(cluster, "to-s3"), what="the S3 Job")
+    result = await cluster.run_pod(job, tmp_path)
+    assert result.waiting_message == "couldn't find key secretAccessKey in Secret default/s3-keys"
     await until(
         lambda: cluster.condition("CopyActivity", "to-s3", "Ready").get("reason") == "SecretKeyNotFound",
         what="SecretKeyNotFound",
     )
     message = cluster.condition("CopyActivity", "to-s3", "Ready")["message"]
-    assert "Secret 's3-keys' has no key 'secretAccessKey'" in message
-    assert "AmazonS3LinkedService 'store'" in message
-    assert not cluster.jobs()
+    assert message == "Secret 's3-keys' has no key 'secretAccessKey' (the run starts once it exists)"
+    assert cluster.status("CopyActivity", "to-s3")["phase"] == "Pending"
     await cluster.patch(
         "Secret", "s3-keys", {"data": manifests.secret("s3-keys", {"secretAccessKey": "b"})["data"]}
     )
-    await until(lambda: job_of(cluster, "to-s3"), what="the Job once the key exists")
+    await cluster.pod(job, manifests.running())  # the kubelet tries again: the container starts
+    await until(lambda: cluster.condition("CopyActivity", "to-s3", "Ready").get("status") == "True")
+    await until(lambda: cluster.status("CopyActivity", "to-s3").get("phase") == "Running")
+    assert len(cluster.job_creations()) == 1
 
 
-async def run_rendered(cluster: Cluster, job: dict[str, Any], root: Path) -> tuple[str, Any]:
-    argv, env = kubelet_env(cluster, job, root)
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "JAVA_HOME")}
-    process = await asyncio.create_subprocess_exec(
-        *argv, env=base | env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), 300)
-    assert process.returncode == 0, stderr.decode()[-3000:]
-    message = (root / "termination-log").read_text()
-    summary = parse_summary(message)
+async def run_rendered(cluster: Cluster, job: dict[str, Any], root: Path) -> Any:
+    """Run the Job's pod (the test's kubelet); it must succeed. Returns the summary."""
+    result = await cluster.run_pod(job, root)
+    assert result.exit_code == 0, result.log[-3000:]
+    summary = parse_summary(result.termination_message)
     assert summary is not None
     assert summary.succeeded
-    return message, summary
+    return summary
 
 
 async def test_rendered_s3_job_copies_into_the_bucket(
@@ -211,7 +196,7 @@ async def test_rendered_s3_job_copies_into_the_bucket(
     keys = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key}
     await cluster.apply(*impala(sts), *s3_objects(endpoint=s3.endpoint, bucket=s3_bucket, keys=keys))
     job = await until(lambda: job_of(cluster, "to-s3"), what="the S3 Job")
-    message, summary = await run_rendered(cluster, job, tmp_path)
+    summary = await run_rendered(cluster, job, tmp_path)
     assert (summary.rows_read, summary.rows_copied, summary.consistency_verified) == (
         ORDERS_ROWS,
         ORDERS_ROWS,
@@ -220,8 +205,6 @@ async def test_rendered_s3_job_copies_into_the_bucket(
     assert summary.output_paths == [f"{s3_bucket}/orders/part_00000.parquet"]
     body = s3.boto3_client().get_object(Bucket=s3_bucket, Key="orders/part_00000.parquet")["Body"].read()
     assert pq.read_table(io.BytesIO(body)).num_rows == ORDERS_ROWS
-    await cluster.pod(job, manifests.terminated(0, message))
-    await cluster.job_status(job, manifests.job_succeeded())
     await until(lambda: cluster.status("CopyActivity", "to-s3").get("phase") == "Succeeded", what="Succeeded")
     await settle(cluster)
     last = cluster.status("CopyActivity", "to-s3")["lastRun"]
@@ -246,13 +229,11 @@ async def test_rendered_postgresql_job_loads_the_table(
     )
     await cluster.apply(*impala(sts), *objects)
     job = await until(lambda: job_of(cluster, "to-pg"), what="the PostgreSQL Job")
-    message, summary = await run_rendered(cluster, job, tmp_path)
+    summary = await run_rendered(cluster, job, tmp_path)
     assert (summary.rows_read, summary.rows_copied, summary.rows_skipped) == (ORDERS_ROWS, ORDERS_ROWS, 0)
     assert summary.consistency_verified is True
     with psycopg.connect(pg.uri_for(database)) as conn:
         assert conn.execute("SELECT count(*) FROM public.orders").fetchone() == (ORDERS_ROWS,)
-    await cluster.pod(job, manifests.terminated(0, message))
-    await cluster.job_status(job, manifests.job_succeeded())
     await until(lambda: cluster.status("CopyActivity", "to-pg").get("phase") == "Succeeded", what="Succeeded")
     await settle(cluster)
     last = cluster.status("CopyActivity", "to-pg")["lastRun"]

@@ -238,8 +238,16 @@ class KubeClient:
             if response.status >= 400:
                 detail = await response.content.read(64 * 1024)
                 raise _api_error(response.status, detail.decode("utf-8", "replace"))
-            data = await response.content.read(limit)
-            return data.decode("utf-8", "replace")
+            # read(n) returns what has arrived so far: read on until the end or the limit.
+            blocks: list[bytes] = []
+            remaining = limit
+            while remaining > 0:
+                block = await response.content.read(remaining)
+                if not block:
+                    break
+                blocks.append(block)
+                remaining -= len(block)
+            return b"".join(blocks).decode("utf-8", "replace")
 
     async def _request(
         self,
