@@ -152,11 +152,6 @@ async def test_missing_secret_key_then_the_secret_gets_it(
     await the_pod_starts(cluster, job)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="controller/core/runs.py which_run: an attempt whose pod waits for a missing Secret counts as "
-    "active, so neither a fixed reference nor a spec change nor run-now replaces it before its deadline",
-)
 async def test_linked_service_points_to_another_secret(
     cluster: Cluster, operator: OperatorThread, tmp_path: Path
 ) -> None:

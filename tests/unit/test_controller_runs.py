@@ -206,3 +206,22 @@ def test_a_retry_comes_before_the_interval() -> None:
     assert decision.start is None
     assert decision.retry_at == NOW + timedelta(seconds=30)
     assert which_run(every, [failed], NOW + timedelta(seconds=30)).start == NewAttempt(1, 2, 1, None, "retry")
+
+
+def test_a_run_waiting_for_a_missing_secret_is_replaced_when_its_plan_changes_or_on_demand() -> None:
+    waiting = Attempt(
+        1, 1, 1, None, "create", "job-1-1",
+        AttemptOutcome(state=PENDING, reason="SecretNotFound", message="Secret 'x' was not found"),
+        plan_digest="old",
+    )  # fmt: skip
+    fixed = Wanted(generation=1, run_now=None, policy=RunPolicy(0, 60), ready=True, plan_digest="new")
+    assert which_run(fixed, [waiting], NOW).start == NewAttempt(2, 1, 1, None, "referenceChange")
+    same = Wanted(generation=1, run_now=None, policy=RunPolicy(0, 60), ready=True, plan_digest="old")
+    assert which_run(same, [waiting], NOW).start is None
+    asked = Wanted(generation=1, run_now="now", policy=RunPolicy(0, 60), ready=True, plan_digest="old")
+    assert which_run(asked, [waiting], NOW).start == NewAttempt(2, 1, 1, "now", "runNow")
+    # A run that is merely pending (no missing reference) is never replaced.
+    pending = Attempt(
+        1, 1, 1, None, "create", "job-1-1", AttemptOutcome(state=PENDING, reason="JobPending", message="")
+    )
+    assert which_run(asked, [pending], NOW).blocked_by == "active"

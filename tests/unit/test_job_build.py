@@ -19,7 +19,7 @@ from tests.operator.scenarios import Scenario
 from impala_copy.api.activities import JobSettings
 from impala_copy.api.common import CertificateSource, SecretKeySelector
 from impala_copy.api.plan import PLAN_ENV, CertRef, CopyPlan, Partition, SecretRef, StorePlan, secret_env_name
-from impala_copy.controller.core.job import JobOwner, activity_label, build_job, job_name
+from impala_copy.controller.core.job import JobOwner, activity_label, build_job, job_name, plan_digest
 from impala_copy.controller.core.runs import NewAttempt
 from impala_copy.controller.core.settings import JobDefaults
 
@@ -87,7 +87,11 @@ def test_metadata_labels_annotations_and_owner() -> None:
         "impalacopy.io/generation": "3",
         "impalacopy.io/trigger": "retry",
         "impalacopy.io/run-now": "again",
+        "impalacopy.io/plan-digest": plan_digest(resolved_plan()),
     }
+    # The digest says what the run does (not which run): another run id, the same digest.
+    assert plan_digest(resolved_plan().model_copy(update={"run_id": "99"})) == plan_digest(resolved_plan())
+    assert len(plan_digest(resolved_plan())) == 16
     assert meta["ownerReferences"] == [
         {
             "apiVersion": "impalacopy.io/v1alpha1",

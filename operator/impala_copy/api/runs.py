@@ -28,6 +28,7 @@ class Trigger(StrEnum):
     RUN_NOW = "runNow"  # the annotation impalacopy.io/run-now took a new value
     RETRY = "retry"  # the previous attempt failed and policy.retry allows another
     INTERVAL = "interval"  # a repeat interval passed (refreshInterval, probeIntervalSeconds)
+    REFERENCE_CHANGE = "referenceChange"  # what the run waited for was fixed elsewhere (a new plan)
 
 
 class AttemptRecord(ApiModel):

@@ -82,7 +82,7 @@ class CopyController:
             return build_job(plan, owner, ctx.settings.job, start, task=TASK_COPY)
 
         retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
-        want = wanted(meta, retries, ready=checked.readiness.ready)
+        want = wanted(meta, retries, ready=checked.readiness.ready, plan=checked.plan)
         history = history_limits(activity, ctx.settings)
         state = plan_runs(run_inputs(KIND, seen, ctx, want, make_job, history), ctx.view)
         view = RunView(

@@ -26,6 +26,7 @@ ANNOTATION_ACTIVITY_NAME: Final = f"{API_GROUP}/activity-name"
 ANNOTATION_OWNER_KIND: Final = f"{API_GROUP}/owner-kind"
 ANNOTATION_GENERATION: Final = f"{API_GROUP}/generation"
 ANNOTATION_TRIGGER: Final = f"{API_GROUP}/trigger"
+ANNOTATION_PLAN_DIGEST: Final = f"{API_GROUP}/plan-digest"
 
 APP_NAME: Final = "impala-copy"
 MANAGED_BY: Final = "impala-copy-operator"

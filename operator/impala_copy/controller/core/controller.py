@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW
+from impala_copy.controller.core.job import TaskPlan, plan_digest
 from impala_copy.controller.core.records import JobRecord, Meta, as_dict
 from impala_copy.controller.core.run_plan import JobFactory, RunInputs, RunState
 from impala_copy.controller.core.runs import RunPolicy, Wanted
@@ -93,7 +94,14 @@ def observe(
     return Observed(meta, dict(as_dict(ctx.old_status)), checked, frozenset(catalog.seen))
 
 
-def wanted(meta: Meta, policy: RunPolicy, *, ready: bool, every_seconds: int | None = None) -> Wanted:
+def wanted(
+    meta: Meta,
+    policy: RunPolicy,
+    *,
+    ready: bool,
+    every_seconds: int | None = None,
+    plan: TaskPlan | None = None,
+) -> Wanted:
     """What the object asks for now: its generation, the run-now annotation, retries, a repeat interval."""
     return Wanted(
         generation=meta.generation,
@@ -101,6 +109,7 @@ def wanted(meta: Meta, policy: RunPolicy, *, ready: bool, every_seconds: int | N
         policy=policy,
         ready=ready,
         every_seconds=every_seconds,
+        plan_digest=plan_digest(plan) if plan is not None else None,
     )
 
 

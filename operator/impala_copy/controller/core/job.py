@@ -33,6 +33,7 @@ from impala_copy.controller.core.constants import (
     ANNOTATION_ACTIVITY_NAME,
     ANNOTATION_GENERATION,
     ANNOTATION_OWNER_KIND,
+    ANNOTATION_PLAN_DIGEST,
     ANNOTATION_RUN_NOW,
     ANNOTATION_TRIGGER,
     APP_NAME,
@@ -80,6 +81,12 @@ class JobOwner:
     kind: str = "CopyActivity"
     api_version: str = GROUP_VERSION
     settings: JobSettings | None = None
+
+
+def plan_digest(plan: TaskPlan) -> str:
+    """What a run would do, as a short digest (run id aside): a waiting run of another digest is stale."""
+    wire = {k: v for k, v in plan.to_wire().items() if k not in ("runId", "run_id")}
+    return _digest(json.dumps(wire, sort_keys=True, separators=(",", ":")), 16)
 
 
 def _digest(text: str, size: int = 5) -> str:
@@ -302,6 +309,7 @@ def build_job(
         ANNOTATION_ACTIVITY_NAME: owner.name,
         ANNOTATION_GENERATION: str(attempt.generation),
         ANNOTATION_TRIGGER: str(attempt.trigger),
+        ANNOTATION_PLAN_DIGEST: plan_digest(plan),
     }
     if attempt.run_now is not None:
         annotations[ANNOTATION_RUN_NOW] = attempt.run_now

@@ -95,6 +95,23 @@ def missing_reference(message: str) -> tuple[str, str] | None:
     return None
 
 
+# What a run's pod reports when a Secret/ConfigMap it needs is missing (the kubelet names it): the
+# object is not Ready, for the same reasons the operator gives when it sees a reference missing.
+MISSING_REFERENCE_REASONS = frozenset(
+    {
+        Reason.SECRET_NOT_FOUND,
+        Reason.SECRET_KEY_NOT_FOUND,
+        Reason.CONFIG_MAP_NOT_FOUND,
+        Reason.CONFIG_MAP_KEY_NOT_FOUND,
+    }
+)
+
+
+def waiting_for_reference(outcome: AttemptOutcome) -> bool:
+    """The attempt's pod cannot start until a Secret/ConfigMap (or key) exists."""
+    return outcome.state == PENDING and outcome.reason in MISSING_REFERENCE_REASONS
+
+
 def _shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]

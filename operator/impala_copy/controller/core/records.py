@@ -15,6 +15,7 @@ from typing import Any
 from impala_copy.api.common import API_GROUP
 from impala_copy.controller.core.constants import (
     ANNOTATION_GENERATION,
+    ANNOTATION_PLAN_DIGEST,
     ANNOTATION_RUN_NOW,
     ANNOTATION_TRIGGER,
     ENGINE_CONTAINER,
@@ -126,6 +127,7 @@ class JobRecord:
     generation: int
     trigger: str
     run_now: str | None
+    plan_digest: str | None
     created: str | None
     start_time: str | None
     completion_time: str | None
@@ -194,6 +196,7 @@ def job_record(body: Mapping[str, Any]) -> JobRecord | None:
         generation=as_int(meta.annotations.get(ANNOTATION_GENERATION)) or 0,
         trigger=meta.annotations.get(ANNOTATION_TRIGGER, ""),
         run_now=meta.annotations.get(ANNOTATION_RUN_NOW),
+        plan_digest=meta.annotations.get(ANNOTATION_PLAN_DIGEST),
         created=meta.created,
         start_time=as_str(status.get("startTime")),
         completion_time=as_str(status.get("completionTime")),

@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from impala_copy.controller.core.constants import Reason
-from impala_copy.controller.core.outcome import FAILED, RUNNING, SUCCEEDED, AttemptOutcome, attempt_outcome
+from impala_copy.controller.core.outcome import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    AttemptOutcome,
+    attempt_outcome,
+    waiting_for_reference,
+)
 from impala_copy.controller.core.records import JobRecord, Meta, job_record
 from impala_copy.controller.core.runs import (
     Attempt,
@@ -66,6 +73,7 @@ def attempt_of(job: JobRecord, view: ClusterView) -> Attempt:
         trigger=job.trigger,
         job_name=job.name,
         outcome=attempt_outcome(job, view.pods_of(job.namespace, job.name)),
+        plan_digest=job.plan_digest,
     )
 
 
@@ -101,6 +109,14 @@ def history_to_delete(
     return tuple(succeeded[keep_succeeded:] + failed[keep_failed:])
 
 
+def _superseded(decision: RunDecision) -> tuple[str, ...]:
+    """The Job of a run whose pod waits for a missing Secret, when a new run replaces it (deleted)."""
+    latest = decision.latest
+    if decision.start is None or latest is None or not waiting_for_reference(latest.outcome):
+        return ()
+    return (latest.job_name,) if latest.job_name and latest.recorded is None else ()
+
+
 def observed_attempts(inputs: RunInputs, view: ClusterView) -> tuple[list[Attempt], dict[str, JobRecord]]:
     """Every attempt known: the owner's Jobs, Jobs just created, and the one recorded in status."""
     meta = inputs.meta
@@ -128,6 +144,7 @@ def plan_runs(inputs: RunInputs, view: ClusterView) -> RunState:
             recheck.append(wait)
     attempts = held
     decision = which_run(inputs.wanted, attempts, inputs.now)
+    superseded = _superseded(decision)
     create: dict[str, Any] | None = None
     if decision.start is not None:
         create = inputs.make_job(decision.start)
@@ -143,7 +160,7 @@ def plan_runs(inputs: RunInputs, view: ClusterView) -> RunState:
         attempts=attempts,
         decision=decision,
         create=create,
-        delete=history_to_delete(attempts, jobs, keep_ok, keep_bad),
+        delete=(*superseded, *history_to_delete(attempts, jobs, keep_ok, keep_bad)),
         recheck_after=min(recheck) if recheck else None,
     )
 

@@ -1,18 +1,19 @@
 """Which run should exist now: one pure function of the object's wishes, the runs seen, and the clock.
 
-One function for every kind that runs something (CopyActivity, LookupActivity, the connection test of
-an ImpalaLinkedService). A run starts when the object is first applied (trigger `create`), when its
-spec changes (a new `metadata.generation`, trigger `specChange`), when the annotation
-`impalacopy.io/run-now` takes a value no run has had yet (trigger `runNow`) and, for kinds that repeat,
-when `every_seconds` have passed since the last run finished (trigger `interval`: a lookup's
-refreshInterval, a connection test's probeIntervalSeconds). A failed attempt is tried again (trigger
-`retry`) after `policy.retryIntervalInSeconds`, up to `policy.retry` times, unless the engine said
-retrying cannot help (configuration errors). A new run waits for a run in progress to end, and for the
-references to resolve. Schedules will be one more input here.
+One function for every kind that runs something (CopyActivity, LookupActivity, the connection test of an
+ImpalaLinkedService). A run starts when the object is first applied (trigger `create`), when its spec
+changes (a new `metadata.generation`, trigger `specChange`), when the annotation `impalacopy.io/run-now`
+takes a value no run has had yet (trigger `runNow`) and, for kinds that repeat, when `every_seconds`
+have passed since the last run finished (trigger `interval`: a lookup's refreshInterval, a connection
+test's probeIntervalSeconds). A failed attempt is tried again (trigger `retry`) after
+`policy.retryIntervalInSeconds`, up to `policy.retry` times, unless the engine said retrying cannot help
+(configuration errors). A new run waits for a run in progress to end (except one whose pod waits for a
+missing Secret or ConfigMap: the new run replaces it, its Job is deleted), and for the references to
+resolve. Schedules will be one more input here.
 
-The runs seen come from the Jobs found (labels and annotations record run, attempt, generation,
-trigger and run-now value) and from `status.lastRun` once its Job is gone, never from memory: an
-operator restart decides the same way.
+The runs seen come from the Jobs found (labels and annotations record run, attempt, generation, trigger
+and run-now value) and from `status.lastRun` once its Job is gone, never from memory: an operator
+restart decides the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from typing import Any
 
 from impala_copy.api.pod_contract import EXIT_CONFIGURATION
 from impala_copy.controller.core.constants import Reason, Trigger
-from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, AttemptOutcome
+from impala_copy.controller.core.outcome import (
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    AttemptOutcome,
+    waiting_for_reference,
+)
 from impala_copy.controller.core.records import as_dict, as_int, as_str
 from impala_copy.controller.core.timeutil import format_time, parse_time
 
@@ -45,6 +53,7 @@ class Wanted:
     ready: bool
     deleting: bool = False
     every_seconds: int | None = None  # repeat a finished run after this long (None: never)
+    plan_digest: str | None = None  # what a run would do now (core/job.plan_digest)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class Attempt:
     job_name: str
     outcome: AttemptOutcome
     recorded: Mapping[str, Any] | None = None  # status.lastRun, when this attempt is known from there only
+    plan_digest: str | None = None  # what the attempt's Job does (core/job.plan_digest)
 
     @property
     def key(self) -> tuple[int, int]:
@@ -108,6 +118,13 @@ def _new_run_trigger(wanted: Wanted, latest: Attempt | None) -> str | None:
         return Trigger.SPEC_CHANGE
     if wanted.run_now is not None and wanted.run_now != latest.run_now:
         return Trigger.RUN_NOW
+    if (
+        waiting_for_reference(latest.outcome)
+        and wanted.plan_digest
+        and latest.plan_digest
+        and wanted.plan_digest != latest.plan_digest
+    ):
+        return Trigger.REFERENCE_CHANGE
     return None
 
 
@@ -119,7 +136,7 @@ def which_run(wanted: Wanted, attempts: Sequence[Attempt], now: datetime) -> Run
         return RunDecision(latest=latest, attempts_total=total)
     trigger = _new_run_trigger(wanted, latest)
     if trigger is not None:
-        if latest is not None and not latest.outcome.finished:
+        if latest is not None and not latest.outcome.finished and not waiting_for_reference(latest.outcome):
             return RunDecision(latest=latest, blocked_by="active", attempts_total=total)
         if not wanted.ready:
             return RunDecision(latest=latest, blocked_by="references", attempts_total=total)

@@ -17,7 +17,7 @@ from typing import Any
 from impala_copy.api.common import Condition
 from impala_copy.api.pod_contract import EXIT_CONFIGURATION
 from impala_copy.controller.core.constants import STUCK_WAITING_REASONS, ConditionType, EventReason, Reason
-from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED
+from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, waiting_for_reference
 from impala_copy.controller.core.readiness import Readiness
 from impala_copy.controller.core.records import as_dict, as_list, as_str
 from impala_copy.controller.core.runs import Attempt, RunDecision
@@ -197,26 +197,9 @@ def run_phase(decision: RunDecision) -> str:
     return state or PENDING
 
 
-# What a run's pod reports when a Secret/ConfigMap it needs is missing (the kubelet names it): the
-# object is not Ready, for the same reasons the operator gives when it sees a reference missing.
-MISSING_REFERENCE_REASONS = frozenset(
-    {
-        Reason.SECRET_NOT_FOUND,
-        Reason.SECRET_KEY_NOT_FOUND,
-        Reason.CONFIG_MAP_NOT_FOUND,
-        Reason.CONFIG_MAP_KEY_NOT_FOUND,
-    }
-)
-
-
 def effective_readiness(readiness: Readiness, latest: Attempt | None) -> Readiness:
     """Ready as the references say, or not Ready because the newest run's pod lacks a Secret or key."""
-    if (
-        readiness.ready
-        and latest is not None
-        and latest.outcome.state == PENDING
-        and latest.outcome.reason in MISSING_REFERENCE_REASONS
-    ):
+    if readiness.ready and latest is not None and waiting_for_reference(latest.outcome):
         return Readiness(False, latest.outcome.reason, latest.outcome.message)
     return readiness
 

@@ -217,7 +217,7 @@ class LookupController:
 
         retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
         every = duration_seconds(refresh) if refresh else None
-        want = wanted(meta, retries, ready=plan is not None, every_seconds=every)
+        want = wanted(meta, retries, ready=plan is not None, every_seconds=every, plan=plan)
         return run_inputs(KIND, seen, ctx, want, make_job, HISTORY)
 
 
