@@ -463,6 +463,7 @@ class PostgreSqlSink:
         return any(cols == wanted for cols in indexes.values())
 
     def _prepare_stage(self) -> None:
+        """The session's staging table, and the statement that moves its rows into the target."""
         assert self._load_schema is not None
         self._stage = f"icp_stage_{uuid.uuid4().hex[:12]}"
         stage_cols = [f"c{i}" for i in range(len(self._mappings))]
@@ -474,34 +475,48 @@ class PostgreSqlSink:
         self._load_schema = pa.schema(
             [pa.field(n, f.type) for n, f in zip(stage_cols, self._load_schema, strict=True)]
         )
-        target_cols = ", ".join(quote_ident(c.name) for c in self._columns)
-        values = ", ".join(
-            self._cast(f"s.{quote_ident(n)}", m, c)
+        if self._behavior == WriteBehavior.INSERT:
+            values = self._stage_values(stage_cols, aliased=False)
+            self._apply_sql = (
+                f"INSERT INTO {self._target} ({self._target_cols()}) SELECT {values} FROM {self._stage_ref()}"
+            )
+        else:
+            self._apply_sql = self._upsert_sql(stage_cols)
+
+    def _target_cols(self) -> str:
+        return ", ".join(quote_ident(c.name) for c in self._columns)
+
+    def _stage_ref(self) -> str:
+        return f"pg_temp.{quote_ident(self._stage)} s"
+
+    def _stage_values(self, stage_cols: list[str], *, aliased: bool) -> str:
+        """The stage's columns cast to the target's types (named like the stage's columns when aliased)."""
+        return ", ".join(
+            self._cast(f"s.{quote_ident(n)}", m, c) + (f" AS {quote_ident(n)}" if aliased else "")
             for n, m, c in zip(stage_cols, self._mappings, self._columns, strict=True)
         )
-        stage = f"pg_temp.{quote_ident(self._stage)} s"
-        if self._behavior == WriteBehavior.INSERT:
-            self._apply_sql = f"INSERT INTO {self._target} ({target_cols}) SELECT {values} FROM {stage}"
-            return
+
+    def _latest_per_key(self, distinct: str, values: str) -> str:
+        """The staged rows, the last one of each key only (a later row of the same key wins)."""
+        stage = self._stage_ref()
+        return f"SELECT DISTINCT ON ({distinct}) {values} FROM {stage} ORDER BY {distinct}, s.rn DESC"
+
+    def _upsert_sql(self, stage_cols: list[str]) -> str:
+        """INSERT ... ON CONFLICT where a unique index covers the keys, else MERGE (PostgreSQL 15+)."""
         keys = self._key_columns()
         stage_of = {c.name: n for n, c in zip(stage_cols, self._columns, strict=True)}
         distinct = ", ".join(f"s.{quote_ident(stage_of[k.name])}" for k in keys)
-        source = f"SELECT DISTINCT ON ({distinct}) {values} FROM {stage} ORDER BY {distinct}, s.rn DESC"
         others = [c for c in self._columns if c.name not in {k.name for k in keys}]
         with self._errors(f"reading the indexes of {self._target}"):
             unique = self._has_unique_index(keys)
         if unique:
+            values = self._stage_values(stage_cols, aliased=False)
+            source = self._latest_per_key(distinct, values)
             conflict = ", ".join(quote_ident(k.name) for k in keys)
-            update = (
-                "DO UPDATE SET "
-                + ", ".join(f"{quote_ident(c.name)} = EXCLUDED.{quote_ident(c.name)}" for c in others)
-                if others
-                else "DO NOTHING"
-            )
-            self._apply_sql = (
-                f"INSERT INTO {self._target} ({target_cols}) {source} ON CONFLICT ({conflict}) {update}"
-            )
-            return
+            sets = ", ".join(f"{quote_ident(c.name)} = EXCLUDED.{quote_ident(c.name)}" for c in others)
+            update = f"DO UPDATE SET {sets}" if others else "DO NOTHING"
+            target = f"{self._target} ({self._target_cols()})"
+            return f"INSERT INTO {target} {source} ON CONFLICT ({conflict}) {update}"
         with self._errors("reading the server version"):
             version = self._scalar("SELECT current_setting('server_version_num')::int")
         if version < 150000:
@@ -509,22 +524,16 @@ class PostgreSqlSink:
                 f"upsert into {self._target}: PostgreSQL {version // 10000} has no MERGE; add a unique index "
                 f"on the key columns {[k.name for k in keys]} so that INSERT ... ON CONFLICT can be used"
             )
-        aliases = ", ".join(
-            f"{self._cast(f's.{quote_ident(n)}', m, c)} AS {quote_ident(n)}"
-            for n, m, c in zip(stage_cols, self._mappings, self._columns, strict=True)
-        )
-        source = f"SELECT DISTINCT ON ({distinct}) {aliases} FROM {stage} ORDER BY {distinct}, s.rn DESC"
+        aliases = self._stage_values(stage_cols, aliased=True)
+        source = self._latest_per_key(distinct, aliases)
         on = " AND ".join(f"t.{quote_ident(k.name)} = src.{quote_ident(stage_of[k.name])}" for k in keys)
-        matched = (
-            "UPDATE SET "
-            + ", ".join(f"{quote_ident(c.name)} = src.{quote_ident(stage_of[c.name])}" for c in others)
-            if others
-            else "DO NOTHING"
-        )
+        sets = ", ".join(f"{quote_ident(c.name)} = src.{quote_ident(stage_of[c.name])}" for c in others)
+        matched = f"UPDATE SET {sets}" if others else "DO NOTHING"
         inserted = ", ".join(f"src.{quote_ident(n)}" for n in stage_cols)
-        self._apply_sql = (
+        return (
             f"MERGE INTO {self._target} t USING ({source}) src ON {on} "
-            f"WHEN MATCHED THEN {matched} WHEN NOT MATCHED THEN INSERT ({target_cols}) VALUES ({inserted})"
+            f"WHEN MATCHED THEN {matched} "
+            f"WHEN NOT MATCHED THEN INSERT ({self._target_cols()}) VALUES ({inserted})"
         )
 
     @staticmethod

@@ -30,6 +30,7 @@ clear error: the Impala source already renders complex columns as JSON text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -69,44 +70,64 @@ def _unsupported(name: str, t: pa.DataType) -> ConfigurationError:
     )
 
 
+def _timestamp(name: str, t: pa.DataType) -> ColumnMapping:
+    if t.tz is None:
+        return ColumnMapping(name, pa.timestamp("us"), "timestamp", "timestamp")
+    return ColumnMapping(name, pa.timestamp("us", tz=t.tz), "timestamp with time zone", "timestamptz")
+
+
+def _decimal(name: str, t: pa.DataType) -> ColumnMapping:
+    if t.precision > PG_NUMERIC_MAX_PRECISION:
+        raise _unsupported(name, t)
+    return ColumnMapping(name, t, f"numeric({t.precision},{t.scale})", "numeric")
+
+
+_is = pa.types
+# (which Arrow types, their load type and PostgreSQL type), tried in order.
+_MAPPINGS: tuple[tuple[Callable[[pa.DataType], bool], Callable[[str, pa.DataType], ColumnMapping]], ...] = (
+    (_is.is_boolean, lambda n, t: ColumnMapping(n, t, "boolean", "bool")),
+    (
+        lambda t: _is.is_int8(t) or _is.is_int16(t) or _is.is_uint8(t),
+        lambda n, t: ColumnMapping(n, pa.int16(), "smallint", "int2"),
+    ),
+    (
+        lambda t: _is.is_int32(t) or _is.is_uint16(t),
+        lambda n, t: ColumnMapping(n, pa.int32(), "integer", "int4"),
+    ),
+    (
+        lambda t: _is.is_int64(t) or _is.is_uint32(t),
+        lambda n, t: ColumnMapping(n, pa.int64(), "bigint", "int8"),
+    ),
+    (_is.is_uint64, lambda n, t: ColumnMapping(n, pa.decimal128(20, 0), "numeric(20,0)", "numeric")),
+    (
+        lambda t: _is.is_float16(t) or _is.is_float32(t),
+        lambda n, t: ColumnMapping(n, pa.float32(), "real", "float4"),
+    ),
+    (_is.is_float64, lambda n, t: ColumnMapping(n, t, "double precision", "float8")),
+    (_is.is_decimal, _decimal),
+    (
+        lambda t: _is.is_string(t) or _is.is_large_string(t) or _is.is_string_view(t),
+        lambda n, t: ColumnMapping(n, pa.string() if _is.is_string_view(t) else t, "text", "text"),
+    ),
+    (_is.is_null, lambda n, t: ColumnMapping(n, pa.string(), "text", "text")),
+    (
+        lambda t: _is.is_binary(t) or _is.is_large_binary(t) or _is.is_fixed_size_binary(t),
+        lambda n, t: ColumnMapping(n, pa.binary() if _is.is_fixed_size_binary(t) else t, "bytea", "bytea"),
+    ),
+    (_is.is_date, lambda n, t: ColumnMapping(n, pa.date32(), "date", "date")),
+    (_is.is_timestamp, _timestamp),
+    (_is.is_time, lambda n, t: ColumnMapping(n, pa.time64("us"), "time", "time")),
+    (_is.is_duration, lambda n, t: ColumnMapping(n, pa.duration("us"), "interval", "interval")),
+)
+
+
 def map_type(name: str, t: pa.DataType) -> ColumnMapping:
     """The load type and PostgreSQL type of an Arrow column (see the module docstring)."""
-    if pa.types.is_dictionary(t):
+    if _is.is_dictionary(t):
         return map_type(name, t.value_type)
-    if pa.types.is_boolean(t):
-        return ColumnMapping(name, t, "boolean", "bool")
-    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
-        return ColumnMapping(name, pa.int16(), "smallint", "int2")
-    if pa.types.is_int32(t) or pa.types.is_uint16(t):
-        return ColumnMapping(name, pa.int32(), "integer", "int4")
-    if pa.types.is_int64(t) or pa.types.is_uint32(t):
-        return ColumnMapping(name, pa.int64(), "bigint", "int8")
-    if pa.types.is_uint64(t):
-        return ColumnMapping(name, pa.decimal128(20, 0), "numeric(20,0)", "numeric")
-    if pa.types.is_float16(t) or pa.types.is_float32(t):
-        return ColumnMapping(name, pa.float32(), "real", "float4")
-    if pa.types.is_float64(t):
-        return ColumnMapping(name, t, "double precision", "float8")
-    if pa.types.is_decimal(t):
-        if t.precision > PG_NUMERIC_MAX_PRECISION:
-            raise _unsupported(name, t)
-        return ColumnMapping(name, t, f"numeric({t.precision},{t.scale})", "numeric")
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return ColumnMapping(name, pa.string() if pa.types.is_string_view(t) else t, "text", "text")
-    if pa.types.is_null(t):
-        return ColumnMapping(name, pa.string(), "text", "text")
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return ColumnMapping(name, pa.binary() if pa.types.is_fixed_size_binary(t) else t, "bytea", "bytea")
-    if pa.types.is_date(t):
-        return ColumnMapping(name, pa.date32(), "date", "date")
-    if pa.types.is_timestamp(t):
-        if t.tz is None:
-            return ColumnMapping(name, pa.timestamp("us"), "timestamp", "timestamp")
-        return ColumnMapping(name, pa.timestamp("us", tz=t.tz), "timestamp with time zone", "timestamptz")
-    if pa.types.is_time(t):
-        return ColumnMapping(name, pa.time64("us"), "time", "time")
-    if pa.types.is_duration(t):
-        return ColumnMapping(name, pa.duration("us"), "interval", "interval")
+    for matches, mapping in _MAPPINGS:
+        if matches(t):
+            return mapping(name, t)
     raise _unsupported(name, t)
 
 

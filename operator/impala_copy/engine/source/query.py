@@ -176,13 +176,21 @@ class HS2Query:
             self._exhausted = True
             return
         if self.prefetch <= 0:
-            self._inline = self._rowsets()
-            try:
-                for rowset in self._inline:
-                    yield rowset_to_batch(rowset, self._specs, self._schema)
-            except CopyError as err:
-                raise self.session.scrub.error(err) from None
-            return
+            yield from self._batches_inline()
+        else:
+            yield from self._batches_pipelined()
+
+    def _batches_inline(self) -> Iterator[pa.RecordBatch]:
+        """Fetched in this thread, one block at a time (no read-ahead)."""
+        self._inline = self._rowsets()
+        try:
+            for rowset in self._inline:
+                yield rowset_to_batch(rowset, self._specs, self._schema)
+        except CopyError as err:
+            raise self.session.scrub.error(err) from None
+
+    def _batches_pipelined(self) -> Iterator[pa.RecordBatch]:
+        """Fetched by a thread while the consumer works on the previous block."""
         self._thread = threading.Thread(target=self._fetch_loop, name="hs2-fetch", daemon=True)
         self._thread.start()
         try:
