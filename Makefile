@@ -103,8 +103,9 @@ tools: $(VENV)/.installed $(TOOLS)/.apt $(TOOLS)/sts-auth.jar $(TOOLS)/azurite/n
 
 # ---------------------------------------------------------------- develop
 .PHONY: lint
-lint: $(VENV)/.installed ## ruff, mypy --strict on the package, import contracts
+lint: $(VENV)/.installed ## ruff (rules and format), mypy --strict on the package, import contracts
 	$(VENV)/bin/ruff check operator tests
+	$(VENV)/bin/ruff format --check operator tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -344,7 +344,9 @@ def test_example_applications_have_what_argo_cd_requires() -> None:
         assert destination.get("server") or destination.get("name"), name
         assert destination["namespace"], name
         # The CRDs carry defaults the API server fills in: only a server-side diff sees them as no change.
-        assert app["metadata"]["annotations"]["argocd.argoproj.io/compare-options"] == "ServerSideDiff=true", name
+        assert (
+            app["metadata"]["annotations"]["argocd.argoproj.io/compare-options"] == "ServerSideDiff=true"
+        ), name
     chart = dict(apps)["impala-copy-operator.yaml"]
     assert chart["spec"]["source"]["path"] == "charts/impala-copy-operator"
     assert "ServerSideApply=true" in chart["spec"]["syncPolicy"]["syncOptions"]

@@ -90,7 +90,9 @@ def test_every_model_default_is_a_crd_default_and_back(kind: str) -> None:
     settings = {p for p, v in from_models.items() if v == OPERATOR_SETTING}
     assert settings == {p for k, p in OPERATOR_SETTINGS if k == kind}
     expected = {p: v for p, v in from_models.items() if p not in settings}
-    in_crd = {p: n["default"] for p, n in _crd_nodes(openapi(kind)["properties"]["spec"], "spec") if "default" in n}
+    in_crd = {
+        p: n["default"] for p, n in _crd_nodes(openapi(kind)["properties"]["spec"], "spec") if "default" in n
+    }
     assert in_crd == expected
 
 
@@ -115,7 +117,10 @@ def test_operator_settings_have_no_crd_default_and_say_whose_value_they_take(kin
     node = dict(_crd_nodes(openapi(kind)["properties"]["spec"], "spec"))[path]
     assert "default" not in node
     assert OPERATOR_SETTING not in node
-    assert f"Not written: the operator's setting (Helm value {OPERATOR_SETTINGS[kind, path]}" in node["description"]
+    assert (
+        f"Not written: the operator's setting (Helm value {OPERATOR_SETTINGS[kind, path]}"
+        in node["description"]
+    )
     # The job section, all of it the operator's settings when not written, has no default either.
     job = openapi("CopyActivity")["properties"]["spec"]["properties"]["job"]
     assert [p for p, n in _crd_nodes(job, "spec.job") if "default" in n] == []
@@ -184,7 +189,12 @@ SCHEMA = {
         ({"job": {}}, {"port": 21050, "policy": {"retry": 0}, "job": {"ttl": 60}}),
         (
             {"columns": [{}, {"type": "int"}], "labels": {"a": "b"}},
-            {"port": 21050, "policy": {"retry": 0}, "columns": [{"type": "string"}, {"type": "int"}], "labels": {"a": "b"}},
+            {
+                "port": 21050,
+                "policy": {"retry": 0},
+                "columns": [{"type": "string"}, {"type": "int"}],
+                "labels": {"a": "b"},
+            },
         ),
     ],
 )
@@ -230,7 +240,11 @@ def _example_documents() -> list[tuple[str, dict[str, Any]]]:
 MANIFESTS: dict[str, dict[str, Any]] = {
     **dict(_example_documents()),
     **{f"rules:{name}": obj for name, obj in GOOD.items()},
-    **{f"operator:{obj['kind']}/{obj['metadata']['name']}": obj for obj in standard_set("pw") if obj["kind"] in KINDS},
+    **{
+        f"operator:{obj['kind']}/{obj['metadata']['name']}": obj
+        for obj in standard_set("pw")
+        if obj["kind"] in KINDS
+    },
     "lookup-null-source": lookup_activity(source=None, firstRowOnly=None),
     "impala-null-fields": impala_ls(port=None, authenticationType=None, username=None),
 }
