@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Literal, TextIO, TypeVar
 
 from rich.console import Console
 
@@ -47,6 +47,17 @@ class ConnectionTarget:
 
     def cert_refs(self) -> list[CertRef]:
         return [self.impala.trusted_cert] if self.impala.trusted_cert else []
+
+
+R = TypeVar("R", bound=Resource)
+
+
+def _load_one(path: Path, namespace: str, cls: type[R], name: str) -> tuple[manifests.ManifestSet, R]:
+    """The manifests under `path` and the object of that kind and name among them (SetupError if not)."""
+    loaded = local.load_manifests(path, namespace)
+    resource = _find(loaded, namespace, cls.KIND_INFO.kind, name)
+    assert isinstance(resource, cls)
+    return loaded, resource
 
 
 def _find(loaded: manifests.ManifestSet, namespace: str, kind: str, name: str) -> Resource:
@@ -106,9 +117,7 @@ def connection_test(
     out = out or stdout_console()
     err = err or stderr_console()
     with one_line_errors(err) as failure:
-        loaded = local.load_manifests(path, namespace)
-        resource = _find(loaded, namespace, "ImpalaLinkedService", linked_service)
-        assert isinstance(resource, ImpalaLinkedService)
+        loaded, resource = _load_one(path, namespace, ImpalaLinkedService, linked_service)
         with local.local_layout({}, ".") as layout:
             target = ConnectionTarget(namespace, impala_connection(resource, layout))
             secret_values = local.secrets_for(target, loaded, os.environ if environ is None else environ)
@@ -138,13 +147,11 @@ def lookup(
     out = out or sys.stdout
     err = err or stderr_console()
     with one_line_errors(err) as failure:
-        loaded = local.load_manifests(path, namespace)
-        resource = _find(loaded, namespace, "LookupActivity", activity)
-        assert isinstance(resource, LookupActivity)
+        loaded, lookup_activity = _load_one(path, namespace, LookupActivity, activity)
         with local.local_layout({}, ".") as layout:
             try:
                 plan = resolve_lookup(
-                    local.LocalCatalog(loaded, namespace), resource, local.new_run_id(), layout
+                    local.LocalCatalog(loaded, namespace), lookup_activity, local.new_run_id(), layout
                 )
             except ResolutionError as exc:
                 raise local.SetupError(exc.reason, exc.message) from None

@@ -33,6 +33,8 @@ from impala_copy.engine.sinks.object_store_common import (
     hide_url_queries,
     probe_root,
     require_https,
+    required,
+    store_of,
     store_secret,
 )
 
@@ -326,13 +328,10 @@ def azure_filesystem(account: AzureAccount, hierarchical_namespace: bool = False
 def open_azure(
     sink: SinkPlan, location: FileLocation, folder: str, secrets: Mapping[str, str]
 ) -> tuple[pafs.FileSystem, str]:
-    if sink.store is None or sink.store.kind != "AzureBlobStorageLinkedService":
-        raise ConfigurationError("AzureBlobStorageLocation needs an AzureBlobStorageLinkedService")
-    container = location.container
-    if not container:
-        raise ConfigurationError("AzureBlobStorageLocation requires container")
-    account = azure_account(sink.store, secrets)
-    fs = azure_filesystem(account, sink.store.azure().hierarchical_namespace)
+    store = store_of(sink, "AzureBlobStorageLinkedService", "AzureBlobStorageLocation")
+    container = required(location.container, "AzureBlobStorageLocation", "container")
+    account = azure_account(store, secrets)
+    fs = azure_filesystem(account, store.azure().hierarchical_namespace)
     if account.account_key:
         hint = "check the account key"
     elif account.sas_token:

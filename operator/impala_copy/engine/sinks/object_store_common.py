@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from impala_copy.api.plan import StorePlan
+from impala_copy.api.plan import SinkPlan, StorePlan
 from impala_copy.api.stores import INSECURE_ENDPOINT_HELP
 from impala_copy.engine.errors import (
     ConfigurationError,
@@ -95,3 +95,16 @@ def hide_url_queries(text: str) -> str:
     Known secret values are masked later by engine/secrets.py; this also hides a token the run
     never held as a value (one embedded in a connection string, or added by the SDK)."""
     return _URL_QUERY.sub(r"\1?<query hidden>", text)
+
+
+def store_of(sink: SinkPlan, kind: str, location: str) -> StorePlan:
+    """The sink's store, which a location of this type needs (ConfigurationError naming both if not)."""
+    if sink.store is None or sink.store.kind != kind:
+        raise ConfigurationError(f"{location} needs an {kind}")
+    return sink.store
+
+
+def required(value: str | None, location: str, field: str) -> str:
+    if not value:
+        raise ConfigurationError(f"{location} requires {field}")
+    return value

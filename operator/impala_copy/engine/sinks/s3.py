@@ -29,6 +29,8 @@ from impala_copy.engine.sinks.object_store_common import (
     REQUEST_TIMEOUT_SECONDS,
     probe_root,
     require_https,
+    required,
+    store_of,
     store_secret,
 )
 
@@ -95,15 +97,12 @@ def _bucket_region(bucket: str) -> str:
 def open_s3(
     sink: SinkPlan, location: FileLocation, folder: str, secrets: Mapping[str, str]
 ) -> tuple[pafs.FileSystem, str]:
-    if sink.store is None or sink.store.kind != "AmazonS3LinkedService":
-        raise ConfigurationError("AmazonS3Location needs an AmazonS3LinkedService")
-    bucket = location.bucket_name
-    if not bucket:
-        raise ConfigurationError("AmazonS3Location requires bucketName")
-    target = s3_filesystem(sink.store, bucket, secrets)
+    store = store_of(sink, "AmazonS3LinkedService", "AmazonS3Location")
+    bucket = required(location.bucket_name, "AmazonS3Location", "bucketName")
+    target = s3_filesystem(store, bucket, secrets)
     hint = (
         "check accessKeyId, secretAccessKey and sessionToken"
-        if "access_key_id" in sink.store.secrets
+        if "access_key_id" in store.secrets
         else "no keys are set, so the pod's AWS identity was used"
     )
     probe_root(target.fs, bucket, target.description, "bucket", hint)
