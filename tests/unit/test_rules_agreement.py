@@ -806,3 +806,32 @@ def test_pydantic_and_cel_agree_on_combinations_of_written_fields(kind: str) -> 
     # The sample holds both verdicts, so agreement is not vacuous.
     assert verdicts["pass"] > 0
     assert verdicts["fail"] > 0
+
+
+def test_an_empty_list_gets_only_its_own_error_never_an_index_error() -> None:
+    """A rule that reads `x[0]` is guarded by `size(x)`: `outputs: []` is refused by minItems alone."""
+    obj = copy_activity()
+    obj["spec"]["outputs"] = []
+    obj["spec"]["inputs"] = []
+    assert [(v.path, v.message) for v in cel_verdicts(obj) if not v.passed] == []
+    assert {p for p, _ in schema_errors(obj)} == {"spec.outputs", "spec.inputs"}
+    for kind in KINDS:
+        for _, node, _ in _crd_rules(kind):
+            for rule in node.get("x-kubernetes-validations", []):
+                if "[0]" in rule["rule"]:
+                    assert "size(" in rule["rule"], (kind, rule["rule"])
+
+
+def _crd_rules(kind: str) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    from tests.unit.crd_checks import openapi
+
+    def walk(node: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, Any], Any]]:
+        yield path, node, None
+        for name, child in node.get("properties", {}).items():
+            yield from walk(child, f"{path}.{name}")
+        if isinstance(node.get("items"), dict):
+            yield from walk(node["items"], f"{path}[*]")
+        if isinstance(node.get("additionalProperties"), dict):
+            yield from walk(node["additionalProperties"], f"{path}.*")
+
+    yield from walk(openapi(kind), "")

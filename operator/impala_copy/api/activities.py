@@ -331,14 +331,16 @@ class CopyActivitySpec(RuledModel):
     RULES: ClassVar[tuple[Rule, ...]] = (
         POLICY_TIMEOUT_RULE,
         Rule(
-            cel="(self.outputs[0].kind == 'ParquetDataset' && self.sink.type == 'ParquetSink') || "
+            # Guarded: with `outputs: []` only the list's own minItems error is reported.
+            cel="size(self.outputs) == 0 || "
+            "(self.outputs[0].kind == 'ParquetDataset' && self.sink.type == 'ParquetSink') || "
             "(self.outputs[0].kind == 'DelimitedTextDataset' && self.sink.type == 'DelimitedTextSink') || "
             "(self.outputs[0].kind == 'JsonDataset' && self.sink.type == 'JsonSink') || "
             "(self.outputs[0].kind == 'PostgreSqlTableDataset' && self.sink.type == 'PostgreSqlSink')",
             message="sink.type must match the output dataset: ParquetDataset/ParquetSink, "
             "DelimitedTextDataset/DelimitedTextSink, JsonDataset/JsonSink, "
             "PostgreSqlTableDataset/PostgreSqlSink",
-            check=lambda m: SINK_TYPE_FOR_KIND[m.outputs[0].kind] == m.sink.type,
+            check=lambda m: not m.outputs or SINK_TYPE_FOR_KIND[m.outputs[0].kind] == m.sink.type,
         ),
     )
 

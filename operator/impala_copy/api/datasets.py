@@ -302,8 +302,3 @@ class PostgreSqlTableDataset(Resource):
     kind: Literal["PostgreSqlTableDataset"] = "PostgreSqlTableDataset"
     spec: PostgreSqlTableDatasetSpec
     status: DatasetStatus | None = None
-
-
-FileDatasetSpec = ParquetDatasetSpec | DelimitedTextDatasetSpec | JsonDatasetSpec
-SinkDataset = ParquetDataset | DelimitedTextDataset | JsonDataset | PostgreSqlTableDataset
-SINK_DATASET_KINDS = ("ParquetDataset", "DelimitedTextDataset", "JsonDataset", "PostgreSqlTableDataset")

@@ -6,11 +6,11 @@ operator's condition reason; `exit_code` tells the Job whether a retry is pointl
 
 from __future__ import annotations
 
-# Exit codes of `impala-copy engine`: the Job's podFailurePolicy fails the Job at once on
-# EXIT_CONFIGURATION, and lets the backoff retry on EXIT_TRANSIENT.
-EXIT_OK = 0
-EXIT_TRANSIENT = 1
-EXIT_CONFIGURATION = 2
+# Exit codes of `impala-copy engine` (api/pod_contract.py, shared with the operator): the Job's
+# podFailurePolicy fails the Job at once on EXIT_CONFIGURATION; a retry may help after EXIT_TRANSIENT.
+from impala_copy.api.pod_contract import EXIT_CONFIGURATION as EXIT_CONFIGURATION
+from impala_copy.api.pod_contract import EXIT_OK as EXIT_OK
+from impala_copy.api.pod_contract import EXIT_TRANSIENT as EXIT_TRANSIENT
 
 
 class CopyError(Exception):

@@ -40,6 +40,7 @@ from impala_copy.api.plan import (
     LookupPlan,
     SecretRef,
 )
+from impala_copy.api.pod_contract import TERMINATION_MESSAGE_PATH
 from impala_copy.api.summary import (
     ConnectionTestSummary,
     LookupSummary,
@@ -52,7 +53,7 @@ from impala_copy.engine.pipeline import Progress
 from impala_copy.engine.probe import rfc3339
 
 TERMINATION_LOG_ENV = "IMPALA_COPY_TERMINATION_LOG"
-DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+DEFAULT_TERMINATION_LOG = TERMINATION_MESSAGE_PATH
 PROGRESS_EVERY_SECONDS = 10.0
 INVALID_CONFIGURATION = "InvalidConfiguration"
 
