@@ -485,7 +485,7 @@ def test_no_role_names_secrets_and_configmaps_are_written_only_by_create_patch_d
         rules = _rules(role)
         verbs = {resource: {v for g, r, v in rules if g == "" and r == resource} for _, resource, _ in rules}
         assert verbs["configmaps"] == {"get", "list", "watch", "create", "patch", "delete"}
-        assert verbs["pods"] == {"get", "list", "watch"}
+        assert verbs["pods"] == {"list", "watch"}
         assert verbs["pods/log"] == {"get"}
         assert {r for _, r, _ in rules if r.startswith("pods/")} == {"pods/log"}, "no exec, attach, proxy"
 

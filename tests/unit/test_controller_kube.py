@@ -21,6 +21,7 @@ from impala_copy.controller.core.kube import (
     PODS,
     PVCS,
     SECRETS,
+    ApiError,
     ResourceRef,
 )
 from impala_copy.controller.core.settings import Settings
@@ -80,3 +81,15 @@ def test_register_returns_a_runtime_and_registers_on_a_fresh_registry() -> None:
     registry = kopf.OperatorRegistry()
     runtime = handlers.register(registry, Settings())
     assert runtime.probe() == {"started": 0}
+
+
+def test_a_namespace_being_deleted_is_recognised_from_the_api_servers_refusal() -> None:
+    terminating = ApiError(
+        403,
+        "Forbidden",
+        'events "x.1" is forbidden: unable to create new content in namespace sales because it is being '
+        "terminated",
+    )
+    assert terminating.namespace_terminating
+    assert not ApiError(403, "Forbidden", "jobs.batch is forbidden: User cannot create").namespace_terminating
+    assert not ApiError(409, "AlreadyExists", "being terminated").namespace_terminating

@@ -96,13 +96,19 @@ LookupActivity results the operator owns (RBAC cannot narrow this by label: see 
     - postgresqltabledatasets/status
     - copyactivities/status
     - lookupactivities/status
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
+- apiGroups: ["impalacopy.io"]
+  resources:
+    - copyactivities/finalizers
+    - lookupactivities/finalizers
+    - impalalinkedservices/finalizers
+  verbs: ["update"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "watch", "create", "delete"]
+  verbs: ["list", "watch", "create", "delete"]
 - apiGroups: [""]
   resources: ["pods", "persistentvolumeclaims"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["pods/log"]
   verbs: ["get"]
@@ -111,7 +117,7 @@ LookupActivity results the operator owns (RBAC cannot narrow this by label: see 
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end }}
 
 {{- define "impala-copy.clusterRules" -}}

@@ -82,4 +82,6 @@ class EventPoster:
                 meta.namespace, event_body(involved, event, now, suffix, self.instance)
             )
         except ApiError as exc:
-            log.warning("%s/%s: could not post Event %s: %s", meta.namespace, meta.name, event.reason, exc)
+            # Best effort; a namespace being deleted takes its Events with it: no warning for those.
+            level = logging.DEBUG if exc.namespace_terminating else logging.WARNING
+            log.log(level, "%s/%s: could not post Event %s: %s", meta.namespace, meta.name, event.reason, exc)

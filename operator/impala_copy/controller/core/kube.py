@@ -94,12 +94,28 @@ class ApiAccess:
     cluster_scoped: bool = False
 
 
-WATCH = ("get", "list", "watch")
+WATCH = ("list", "watch")
+# The kinds that own what the operator creates (Jobs, result ConfigMaps, with blockOwnerDeletion): an
+# API server enforcing owner references (OwnerReferencesPermissionEnforcement, on in OpenShift) asks
+# for `update` on their finalizers.
+OWNER_KINDS = ("CopyActivity", "LookupActivity", "ImpalaLinkedService")
 API_ACCESS: tuple[ApiAccess, ...] = (
-    *(ApiAccess(API_GROUP, ref.plural, WATCH, f"watch {kind} objects") for kind, ref in OURS.items()),
     *(
-        ApiAccess(API_GROUP, f"{ref.plural}/status", ("get", "patch"), f"write {kind} status")
+        ApiAccess(API_GROUP, ref.plural, ("get", *WATCH), f"watch {kind} objects")
         for kind, ref in OURS.items()
+    ),
+    *(
+        ApiAccess(API_GROUP, f"{ref.plural}/status", ("patch",), f"write {kind} status")
+        for kind, ref in OURS.items()
+    ),
+    *(
+        ApiAccess(
+            API_GROUP,
+            f"{OURS[kind].plural}/finalizers",
+            ("update",),
+            f"own the Jobs of {kind} runs (blockOwnerDeletion under owner-reference enforcement)",
+        )
+        for kind in OWNER_KINDS
     ),
     ApiAccess(
         "batch",
@@ -112,12 +128,12 @@ API_ACCESS: tuple[ApiAccess, ...] = (
     ApiAccess(
         "",
         "configmaps",
-        (*WATCH, "create", "patch", "delete"),
+        ("get", *WATCH, "create", "patch", "delete"),
         "check referenced ConfigMap keys exist; write LookupActivity results too large for status "
         "(only ConfigMaps carrying the activity's ownerReference are ever changed)",
     ),
     ApiAccess("", "persistentvolumeclaims", WATCH, "check referenced PersistentVolumeClaims exist"),
-    ApiAccess("", "events", ("create", "patch"), "post Events on our objects"),
+    ApiAccess("", "events", ("create",), "post Events on our objects"),
     ApiAccess(
         "", "namespaces", ("list", "watch"), "kopf: follow namespaces (all namespaces, or patterns)", True
     ),
@@ -147,6 +163,11 @@ class ApiError(Exception):
     @property
     def conflict(self) -> bool:
         return self.status == 409
+
+    @property
+    def namespace_terminating(self) -> bool:
+        """The namespace is being deleted: nothing new can be created in it (and nothing needs to be)."""
+        return self.status == 403 and "being terminated" in self.message
 
 
 class KubeClient:

@@ -158,6 +158,9 @@ class Reconciler:
             await self.client.create(JOBS, namespace, job)
             log.info("%s/%s: created Job %s", namespace, name, job_name)
         except ApiError as exc:
+            if exc.namespace_terminating:
+                log.debug("%s/%s: no Job in a namespace being deleted", namespace, name)
+                return
             if not exc.conflict:
                 raise
             log.info("%s/%s: Job %s exists already", namespace, name, job_name)
