@@ -16,6 +16,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+from tests.integration.silent_server import LoopbackServer
+
 SASL_BAD = 3
 SASL_ERROR = 4
 _FRAME = struct.Struct(">BI")
@@ -36,47 +38,27 @@ def _read_frame(conn: socket.socket) -> bytes:
     return _read_exactly(conn, length)
 
 
-class EchoSaslServer:
+class EchoSaslServer(LoopbackServer):
     """Answers a SASL PLAIN login with `status` and a message quoting the initial response."""
+
+    name = "echo-sasl"
 
     def __init__(self, status: int = SASL_BAD) -> None:
         self.status = status
         self.received: list[bytes] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = int(self.listener.getsockname()[1])
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="echo-sasl", daemon=True)
+        super().__init__()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
             try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
+                mechanism = _read_frame(conn)
+                response = _read_frame(conn)
+            except (EOFError, OSError):
                 return
-            with conn:
-                conn.settimeout(5)
-                try:
-                    mechanism = _read_frame(conn)
-                    response = _read_frame(conn)
-                except (EOFError, OSError):
-                    continue
-                self.received.append(response)
-                message = b"login refused (" + mechanism + b"): " + response
-                conn.sendall(_FRAME.pack(self.status, len(message)) + message)
-
-    def __enter__(self) -> EchoSaslServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.listener.close()
+            self.received.append(response)
+            message = b"login refused (" + mechanism + b"): " + response
+            conn.sendall(_FRAME.pack(self.status, len(message)) + message)
 
 
 class _EchoHandler(BaseHTTPRequestHandler):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 from types import TracebackType
+from typing import Self
 
 
-class SilentServer:
-    """Accepts every connection, reads nothing, writes nothing; closes them all on exit."""
+class LoopbackServer:
+    """A TCP server on a free loopback port, serving each connection with `handle` in one thread."""
+
+    name = "loopback-server"
 
     def __init__(self) -> None:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -16,9 +19,11 @@ class SilentServer:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
         self.port = int(self.listener.getsockname()[1])
-        self.accepted: list[socket.socket] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="silent-server", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def _serve(self) -> None:
         self.listener.settimeout(0.2)
@@ -29,9 +34,9 @@ class SilentServer:
                 continue
             except OSError:
                 return
-            self.accepted.append(conn)
+            self.handle(conn)
 
-    def __enter__(self) -> SilentServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -40,9 +45,28 @@ class SilentServer:
     ) -> None:
         self._stop.set()
         self._thread.join(5)
+        self.closed()
+        self.listener.close()
+
+    def closed(self) -> None:
+        """After the last connection: release what `handle` kept."""
+
+
+class SilentServer(LoopbackServer):
+    """Accepts every connection, reads nothing, writes nothing; closes them all on exit."""
+
+    name = "silent-server"
+
+    def __init__(self) -> None:
+        self.accepted: list[socket.socket] = []
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        self.accepted.append(conn)
+
+    def closed(self) -> None:
         for conn in self.accepted:
             conn.close()
-        self.listener.close()
 
 
 def closed_port() -> int:
