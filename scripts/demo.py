@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
@@ -75,16 +76,24 @@ def run_demo(server: StsServer, output_dir: Path, console: Console) -> list[tupl
         summary = outcome.summary
         results.append((entry.name, summary))
         if summary.succeeded:
+            counts = (
+                f": {summary.rows_copied:,} rows, {summary.files_written} file(s), "
+                f"{report.human_bytes(summary.data_written)}, {summary.copy_duration:.2f} s, "
+                f"{summary.throughput:,.0f} rows/s"
+            )
             console.print(
-                f"[green]✓[/] [bold]{entry.name}[/]: {summary.rows_copied:,} rows, "
-                f"{summary.files_written} file(s), {report.human_bytes(summary.data_written)}, "
-                f"{summary.copy_duration:.2f} s, {summary.throughput:,.0f} rows/s"
+                Text("✓ ", style="green"), report.plain(entry.name, "bold"), report.plain(counts), sep=""
             )
             for path in summary.output_paths:
-                console.print(f"    {Path(path).relative_to(output_dir.resolve().parent)}", markup=False)
+                report.say(console, f"    {Path(path).relative_to(output_dir.resolve().parent)}")
         else:
             error = summary.errors[0]
-            console.print(f"[red]✗[/] [bold]{entry.name}[/]: ", report.error_line(error.code, error.message))
+            console.print(
+                Text("✗ ", style="red"),
+                report.plain(entry.name, "bold"),
+                report.plain(": " + report.error_line(error.code, error.message)),
+                sep="",
+            )
     return results
 
 
@@ -110,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = run_demo(server, output_dir, console)
             console.print(report.overview_table(results, title=f"Copies into {output_dir}"))
     except StsStartError as exc:
-        console.print(f"[red]the local HiveServer2 did not start[/]: {exc}", markup=True)
+        console.print(
+            Text("the local HiveServer2 did not start", style="red"), report.plain(f": {exc}"), sep=""
+        )
         return 1
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]: the server was stopped; no partial output was published")
@@ -119,7 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     failed = [name for name, s in results if not s.succeeded]
     if failed:
-        console.print(f"[red]{len(failed)} copy(ies) failed[/]: {', '.join(failed)}")
+        console.print(
+            Text(f"{len(failed)} copy(ies) failed", style="red"),
+            report.plain(": " + ", ".join(failed)),
+            sep="",
+        )
         return 1
     return 0
 
