@@ -207,3 +207,20 @@ def test_run_failed_event_says_it_once_and_whether_a_retry_follows() -> None:
         "run 1 attempt 1 failed: AuthenticationFailed: user 'alice' was rejected by the server "
         "(a configuration error: no retry follows)"
     ]
+
+
+def test_the_reason_column_explains_the_phase() -> None:
+    expected = {
+        "pending": "JobPending",
+        "running": "JobRunning",
+        "succeeded": "RunSucceeded",
+        "failed-engine-error": "AuthenticationFailed",
+        "failed-oom-killed": "OOMKilled",
+        "retry-scheduled": "RetryScheduled",
+        "image-pull-backoff": "ImagePullBackOff",
+        "secret-not-found": "SecretNotFound",
+        "reference-not-found": "ReferenceNotFound",
+        "invalid-spec": "InvalidSpec",
+    }
+    all_scenarios = scenarios()
+    assert {name: all_scenarios[name]["status"]["reason"] for name in expected} == expected

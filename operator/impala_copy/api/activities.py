@@ -413,8 +413,15 @@ class LastRun(RunSummary):
     )
 
 
+REASON_DESCRIPTION = (
+    "Why the phase is what it is: the reason of the condition that explains it (Ready when not ready, "
+    "Running while pending or running, Failed for a failure, RunSucceeded)."
+)
+
+
 class CopyActivityStatus(ApiModel):
     phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
+    reason: str | None = Field(default=None, description=REASON_DESCRIPTION)
     observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
     conditions: list[Condition] = Field(
         default_factory=list, description="Ready, Running, Succeeded, Failed."
@@ -442,12 +449,7 @@ class CopyActivity(Resource):
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
             {"name": "Rows", "type": "integer", "jsonPath": ".status.lastRun.rowsCopied"},
             {"name": "Attempt", "type": "integer", "jsonPath": ".status.lastRun.attempt", "priority": 1},
-            {
-                "name": "Reason",
-                "type": "string",
-                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-                "priority": 1,
-            },
+            {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
             {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
@@ -521,6 +523,7 @@ class LookupRun(AttemptRecord):
 
 class LookupActivityStatus(ApiModel):
     phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
+    reason: str | None = Field(default=None, description=REASON_DESCRIPTION)
     observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
     conditions: list[Condition] = Field(
         default_factory=list,
@@ -562,7 +565,7 @@ class LookupActivity(Resource):
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
             {"name": "Rows", "type": "integer", "jsonPath": ".status.rowsReturned"},
             {"name": "Truncated", "type": "boolean", "jsonPath": ".status.truncated", "priority": 1},
-            {"name": "Reason", "type": "string", "jsonPath": ".status.lastRun.reason", "priority": 1},
+            {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
             {"name": "Result", "type": "string", "jsonPath": ".status.resultConfigMap", "priority": 1},
             {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

@@ -204,6 +204,17 @@ def effective_readiness(readiness: Readiness, latest: Attempt | None) -> Readine
     return readiness
 
 
+def phase_reason(
+    phase: str, ready: Mapping[str, Any], running: Mapping[str, Any], outcome: Sequence[Mapping[str, Any]]
+) -> str:
+    """The reason of the condition that explains the phase (printed in the REASON column)."""
+    if phase in (SUCCEEDED, FAILED):
+        return str(outcome[0]["reason"])
+    if ready.get("status") == "False":
+        return str(ready["reason"])
+    return str(running["reason"])
+
+
 def run_status(v: RunView) -> dict[str, Any]:
     """What every running kind's status holds: phase, conditions, times, the run-now handled."""
     old_conds = old_conditions(v.old)
@@ -216,12 +227,13 @@ def run_status(v: RunView) -> dict[str, Any]:
         ConditionType.READY, "True" if readiness.ready else "False", readiness.reason, readiness.message
     )
     latest, decision = v.decision.latest, v.decision
+    running, outcome = _running_condition(v, cond), _outcome_conditions(v, cond)
+    phase = run_phase(decision)
     return {
-        "phase": run_phase(decision),
+        "phase": phase,
+        "reason": phase_reason(phase, ready, running, outcome),
         "observedGeneration": v.generation,
-        "conditions": merge_conditions(
-            old_conds, [ready, _running_condition(v, cond), *_outcome_conditions(v, cond)]
-        ),
+        "conditions": merge_conditions(old_conds, [ready, running, *outcome]),
         "lastSuccessfulTime": later(
             v.old.get("lastSuccessfulTime"),
             [a.outcome.completion_time for a in v.attempts if a.outcome.state == SUCCEEDED],
