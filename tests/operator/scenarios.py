@@ -57,7 +57,7 @@ def view_of(objects: Iterable[dict[str, Any]]) -> ClusterView:
         elif kind == "ConfigMap":
             config_maps[key] = [records.config_map_keys(obj)]
         elif kind == "PersistentVolumeClaim":
-            pvcs[key] = ["Bound"]
+            pvcs[key] = [(obj.get("status") or {}).get("phase") or "Pending"]
         else:
             ours.setdefault(str(kind), {})[key] = [records.object_record(obj)]
     return ClusterView(objects=ours, jobs=jobs, pods=pods, config_maps=config_maps, pvcs=pvcs)

@@ -326,3 +326,29 @@ def test_dependents_track_what_each_object_looked_at() -> None:
     deps.forget(key)
     assert deps.of("ns", "ImpalaDataset", "d") == set()
     assert len(deps) == 0
+
+
+def test_a_dataset_on_an_unbound_claim_says_so_without_blocking() -> None:
+    objects = manifests.standard_set("pw")
+    claim = next(o for o in objects if o["kind"] == "PersistentVolumeClaim")
+    claim["status"] = {"phase": "Pending"}
+    s = Scenario(objects)
+    body = s.find("ParquetDataset")
+    ctx = PlanContext(view=view_of(s.objects), old_status={}, settings=s.settings, now=s.now)
+    actions = ReadyController("ParquetDataset").plan(body, ctx)
+    assert actions.status is not None
+    conds = {c["type"]: (c["status"], c["reason"], c["message"]) for c in actions.status["conditions"]}
+    assert conds["Ready"][:2] == ("True", "Resolved")
+    assert conds["ClaimBound"] == (
+        "False",
+        "ClaimNotBound",
+        "PersistentVolumeClaim 'copies' is Pending: a copy's pod starts once it is bound",
+    )
+    s.step()  # the copy itself still gets its Job: Kubernetes starts the pod once the claim binds
+    assert [o for o in s.objects if o["kind"] == "Job"]
+    claim_in_view = next(o for o in s.objects if o["kind"] == "PersistentVolumeClaim")
+    claim_in_view["status"] = {"phase": "Bound"}
+    ctx = PlanContext(view=view_of(s.objects), old_status=actions.status, settings=s.settings, now=s.now)
+    bound = ReadyController("ParquetDataset").plan(body, ctx).status
+    assert bound is not None
+    assert next(c for c in bound["conditions"] if c["type"] == "ClaimBound")["status"] == "True"

@@ -229,6 +229,12 @@ _FILE_COLUMNS = [
     {"name": "Location", "type": "string", "jsonPath": ".spec.location.type"},
     {"name": "Folder", "type": "string", "jsonPath": ".spec.location.folderPath"},
     {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+    {
+        "name": "Claim Bound",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="ClaimBound")].status',
+        "priority": 1,
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

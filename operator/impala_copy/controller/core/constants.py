@@ -68,6 +68,9 @@ class Reason:
     INVALID_SPEC: Final = resolve.INVALID_SPEC
     INVALID_REFERENCE: Final = resolve.INVALID_REFERENCE
     POLICY_VIOLATION: Final = "PolicyViolation"
+    # ClaimBound (file datasets on a PersistentVolumeClaim): informs, never blocks a run
+    CLAIM_BOUND: Final = "ClaimBound"
+    CLAIM_NOT_BOUND: Final = "ClaimNotBound"
     # Running
     JOB_PENDING: Final = "JobPending"
     JOB_RUNNING: Final = "JobRunning"

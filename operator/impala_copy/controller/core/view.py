@@ -74,6 +74,11 @@ class ClusterView:
     def pvc_exists(self, namespace: str, name: str) -> bool:
         return (namespace, name) in self.pvcs
 
+    def pvc_phase(self, namespace: str, name: str) -> str | None:
+        """Pending, Bound or Lost; None when the claim does not exist."""
+        value = first(self.pvcs, (namespace, name))
+        return value if isinstance(value, str) else None
+
 
 @dataclass
 class ViewCatalog:
