@@ -140,3 +140,44 @@ async def test_image_pull_back_off_is_shown_while_pending(cluster: Cluster, oper
     stuck = [e for e in cluster.events(CA) if e["reason"] == "PodNotStarting"]
     assert len(stuck) == 1
     assert stuck[0]["type"] == "Warning"
+
+
+async def test_a_job_the_api_server_refuses_shows_in_status_and_an_event(
+    cluster: Cluster, operator: OperatorThread
+) -> None:
+    """The API server refuses the Job (403, as under owner-reference enforcement without the RBAC
+    rule): Running=False Forbidden with the server's message, a Warning Event; retried with backoff."""
+    message = 'jobs.batch "x" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you can\'t set finalizers on'
+    refusal = (
+        cluster.kmock[f"post /apis/batch/v1/namespaces/{manifests.NS}/jobs"]
+        << 403
+        << {
+            "apiVersion": "v1",
+            "kind": "Status",
+            "status": "Failure",
+            "reason": "Forbidden",
+            "message": message,
+            "code": 403,
+        }
+    )
+    await cluster.apply(*manifests.standard_set(manifests.random_password()))
+    running = await until(
+        lambda: (
+            cluster.condition("CopyActivity", CA, "Running").get("reason") == "Forbidden"
+            and cluster.condition("CopyActivity", CA, "Running")
+        ),
+        what="Running=False Forbidden",
+    )
+    assert running["status"] == "False"
+    assert running["message"].startswith("the API server refused to create Job copy-orders-")
+    assert "cannot set blockOwnerDeletion" in running["message"]
+    assert phase(cluster) == "Pending"
+    await until(lambda: "Forbidden" in cluster.event_reasons(CA), what="a Forbidden Event")
+    # The rule is granted: the next attempt goes through and the status moves on.
+    cluster.kmock._payloads[:] = [p for p in cluster.kmock._payloads if p is not refusal]
+    await until(
+        lambda: cluster.condition("CopyActivity", CA, "Running").get("reason") != "Forbidden",
+        timeout=90,
+        what="the retry after the refusal",
+    )
+    assert cluster.jobs()
