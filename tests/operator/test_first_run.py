@@ -121,7 +121,7 @@ async def test_running_then_succeeded(cluster: Cluster, operator: OperatorThread
     assert columns["Phase"] == "Succeeded"
     assert columns["Rows"] == 5000
     assert columns["Attempt"] == 1
-    assert columns["Reason"] == "Resolved"
+    assert columns["Reason"] == "RunSucceeded"  # the reason of the phase
     assert columns["Last Success"] == "2026-01-15T08:10:00Z"
 
     assert cluster.event_reasons(CA) == ["RunStarted", "RunSucceeded"]
