@@ -68,9 +68,6 @@ class Reason:
     INVALID_SPEC: Final = resolve.INVALID_SPEC
     INVALID_REFERENCE: Final = resolve.INVALID_REFERENCE
     POLICY_VIOLATION: Final = "PolicyViolation"
-    # Running (and Events): the API server refused what the operator asked, with its answer
-    FORBIDDEN: Final = "Forbidden"
-    API_ERROR: Final = "ApiError"
     # ClaimBound (file datasets on a PersistentVolumeClaim): informs, never blocks a run
     CLAIM_BOUND: Final = "ClaimBound"
     CLAIM_NOT_BOUND: Final = "ClaimNotBound"

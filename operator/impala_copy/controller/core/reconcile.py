@@ -26,7 +26,6 @@ from impala_copy.controller.core.kube import CONFIG_MAPS, JOBS, OURS, ApiError, 
 from impala_copy.controller.core.metrics import Metrics
 from impala_copy.controller.core.records import JobRecord, Meta, as_dict, job_record, owned_by
 from impala_copy.controller.core.settings import Settings
-from impala_copy.controller.core.status import merge_patch, refused_status
 from impala_copy.controller.core.timeutil import utcnow
 from impala_copy.controller.core.view import ClusterView
 
@@ -163,27 +162,11 @@ class Reconciler:
                 log.debug("%s/%s: no Job in a namespace being deleted", namespace, name)
                 return
             if not exc.conflict:
-                await self._refused(key, f"create Job {job_name}", exc)
                 raise
             log.info("%s/%s: Job %s exists already", namespace, name, job_name)
         record = job_record(job)
         assert record is not None
         self._expected.setdefault(key, {})[job_name] = (record, time.monotonic())
-
-    async def _refused(self, key: ObjectKey, what: str, exc: ApiError) -> None:
-        """Say in status and in an Event that the API server refused `what`; the work queue retries."""
-        body = self.view.object(*key)
-        if body is None:
-            return
-        old = self._old_status(key, body)
-        detail = f"{exc.status} {exc.reason}: {exc.message}".strip()
-        status, event = refused_status(old, what, exc.status, detail, Meta.of(body).generation, self.clock())
-        try:
-            await self.client.patch_status(OURS[key[0]], key[1], key[2], merge_patch(old, status))
-            self._written[key] = status
-        except ApiError as write_error:
-            log.warning("%s/%s: could not write status: %s", key[1], key[2], write_error)
-        await self.events.post(key[0], body, event, self.clock())
 
     async def _write_status(self, key: ObjectKey, body: Mapping[str, Any], actions: Actions) -> bool:
         """The one status writer: a JSON merge patch of what changed. False when the object is gone."""
@@ -197,20 +180,6 @@ class Reconciler:
             if exc.not_found:
                 self.forget(key)
                 return False
-            # The status cannot carry it: an Event says why the object shows nothing new.
-            await self.events.post(
-                kind,
-                body,
-                refused_status(
-                    {},
-                    "update the status",
-                    exc.status,
-                    f"{exc.status} {exc.reason}: {exc.message}",
-                    0,
-                    self.clock(),
-                )[1],
-                self.clock(),
-            )
             raise
         assert actions.status is not None
         self._written[key] = actions.status

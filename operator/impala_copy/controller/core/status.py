@@ -204,21 +204,6 @@ def effective_readiness(readiness: Readiness, latest: Attempt | None) -> Readine
     return readiness
 
 
-def refused_status(
-    old: Mapping[str, Any], what: str, status_code: int, detail: str, generation: int, now: datetime
-) -> tuple[dict[str, Any], EventSpec]:
-    """The status (and Warning Event) after the API server refused `what` (e.g. creating a run's Job):
-    Running=False with reason Forbidden (403) or ApiError and the server's answer; the rest as it was."""
-    reason = Reason.FORBIDDEN if status_code == 403 else Reason.API_ERROR
-    message = f"the API server refused to {what}: {detail} (the operator tries again)"
-    conds = old_conditions(old)
-    running = condition(conds, ConditionType.RUNNING, "False", reason, message, generation, now)
-    status = {**dict(old), "conditions": merge_conditions(conds, [running])}
-    if status.get("phase") in (None, RUNNING):
-        status["phase"] = PENDING
-    return status, EventSpec("Warning", reason, message)
-
-
 def phase_reason(
     phase: str, ready: Mapping[str, Any], running: Mapping[str, Any], outcome: Sequence[Mapping[str, Any]]
 ) -> str:
