@@ -113,9 +113,7 @@ def _last_run(attempt: Attempt, summary: LookupSummary | None) -> dict[str, Any]
 
 
 def _output_fields(name: str, old: Mapping[str, Any], result: StoredResult | None) -> dict[str, Any]:
-    if result is None:
-        return {k: old[k] for k in OUTPUT_FIELDS if k in old}
-    if result.placement is None:
+    if result is None or result.placement is None:  # nothing new stored: the old output stays
         return {k: old[k] for k in OUTPUT_FIELDS if k in old}
     in_status = result.placement.in_status
     return {
