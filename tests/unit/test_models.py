@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from impala_copy.api.activities import CopyActivity, LookupActivity, duration_seconds, timespan_seconds
+from impala_copy.api.activities import CopyActivity, LookupActivity
 from impala_copy.api.common import NAME_MESSAGE, NAMESPACE_MESSAGE, Resource
 from impala_copy.api.datasets import DelimitedTextDataset
+from impala_copy.api.durations import duration_seconds, timespan_seconds
 from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
 from impala_copy.api.kinds import SpecError, parse_resource
 from impala_copy.api.resolve import INVALID_SPEC, ResolutionError, resolve_copy, resolve_lookup

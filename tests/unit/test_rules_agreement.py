@@ -122,6 +122,14 @@ SINK_MATCH = (
 SINK_FILE_ONLY = "formatSettings apply to file sinks (ParquetSink, DelimitedTextSink, JsonSink) only"
 SINK_PG_ONLY = "preCopyScript, writeBatchSize, writeBehavior, upsertSettings and tableOption apply to PostgreSqlSink only"
 UPSERT = "writeBehavior upsert requires upsertSettings.keys"
+SCHEDULE_ONE = "schedule needs exactly one of cron or window"
+WINDOW_ORDER = "window.endTime must be after window.startTime"
+LOOKUP_REFRESH_AND_SCHEDULE = (
+    "refreshInterval and schedule cannot both be set (refreshInterval is a shorthand for a repeat after each "
+    "run; schedule runs by the clock)"
+)
+LOOKUP_WINDOW = "schedule.window applies to a CopyActivity only; a LookupActivity takes schedule.cron"
+HOURLY = {"startTime": "2026-12-01T00:00:00Z", "frequency": "Hour", "interval": 1}
 
 STORE = {"referenceName": "store"}
 PG_LS = {"host": "pg", "database": "dw", "username": "loader", "password": SECRET}
@@ -239,6 +247,17 @@ GOOD: dict[str, dict[str, Any]] = {
     "lookup-refresh": lookup_activity(firstRowOnly=False, refreshInterval="15m"),
     "lookup-refresh-shortest": lookup_activity(refreshInterval="1m", policy={"timeout": "00:00:01"}),
     "lookup-refresh-shortest-seconds": lookup_activity(refreshInterval="60s"),
+    "copy-cron": copy_activity(schedule={"cron": "30 2 * * *", "timeZone": "Europe/Berlin"}),
+    "copy-cron-macro": copy_activity(
+        schedule={
+            "cron": "@hourly",
+            "suspend": True,
+            "concurrencyPolicy": "Replace",
+            "startingDeadlineSeconds": 60,
+        }
+    ),
+    "copy-window": copy_activity(schedule={"window": {**HOURLY, "endTime": "2026-12-02T00:00:00+01:00"}}),
+    "lookup-cron": lookup_activity(schedule={"cron": "*/5 * * * *"}),
     "impala-probe-never": impala_ls(probeIntervalSeconds=0),
     "impala-probe-shortest": impala_ls(probeIntervalSeconds=300),
 }
@@ -476,6 +495,23 @@ BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
         "spec.sink",
         SINK_PG_ONLY,
     ),
+    "copy-schedule-empty": (copy_activity(schedule={}), "spec.schedule", SCHEDULE_ONE),
+    "copy-schedule-both": (
+        copy_activity(schedule={"cron": "@daily", "window": HOURLY}),
+        "spec.schedule",
+        SCHEDULE_ONE,
+    ),
+    "copy-window-reversed": (
+        copy_activity(schedule={"window": {**HOURLY, "endTime": "2026-11-30T00:00:00Z"}}),
+        "spec.schedule.window",
+        WINDOW_ORDER,
+    ),
+    "lookup-refresh-and-schedule": (
+        lookup_activity(refreshInterval="15m", schedule={"cron": "@daily"}),
+        "spec",
+        LOOKUP_REFRESH_AND_SCHEDULE,
+    ),
+    "lookup-window": (lookup_activity(schedule={"window": HOURLY}), "spec", LOOKUP_WINDOW),
     "copy-upsert-without-keys": (
         copy_activity({"type": "PostgreSqlSink", "writeBehavior": "upsert"}, kind="PostgreSqlTableDataset"),
         "spec.sink",

@@ -6,51 +6,30 @@ with the sink type, `policy`); Kubernetes-shaped settings of the Job pod live un
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from impala_copy.api.common import NAME_MAX, NAME_PATTERN, ApiModel, Condition, KindInfo, Resource
+from impala_copy.api.durations import (
+    DURATION_PATTERN,
+    TIMESPAN_PATTERN,
+    duration_seconds,
+    timespan_seconds,
+)
 from impala_copy.api.model import operator_setting
 from impala_copy.api.paths import file_name_rules
 from impala_copy.api.pre_copy_script import check_pre_copy_script
 from impala_copy.api.references import Reference
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import AttemptRecord, Phase
+from impala_copy.api.schedule import Schedule
 from impala_copy.api.summary import RunSummary
 
-# ADF timespans: [D.]HH:MM:SS
-TIMESPAN_PATTERN = r"^([0-9]{1,3}\.)?[0-9]{1,2}:[0-5][0-9]:[0-5][0-9]$"
-_TIMESPAN = re.compile(TIMESPAN_PATTERN)
 # The shortest refreshInterval of a LookupActivity (each refresh is a query on Impala). A module
 # constant read when a spec is checked, so the operator's tests can lower it.
 MIN_REFRESH_INTERVAL_SECONDS = 60
-# Go-style durations for Kubernetes-shaped settings: 90s, 5m, 1h30m
-DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-def timespan_seconds(value: str) -> int:
-    """Seconds in an ADF timespan `[D.]HH:MM:SS` (e.g. 0.12:00:00 -> 43200)."""
-    if not _TIMESPAN.match(value):
-        raise ValueError(f"not a timespan [D.]HH:MM:SS: {value!r}")
-    days = 0
-    if "." in value:
-        d, value = value.split(".", 1)
-        days = int(d)
-    h, m, s = (int(x) for x in value.split(":"))
-    return days * 86400 + h * 3600 + m * 60 + s
-
-
-def duration_seconds(value: str) -> int:
-    """Seconds in a Go-style duration such as 1h30m or 90s."""
-    match = _DURATION.match(value)
-    if not value or not match:
-        raise ValueError(f"not a duration like 90s, 5m or 1h30m: {value!r}")
-    h, m, s = (int(x) if x else 0 for x in match.groups())
-    return h * 3600 + m * 60 + s
 
 
 class ImpalaDatasetReference(ApiModel):
@@ -365,6 +344,11 @@ class CopyActivitySpec(RuledModel):
         description="PostgreSqlSink: skip rows the table rejects (ADF: enableSkipIncompatibleRow).",
     )
     job: JobSettings | None = Field(default=None, description="Kubernetes settings of the Job pod.")
+    schedule: Schedule | None = Field(
+        default=None,
+        description="Run by the clock: a cron schedule or tumbling windows. Without it the activity runs on "
+        "apply, on a spec change and on the impalacopy.io/run-now annotation.",
+    )
     successful_jobs_history_limit: int = Field(
         default=3,
         ge=0,
@@ -479,6 +463,17 @@ class LookupActivitySpec(RuledModel):
             message=f"refreshInterval must be at least {MIN_REFRESH_INTERVAL_SECONDS}s",
             check=lambda m: _refresh_interval_allowed(m.refresh_interval),
         ),
+        Rule(
+            cel="!has(self.refreshInterval) || !has(self.schedule)",
+            message="refreshInterval and schedule cannot both be set (refreshInterval is a shorthand for "
+            "a repeat after each run; schedule runs by the clock)",
+            check=lambda m: not (written(m, "refresh_interval") and written(m, "schedule")),
+        ),
+        Rule(
+            cel="!has(self.schedule) || !has(self.schedule.window)",
+            message="schedule.window applies to a CopyActivity only; a LookupActivity takes schedule.cron",
+            check=lambda m: m.schedule is None or m.schedule.window is None,
+        ),
     )
 
     dataset: ImpalaDatasetReference = Field(
@@ -500,6 +495,11 @@ class LookupActivitySpec(RuledModel):
         pattern=DURATION_PATTERN,
         description="Run again this long after the last run ended, e.g. 15m or 1h; at least 60s. Default: "
         "run only on apply, spec change and the impalacopy.io/run-now annotation.",
+    )
+    schedule: Schedule | None = Field(
+        default=None,
+        description="Run by the clock: schedule.cron (with timeZone, suspend, concurrencyPolicy, "
+        "startingDeadlineSeconds). Not together with refreshInterval.",
     )
     policy: ActivityPolicy = Field(
         default_factory=ActivityPolicy,

@@ -23,6 +23,7 @@ from impala_copy.api.datasets import (
     PostgreSqlTableDatasetSpec,
 )
 from impala_copy.api.impala import AuthenticationType, ThriftTransportProtocol
+from impala_copy.api.schedule import RunContext
 from impala_copy.api.stores import (
     AmazonS3LinkedServiceSpec,
     AzureBlobStorageLinkedServiceSpec,
@@ -171,6 +172,9 @@ class CopyPlan(ApiModel):
     partitions: list[Partition] = Field(default_factory=lambda: [Partition()])
     watermark_column: str | None = None
     watermark_value: str | None = None
+    run_context: RunContext | None = Field(
+        default=None, description="When and for which window the run runs (query and path placeholders)."
+    )
 
     def secret_refs(self) -> list[SecretRef]:
         """Every secret the engine will read, each once."""
@@ -204,6 +208,9 @@ class LookupPlan(ApiModel):
     max_rows: int = 5000
     secure_input: bool = False
     timeout_seconds: int = 43200
+    run_context: RunContext | None = Field(
+        default=None, description="When the run runs (query placeholders)."
+    )
 
     def secret_refs(self) -> list[SecretRef]:
         """Every secret the lookup reads: the Impala password, if any."""

@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol
 
-from impala_copy.api.activities import CopyActivity, LookupActivity, timespan_seconds
+from impala_copy.api.activities import CopyActivity, LookupActivity
 from impala_copy.api.common import (
     CertificateSource,
     ConfigMapKeySelector,
@@ -21,6 +21,7 @@ from impala_copy.api.common import (
     SecretValue,
 )
 from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBase, PostgreSqlTableDataset
+from impala_copy.api.durations import timespan_seconds
 from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
 from impala_copy.api.plan import (
     CertRef,

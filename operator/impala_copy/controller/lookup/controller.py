@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from impala_copy.api.activities import LookupActivity, duration_seconds
+from impala_copy.api.activities import LookupActivity
+from impala_copy.api.durations import duration_seconds
 from impala_copy.api.kinds import SpecError, parse_resource
 from impala_copy.api.lookup_frames import LOG_READ_LIMIT_BYTES, FrameError, decode_frames
 from impala_copy.api.plan import TASK_LOOKUP, LookupPlan
