@@ -23,9 +23,11 @@ def timespan(value: Any, ctx: Context) -> str:
     return written
 
 
-def columns(value: Any, ctx: Context) -> list[dict[str, str]]:
-    """The dataset's column list (ADF: schema or structure) -> structure [{name, type}]."""
+def columns(value: Any, ctx: Context) -> list[dict[str, str]] | None:
+    """The dataset's column list (ADF: schema or structure) -> structure [{name, type}]; [] is none."""
     value = unwrap(value)
+    if value == []:
+        return None
     if not isinstance(value, list) or not all(isinstance(c, dict) and c.get("name") for c in value):
         raise Unmappable("expected a list of columns with a name each")
     out: list[dict[str, str]] = []

@@ -1,4 +1,5 @@
-"""The `impala-copy` command: run, validate, crds, engine (in the Job pod), operator, test-connection."""
+"""The `impala-copy` command: run, validate, crds, engine (in the Job pod), operator, test-connection,
+import-adf."""
 
 from __future__ import annotations
 
@@ -171,6 +172,32 @@ def lookup_command(
     from impala_copy.cli import lookup_commands
 
     raise typer.Exit(lookup_commands.lookup(filename, activity, namespace=namespace, pretty=pretty))
+
+
+IMPORT_ADF_HELP = (
+    "Turn Azure Data Factory JSON into manifests: single resource files (an ADF Git repository's "
+    "linkedService/, dataset/, pipeline/, trigger/ folders) or an ARM template export (with its parameters "
+    "file). Writes OUTDIR/manifests/ (linked services, datasets, Copy and Lookup activities with their "
+    "schedules), OUTDIR/secrets/ (Secret and ConfigMap templates without values), OUTDIR/README.md (the "
+    "kubectl commands that create them) and OUTDIR/import-report.md (everything not imported, with its "
+    "JSON path and reason; also on stderr). See docs/migrating-from-adf.md.\n\n"
+    "Exit code 0 when the input was read, 2 when a file cannot be read (not JSON, missing) or OUTDIR is "
+    "not empty."
+)
+
+
+@app.command("import-adf", help=IMPORT_ADF_HELP)
+def import_adf_command(
+    paths: Annotated[list[Path], typer.Argument(help="ADF JSON files, or folders searched for *.json.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="New or empty folder to write into.")],
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="metadata.namespace of every object written.")
+    ] = None,
+) -> None:
+    """Import ADF JSON (help: IMPORT_ADF_HELP)."""
+    from impala_copy.cli import adf_import
+
+    raise typer.Exit(adf_import.import_adf(paths, output, namespace))
 
 
 ENGINE_HELP = (
