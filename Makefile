@@ -111,9 +111,10 @@ lint: $(VENV)/.installed ## ruff (rules and format), mypy --strict on the packag
 
 # Every generated file; each has a drift test whose failure message names `make generate`.
 .PHONY: generate
-generate: $(VENV)/.installed $(HELM) ## Regenerate every generated file: CRDs (and the chart's copy), docs/reference.md, deploy/kubernetes/operator.yaml, the Argo CD settings
+generate: $(VENV)/.installed $(HELM) ## Regenerate every generated file: CRDs (and the chart's copy), docs/reference.md, docs/migrating-from-adf.md, deploy/kubernetes/operator.yaml, the Argo CD settings
 	$(VENV)/bin/impala-copy crds --output crds
 	$(PY) -m impala_copy.api.reference_docs --output docs/reference.md
+	$(PY) -m impala_copy.adf.docs --output docs/migrating-from-adf.md
 	deploy/kubernetes/render.sh $(HELM) > deploy/kubernetes/operator.yaml.tmp
 	mv deploy/kubernetes/operator.yaml.tmp deploy/kubernetes/operator.yaml
 	$(PY) deploy/argocd/generate.py

@@ -162,7 +162,7 @@ def _short(text: str) -> str:
 
 
 def plain(value: Any, ctx: Context) -> Any:
-    """A string, number or boolean as written."""
+    """As written."""
     value = _scalar(value)
     if not isinstance(value, str | int | float | bool):
         raise Unmappable(f"expected a single value, found {type(value).__name__}")
@@ -178,6 +178,7 @@ def text(value: Any, ctx: Context) -> str:
 
 
 def integer(value: Any, ctx: Context) -> int:
+    """A whole number (also written as text)."""
     value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise Unmappable(f"expected a whole number, found {value!r}")
@@ -188,6 +189,7 @@ def integer(value: Any, ctx: Context) -> int:
 
 
 def boolean(value: Any, ctx: Context) -> bool:
+    """true or false (also written as text)."""
     value = _scalar(value)
     if isinstance(value, bool):
         return value
@@ -217,10 +219,12 @@ def secret(key: str) -> Converter:
     def convert(value: Any, ctx: Context) -> dict[str, Any]:
         return ctx.importer.secret(key, value)
 
+    convert.__doc__ = f"a key `{key}` of the Secret `<linked-service>-credentials` (never the value)"
     return convert
 
 
 def certificate(value: Any, ctx: Context) -> dict[str, Any]:
+    """A ConfigMap key holding the PEM file."""
     path = plain(value, ctx)
     return ctx.importer.certificate(str(path))
 
@@ -231,6 +235,7 @@ def reference(category: str) -> Converter:
     def convert(value: Any, ctx: Context) -> dict[str, Any]:
         return ctx.importer.reference(category, value)
 
+    convert.__doc__ = f"the new name of the referenced {category}"
     return convert
 
 

@@ -124,30 +124,24 @@ def _window(resource: AdfResource, report: Any) -> TriggerPlan:
     tp = props.get("typeProperties")
     if not isinstance(tp, dict):
         raise Unmappable("no typeProperties")
-    window: dict[str, Any] = {
-        "startTime": _utc(tp.get("startTime"), "startTime"),
-        "frequency": _word(tp.get("frequency"), "frequency"),
-        "interval": _number(tp.get("interval"), "interval"),
-    }
-    if tp.get("endTime"):
-        window["endTime"] = _utc(tp["endTime"], "endTime")
-    if tp.get("delay"):
-        window["delay"] = str(unwrap(tp["delay"]))
-    if tp.get("maxConcurrency") is not None:
-        window["maxConcurrency"] = _number(tp["maxConcurrency"], "maxConcurrency")
+    window: dict[str, Any] = {}
+    for adf, ours, convert, _ in WINDOW_FIELDS:
+        if tp.get(adf) is not None:
+            window[ours] = convert(tp[adf], adf)
+    for required in ("startTime", "frequency", "interval"):
+        if required not in window:
+            raise Unmappable(f"typeProperties.{required} is missing")
     policy: dict[str, Any] = {}
-    retry = tp.get("retryPolicy") or {}
-    if isinstance(retry, dict) and retry.get("count") is not None:
-        policy["retry"] = _number(retry["count"], "retryPolicy.count")
-    if isinstance(retry, dict) and retry.get("intervalInSeconds") is not None:
-        policy["retryIntervalInSeconds"] = _number(
-            retry["intervalInSeconds"], "retryPolicy.intervalInSeconds"
-        )
+    written = tp.get("retryPolicy")
+    retry: dict[str, Any] = written if isinstance(written, dict) else {}
+    for adf, ours, _ in RETRY_FIELDS:
+        if retry.get(adf) is not None:
+            policy[ours] = _number(retry[adf], f"retryPolicy.{adf}")
     if tp.get("dependsOn"):
         report(
             "typeProperties.dependsOn",
-            "window dependencies between triggers have no counterpart: each "
-            "activity runs its own windows (order activities with Argo CD sync waves)",
+            "window dependencies between triggers have no counterpart: each activity runs its own windows "
+            "(order activities with Argo CD sync waves)",
         )
     pipeline = props.get("pipeline")
     pipelines = _pipelines([pipeline] if pipeline else [], report, "pipeline")
@@ -159,6 +153,10 @@ def _utc(value: Any, name: str) -> str:
     if not _TIME.match(text):
         raise Unmappable(f"{name} {text[:40]!r} is not a date and time")
     return text if _ZONE.search(text) else text + "Z"
+
+
+def _text(value: Any, name: str) -> str:
+    return str(unwrap(value))
 
 
 def _word(value: Any, name: str) -> str:
@@ -173,6 +171,22 @@ def _number(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Unmappable(f"{name} must be a whole number")
     return value
+
+
+# typeProperties of a tumbling-window trigger -> spec.schedule.window: (ADF, ours, converter, note).
+WINDOW_FIELDS: tuple[tuple[str, str, Any, str], ...] = (
+    ("startTime", "startTime", _utc, "UTC: `Z` is added when no offset is written"),
+    ("endTime", "endTime", _utc, "UTC: `Z` is added when no offset is written"),
+    ("frequency", "frequency", _word, "Minute, Hour or Month (Day too)"),
+    ("interval", "interval", _number, ""),
+    ("delay", "delay", _text, "[D.]HH:MM:SS"),
+    ("maxConcurrency", "maxConcurrency", _number, "1-50"),
+)
+# typeProperties.retryPolicy -> spec.policy of the CopyActivity: (ADF, ours, note).
+RETRY_FIELDS = (
+    ("count", "retry", "retries of a failed window"),
+    ("intervalInSeconds", "retryIntervalInSeconds", "at least 30"),
+)
 
 
 # ------------------------------------------------------------------------------------------ cron
