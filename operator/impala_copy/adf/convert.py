@@ -133,6 +133,13 @@ class Import:
         outcome = apply(table, data, Context(self, self.owner_name, base))
         for path, reason in outcome.problems:
             self.report(resource, f"{base}.{path}", reason)
+        if outcome.failed:
+            self.report(
+                resource,
+                base,
+                f"not imported: {table.kind} {self.owner_name!r}: a value above cannot be carried over",
+            )
+            return None
         annotations = {ADF_NAME_ANNOTATION: identity}
         if isinstance(data.get("description"), str) and data["description"]:
             annotations[ADF_DESCRIPTION_ANNOTATION] = data["description"]
@@ -167,8 +174,16 @@ class Import:
     def start(self, resource: AdfResource, kind: str, identity: str, wanted: str) -> None:
         """Begin an object of `kind` for ADF `identity`: its name is claimed now."""
         self.owner = resource
+        before = len(self.names.collisions)
         self.owner_name = self.names.claim(kind, identity, wanted)
         self.bindings = {}
+        for _, mine, first, name in self.names.collisions[before:]:
+            self.report(
+                resource,
+                f"{resource.path}.name",
+                f"{kind} name collision: {mine!r} and {first!r} "
+                f"both become {name.rsplit('-', 1)[0]!r}; {mine!r} is named {name!r}",
+            )
 
     # ------------------------------------------------------------------ linked services and datasets
 
@@ -177,8 +192,6 @@ class Import:
         base = f"{resource.path}.properties"
         kind = resource.properties.get("type")
         if resource.category == LINKED_SERVICE and kind == KEY_VAULT:
-            url = (resource.properties.get("typeProperties") or {}).get("baseUrl")
-            self.vaults[resource.name] = str(unwrap(url)) if isinstance(url, str) else ""
             self.report(
                 resource,
                 base,
@@ -209,6 +222,10 @@ def import_resources(
 ) -> ImportResult:
     """The whole import of `resources` (sorted by category and name, as adf/reader.read returns them)."""
     state = Import(findings, namespace)
+    for resource in resources:
+        if resource.category == LINKED_SERVICE and resource.properties.get("type") == KEY_VAULT:
+            url = unwrap((resource.properties.get("typeProperties") or {}).get("baseUrl"))
+            state.vaults[resource.name] = url if isinstance(url, str) else ""
     for resource in resources:
         if resource.category == LINKED_SERVICE:
             state.resource(resource, mapping.LINKED_SERVICES)

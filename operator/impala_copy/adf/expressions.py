@@ -38,7 +38,7 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, Unresolved):
         raise Unmappable(value.message)
     if isinstance(value, dict) and value.get("type") == "Expression" and isinstance(value.get("value"), str):
-        return "@" + value["value"] if not value["value"].startswith("@") else value["value"]
+        return value["value"]
     return value
 
 

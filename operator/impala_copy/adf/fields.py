@@ -83,6 +83,8 @@ class Outcome:
 
     body: dict[str, Any]
     problems: list[tuple[str, str]]
+    # Values that could not be converted: the object would say something else than in ADF.
+    failed: int = 0
 
 
 def get_path(data: Any, dotted: str) -> tuple[bool, Any]:
@@ -109,6 +111,7 @@ def apply(table: KindMap, data: Mapping[str, Any], ctx: Context) -> Outcome:
     """`data` (an ADF object) read through `table`."""
     body: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
+    failed = 0
     for ours, value in table.constants.items():
         set_path(body, ours, value)
     for entry in table.fields:
@@ -119,17 +122,19 @@ def apply(table: KindMap, data: Mapping[str, Any], ctx: Context) -> Outcome:
             converted = entry.convert(value, ctx)
         except Unmappable as exc:
             problems.append((entry.adf, str(exc)))
+            failed += 1
             continue
         if entry.ours and converted is not None:
             set_path(body, entry.ours, converted)
     for dropped in table.dropped:
         present, value = get_path(data, dropped.adf)
-        if present and value not in (None, [], {}, ""):
+        # A feature written as disabled (enableStaging: false) loses nothing.
+        if present and value is not False and value not in (None, [], {}, ""):
             problems.append((dropped.adf, dropped.reason))
     problems.extend(
         (path, "has no counterpart in impala-copy: not imported") for path in _unknown(table, data)
     )
-    return Outcome(body, problems)
+    return Outcome(body, problems, failed)
 
 
 def _unknown(table: KindMap, data: Mapping[str, Any], prefix: str = "") -> list[str]:
