@@ -57,12 +57,36 @@ def additional_columns(value: Any, ctx: Context) -> list[dict[str, str]]:
     return out
 
 
-def dataset_list(value: Any, ctx: Context) -> list[dict[str, Any]]:
-    """inputs / outputs: exactly one DatasetReference."""
+def impala_dataset(value: Any, ctx: Context) -> dict[str, Any]:
+    """A DatasetReference to an Impala dataset."""
+    found = ctx.importer.reference("dataset", value)
+    if "kind" in found:
+        raise Unmappable(
+            f"dataset {found['referenceName']!r} is a {found['kind']}: impala-copy reads from Impala"
+        )
+    return found
+
+
+def impala_input(value: Any, ctx: Context) -> list[dict[str, Any]]:
+    """inputs: exactly one DatasetReference to an Impala dataset."""
     value = unwrap(value)
     if not isinstance(value, list) or len(value) != 1:
-        raise Unmappable("impala-copy takes exactly one dataset here")
-    return [ctx.importer.reference("dataset", value[0])]
+        raise Unmappable("impala-copy reads exactly one dataset")
+    return [impala_dataset(value[0], ctx)]
+
+
+def sink_output(value: Any, ctx: Context) -> list[dict[str, Any]]:
+    """outputs: exactly one DatasetReference to a sink dataset; its kind is added."""
+    value = unwrap(value)
+    if not isinstance(value, list) or len(value) != 1:
+        raise Unmappable("impala-copy writes exactly one dataset")
+    found = ctx.importer.reference("dataset", value[0])
+    if "kind" not in found:
+        raise Unmappable(
+            f"dataset {found['referenceName']!r} is not a sink dataset (Parquet, DelimitedText, Json, "
+            "PostgreSQL table)"
+        )
+    return [found]
 
 
 def account_name(value: Any, ctx: Context) -> str:

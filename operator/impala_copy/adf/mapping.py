@@ -333,8 +333,8 @@ COPY_ACTIVITY = KindMap(
     types=("Copy",),
     kind="CopyActivity",
     fields=(
-        FieldMap("inputs", "spec.inputs", c.dataset_list, "exactly one ImpalaDataset"),
-        FieldMap("outputs", "spec.outputs", c.dataset_list, "exactly one sink dataset; its kind is added"),
+        FieldMap("inputs", "spec.inputs", c.impala_input, "exactly one ImpalaDataset"),
+        FieldMap("outputs", "spec.outputs", c.sink_output, "exactly one sink dataset; its kind is added"),
         FieldMap("typeProperties.source.type", "spec.source.type", choice({"ImpalaSource": "ImpalaSource"})),
         FieldMap("typeProperties.source.query", "spec.source.query", text),
         FieldMap("typeProperties.source.queryTimeout", "spec.source.queryTimeout", c.timespan),
@@ -422,7 +422,7 @@ LOOKUP_ACTIVITY = KindMap(
     types=("Lookup",),
     kind="LookupActivity",
     fields=(
-        FieldMap("typeProperties.dataset", "spec.dataset", reference("dataset"), "an ImpalaDataset"),
+        FieldMap("typeProperties.dataset", "spec.dataset", c.impala_dataset, "an ImpalaDataset"),
         FieldMap("typeProperties.source.type", "spec.source.type", choice({"ImpalaSource": "ImpalaSource"})),
         FieldMap("typeProperties.source.query", "spec.source.query", text),
         FieldMap("typeProperties.source.queryTimeout", "spec.source.queryTimeout", c.timespan),

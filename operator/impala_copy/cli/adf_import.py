@@ -22,6 +22,9 @@ from rich.console import Console
 from impala_copy.adf.convert import ImportResult, Manifest, import_resources
 from impala_copy.adf.findings import Findings
 from impala_copy.adf.reader import AdfInputError, read
+from impala_copy.adf.secrets import SECRET, Template
+from impala_copy.api.common import SecretKeySelector
+from impala_copy.api.plan import secret_env_name
 from impala_copy.cli import local, report
 from impala_copy.cli.failures import one_line_errors, stderr_console, stdout_console
 from impala_copy.engine.errors import EXIT_CONFIGURATION
@@ -170,4 +173,15 @@ def readme(result: ImportResult) -> str:
         lines.append("")
         lines += [f"- `{key}`: {md(source.description)}" for key, source in template.keys.items()]
         lines += ["", "```sh", template.command(result.namespace), "```", ""]
+        if template.kind == SECRET:
+            lines += _local_run(template)
     return "\n".join(lines)
+
+
+def _local_run(template: Template) -> list[str]:
+    """The environment variables `impala-copy run` reads these keys from (they win over the template)."""
+    lines = ["For `impala-copy run` on this machine, set instead:", "", "```sh"]
+    for key, source in template.keys.items():
+        name = secret_env_name(SecretKeySelector(name=template.name, key=key))
+        lines.append(f"export {name}={source.shell_value}")
+    return [*lines, "```", ""]
