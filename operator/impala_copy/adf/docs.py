@@ -46,7 +46,8 @@ what the import does with an ADF property.
 5. Try a copy on your machine: `impala-copy run -f imported -n analytics -a <copy-activity>`.
 6. Apply `imported/manifests/` with `kubectl apply -f` or commit it to the repository Argo CD syncs.
    Activities that ran one after another in a pipeline (`dependsOn`) stand alone here: order them with
-   Argo CD sync waves ([argocd.md](argocd.md)).
+   Argo CD sync waves (the `argocd.argoproj.io/sync-wave` annotation; Argo CD itself:
+   [argocd.md](argocd.md)).
 
 Names become Kubernetes names: lowercase, every other character run becomes `-`
 (`Copy_Orders 2` -> `copy-orders-2`); an activity is named `<pipeline>-<activity>`. When two ADF names

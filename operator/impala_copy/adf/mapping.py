@@ -316,7 +316,7 @@ _POLICY = (
 DEPENDS_ON = Dropped(
     "dependsOn",
     "each activity stands alone: order dependent activities with Argo CD sync waves "
-    "(the argocd.argoproj.io/sync-wave annotation, docs/argocd.md)",
+    "(the argocd.argoproj.io/sync-wave annotation)",
 )
 _ACTIVITY_DROPPED = (
     DEPENDS_ON,
