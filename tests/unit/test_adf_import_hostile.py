@@ -273,3 +273,26 @@ def test_other_documents_expressions_and_triggers_are_reported(tmp_path: Path) -
     assert "schedule" not in windowed["spec"]
     console = Console(record=True, width=400)
     assert copy_commands.validate(out_dir, "default", out=console, err=console) == 0
+
+
+def test_a_resource_defined_twice_and_inactive_activities(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    write(first, "linkedService", *impala())
+    name, props = impala()
+    props["typeProperties"]["host"] = "other.internal"
+    write(second, "linkedService", name, props)
+    write(first, "dataset", "Orders", orders())
+    write(first, "pipeline", "P", {"activities": [{**lookup("Off", "SELECT 1"), "state": "Inactive"}]})
+    code, text, out_dir = run(tmp_path, first, second)
+    assert code == 0
+    assert (
+        f"linkedService 'Impala': defined twice: the one in {first / 'linkedService' / 'impala.json'} at $ "
+        "is imported" in text
+    )
+    assert (
+        "$.properties.activities[0].state: pipeline 'P': an inactive activity (ADF skips it): not imported"
+        in text
+    )
+    docs = list(yaml.safe_load_all((out_dir / "manifests" / "10-linked-services.yaml").read_text()))
+    assert [d["spec"]["host"] for d in docs] == ["impala.internal"]
+    assert not (out_dir / "manifests" / "30-activities.yaml").exists()

@@ -100,6 +100,9 @@ def _table(state: Import, pipeline: AdfResource, activity: dict[str, Any], path:
     """The table for an activity, or None after reporting why it is not imported."""
     kind = activity.get("type")
     source = ((activity.get("typeProperties") or {}).get("source") or {}).get("type")
+    if activity.get("state") == "Inactive":
+        state.report(pipeline, f"{path}.state", "an inactive activity (ADF skips it): not imported")
+        return None
     if kind in ("Copy", "Lookup") and source == IMPALA_SOURCE:
         return mapping.COPY_ACTIVITY if kind == "Copy" else mapping.LOOKUP_ACTIVITY
     name = str(activity.get("name"))[:80]

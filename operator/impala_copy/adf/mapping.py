@@ -321,11 +321,11 @@ DEPENDS_ON = Dropped(
 _ACTIVITY_DROPPED = (
     DEPENDS_ON,
     Dropped("userProperties", "no counterpart: use labels or annotations"),
-    Dropped("state", "an inactive activity: apply it only when it should run"),
-    Dropped("onInactiveMarkAs", "an inactive activity: apply it only when it should run"),
+    Dropped("state", "an inactive activity is not imported"),
+    Dropped("onInactiveMarkAs", "an inactive activity is not imported"),
     Dropped("linkedServiceName", "no counterpart"),
 )
-_ACTIVITY_QUIET = ("name", "type", "description", "policy.sourceRetryCount")
+_ACTIVITY_QUIET = ("name", "type", "description")
 NO_PARTITIONS = "impala-copy has no partitioned copy yet: each run reads with one query in one Job pod"
 
 COPY_ACTIVITY = KindMap(

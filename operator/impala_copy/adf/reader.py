@@ -77,7 +77,25 @@ def read(paths: Iterable[Path], findings: Findings) -> list[AdfResource]:
     for origin, doc in documents:
         resources.extend(_resources(origin, doc, values, findings))
     order = {c: i for i, c in enumerate(CATEGORIES)}
-    return sorted(resources, key=lambda r: (order[r.category], r.name, r.origin, r.path))
+    return _once(sorted(resources, key=lambda r: (order[r.category], r.name, r.origin, r.path)), findings)
+
+
+def _once(resources: list[AdfResource], findings: Findings) -> list[AdfResource]:
+    """The first of resources with the same category and name; the others are reported."""
+    first: dict[tuple[str, str], AdfResource] = {}
+    for resource in resources:
+        key = (resource.category, resource.name)
+        if key in first:
+            kept = first[key]
+            findings.add(
+                resource.origin,
+                resource.path,
+                resource.subject,
+                f"defined twice: the one in {kept.origin} at {kept.path} is imported",
+            )
+        else:
+            first[key] = resource
+    return list(first.values())
 
 
 def _files(paths: Iterable[Path]) -> list[Path]:
