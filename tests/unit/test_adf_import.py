@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from rich.console import Console
 
 from impala_copy.adf import docs
+from impala_copy.adf.timezones import WINDOWS_TO_IANA
 from impala_copy.adf.triggers import cron_of
 from impala_copy.cli import adf_import, copy_commands
 
@@ -208,3 +210,8 @@ def test_committed_migration_page_is_the_generated_one() -> None:
     assert committed == docs.render(), "docs/migrating-from-adf.md is out of date: run `make generate`"
     assert "| `typeProperties.trustedCertPath` | `spec.trustedCert` |" in committed
     assert "| W. Europe Standard Time | `Europe/Berlin` |" in committed
+
+
+def test_every_time_zone_of_the_table_is_a_real_iana_zone() -> None:
+    for windows, iana in WINDOWS_TO_IANA.items():
+        assert ZoneInfo(iana).key == iana, windows

@@ -130,6 +130,7 @@ def write_behavior(value: Any, ctx: Context) -> str:
 
 
 def upsert_keys(value: Any, ctx: Context) -> list[str]:
+    """The key column names."""
     value = unwrap(value)
     if not isinstance(value, list) or not value or not all(isinstance(k, str) for k in value):
         raise Unmappable("expected a list of key column names")

@@ -89,7 +89,10 @@ def _kind(add: Callable[[str], None], table: KindMap) -> None:
             add(f"| `{dropped.adf}` | {_cell(dropped.reason)} |")
         add("")
     quiet = ", ".join(f"`{q}`" for q in table.quiet if q not in ("type", "name", "description"))
-    add(f"Not imported without a report line (organisation in ADF Studio only): {quiet}.")
+    if quiet:
+        add(
+            f"Read without a report line (ADF Studio's bookkeeping, or implied by the fields above): {quiet}."
+        )
     add("Any other property is reported as having no counterpart.")
     add("")
 

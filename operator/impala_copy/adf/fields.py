@@ -175,7 +175,7 @@ def plain(value: Any, ctx: Context) -> Any:
 
 
 def text(value: Any, ctx: Context) -> str:
-    """Text in which the trigger's window and scheduled times are kept (adf/expressions.py)."""
+    """Text; the trigger's times are kept, pipeline parameters bound (see Expressions)."""
     value = unwrap(value)
     if not isinstance(value, str):
         raise Unmappable(f"expected text, found {type(value).__name__}")
