@@ -144,7 +144,8 @@ def test_git_layout_names_collisions_and_unmappable_items(tmp_path: Path) -> Non
     # An activity whose query holds an expression impala-copy cannot fill in is not written.
     assert ("CopyActivity", "nightly-orders-by-run") not in found
     assert (
-        "$.properties.activities[1].typeProperties.source.query: pipeline 'Nightly': the expression "
+        "$.properties.activities[1].typeProperties.source.query: pipeline 'Nightly', activity 'Orders by run': "
+        "the expression "
         "@{pipeline().RunId} is not supported" in err
     )
     assert "linkedService 'NoSuchService' is not in the input" in err

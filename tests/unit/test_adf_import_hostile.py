@@ -296,3 +296,17 @@ def test_a_resource_defined_twice_and_inactive_activities(tmp_path: Path) -> Non
     docs = list(yaml.safe_load_all((out_dir / "manifests" / "10-linked-services.yaml").read_text()))
     assert [d["spec"]["host"] for d in docs] == ["impala.internal"]
     assert not (out_dir / "manifests" / "30-activities.yaml").exists()
+
+
+def test_a_reference_to_the_wrong_kind_of_linked_service_is_not_written(tmp_path: Path) -> None:
+    factory = tmp_path / "factory"
+    write(factory, "linkedService", "Bucket", {"type": "AmazonS3", "typeProperties": {}})
+    write(factory, "dataset", "Orders", orders("Bucket"))
+    code, text, out_dir = run(tmp_path, factory)
+    assert code == 0
+    assert (
+        "$.properties: dataset 'Orders': not imported: ImpalaDataset 'orders': spec.linkedServiceName.referenceName: "
+        "refers to ImpalaLinkedService 'bucket', which was not imported as one"
+    ) in text
+    console = Console(record=True, width=400)
+    assert copy_commands.validate(out_dir, "default", out=console, err=console) == 0

@@ -67,6 +67,7 @@ def _pipeline(state: Import, pipeline: AdfResource, plan: TriggerPlan | None) ->
     bindings = _defaults(props.get("parameters"))
     if plan is not None:
         bindings.update(plan.bindings.get(pipeline.name, {}))
+    state.subject = ""
     for key in ("variables", "concurrency"):
         if props.get(key):
             state.report(pipeline, f"{base}.{key}", f"pipeline {key} have no counterpart: not imported")
@@ -76,6 +77,7 @@ def _pipeline(state: Import, pipeline: AdfResource, plan: TriggerPlan | None) ->
     if {"Lookup", "Copy"} <= types and types & set(WATERMARK_STEPS):
         state.report(pipeline, f"{base}.activities", INCREMENTAL_HINT)
     for index, activity in enumerate(activities):
+        state.subject = ""  # findings about the pipeline itself name the pipeline
         path = f"{base}.activities[{index}]"
         if not isinstance(activity, dict):
             state.report(pipeline, path, "not an activity (a JSON object): not imported")
@@ -141,7 +143,8 @@ def _activity(state: Import, pipeline: AdfResource, activity: dict[str, Any], ho
     table, path, bindings, plan = how
     name = str(activity.get("name", ""))
     identity = f"{pipeline.name}/{name}"
-    state.start(pipeline, table.kind, identity, f"{pipeline.name}-{name}")
+    subject = f"{pipeline.subject}, activity {name!r}"
+    state.start(pipeline, table.kind, identity, f"{pipeline.name}-{name}", subject)
     state.bindings = bindings
     extra: dict[str, Any] = {}
     if plan is not None and plan.is_window and table.kind != "CopyActivity":

@@ -69,6 +69,8 @@ class Import:
         self.owner: AdfResource | None = None
         self.owner_name = ""
         self.bindings: dict[str, str] = {}
+        self.written: set[tuple[str, str]] = set()
+        self.subject = ""
 
     # ------------------------------------------------------------------ Importer (adf/fields.py)
 
@@ -150,18 +152,28 @@ class Import:
         spec = doc.setdefault("spec", {})
         for key, value in (extra or {}).items():
             spec[key] = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
-        try:
-            parse_resource(doc)
-        except SpecError as exc:
-            for path, message in exc.errors:
-                where = f"{path}: " if path else ""
-                self.report(
-                    resource, base, f"not imported: {table.kind} {self.owner_name!r}: {where}{message}"
-                )
+        problems = self._problems(doc)
+        for path, message in problems:
+            where = f"{path}: " if path else ""
+            self.report(resource, base, f"not imported: {table.kind} {self.owner_name!r}: {where}{message}")
+        if problems:
             return None
         made = Manifest(table.kind, self.owner_name, doc, resource.origin, base)
         self.result.manifests.append(made)
+        self.written.add((table.kind, self.owner_name))
         return made
+
+    def _problems(self, doc: dict[str, Any]) -> list[tuple[str, str]]:
+        """Why `doc` cannot be written: the API's own checks, and references to objects not written."""
+        try:
+            parsed = parse_resource(doc)
+        except SpecError as exc:
+            return exc.errors
+        return [
+            (ref.field, f"refers to {ref.kind} {ref.name!r}, which was not imported as one")
+            for ref in parsed.references()
+            if ref.is_object and (ref.kind, ref.name) not in self.written
+        ]
 
     def discard_templates(self, owner: str) -> None:
         """Forget the templates of an object that was not imported."""
@@ -169,11 +181,14 @@ class Import:
             del self.templates[key]
 
     def report(self, resource: AdfResource, path: str, reason: str) -> None:
-        self.result.findings.add(resource.origin, path, resource.subject, reason)
+        subject = self.subject if resource is self.owner and self.subject else resource.subject
+        self.result.findings.add(resource.origin, path, subject, reason)
 
-    def start(self, resource: AdfResource, kind: str, identity: str, wanted: str) -> None:
-        """Begin an object of `kind` for ADF `identity`: its name is claimed now."""
+    def start(self, resource: AdfResource, kind: str, identity: str, wanted: str, subject: str = "") -> None:
+        """Begin an object of `kind` for ADF `identity` (named `subject` in the report): its name is
+        claimed now."""
         self.owner = resource
+        self.subject = subject
         before = len(self.names.collisions)
         self.owner_name = self.names.claim(kind, identity, wanted)
         self.bindings = {}
