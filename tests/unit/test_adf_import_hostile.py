@@ -310,3 +310,53 @@ def test_a_reference_to_the_wrong_kind_of_linked_service_is_not_written(tmp_path
     ) in text
     console = Console(record=True, width=400)
     assert copy_commands.validate(out_dir, "default", out=console, err=console) == 0
+
+
+def test_what_validate_would_refuse_is_left_out_and_reported(tmp_path: Path) -> None:
+    factory = tmp_path / "factory"
+    write(factory, "linkedService", *impala())
+    no_table = {**orders(), "typeProperties": {}}
+    write(factory, "dataset", "Orders", no_table)
+    write(
+        factory,
+        "dataset",
+        "Out",
+        {
+            "type": "Json",
+            "linkedServiceName": {"referenceName": "Lake", "type": "LinkedServiceReference"},
+            "typeProperties": {"location": {"type": "AzureBlobStorageLocation", "container": "raw"}},
+        },
+    )
+    write(
+        factory,
+        "linkedService",
+        "Lake",
+        {
+            "type": "AzureBlobStorage",
+            "typeProperties": {"serviceEndpoint": "https://lake.blob.core.windows.net/"},
+        },
+    )
+    write(
+        factory,
+        "pipeline",
+        "P",
+        {
+            "activities": [
+                {
+                    "name": "Whole table",
+                    "type": "Copy",
+                    "inputs": [{"referenceName": "Orders", "type": "DatasetReference"}],
+                    "outputs": [{"referenceName": "Out", "type": "DatasetReference"}],
+                    "typeProperties": {"source": {"type": "ImpalaSource"}, "sink": {"type": "JsonSink"}},
+                }
+            ]
+        },
+    )
+    code, text, out_dir = run(tmp_path, factory)
+    assert code == 0
+    line = next(ln for ln in text.splitlines() if "CopyActivity 'p-whole-table': not imported" in ln)
+    assert "impala-copy validate: spec" in line
+    assert "table" in line
+    console = Console(record=True, width=400)
+    assert copy_commands.validate(out_dir, "default", out=console, err=console) == 0
+    assert not (out_dir / "manifests" / "30-activities.yaml").exists()

@@ -25,7 +25,7 @@ from impala_copy.adf.reader import AdfInputError, read
 from impala_copy.adf.secrets import SECRET, Template
 from impala_copy.api.common import SecretKeySelector
 from impala_copy.api.plan import secret_env_name
-from impala_copy.cli import local, report
+from impala_copy.cli import local, manifests, report
 from impala_copy.cli.failures import one_line_errors, stderr_console, stdout_console
 from impala_copy.engine.errors import EXIT_CONFIGURATION
 
@@ -35,6 +35,8 @@ GROUPS = (
     ("30-activities.yaml", ("Activity",)),
 )
 REPORT_FILE = "import-report.md"
+# Rounds of `write_valid`: leaving an object out can leave out those that refer to it, one level a round.
+MAX_PASSES = 4
 
 
 def import_adf(
@@ -60,7 +62,7 @@ def import_adf(
             report.say(err, report.error_line("OutputNotEmpty", f"{output}: choose a new or empty folder"))
             return EXIT_CONFIGURATION
         result = import_resources(resources, findings, namespace)
-        written = write(result, output)
+        written = write_valid(result, output)
     if failure.exit_code is not None:
         return failure.exit_code
     for item in result.findings.items:
@@ -72,6 +74,30 @@ def import_adf(
         f"{output / REPORT_FILE}",
     )
     return 0
+
+
+def write_valid(result: ImportResult, output: Path) -> list[Path]:
+    """Write the folder, then check it as `impala-copy validate` does: an object it finds an error in
+    is reported and left out, and the folder written again (the import's own checks make this rare:
+    this is the last word)."""
+    namespace = result.namespace or manifests.DEFAULT_NAMESPACE
+    for _ in range(MAX_PASSES):
+        written = write(result, output)
+        if not any(path.suffix == ".yaml" for path in written):
+            return written
+        errors = {(e.kind, e.name): e for e in manifests.validate_all(manifests.load(output, namespace))}
+        invalid = [m for m in result.manifests if (m.kind, m.name) in errors]
+        if not invalid:
+            return written
+        for made in invalid:
+            error = errors[(made.kind, made.name)]
+            where = f"{error.path}: " if error.path else ""
+            reason = f"not imported: {made.kind} {made.name!r}: impala-copy validate: {where}{error.message}"
+            result.findings.add(made.origin, made.path, f"{made.kind} {made.name!r}", reason)
+            result.manifests.remove(made)
+        for path in written:
+            path.unlink()
+    return write(result, output)
 
 
 def write(result: ImportResult, output: Path) -> list[Path]:
