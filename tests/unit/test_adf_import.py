@@ -20,6 +20,7 @@ import yaml
 from rich.console import Console
 
 from impala_copy.adf import docs
+from impala_copy.adf.expressions import Unmappable, binding, keep
 from impala_copy.adf.timezones import WINDOWS_TO_IANA
 from impala_copy.adf.triggers import cron_of
 from impala_copy.cli import adf_import, copy_commands
@@ -216,3 +217,21 @@ def test_committed_migration_page_is_the_generated_one() -> None:
 def test_every_time_zone_of_the_table_is_a_real_iana_zone() -> None:
     for windows, iana in WINDOWS_TO_IANA.items():
         assert ZoneInfo(iana).key == iana, windows
+
+
+def test_expressions_kept_bound_or_refused() -> None:
+    window = "@{trigger().outputs.windowStartTime}"
+    assert keep(f"SELECT * FROM t WHERE ts >= '{window}'", {}) == f"SELECT * FROM t WHERE ts >= '{window}'"
+    assert keep("@trigger().outputs.windowEndTime", {}) == "@{trigger().outputs.windowEndTime}"
+    assert keep("@@literal", {}) == "@literal"
+    assert keep("region = '@{pipeline().parameters.region}'", {"region": "eu"}) == "region = 'eu'"
+    assert keep("@pipeline().parameters.start", {"start": window}) == window
+    with pytest.raises(Unmappable, match="has no value from a trigger and no default"):
+        keep("@{pipeline().parameters.missing}", {})
+    with pytest.raises(
+        Unmappable, match=r"@\{formatDateTime\(trigger\(\).outputs.windowStartTime, 'yyyy'\)\} is not"
+    ):
+        keep("@{formatDateTime(trigger().outputs.windowStartTime, 'yyyy')}", {})
+    assert binding({"value": "@trigger().outputs.windowStartTime", "type": "Expression"}) == window
+    assert binding("@utcnow()") is None
+    assert binding(42) == "42"
