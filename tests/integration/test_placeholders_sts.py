@@ -2,13 +2,14 @@
 
 In:  manifests a user would write: a CopyActivity on tumbling windows whose source.query reads
      demo.orders between {windowStart} and {windowEnd} (ours, or ADF's spellings pasted from ADF) into a
-     Parquet dataset whose folderPath or fileNamePrefix holds {windowStart:...}; a LookupActivity with
+     Parquet dataset (on a claim, on S3 in moto, on Azure Blob in Azurite) whose folderPath or
+     fileNamePrefix holds {windowStart:...}; a LookupActivity with
      {triggerTime} and {scheduledTime}; each run given its window as `impala-copy run` gives it
      (--window-start / --window-end, as a function call and as a real subprocess).
 Out: the Parquet files of each window read back: exactly the order ids whose ordered_at falls in the
      window (compared with devservers.sts.orders_row), one folder or prefix per window, a re-run of a
      window replacing only its own files; the lookup's output; `validate`'s exit code and message.
-Faked: nothing. The server is the session fixture `sts` (session time zone UTC).
+Faked: nothing. The servers are the session fixtures `sts` (session time zone UTC), `s3`, `azurite`.
 """
 
 from __future__ import annotations
@@ -23,15 +24,23 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from devservers.azurite import AzuriteServer
+from devservers.moto import MotoServer
 from devservers.sts import ORDERS_ROWS, StsServer, orders_row
 from rich.console import Console
 from tests.integration.copy_docs import CLAIM, copy, files, impala, impala_on, obj, table, write
+from tests.integration.object_store_cases import data_keys
+from tests.integration.sink_cases import activity, impala_docs, plan_from
+from tests.integration.test_sink_azure import AzureContainer
+from tests.integration.test_sink_s3 import S3Bucket
 
 from impala_copy.api.plan import CopyPlan
+from impala_copy.api.schedule import RunContext
 from impala_copy.api.summary import RunSummary
 from impala_copy.cli import lookup_commands, manifests
 from impala_copy.cli.local import LocalLayout, RunTimes, build_plan, secrets_for
-from impala_copy.engine.run import run_copy
+from impala_copy.engine.errors import EXIT_OK
+from impala_copy.engine.run import execute, run_copy
 from impala_copy.engine.run_values import run_values
 from impala_copy.engine.source.sql import build_select
 
@@ -260,3 +269,30 @@ def test_validate_names_an_unsupported_adf_expression_and_a_placeholder_without_
         "CopyActivity/copy: spec.source.query: CopyActivity 'copy': '{windowStart}' in source.query needs "
         "spec.schedule.window: only the run of a tumbling window has a window start and end"
     ) in result.stdout
+
+
+def test_windows_into_s3_and_azure_each_get_their_own_folder(
+    tmp_path: Path,
+    sts: StsServer,
+    s3: MotoServer,
+    s3_bucket: str,
+    azurite: AzuriteServer,
+    azure_container: str,
+) -> None:
+    for name, store in (("s3", S3Bucket(s3, s3_bucket)), ("azure", AzureContainer(azurite, azure_container))):
+        docs = [
+            *impala_docs(sts.host, sts.port),
+            *store.docs("ParquetDataset", folder="orders/dt={windowStart:yyyy-MM-dd}"),
+            activity("ParquetDataset", {"type": "ParquetSink"}, source={"query": OURS}, schedule=WINDOWS),
+        ]
+        for window, run_id in ((DAY1, "w1"), (DAY2, "w2"), (DAY1, "w1-again")):
+            plan, secrets = plan_from(tmp_path / name / run_id, docs, run_id=run_id)
+            context = RunContext(trigger_time=window[1], window_start=window[0], window_end=window[1])
+            outcome = execute(plan.model_copy(update={"run_context": context}), secrets)
+            assert outcome.exit_code == EXIT_OK, outcome.summary.errors
+        keys = ["orders/dt=2024-01-01/part_00000.parquet", "orders/dt=2024-01-02/part_00000.parquet"]
+        assert data_keys(store, "orders/") == keys, name
+        for key, window, run in zip(keys, (DAY1, DAY2), ("w1-again", "w2"), strict=True):
+            rows = pq.read_table(io.BytesIO(store.read(key))).to_pylist()
+            assert sorted(r["order_id"] for r in rows) == expected_ids(window), name
+            assert {r["run"] for r in rows} == {run}, name
