@@ -20,15 +20,8 @@ from impala_copy.api.path_templates import (
     check_template,
     render_template,
 )
-from impala_copy.api.placeholders import (
-    MissingValue,
-    PlaceholderError,
-    SqlFragment,
-    Where,
-    find,
-    render_path,
-    render_sql,
-)
+from impala_copy.api.placeholder_rendering import MissingValue, render_path, render_sql
+from impala_copy.api.placeholders import PlaceholderError, SqlFragment, Where, find
 from impala_copy.api.time_formats import format_time
 
 VALUES = {

@@ -26,6 +26,7 @@ from impala_copy.api.paths import (
     folder_checks,
     path_problem,
 )
+from impala_copy.api.placeholder_rendering import render_path
 from impala_copy.api.placeholders import (
     RUN_ID,
     SCHEDULED_TIME,
@@ -35,7 +36,6 @@ from impala_copy.api.placeholders import (
     PlaceholderError,
     Value,
     find,
-    render_path,
     shown,
 )
 

@@ -4,7 +4,7 @@ A table read is `SELECT <columns or *> FROM `schema`.`table``. A name that canno
 (a backtick, a control character, empty, too long) is rejected with ConfigurationError before any
 SQL is built. A source query is the user's own SQL and is sent as written (a trailing `;` removed),
 its placeholders of the run ({windowStart}, @{trigger().outputs.windowStartTime}, ...) written as SQL
-literals (api/placeholders.py); one the run has no value for is a ConfigurationError naming it.
+literals (api/placeholder_rendering.py); one the run has no value for is a ConfigurationError naming it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from impala_copy.api.placeholders import PlaceholderError, Value, render_sql
+from impala_copy.api.placeholder_rendering import render_sql
+from impala_copy.api.placeholders import PlaceholderError, Value
 from impala_copy.api.plan import SourcePlan
 from impala_copy.engine.errors import ConfigurationError
 
