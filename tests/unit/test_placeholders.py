@@ -162,6 +162,13 @@ def test_a_value_that_cannot_be_written_where_it_stands_is_refused() -> None:
         ("SELECT {windowStart:yyyy';DROP}", 'the character "\'" is not allowed in a format'),
         ("SELECT {windowStart:yyyy\\}", "the character '\\\\' is not allowed in a format"),
         ("SELECT {windowStart:}", "the format is empty"),
+        (
+            "SELECT '@{formatDateTime(trigger().outputs.windowStartTime, 'yyyy'' OR 1=1 --')}'",
+            "is not supported",
+        ),
+        ("SELECT * FROM t /* {windowStart:*/ DROP} */", "the character '*' is not allowed in a format"),
+        ("SELECT {windowStart:yyyy`}", "the character '`' is not allowed in a format"),
+        ("SELECT {windowStart:yyyy\nMM}", "the character '\\n' is not allowed in a format"),
         ("SELECT {runId:yyyy}", "'{runId:yyyy}': {runId} takes no format (only times do)"),
     ],
 )
