@@ -26,7 +26,7 @@ from impala_copy.cli import copy_commands, manifests
 from impala_copy.cli.local import LocalLayout, RunTimes, build_plan
 from impala_copy.engine.errors import EXIT_CONFIGURATION
 from impala_copy.engine.run import execute
-from impala_copy.engine.run_values import rendered_sink, run_values
+from impala_copy.engine.run_values import rendered_columns, rendered_sink, run_values
 
 API = "impalacopy.io/v1alpha1"
 WINDOW = {"window": {"startTime": "2026-12-01T00:00:00Z", "frequency": "Day", "interval": 1}}
@@ -43,6 +43,7 @@ def chain(
     schedule: dict[str, Any] | None = None,
     location: dict[str, Any] | None = None,
     prefix: str | None = None,
+    additional: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Linked service, ImpalaDataset `orders`, ParquetDataset `target` on claim `out`, CopyActivity `copy`."""
     sink: dict[str, Any] = {"type": "ParquetSink"}
@@ -55,6 +56,8 @@ def chain(
     }
     if query:
         copy["source"] = {"query": query}
+    if additional:
+        copy["source"]["additionalColumns"] = [{"name": k, "value": v} for k, v in additional.items()]
     if schedule:
         copy["schedule"] = schedule
     return [
@@ -125,6 +128,18 @@ NEEDS_WINDOW = "needs spec.schedule.window: only the run of a tumbling window ha
             chain(prefix="o_{windowEnd:yyyyMMdd}"),
             "CopyActivity/copy: spec: CopyActivity 'copy': '{windowEnd:yyyyMMdd}' in "
             "sink.formatSettings.fileNamePrefix " + NEEDS_WINDOW,
+        ),
+        (
+            chain(query="SELECT 1 AS x", additional={"window": "{windowStart}"}),
+            "CopyActivity/copy: spec: CopyActivity 'copy': '{windowStart}' in source.additionalColumns "
+            "'window' " + NEEDS_WINDOW,
+        ),
+        (
+            chain(query="SELECT 1 AS x", additional={"wm": "@{activity('Old').output.firstRow.wm}"}),
+            "CopyActivity/copy: spec.source.additionalColumns[0].value: the ADF expression "
+            "\"@{activity('Old').output.firstRow.wm}\" is not supported: use {windowStart}, {windowEnd}, "
+            "{triggerTime}, {scheduledTime} or {runId} (a time with a format: {windowStart:yyyy-MM-dd}), or "
+            "ADF's spelling of one of them, e.g. @{trigger().outputs.windowStartTime}",
         ),
         (
             chain(query="SELECT {scheduledTime}"),
@@ -269,6 +284,24 @@ def test_a_path_without_a_value_fails_the_same_way(tmp_path: Path) -> None:
         "'{windowStart:yyyy}' in folderPath has no value: this run has no window (runs of "
         "spec.schedule.window have one; `impala-copy run` takes --window-start and --window-end)",
     )
+
+
+def test_additional_columns_render_as_text(tmp_path: Path) -> None:
+    docs = chain(
+        query="SELECT 1 AS x",
+        schedule=WINDOW,
+        additional={
+            "window": "{windowStart}/{windowEnd:yyyyMMdd}",
+            "run": "@{pipeline().RunId}",
+            "c": "$$COLUMN:x",
+        },
+    )
+    plan = plan_of(tmp_path, docs, RunTimes("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z"))
+    assert rendered_columns(plan.source.additional_columns, run_values(plan)) == [
+        ("window", "2026-12-01T00:00:00Z/20261202"),
+        ("run", "r-1"),
+        ("c", "$$COLUMN:x"),
+    ]
 
 
 def test_the_sink_paths_render_from_the_run_context(tmp_path: Path) -> None:

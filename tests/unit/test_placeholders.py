@@ -20,7 +20,7 @@ from impala_copy.api.path_templates import (
     check_template,
     render_template,
 )
-from impala_copy.api.placeholder_rendering import MissingValue, render_path, render_sql
+from impala_copy.api.placeholder_rendering import MissingValue, render_sql, render_text
 from impala_copy.api.placeholders import PlaceholderError, SqlFragment, Where, find
 from impala_copy.api.time_formats import format_time
 
@@ -206,7 +206,7 @@ def test_times_are_written_in_utc_with_their_fraction() -> None:
     berlin = timezone(timedelta(hours=1))
     values = {"windowStart": datetime(2026, 12, 1, 1, 0, 0, 500000, tzinfo=berlin)}
     assert render_sql("{windowStart}", values) == "CAST('2026-12-01 00:00:00.5' AS TIMESTAMP)"
-    assert render_path("{windowStart}", values, field="folderPath") == "2026-12-01T00:00:00.5Z"
+    assert render_text("{windowStart}", values, field="folderPath") == "2026-12-01T00:00:00.5Z"
     assert format_time(datetime(999, 1, 2, 3, 4, 5), "yyyy/MM/ddTHH:mm:ssZ") == "0999/01/02T03:04:05Z"
 
 

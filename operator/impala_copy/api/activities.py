@@ -64,7 +64,17 @@ class AdditionalColumn(ApiModel):
     """A constant column added to every row (ADF: additionalColumns)."""
 
     name: str = Field(min_length=1, max_length=128, description="Column name.")
-    value: str = Field(max_length=4096, description="The value, as text.")
+    value: str = Field(
+        max_length=4096,
+        description="The value, as text; `$$COLUMN:<name>` copies a source column. May hold placeholders "
+        "of the run, e.g. {windowStart} or @{pipeline().RunId} (docs/schedules.md).",
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _value_placeholders(cls, value: str) -> str:
+        find_placeholders(value, sql=False)
+        return value
 
 
 class ImpalaSource(RuledModel):

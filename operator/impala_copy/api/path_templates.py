@@ -26,7 +26,7 @@ from impala_copy.api.paths import (
     folder_checks,
     path_problem,
 )
-from impala_copy.api.placeholder_rendering import render_path
+from impala_copy.api.placeholder_rendering import render_text
 from impala_copy.api.placeholders import (
     RUN_ID,
     SCHEDULED_TIME,
@@ -70,7 +70,7 @@ SAMPLE_VALUES: dict[str, Value] = {
 
 def render_template(template: str, field: PathField, values: Mapping[str, Value]) -> str:
     """The path with its placeholders rendered, or PlaceholderError naming the template and the rule."""
-    rendered = render_path(template, values, field=field.wire)
+    rendered = render_text(template, values, field=field.wire)
     problem = "it is empty" if not rendered else path_problem(rendered, field.checks)
     if problem is not None:
         raise PlaceholderError(f"{field.wire} {shown(template)} renders to {shown(rendered)}: {problem}")

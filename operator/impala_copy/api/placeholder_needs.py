@@ -36,10 +36,12 @@ Template = tuple[str, str, bool]  # (where it is written, its text, whether it i
 
 
 def copy_templates(activity: CopyActivity, sink: SinkPlan) -> Iterator[Template]:
-    """The texts of a copy that may hold placeholders: the query and the sink's paths."""
+    """The texts of a copy that may hold placeholders: the query, additional columns, the sink's paths."""
     spec = activity.spec
     if spec.source.query:
         yield "source.query", spec.source.query, True
+    for column in spec.source.additional_columns or []:
+        yield f"source.additionalColumns {column.name!r}", column.value, False
     yield from _path_templates(activity, sink)
 
 

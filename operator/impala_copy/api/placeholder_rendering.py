@@ -1,4 +1,4 @@
-"""Writing placeholders (api/placeholders.py) with the run's values: into a query, into a path.
+"""Writing placeholders (api/placeholders.py) with the run's values: into a query, into plain text.
 
 In a query (`render_sql`) each placeholder becomes a SQL literal of its type, never spliced user text:
 
@@ -13,8 +13,8 @@ the same text as in the TIMESTAMP literal, so `ts >= '{windowStart}'` and `ts >=
 compare alike on Impala and Spark. A value that cannot stand where it is (a control character, a
 backtick in an identifier, `*/` in a comment) is refused.
 
-In a path (`render_path`) a time without a format is RFC 3339 (`2026-12-01T00:00:00Z`); the rendered
-path is checked by api/path_templates.py.
+In plain text (`render_text`: a file path, an additional column's value) a time without a format is
+RFC 3339 (`2026-12-01T00:00:00Z`); a rendered path is checked by api/path_templates.py.
 
 A `SqlFragment` (SQL the engine built) is written as it is, in SQL code only.
 """
@@ -51,8 +51,8 @@ def render_sql(query: str, values: Mapping[str, Value], *, field: str = "source.
     return _render(query, find(query, sql=True), values, field)
 
 
-def render_path(template: str, values: Mapping[str, Value], *, field: str) -> str:
-    """A folderPath, fileName or fileNamePrefix with its placeholders' text (not yet checked as a path)."""
+def render_text(template: str, values: Mapping[str, Value], *, field: str) -> str:
+    """Plain text (a path, not yet checked as one; a column value) with its placeholders' values."""
     return _render(template, find(template, sql=False), values, field)
 
 
@@ -74,7 +74,7 @@ def _written(item: Found, value: Value) -> str:
         if item.where != Where.CODE:
             raise PlaceholderError(
                 f"{item.text} is SQL built by the engine: write it in SQL code, not in a quoted string, "
-                "an identifier, a comment or a path"
+                "an identifier, a comment, a path or a column value"
             )
         return value.sql
     if isinstance(value, datetime):
@@ -82,7 +82,7 @@ def _written(item: Found, value: Value) -> str:
         if item.format is not None:
             text = format_time(utc, item.format)
         else:
-            text = rfc3339(utc) if item.where == Where.PATH else sql_time(utc)
+            text = rfc3339(utc) if item.where == Where.TEXT else sql_time(utc)
         if item.where == Where.CODE:
             literal = string_literal(text)
             return literal if item.format is not None else f"CAST({literal} AS TIMESTAMP)"
@@ -97,7 +97,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _bare(item: Found, text: str) -> str:
-    """The value as written inside a string literal, an identifier, a comment or a path."""
+    """The value as written inside a string literal, an identifier, a comment or plain text."""
     if _CONTROL.search(text):
         raise PlaceholderError(f"the value of {item.text} contains a control character")
     if item.where == Where.STRING:
@@ -134,8 +134,8 @@ def rfc3339(value: datetime) -> str:
 __all__ = [
     "MissingValue",
     "escape_string",
-    "render_path",
     "render_sql",
+    "render_text",
     "rfc3339",
     "sql_time",
     "string_literal",

@@ -116,7 +116,7 @@ class Where(StrEnum):
     STRING = "string"  # inside a '...' or "..." string literal
     IDENTIFIER = "identifier"  # inside a `...` quoted identifier
     COMMENT = "comment"  # inside -- ... or /* ... */
-    PATH = "path"  # a file path
+    TEXT = "text"  # plain text: a file path, an additional column's value
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ _SCANNERS: dict[str, re.Pattern[str]] = {
     "`": re.compile(_TOKENS + r"|(?P<close>`)"),
     "--": re.compile(_TOKENS + r"|(?P<close>\n)"),
     "/*": re.compile(_TOKENS + r"|(?P<close>\*/)"),
-    "path": re.compile(_TOKENS),
+    "text": re.compile(_TOKENS),
 }
 _WHERE = {
     "code": Where.CODE,
@@ -161,18 +161,18 @@ _WHERE = {
     "`": Where.IDENTIFIER,
     "--": Where.COMMENT,
     "/*": Where.COMMENT,
-    "path": Where.PATH,
+    "text": Where.TEXT,
 }
 # A whole ADF call as a message names it: @name(...) and what follows (.property, [index], ?.property).
 _CALL = re.compile(r"@[A-Za-z_]\w*\s*\((?:[^()]|\([^()]*\))*\)(?:\??\.\w+|\[[^\]]*\])*")
 
 
 def find(text: str, *, sql: bool) -> list[Found]:
-    """Every placeholder of a query (`sql=True`: SQL literals, identifiers and comments tracked) or a path.
+    """Every placeholder of a query (`sql=True`: SQL literals, identifiers and comments tracked) or a text.
 
     PlaceholderError names the first expression that is not a supported placeholder, or a bad format.
     """
-    state = "code" if sql else "path"
+    state = "code" if sql else "text"
     pos = 0
     found: list[Found] = []
     while (match := _SCANNERS[state].search(text, pos)) is not None:

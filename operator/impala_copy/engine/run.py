@@ -26,7 +26,7 @@ from impala_copy.api.summary import RunError, RunSummary, visible_failure
 from impala_copy.engine.errors import EXIT_OK, CopyError
 from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.pipeline import Counters, ProgressCallback, transfer
-from impala_copy.engine.run_values import rendered_sink, run_values, with_trigger_time
+from impala_copy.engine.run_values import rendered_columns, rendered_sink, run_values, with_trigger_time
 from impala_copy.engine.secrets import Scrubber
 from impala_copy.engine.sinks import create_sink
 from impala_copy.engine.source.hs2 import connect
@@ -76,6 +76,7 @@ def _copy(
 ) -> SinkResult:
     values = run_values(plan)
     sql = build_select(plan.source, values)
+    extra = rendered_columns(plan.source.additional_columns, values)
     sink = create_sink(plan.model_copy(update={"sink": rendered_sink(plan.sink, values)}), secrets)
     with connect(plan.impala, secrets) as session:
         source = session.query(sql, timeout_seconds=plan.source.query_timeout_seconds)
@@ -83,7 +84,7 @@ def _copy(
             return transfer(
                 source,
                 sink,
-                plan.source.additional_columns,
+                extra,
                 deadline=started + plan.timeout_seconds,
                 counters=counters,
                 verify=plan.validate_data_consistency,

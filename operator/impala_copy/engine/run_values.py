@@ -4,6 +4,7 @@
     values = run_values(plan)          # {windowStart: datetime, ..., runId: str}
     sql = build_select(plan.source, values)
     sink = rendered_sink(plan.sink, values)
+    extra = rendered_columns(plan.source.additional_columns, values)
 
 The values come from `plan.run_context` (filled by the operator, or by `impala-copy run` from its
 --window-start, --window-end, --trigger-time and --scheduled-time) and `plan.run_id`. A plan without a
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from impala_copy.api.path_templates import FILE_NAME, FILE_NAME_PREFIX, FOLDER_PATH, render_template
+from impala_copy.api.placeholder_rendering import render_text
 from impala_copy.api.placeholders import (
     RUN_ID,
     SCHEDULED_TIME,
@@ -85,6 +87,16 @@ def rendered_sink(sink: SinkPlan, values: Mapping[str, Value]) -> SinkPlan:
     )
 
 
+def rendered_columns(columns: list[tuple[str, str]], values: Mapping[str, Value]) -> list[tuple[str, str]]:
+    """additionalColumns with the placeholders of their values rendered (a time as RFC 3339 text)."""
+    try:
+        return [
+            (name, render_text(value, values, field=f"additionalColumns {name!r}")) for name, value in columns
+        ]
+    except PlaceholderError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def _rendered_dataset(dataset: Mapping[str, Any], values: Mapping[str, Value]) -> dict[str, Any]:
     location = dataset.get("location")
     if not isinstance(location, dict):
@@ -96,4 +108,4 @@ def _rendered_dataset(dataset: Mapping[str, Any], values: Mapping[str, Value]) -
     return {**dataset, "location": rendered}
 
 
-__all__ = ["rendered_sink", "run_values", "with_trigger_time"]
+__all__ = ["rendered_columns", "rendered_sink", "run_values", "with_trigger_time"]
