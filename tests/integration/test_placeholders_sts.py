@@ -1,10 +1,10 @@
 """Placeholders of the run against the Spark Thrift Server: windows in the query and in the paths.
 
 In:  manifests a user would write: a CopyActivity on tumbling windows whose source.query reads
-     demo.orders between {windowStart} and {windowEnd} (ours, or ADF's spellings pasted from ADF) into a
-     Parquet dataset (on a claim, on S3 in moto, on Azure Blob in Azurite) whose folderPath or
-     fileNamePrefix holds {windowStart:...}; a LookupActivity with
-     {triggerTime} and {scheduledTime}; each run given its window as `impala-copy run` gives it
+     demo.orders between {windowStart} and {windowEnd} (ours, or ADF's spellings pasted from ADF) into
+     a Parquet dataset (on a claim, on S3 in moto, on Azure Blob in Azurite) whose folderPath or
+     fileNamePrefix holds {windowStart:...}, with an additional column holding the window; a
+     LookupActivity with {triggerTime} and {scheduledTime}; each run given its window as `impala-copy run` gives it
      (--window-start / --window-end, as a function call and as a real subprocess).
 Out: the Parquet files of each window read back: exactly the order ids whose ordered_at falls in the
      window (compared with devservers.sts.orders_row), one folder or prefix per window, a re-run of a
@@ -80,7 +80,12 @@ def windowed_copy(
             "ParquetDataset",
             "target",
             format_settings={"fileNamePrefix": prefix} if prefix else None,
-            source={"query": query},
+            source={
+                "query": query,
+                "additionalColumns": [
+                    {"name": "window", "value": "{windowStart}/@{trigger().outputs.windowEndTime}"}
+                ],
+            },
             schedule=WINDOWS,
         ),
     ]
@@ -124,6 +129,7 @@ def test_each_window_copies_exactly_its_rows_into_its_own_folder(sts: StsServer,
         rows = rows_in(published(volume / day))
         assert [r["order_id"] for r in rows] == expected_ids(window)
         assert {r["run"] for r in rows} == {run}
+        assert {r["window"] for r in rows} == {"/".join(window)}
         assert summary.rows_copied == len(rows) > 20
         assert summary.output_paths == [str(volume / day / "part_00000.parquet")]
 
