@@ -13,6 +13,7 @@ Faked: nothing. Impala is never reached: every failure here happens before a con
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,13 @@ import pytest
 import yaml
 from rich.console import Console
 
-from impala_copy.api.plan import CopyPlan
+from impala_copy.api.plan import PLAN_ENV, CopyPlan, ImpalaConnection, LookupPlan, SourcePlan
 from impala_copy.api.schedule import RunContext
 from impala_copy.cli import copy_commands, manifests
 from impala_copy.cli.local import LocalLayout, RunTimes, build_plan
 from impala_copy.engine.errors import EXIT_CONFIGURATION
+from impala_copy.engine.main import TERMINATION_LOG_ENV
+from impala_copy.engine.main import run as engine_main
 from impala_copy.engine.run import execute
 from impala_copy.engine.run_values import rendered_columns, rendered_sink, run_values
 
@@ -318,3 +321,28 @@ def test_the_sink_paths_render_from_the_run_context(tmp_path: Path) -> None:
     assert sink.format_settings.file_name_prefix == "p20261202"
     # The plan itself keeps the templates: the next attempt renders them again.
     assert plan.sink.dataset["location"]["folderPath"] == "orders/dt={windowStart:yyyy-MM-dd}"
+
+
+def test_the_lookup_task_in_the_pod_fails_as_configuration_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A closed port: connecting would fail with Unreachable (exit 1), not a configuration error.
+    plan = LookupPlan(
+        activity="due",
+        run_id="r1",
+        impala=ImpalaConnection(host="127.0.0.1", port=9, connect_timeout_seconds=1),
+        source=SourcePlan(query="SELECT count(*) FROM t WHERE ts < {scheduledTime}"),
+        run_context=RunContext(trigger_time="2026-12-02T00:05:00Z"),
+    )
+    log = tmp_path / "termination-log"
+    code = engine_main(
+        {TERMINATION_LOG_ENV: str(log), PLAN_ENV: plan.model_dump_json(by_alias=True)}, "lookup"
+    )
+    capsys.readouterr()
+    summary = json.loads(log.read_text(encoding="utf-8"))
+    assert code == EXIT_CONFIGURATION
+    assert summary["error"] == {
+        "code": "InvalidConfiguration",
+        "message": "'{scheduledTime}' in source.query has no value: this run was not started by its schedule "
+        "(`impala-copy run` takes --scheduled-time)",
+    }
