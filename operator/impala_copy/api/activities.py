@@ -19,7 +19,9 @@ from impala_copy.api.durations import (
     timespan_seconds,
 )
 from impala_copy.api.model import operator_setting
+from impala_copy.api.path_templates import FILE_NAME_PREFIX, check_template
 from impala_copy.api.paths import file_name_rules
+from impala_copy.api.placeholders import find as find_placeholders
 from impala_copy.api.pre_copy_script import check_pre_copy_script
 from impala_copy.api.references import Reference
 from impala_copy.api.rules import Rule, RuledModel, written
@@ -62,7 +64,17 @@ class AdditionalColumn(ApiModel):
     """A constant column added to every row (ADF: additionalColumns)."""
 
     name: str = Field(min_length=1, max_length=128, description="Column name.")
-    value: str = Field(max_length=4096, description="The value, as text.")
+    value: str = Field(
+        max_length=4096,
+        description="The value, as text; `$$COLUMN:<name>` copies a source column. May hold placeholders "
+        "of the run, e.g. {windowStart} or @{pipeline().RunId} (docs/schedules.md).",
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _value_placeholders(cls, value: str) -> str:
+        find_placeholders(value, sql=False)
+        return value
 
 
 class ImpalaSource(RuledModel):
@@ -84,7 +96,9 @@ class ImpalaSource(RuledModel):
         default=None,
         min_length=1,
         max_length=65536,
-        description="SQL query to read with (ADF: query). Without it the dataset's table is read whole.",
+        description="SQL query to read with (ADF: query). Without it the dataset's table is read whole. "
+        "May hold placeholders of the run, ours or ADF's, e.g. {windowStart} or "
+        "@{trigger().outputs.windowStartTime}, written as SQL literals (docs/schedules.md).",
     )
     query_timeout: str = Field(
         default="02:00:00",
@@ -96,6 +110,13 @@ class ImpalaSource(RuledModel):
         max_length=64,
         description="Constant columns added to every row (ADF: additionalColumns).",
     )
+
+    @field_validator("query")
+    @classmethod
+    def _query_placeholders(cls, value: str | None) -> str | None:
+        if value is not None:
+            find_placeholders(value, sql=True)
+        return value
 
 
 class SinkType(StrEnum):
@@ -115,6 +136,10 @@ SINK_TYPE_FOR_KIND: dict[str, str] = {
 FILE_SINK_TYPES = (SinkType.PARQUET, SinkType.DELIMITED_TEXT, SinkType.JSON)
 
 
+# Letters, digits, '_', '.', '-', and placeholders ({windowStart:yyyyMMdd}, @{...}: api/path_templates.py).
+PREFIX_PATTERN = r"^([A-Za-z0-9_.\-]|\{[A-Za-z]+(:[^{}]*)?\}|@\{[^{}]*\})+$"
+
+
 class FormatSettings(RuledModel):
     """File format write settings (ADF: formatSettings, the Parquet/DelimitedText/Json WriteSettings)."""
 
@@ -130,9 +155,15 @@ class FormatSettings(RuledModel):
         default=None,
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9_.\-]+$",
-        description="Prefix of part files, named <prefix>_<NNNNN>.<ext> (ADF: fileNamePrefix). Default part.",
+        pattern=PREFIX_PATTERN,
+        description="Prefix of part files, named <prefix>_<NNNNN>.<ext> (ADF: fileNamePrefix). Default part. "
+        "May hold placeholders of the run, e.g. orders_{windowStart:yyyyMMdd}.",
     )
+
+    @field_validator("file_name_prefix")
+    @classmethod
+    def _prefix_template(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value, FILE_NAME_PREFIX)
 
 
 class WriteBehavior(StrEnum):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from impala_copy.api.common import (
     NAME_MAX,
@@ -23,6 +23,7 @@ from impala_copy.api.common import (
     Resource,
 )
 from impala_copy.api.impala import DatasetStatus
+from impala_copy.api.path_templates import FILE_NAME, FOLDER_PATH, check_template
 from impala_copy.api.paths import file_name_rules, folder_rules
 from impala_copy.api.references import PVC, Reference
 from impala_copy.api.rules import Rule, RuledModel, written
@@ -105,15 +106,27 @@ class FileLocation(RuledModel):
         default=None,
         max_length=1024,
         description="Folder under the volume, bucket or container (ADF: folderPath): a relative path "
-        "without '.' or '..' segments.",
+        "without '.' or '..' segments. May hold placeholders of the run, e.g. "
+        "orders/dt={windowStart:yyyy-MM-dd} (docs/schedules.md).",
     )
     file_name: str | None = Field(
         default=None,
         min_length=1,
         max_length=255,
         description="Name of the single output file, without '/' (ADF: fileName). Without it, or with "
-        "maxRowsPerFile, files are named <fileNamePrefix>_<NNNNN>.<ext>.",
+        "maxRowsPerFile, files are named <fileNamePrefix>_<NNNNN>.<ext>. May hold placeholders of the "
+        "run, e.g. orders_{windowStart:yyyyMMdd}.parquet.",
     )
+
+    @field_validator("folder_path")
+    @classmethod
+    def _folder_template(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value, FOLDER_PATH)
+
+    @field_validator("file_name")
+    @classmethod
+    def _file_name_template(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value, FILE_NAME)
 
 
 class FileDatasetBase(RuledModel):

@@ -25,6 +25,8 @@ CONTROL_BACKSLASH_OR_SLASH = r"[/\\\x00-\x1f\x7f-\x9f]"
 DOT_SEGMENT = r"(^|/)[.][.]?(/|$)"
 STAGING_SEGMENT = rf"(^|/){STAGING_DIR}(/|$)"
 LEADING_SLASH = r"^/"
+# What fileNamePrefix may hold once its placeholders are rendered.
+NOT_PREFIX_CHARACTER = r"[^A-Za-z0-9_.\-]"
 
 
 def _cel_string(regex: str) -> str:
@@ -41,38 +43,45 @@ def _forbid(field: str, wire: str, regex: str, message: str) -> Rule:
     )
 
 
+Check = tuple[str, str]  # (regular expression a path must not match, the message when it does)
+
+
+def folder_checks(wire: str) -> tuple[Check, ...]:
+    """What a relative folder below a location (folderPath) must not match."""
+    return (
+        (LEADING_SLASH, f"{wire} must be relative: no leading '/'"),
+        (CONTROL_OR_BACKSLASH, f"{wire} must not contain '\\' or control characters"),
+        (DOT_SEGMENT, f"{wire} must not have a '.' or '..' segment"),
+        (STAGING_SEGMENT, f"{wire} must not have a segment named {STAGING_DIR} (the staging folder)"),
+    )
+
+
+def file_name_checks(wire: str, *, characters: bool = True) -> tuple[Check, ...]:
+    """What one path segment (fileName, fileNamePrefix) must not match. `characters=False` where a
+    pattern already limits them."""
+    checks: tuple[Check, ...] = (
+        (DOT_SEGMENT, f"{wire} must not be '.' or '..'"),
+        (STAGING_SEGMENT, f"{wire} must not be {STAGING_DIR} (the staging folder)"),
+    )
+    if not characters:
+        return checks
+    return ((CONTROL_BACKSLASH_OR_SLASH, f"{wire} must not contain '/', '\\' or control characters"), *checks)
+
+
 def folder_rules(field: str, wire: str) -> tuple[Rule, ...]:
     """A relative folder below a location (folderPath)."""
-    return (
-        _forbid(field, wire, LEADING_SLASH, f"{wire} must be relative: no leading '/'"),
-        _forbid(field, wire, CONTROL_OR_BACKSLASH, f"{wire} must not contain '\\' or control characters"),
-        _forbid(field, wire, DOT_SEGMENT, f"{wire} must not have a '.' or '..' segment"),
-        _forbid(
-            field,
-            wire,
-            STAGING_SEGMENT,
-            f"{wire} must not have a segment named {STAGING_DIR} (the staging folder)",
-        ),
-    )
+    return tuple(_forbid(field, wire, regex, message) for regex, message in folder_checks(wire))
 
 
 def file_name_rules(field: str, wire: str, *, characters: bool = True) -> tuple[Rule, ...]:
-    """One path segment (fileName, fileNamePrefix). `characters=False` where a pattern already limits them."""
-    rules = (
-        _forbid(field, wire, DOT_SEGMENT, f"{wire} must not be '.' or '..'"),
-        _forbid(field, wire, STAGING_SEGMENT, f"{wire} must not be {STAGING_DIR} (the staging folder)"),
-    )
-    if not characters:
-        return rules
-    return (
-        _forbid(
-            field,
-            wire,
-            CONTROL_BACKSLASH_OR_SLASH,
-            f"{wire} must not contain '/', '\\' or control characters",
-        ),
-        *rules,
-    )
+    """One path segment (fileName, fileNamePrefix)."""
+    checks = file_name_checks(wire, characters=characters)
+    return tuple(_forbid(field, wire, regex, message) for regex, message in checks)
+
+
+def path_problem(value: str, checks: tuple[Check, ...]) -> str | None:
+    """The message of the first check `value` breaks (a path after its placeholders were rendered)."""
+    return next((message for regex, message in checks if re.search(regex, value)), None)
 
 
 def unsafe_segment(name: str) -> str | None:

@@ -7,7 +7,7 @@ presence of its key is checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,6 +23,7 @@ from impala_copy.api.common import (
 from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBase, PostgreSqlTableDataset
 from impala_copy.api.durations import timespan_seconds
 from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
+from impala_copy.api.placeholder_needs import copy_placeholder_problem, lookup_placeholder_problem
 from impala_copy.api.plan import (
     CertRef,
     CopyPlan,
@@ -299,6 +300,18 @@ def _impala_side(
     return dataset, ls
 
 
+def _placeholders_have_values(
+    activity: CopyActivity | LookupActivity, problem: Callable[[], str | None]
+) -> None:
+    """The placeholders of the activity (and its sink dataset) can have values (api/placeholder_needs.py)."""
+    try:
+        message = problem()
+    except ValueError as exc:
+        message = str(exc)
+    if message:
+        raise ResolutionError(INVALID_SPEC, f"{activity.kind} {activity.name!r}: {message}")
+
+
 def resolve_copy(
     catalog: Catalog, activity: CopyActivity, run_id: str, layout: Layout | None = None
 ) -> CopyPlan:
@@ -307,6 +320,7 @@ def resolve_copy(
     spec = activity.spec
     dataset, ls = _impala_side(catalog, activity, spec.inputs[0].reference_name, spec.source.query)
     sink = resolve_sink(catalog, activity, layout)
+    _placeholders_have_values(activity, lambda: copy_placeholder_problem(activity, sink))
     extra = [(c.name, c.value) for c in spec.source.additional_columns or []]
     return CopyPlan(
         namespace=activity.namespace,
@@ -330,6 +344,7 @@ def resolve_lookup(
     layout = layout or Layout()
     spec = activity.spec
     dataset, ls = _impala_side(catalog, activity, spec.dataset.reference_name, spec.source.query)
+    _placeholders_have_values(activity, lambda: lookup_placeholder_problem(activity))
     return LookupPlan(
         namespace=activity.namespace,
         activity=activity.name,

@@ -58,6 +58,25 @@ def crds_command(
         typer.echo(str(path))
 
 
+WindowStartOption = Annotated[
+    str | None,
+    typer.Option(
+        "--window-start",
+        help="Start of the run's window, RFC 3339 (2026-12-01T00:00:00Z): the value of {windowStart}.",
+    ),
+]
+WindowEndOption = Annotated[
+    str | None,
+    typer.Option("--window-end", help="End of the run's window, RFC 3339: the value of {windowEnd}."),
+]
+TriggerTimeOption = Annotated[
+    str | None,
+    typer.Option("--trigger-time", help="The run's trigger time, RFC 3339 ({triggerTime}). Default: now."),
+]
+ScheduledTimeOption = Annotated[
+    str | None,
+    typer.Option("--scheduled-time", help="The time the run is scheduled for, RFC 3339 ({scheduledTime})."),
+]
 FilenameOption = Annotated[
     Path,
     typer.Option("--filename", "-f", help="A manifest file, or a folder searched for *.yaml / *.yml files."),
@@ -83,6 +102,9 @@ RUN_HELP = (
     "(ICP_SECRET_<SECRET>_<KEY>_<HASH>, the variable the Job pod gets too; the error for a missing "
     "secret names it), otherwise from a Secret manifest under --filename. The environment wins. "
     "CA certificates come from Secret or ConfigMap manifests under --filename.\n\n"
+    "Placeholders of the run in the query and the sink paths ({windowStart}, {windowEnd}, {triggerTime}, "
+    "{scheduledTime}, {runId}; docs/schedules.md) take their values from --window-start, --window-end, "
+    "--trigger-time (default: now) and --scheduled-time.\n\n"
     "Progress is shown on a terminal and the run summary at the end. Exit code 0 on success, 1 when "
     "a retry may help, 2 for a configuration error, each failure with a one-line error on stderr."
 )
@@ -101,9 +123,14 @@ def run_command(
         str, typer.Option("--volume-root", help="Folder holding <claim> folders for claims without --volume.")
     ] = ".",
     output: Annotated[str, typer.Option("--output", "-o", help="Summary format: text or json.")] = "text",
+    window_start: WindowStartOption = None,
+    window_end: WindowEndOption = None,
+    trigger_time: TriggerTimeOption = None,
+    scheduled_time: ScheduledTimeOption = None,
 ) -> None:
     """Run one CopyActivity locally (help: RUN_HELP)."""
     from impala_copy.cli import copy_commands as commands
+    from impala_copy.cli.local import RunTimes
 
     if output not in ("text", "json"):
         raise typer.BadParameter("expected text or json", param_hint="--output")
@@ -115,6 +142,7 @@ def run_command(
             volumes=volume or [],
             volume_root=volume_root,
             output="json" if output == "json" else "text",
+            times=RunTimes(window_start, window_end, trigger_time, scheduled_time),
         )
     )
 
@@ -167,11 +195,17 @@ def lookup_command(
     activity: Annotated[str, typer.Option("--activity", "-a", help="Name of the LookupActivity to run.")],
     namespace: NamespaceOption = "default",
     pretty: Annotated[bool, typer.Option("--pretty", help="Indent the JSON.")] = False,
+    trigger_time: TriggerTimeOption = None,
+    scheduled_time: ScheduledTimeOption = None,
 ) -> None:
     """Run one LookupActivity locally (help: LOOKUP_HELP)."""
     from impala_copy.cli import lookup_commands
+    from impala_copy.cli.local import RunTimes
 
-    raise typer.Exit(lookup_commands.lookup(filename, activity, namespace=namespace, pretty=pretty))
+    times = RunTimes(trigger_time=trigger_time, scheduled_time=scheduled_time)
+    raise typer.Exit(
+        lookup_commands.lookup(filename, activity, namespace=namespace, pretty=pretty, times=times)
+    )
 
 
 IMPORT_ADF_HELP = (

@@ -47,6 +47,7 @@ def run(
     volumes: list[str],
     volume_root: str,
     output: OutputFormat,
+    times: local.RunTimes | None = None,
     out: Console | None = None,
     err: Console | None = None,
 ) -> int:
@@ -63,6 +64,7 @@ def run(
                 volume_root=volume_root,
                 environ=os.environ,
                 progress=progress,
+                times=times,
             )
     if failure.exit_code is not None:
         return failure.exit_code

@@ -31,10 +31,12 @@ from impala_copy.api.common import NAME_MESSAGE, NAMESPACE_MESSAGE, is_namespace
 from impala_copy.api.kinds import SpecError
 from impala_copy.api.plan import CertRef, CopyPlan, SecretRef
 from impala_copy.api.resolve import Layout, ResolutionError, resolve_copy
+from impala_copy.api.schedule import RunContext, parse_rfc3339
 from impala_copy.cli.manifests import FileCatalog, ManifestSet, Overrides, load
 from impala_copy.engine.errors import EXIT_CONFIGURATION
 from impala_copy.engine.pipeline import ProgressCallback
 from impala_copy.engine.run import RunOutcome, execute
+from impala_copy.engine.run_values import now_rfc3339
 
 DEFAULT_VOLUME_ROOT = "."
 
@@ -105,6 +107,45 @@ def parse_volumes(values: list[str]) -> dict[str, str]:
     return volumes
 
 
+def _utc_text(value: str | None, option: str) -> str | None:
+    """An RFC 3339 option value as UTC text (2026-12-01T00:00:00Z), or SetupError naming the option."""
+    if value is None:
+        return None
+    try:
+        parsed = parse_rfc3339(value)
+    except ValueError:
+        raise SetupError(
+            "InvalidArgument",
+            f"{option} {value[:40]!r}: expected an RFC 3339 time with a zone, e.g. 2026-12-01T00:00:00Z",
+        ) from None
+    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class RunTimes:
+    """--window-start, --window-end, --trigger-time and --scheduled-time of a local run (RFC 3339)."""
+
+    window_start: str | None = None
+    window_end: str | None = None
+    trigger_time: str | None = None
+    scheduled_time: str | None = None
+
+    def context(self) -> RunContext:
+        """The run context of the plan; the trigger time is now unless given."""
+        start = _utc_text(self.window_start, "--window-start")
+        end = _utc_text(self.window_end, "--window-end")
+        if (start is None) != (end is None):
+            raise SetupError("InvalidArgument", "--window-start and --window-end go together: give both")
+        if start is not None and end is not None and parse_rfc3339(end) <= parse_rfc3339(start):
+            raise SetupError("InvalidArgument", "--window-end must be after --window-start")
+        return RunContext(
+            trigger_time=_utc_text(self.trigger_time, "--trigger-time") or now_rfc3339(),
+            scheduled_time=_utc_text(self.scheduled_time, "--scheduled-time"),
+            window_start=start,
+            window_end=end,
+        )
+
+
 def new_run_id() -> str:
     return f"local-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{random.token_hex(3)}"
 
@@ -126,12 +167,19 @@ def find_activity(manifests: ManifestSet, namespace: str, name: str) -> CopyActi
 
 
 def build_plan(
-    manifests: ManifestSet, namespace: str, activity: str, layout: LocalLayout, run_id: str | None = None
+    manifests: ManifestSet,
+    namespace: str,
+    activity: str,
+    layout: LocalLayout,
+    run_id: str | None = None,
+    times: RunTimes | None = None,
 ) -> CopyPlan:
-    """The CopyPlan of an activity, resolved exactly as the operator resolves it."""
+    """The CopyPlan of an activity, resolved exactly as the operator resolves it, with its run context."""
     resource = find_activity(manifests, namespace, activity)
+    context = (times or RunTimes()).context()
     try:
-        return resolve_copy(LocalCatalog(manifests, namespace), resource, run_id or new_run_id(), layout)
+        plan = resolve_copy(LocalCatalog(manifests, namespace), resource, run_id or new_run_id(), layout)
+        return plan.model_copy(update={"run_context": context})
     except ResolutionError as exc:
         raise SetupError(exc.reason, exc.message) from None
     except SpecError as exc:
@@ -215,10 +263,11 @@ def run_activity(
     volume_root: str = DEFAULT_VOLUME_ROOT,
     environ: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
+    times: RunTimes | None = None,
 ) -> tuple[CopyPlan, RunOutcome]:
     """Resolve, gather secrets and certificates, run. SetupError before the copy; a failure is a summary."""
     with local_layout(volumes or {}, volume_root) as layout:
-        plan = build_plan(manifests, namespace, activity, layout)
+        plan = build_plan(manifests, namespace, activity, layout, times=times)
         secret_values = secrets_for(plan, manifests, os.environ if environ is None else environ)
         write_certificates(plan, manifests)
         prepare_volume(plan)

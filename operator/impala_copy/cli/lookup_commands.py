@@ -139,6 +139,7 @@ def lookup(
     *,
     namespace: str,
     pretty: bool = False,
+    times: local.RunTimes | None = None,
     environ: Mapping[str, str] | None = None,
     out: TextIO | None = None,
     err: Console | None = None,
@@ -148,11 +149,12 @@ def lookup(
     err = err or stderr_console()
     with one_line_errors(err) as failure:
         loaded, lookup_activity = _load_one(path, namespace, LookupActivity, activity)
+        context = (times or local.RunTimes()).context()
         with local.local_layout({}, ".") as layout:
             try:
                 plan = resolve_lookup(
                     local.LocalCatalog(loaded, namespace), lookup_activity, local.new_run_id(), layout
-                )
+                ).model_copy(update={"run_context": context})
             except ResolutionError as exc:
                 raise local.SetupError(exc.reason, exc.message) from None
             except SpecError as exc:

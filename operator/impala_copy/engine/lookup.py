@@ -388,10 +388,12 @@ def collect(
 
 
 def lookup_sql(plan: LookupPlan) -> str:
-    """The statement a lookup runs: the user's query as written, or the dataset's table with a LIMIT."""
+    """The statement a lookup runs: the user's query (its placeholders rendered, engine/run_values.py),
+    or the dataset's table with a LIMIT."""
+    from impala_copy.engine.run_values import run_values
     from impala_copy.engine.source.sql import build_select
 
-    sql = build_select(plan.source)
+    sql = build_select(plan.source, run_values(plan))
     if plan.source.query is None or not plan.source.query.strip():
         sql += f" LIMIT {1 if plan.first_row_only else plan.max_rows + 1}"
     return sql
@@ -426,12 +428,13 @@ def run_lookup(
     started = time.monotonic()
     timeout = float(min(plan.source.query_timeout_seconds, plan.timeout_seconds))
     deadline = started + float(plan.timeout_seconds)
+    sql = lookup_sql(plan)  # a placeholder without a value fails here, before Impala is touched
     session = (connect or _default_connect)(plan.impala, secrets)
     try:
         fetch_rows = 1 if plan.first_row_only else plan.max_rows + 1
         # Fetched in this thread, one block at a time (no read-ahead), each fetch sized by collect():
         # nothing past row 5001 and nothing far past the byte budget is fetched.
-        source = session.query(lookup_sql(plan), timeout_seconds=timeout, batch_rows=fetch_rows, prefetch=0)
+        source = session.query(sql, timeout_seconds=timeout, batch_rows=fetch_rows, prefetch=0)
         result = collect(
             source,
             first_row_only=plan.first_row_only,

@@ -1,6 +1,7 @@
 """Run one CopyPlan end to end and report it as a RunSummary (ADF copy-output names).
 
-    create the sink (configuration and store checked before Impala is touched)
+    the query and the sink paths with the run's placeholders rendered (engine.run_values)
+    -> create the sink (configuration and store checked before Impala is touched)
     -> connect (engine.hs2) -> run build_select(plan.source) with source.queryTimeout
     -> stream batches into the sink (engine.pipeline), within policy.timeout
     -> commit: validateDataConsistency counts the rows back from the written output before it is published
@@ -25,6 +26,7 @@ from impala_copy.api.summary import RunError, RunSummary, visible_failure
 from impala_copy.engine.errors import EXIT_OK, CopyError
 from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.pipeline import Counters, ProgressCallback, transfer
+from impala_copy.engine.run_values import rendered_columns, rendered_sink, run_values, with_trigger_time
 from impala_copy.engine.secrets import Scrubber
 from impala_copy.engine.sinks import create_sink
 from impala_copy.engine.source.hs2 import connect
@@ -51,6 +53,7 @@ def execute(
 ) -> RunOutcome:
     """Run the plan and tell the exit code too (`impala-copy engine` uses it)."""
     started = time.monotonic()
+    plan = with_trigger_time(plan)
     counters = Counters()
     # Sources and sinks scrub their own errors; this catches what reaches the summary another way.
     scrub = Scrubber.of({ref.env: secrets[ref.env] for ref in plan.secret_refs() if ref.env in secrets})
@@ -71,14 +74,17 @@ def _copy(
     progress: ProgressCallback | None,
     started: float,
 ) -> SinkResult:
-    sink = create_sink(plan, secrets)
+    values = run_values(plan)
+    sql = build_select(plan.source, values)
+    extra = rendered_columns(plan.source.additional_columns, values)
+    sink = create_sink(plan.model_copy(update={"sink": rendered_sink(plan.sink, values)}), secrets)
     with connect(plan.impala, secrets) as session:
-        source = session.query(build_select(plan.source), timeout_seconds=plan.source.query_timeout_seconds)
+        source = session.query(sql, timeout_seconds=plan.source.query_timeout_seconds)
         try:
             return transfer(
                 source,
                 sink,
-                plan.source.additional_columns,
+                extra,
                 deadline=started + plan.timeout_seconds,
                 counters=counters,
                 verify=plan.validate_data_consistency,

@@ -2,13 +2,18 @@
 
 A table read is `SELECT <columns or *> FROM `schema`.`table``. A name that cannot be quoted safely
 (a backtick, a control character, empty, too long) is rejected with ConfigurationError before any
-SQL is built. A source query is the user's own SQL and is sent as written (a trailing `;` removed).
+SQL is built. A source query is the user's own SQL and is sent as written (a trailing `;` removed),
+its placeholders of the run ({windowStart}, @{trigger().outputs.windowStartTime}, ...) written as SQL
+literals (api/placeholder_rendering.py); one the run has no value for is a ConfigurationError naming it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
+from impala_copy.api.placeholder_rendering import render_sql
+from impala_copy.api.placeholders import PlaceholderError, Value
 from impala_copy.api.plan import SourcePlan
 from impala_copy.engine.errors import ConfigurationError
 
@@ -49,10 +54,14 @@ def strip_query(query: str) -> str:
     return text
 
 
-def build_select(source: SourcePlan) -> str:
-    """The statement that reads `source`: its query when given, else a SELECT of its table."""
+def build_select(source: SourcePlan, values: Mapping[str, Value] | None = None) -> str:
+    """The statement that reads `source`: its query when given (placeholders rendered from `values`),
+    else a SELECT of its table."""
     if source.query is not None and source.query.strip():
-        return strip_query(source.query)
+        try:
+            return strip_query(render_sql(source.query, values or {}))
+        except PlaceholderError as exc:
+            raise ConfigurationError(str(exc)) from None
     if not source.table:
         raise ConfigurationError("the source names neither a query nor a table")
     columns = ", ".join(quote_identifier(c, what="column") for c in source.columns) if source.columns else "*"
