@@ -147,7 +147,7 @@ def test_git_layout_names_collisions_and_unmappable_items(tmp_path: Path) -> Non
     assert (
         "$.properties.activities[1].typeProperties.source.query: pipeline 'Nightly', activity 'Orders by run': "
         "the expression "
-        "@{pipeline().RunId} is not supported" in err
+        "@{variables('batch')} is not supported" in err
     )
     assert "linkedService 'NoSuchService' is not in the input" in err
     assert "trigger type 'BlobEventsTrigger' has no counterpart" in err
@@ -228,10 +228,11 @@ def test_expressions_kept_bound_or_refused() -> None:
     assert keep("@pipeline().parameters.start", {"start": window}) == window
     with pytest.raises(Unmappable, match="has no value from a trigger and no default"):
         keep("@{pipeline().parameters.missing}", {})
-    with pytest.raises(
-        Unmappable, match=r"@\{formatDateTime\(trigger\(\).outputs.windowStartTime, 'yyyy'\)\} is not"
-    ):
-        keep("@{formatDateTime(trigger().outputs.windowStartTime, 'yyyy')}", {})
+    formatted = "@{formatDateTime(trigger().outputs.windowStartTime, 'yyyy')}"
+    assert keep(f"dt={formatted}", {}) == f"dt={formatted}"
+    assert keep("@{pipeline().RunId}", {}) == "@{pipeline().RunId}"
+    with pytest.raises(Unmappable, match=r"@\{utcnow\(\)\} is not"):
+        keep("@{utcnow()}", {})
     assert binding({"value": "@trigger().outputs.windowStartTime", "type": "Expression"}) == window
     assert binding("@utcnow()") is None
     assert binding(42) == "42"

@@ -15,14 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from impala_copy.adf.arm import Unresolved
+from impala_copy.api.placeholders import NAMES, PlaceholderError, adf_placeholder
 
-# The trigger values impala-copy fills in, as written inside @{...}.
-KEPT = (
-    "trigger().outputs.windowStartTime",
-    "trigger().outputs.windowEndTime",
-    "trigger().scheduledTime",
-    "trigger().startTime",
-)
+# The ADF spellings impala-copy fills in itself (api/placeholders.py), as written inside @{...}; their
+# formatDateTime(..., 'format') forms are kept too.
+KEPT = tuple(spelling for name in NAMES.values() for spelling in name.adf)
 _INTERPOLATION = re.compile(r"@\{([^{}]*)\}")
 _PARAMETER = re.compile(r"^pipeline\(\)\.parameters\.([A-Za-z0-9_]+)$")
 KEPT_TEXT = ", ".join(f"@{{{k}}}" for k in KEPT)
@@ -59,7 +56,7 @@ def keep(text: str, bindings: Mapping[str, str]) -> str:
 
     def replace(match: re.Match[str]) -> str:
         inner = match.group(1).strip()
-        if inner in KEPT:
+        if _filled_in(inner):
             return "@{" + inner + "}"
         parameter = _PARAMETER.match(inner)
         if parameter and parameter.group(1) in bindings:
@@ -71,6 +68,15 @@ def keep(text: str, bindings: Mapping[str, str]) -> str:
     if unsupported:
         raise Unmappable(_reason(unsupported[0]))
     return result.replace("@@", "@")
+
+
+def _filled_in(expression: str) -> bool:
+    """True when impala-copy fills `expression` (the inside of @{...}) in from the run itself."""
+    try:
+        adf_placeholder(expression, expression)
+    except PlaceholderError:
+        return False
+    return True
 
 
 def _reason(expression: str) -> str:
