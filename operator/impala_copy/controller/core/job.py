@@ -218,7 +218,7 @@ def _container(
         "command": list(ENGINE_COMMAND),
         "args": [*ENGINE_ARGS, *(("--task", task) if task != TASK_COPY else ())],
         "env": _env(plan),
-        "resources": dict(own.resources if own.resources is not None else defaults.resources),
+        "resources": own.resources.to_wire() if own.resources is not None else dict(defaults.resources),
         "securityContext": _restricted_container_security(),
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,
         "terminationMessagePolicy": "FallbackToLogsOnError",
