@@ -195,6 +195,26 @@ def test_operator_pod_passes_restricted_pod_security(
     assert pod["containers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
 
 
+# OpenShift's restricted-v2 SCC assigns UIDs and fsGroup from the namespace's range: none is fixed.
+UNSET_IDS: dict[str, Any] = {
+    "runAsUser": None,
+    "runAsGroup": None,
+    "job": {"runAsUser": None, "runAsGroup": None, "fsGroup": None},
+}
+
+
+def test_unset_ids_leave_them_to_the_platform_and_stay_restricted(tmp_path: Path) -> None:
+    objects = render(tmp_path, UNSET_IDS)
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert restricted_violations(pod) == []
+    env = _env(objects)
+    assert [env[f"IMPALA_COPY_JOB_{n}"] for n in ("RUN_AS_USER", "RUN_AS_GROUP", "FS_GROUP")] == ["", "", ""]
+    job = Settings.from_env(env).job
+    assert (job.run_as_user, job.run_as_group, job.fs_group) == (None, None, None)
+    assert "values don't meet" not in lint(tmp_path, UNSET_IDS)
+
+
 def test_pod_security_checker_flags_a_pod_that_breaks_the_rules() -> None:
     bad = {
         "hostNetwork": True,
@@ -628,6 +648,9 @@ def test_configmap_guard_lets_the_operator_change_only_its_own_configmaps(
         ({"probeWorkers": -1}, "probeWorkers"),
         ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy"),
         ({"resources": {"limits": {"memory": "lots"}}}, "resources.limits.memory"),
+        ({"runAsUser": 0}, "runAsUser"),
+        ({"job": {"runAsUser": 0}}, "job.runAsUser"),
+        ({"job": {"runAsGroup": "nobody"}}, "job.runAsGroup"),
     ],
 )
 def test_schema_refuses_bad_values(tmp_path: Path, values: dict[str, Any], message: str) -> None:
