@@ -4,9 +4,9 @@ In:  the API emulator enforcing owner references as the `OwnerReferencesPermissi
      admission plugin does (tests/operator/admission.py), with the operator's RBAC as declared in
      kube.API_ACCESS (the chart's rules, tests/install/test_chart.py), once with the
      `copyactivities/finalizers` rule removed; the standard objects.
-Out: the emulator's answer to a Job owned with blockOwnerDeletion (201 with the rule, the plugin's 403
-     text without); with the rule the operator creates the Job; without it no Job exists and the
-     operator was refused with the plugin's text.
+Out: the emulator's answer to a Job owned with blockOwnerDeletion (200 with the rule, the plugin's 403
+     text without); with the rule the operator creates the Job; without it no Job exists, the
+     operator was refused with the plugin's text, and Running=False Forbidden quotes it.
 Faked: the API server's admission (admission.py); the Job controller and kubelet (not needed here).
 """
 
@@ -103,3 +103,7 @@ async def test_without_the_finalizers_rule_no_job_can_be_created(
     assert cluster.jobs() == []
     [line, *_] = [line for line in logs.lines if refused in line]
     assert f'403 Forbidden: jobs.batch "{CA}-' in line
+    # The user sees it too (test_api_refusals.py has the details).
+    running = cluster.condition("CopyActivity", CA, "Running")
+    assert (running["status"], running["reason"]) == ("False", "Forbidden")
+    assert refused in running["message"]

@@ -186,6 +186,9 @@ class Reconciler:
                 await self.client.patch_status(OURS[key[0]], key[1], key[2], patch)
             self._written[key] = status
         except ApiError as write_error:
+            if write_error.not_found:
+                self.forget(key)
+                return  # the object is gone: nothing to tell
             log.warning("%s/%s: could not write status: %s", key[1], key[2], write_error)
         await self._tell_refusal(key, body, refusal_event(what, exc))
 
