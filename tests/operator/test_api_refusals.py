@@ -8,7 +8,8 @@ Out: while refused: no Job stored, the CopyActivity Running=False with reason Fo
      Warning Event with that reason however often the operator retries (at least 3 attempts are
      waited for); once lifted: the Job, Running
      JobPending, no further refusal Event. A refused status patch: one Warning Event and one log
-     line, the operator keeps running, and the status is written once the refusal is lifted.
+     line, the operator keeps running, and the status is written once the refusal is lifted. Both
+     refused at once: one Event for each.
 Faked: the API server's refusals (injected by the test); the Job controller and kubelet (not needed).
 """
 
@@ -94,3 +95,24 @@ async def test_a_refused_status_write_is_logged_and_posted_once_and_retried(
     await until(lambda: running(cluster).get("reason") == "JobPending", timeout=90, what="the status")
     assert len(refusal_events(cluster, "Invalid")) == 1
     assert len(cluster.jobs()) == 1
+
+
+async def test_a_refused_create_and_status_write_are_each_told_once(
+    cluster: Cluster, operator: OperatorThread, logs: LogCapture
+) -> None:
+    create = cluster.kmock.refuse("POST", JOBS.path(manifests.NS), 403, "Forbidden", JOB_FORBIDDEN)
+    path = OURS["CopyActivity"].path(manifests.NS, CA, "status")
+    write = cluster.kmock.refuse("PATCH", path, 500, "InternalError", "etcdserver: request timed out")
+    await cluster.apply(*manifests.standard_set(manifests.random_password()))
+    await until(lambda: min(create.hits, write.hits) >= 3, timeout=60, what="three refusals of each")
+
+    [forbidden] = refusal_events(cluster, "Forbidden")
+    [api_error] = refusal_events(cluster, "ApiError")
+    assert forbidden["message"].startswith(f"the API server refused to create Job {create.names[0]}: 403 ")
+    assert api_error["message"] == (
+        "the API server refused to write the status: 500 InternalError: etcdserver: request timed out "
+        "(the operator tries again)"
+    )
+    assert len([line for line in logs.lines if api_error["message"] in line]) == 1
+    assert cluster.jobs() == []
+    assert cluster.status("CopyActivity", CA) == {}

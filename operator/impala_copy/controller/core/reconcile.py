@@ -62,7 +62,7 @@ class Reconciler:
         self._written: dict[ObjectKey, dict[str, Any]] = {}
         self._logs: dict[ObjectKey, dict[str, str]] = {}
         self._notes: dict[ObjectKey, dict[str, str]] = {}
-        self._refusals: dict[ObjectKey, EventSpec] = {}  # the refusal last told in an Event, per object
+        self._refusals: dict[ObjectKey, set[EventSpec]] = {}  # refusals told (log, Event) and still on
 
     def forget(self, key: ObjectKey) -> None:
         self.dependents.forget(key)
@@ -189,14 +189,16 @@ class Reconciler:
             if write_error.not_found:
                 self.forget(key)
                 return  # the object is gone: nothing to tell
-            log.warning("%s/%s: could not write status: %s", key[1], key[2], write_error)
+            if not write_error.throttled:
+                await self._tell_refusal(key, body, refusal_event("write the status", write_error))
         await self._tell_refusal(key, body, refusal_event(what, exc))
 
     async def _tell_refusal(self, key: ObjectKey, body: Mapping[str, Any], event: EventSpec) -> None:
         """Log and post a refusal once: the retries that meet the same answer add nothing."""
-        if self._refusals.get(key) == event:
+        told = self._refusals.setdefault(key, set())
+        if event in told:
             return
-        self._refusals[key] = event
+        told.add(event)
         log.warning("%s/%s: %s", key[1], key[2], event.message)
         await self.events.post(key[0], body, event, self.clock())
 
