@@ -5,7 +5,8 @@ In:  the chart with its default values and with a set of non-default values (nam
 Out: `helm lint --strict` passes; every rendered object validates against the Kubernetes schemas
      (kubernetes-validate, strict, oldest supported and newest version); the operator pod passes the
      "restricted" Pod Security checks; the RBAC rules are exactly the API access the operator
-     declares (controller/core/kube.py API_ACCESS), cluster-wide or per namespace, name no Secret and
+     declares (controller/core/kube.py API_ACCESS), cluster-wide or per namespace, carry `update` on
+     the finalizers of every kind that owns what the operator creates, name no Secret and
      write ConfigMaps with create/patch/delete only; the Deployment's environment is read back by the
      operator's own settings parser into the values given, and `podPolicy` by load_pod_policy; bad
      values (podPolicy included, which load_pod_policy refuses too) are refused by
@@ -449,6 +450,27 @@ def test_clusterwide_rbac_is_exactly_the_declared_api_access(default_objects: li
         "name": role["metadata"]["name"],
     }
     _binding_subjects(binding, f"{RELEASE}-impala-copy-operator")
+
+
+def test_every_owner_kind_has_the_finalizers_rule_owner_reference_enforcement_asks_for(
+    default_objects: list[dict[str, Any]], custom_objects: list[dict[str, Any]]
+) -> None:
+    """Every object the operator creates (the Jobs of every running kind, lookup result ConfigMaps) is
+    owned with blockOwnerDeletion: under OwnerReferencesPermissionEnforcement (OpenShift) that takes
+    `update` on the owner's finalizers, in the ClusterRole and in every namespaced Role."""
+    from impala_copy.controller.core.constants import RUNNING_KINDS
+    from impala_copy.controller.core.kube import OURS, OWNER_KINDS
+
+    assert set(OWNER_KINDS) == set(RUNNING_KINDS)
+    needed = {("impalacopy.io", f"{OURS[kind].plural}/finalizers", "update") for kind in OWNER_KINDS}
+    assert needed == {
+        ("impalacopy.io", "copyactivities/finalizers", "update"),
+        ("impalacopy.io", "lookupactivities/finalizers", "update"),
+        ("impalacopy.io", "impalalinkedservices/finalizers", "update"),
+    }
+    roles = [one(default_objects, "ClusterRole"), *by_kind(custom_objects, "Role")]
+    for role in roles:
+        assert needed <= _rules(role), role["metadata"]
 
 
 def test_namespaced_rbac_gives_each_watched_namespace_a_role_and_nothing_cluster_wide(
