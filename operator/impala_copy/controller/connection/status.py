@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from impala_copy.api.summary import ConnectionTestSummary, read_summary
-from impala_copy.controller.core.constants import EventReason, Reason
+from impala_copy.controller.core.constants import ConditionType, EventReason, Reason
 from impala_copy.controller.core.outcome import PENDING
 from impala_copy.controller.core.readiness import Readiness
 from impala_copy.controller.core.runs import Attempt, RunDecision
@@ -29,7 +29,7 @@ from impala_copy.controller.core.status import (
 )
 from impala_copy.controller.core.timeutil import format_time
 
-CONNECTED = "Connected"
+CONNECTED = ConditionType.CONNECTED
 # Pod states that mean "the test cannot run yet", shown as Connected=Unknown.
 NOT_RUNNABLE = frozenset(
     {
