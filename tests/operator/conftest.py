@@ -7,8 +7,8 @@ In:  kmock's `kmock` fixture (a stateful Kubernetes API emulator on a loopback p
 Out: `cluster` (a harness.Cluster), `operator` (the running operator), `logs` (log lines). After every
      test, the `cluster` fixture asserts that the operator sent no request to any Secret URL.
 Faked: the API server (kmock: no validation beyond admission.py, no garbage collection, no Job
-controller; tests play the Job controller and the kubelet by writing pods and Job status, or by running a Job's container
-as a local process with Cluster.run_pod, tests/operator/kubelet.py).
+controller; tests play the Job controller and the kubelet by writing pods and Job status, or by
+running a Job's container as a local process with Cluster.run_pod, tests/operator/kubelet.py).
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 """A request the API server refuses is shown to the user: a condition and a Warning Event, then retries.
 
 In:  the standard objects; the API emulator refusing, before it stores anything (admission.py), the
-     operator's Job create (403, 422 or 500 with a Kubernetes Status answer) or its status patch
-     (422); the refusal is then lifted.
+     operator's Job create (403, 422 or 500 with a Kubernetes Status answer) or its status patch (422);
+     the refusal is then lifted.
 Out: while refused: no Job stored, the CopyActivity Running=False with reason Forbidden / Invalid /
      ApiError and the server's message, phase Pending and that reason in status.reason, exactly one
-     Warning Event with that reason however often the operator retries (at least 3 attempts are
-     waited for); once lifted: the Job, Running
-     JobPending, no further refusal Event. A refused status patch: one Warning Event and one log
-     line, the operator keeps running, and the status is written once the refusal is lifted. Both
-     refused at once: one Event for each.
+     Warning Event with that reason however often the operator retries (at least 3 attempts are waited
+     for); once lifted: the Job, Running JobPending, no further refusal Event. A refused status patch:
+     one Warning Event and one log line, the operator keeps running, and the status is written once the
+     refusal is lifted. Both refused at once: one Event for each.
 Faked: the API server's refusals (injected by the test); the Job controller and kubelet (not needed).
 """
 
@@ -22,6 +21,7 @@ from tests.operator import manifests
 from tests.operator.harness import Cluster, LogCapture, OperatorThread, until
 
 CA = "copy-orders"
+JOB_INVALID = 'Job.batch "{name}" is invalid: spec.template.spec.containers[0].image: Required value'
 JOB_FORBIDDEN = (
     'jobs.batch "{name}" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to '
     "a resource you can't set finalizers on: , <nil>"
@@ -40,10 +40,10 @@ def refusal_events(cluster: Cluster, reason: str) -> list[dict[str, str]]:
     ("code", "api_reason", "server_message", "reason"),
     [
         (403, "Forbidden", JOB_FORBIDDEN, "Forbidden"),
-        (422, "Invalid", 'Job.batch "{name}" is invalid: spec.template.spec.containers[0].image: Required value', "Invalid"),
+        (422, "Invalid", JOB_INVALID, "Invalid"),
         (500, "InternalError", "Internal error occurred: etcdserver: request timed out", "ApiError"),
     ],
-)  # fmt: skip
+)
 async def test_a_refused_job_create_is_a_condition_and_one_event_until_it_succeeds(
     cluster: Cluster, operator: OperatorThread, code: int, api_reason: str, server_message: str, reason: str
 ) -> None:
@@ -56,7 +56,10 @@ async def test_a_refused_job_create_is_a_condition_and_one_event_until_it_succee
 
     assert cluster.jobs() == []
     cond = running(cluster)
-    expected = f"the API server refused to create Job {job_name}: {code} {api_reason}: {answer} (the operator tries again)"
+    expected = (
+        f"the API server refused to create Job {job_name}: {code} {api_reason}: {answer} "
+        "(the operator tries again)"
+    )
     assert (cond["status"], cond["reason"], cond["message"]) == ("False", reason, expected)
     status = cluster.status("CopyActivity", CA)
     assert (status["phase"], status["reason"]) == ("Pending", reason)

@@ -310,7 +310,8 @@ def test_bad_resource_shapes_and_quantities_are_refused_by_the_model() -> None:
     errors = {".".join(map(str, e["loc"])): e["msg"] for e in caught.value.errors()}
     assert errors == {
         "resources.requests": "Input should be a valid dictionary",
-        "resources.limits.memory": "Value error, 'lots' is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 4Gi)",
+        "resources.limits.memory": "Value error, 'lots' is not a Kubernetes quantity "
+        "(e.g. 500m, 2, 512Mi, 4Gi)",
         "resources.limits.bad name!.[key]": "Value error, 'bad name!' is not a resource name (cpu, memory, "
         "ephemeral-storage, ...)",
         "resources.claims": "Extra inputs are not permitted",
@@ -321,9 +322,9 @@ def test_bad_resource_shapes_and_quantities_are_refused_by_the_model() -> None:
 def test_a_quantity_is_text_or_a_whole_number_as_the_api_server_takes_it(value: Any) -> None:
     with pytest.raises(ValidationError, match=r"resources\.limits\.cpu"):
         _job(resources={"limits": {"cpu": value}})
-    assert _job(resources={"limits": {"cpu": 2, "memory": "1.5Gi"}}).resources.to_wire() == {  # type: ignore[union-attr]
-        "limits": {"cpu": 2, "memory": "1.5Gi"}
-    }
+    resources = _job(resources={"limits": {"cpu": 2, "memory": "1.5Gi"}}).resources
+    assert resources is not None
+    assert resources.to_wire() == {"limits": {"cpu": 2, "memory": "1.5Gi"}}
 
 
 def test_a_prefixed_resource_name_is_compared_with_its_cap() -> None:
