@@ -5,7 +5,8 @@ In:  the chart with its default values and with a set of non-default values (nam
 Out: `helm lint --strict` passes; every rendered object validates against the Kubernetes schemas
      (kubernetes-validate, strict, oldest supported and newest version); the operator pod passes the
      "restricted" Pod Security checks; the RBAC rules are exactly the API access the operator
-     declares (controller/core/kube.py API_ACCESS), cluster-wide or per namespace, name no Secret and
+     declares (controller/core/kube.py API_ACCESS), cluster-wide or per namespace, carry `update` on
+     the finalizers of every kind that owns what the operator creates, name no Secret and
      write ConfigMaps with create/patch/delete only; the Deployment's environment is read back by the
      operator's own settings parser into the values given, and `podPolicy` by load_pod_policy; bad
      values (podPolicy included, which load_pod_policy refuses too) are refused by
@@ -193,6 +194,26 @@ def test_operator_pod_passes_restricted_pod_security(
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
     assert pod["containers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+# OpenShift's restricted-v2 SCC assigns UIDs and fsGroup from the namespace's range: none is fixed.
+UNSET_IDS: dict[str, Any] = {
+    "runAsUser": None,
+    "runAsGroup": None,
+    "job": {"runAsUser": None, "runAsGroup": None, "fsGroup": None},
+}
+
+
+def test_unset_ids_leave_them_to_the_platform_and_stay_restricted(tmp_path: Path) -> None:
+    objects = render(tmp_path, UNSET_IDS)
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert restricted_violations(pod) == []
+    env = _env(objects)
+    assert [env[f"IMPALA_COPY_JOB_{n}"] for n in ("RUN_AS_USER", "RUN_AS_GROUP", "FS_GROUP")] == ["", "", ""]
+    job = Settings.from_env(env).job
+    assert (job.run_as_user, job.run_as_group, job.fs_group) == (None, None, None)
+    assert "values don't meet" not in lint(tmp_path, UNSET_IDS)
 
 
 def test_pod_security_checker_flags_a_pod_that_breaks_the_rules() -> None:
@@ -431,6 +452,27 @@ def test_clusterwide_rbac_is_exactly_the_declared_api_access(default_objects: li
     _binding_subjects(binding, f"{RELEASE}-impala-copy-operator")
 
 
+def test_every_owner_kind_has_the_finalizers_rule_owner_reference_enforcement_asks_for(
+    default_objects: list[dict[str, Any]], custom_objects: list[dict[str, Any]]
+) -> None:
+    """Every object the operator creates (the Jobs of every running kind, lookup result ConfigMaps) is
+    owned with blockOwnerDeletion: under OwnerReferencesPermissionEnforcement (OpenShift) that takes
+    `update` on the owner's finalizers, in the ClusterRole and in every namespaced Role."""
+    from impala_copy.controller.core.constants import RUNNING_KINDS
+    from impala_copy.controller.core.kube import OURS, OWNER_KINDS
+
+    assert set(OWNER_KINDS) == set(RUNNING_KINDS)
+    needed = {("impalacopy.io", f"{OURS[kind].plural}/finalizers", "update") for kind in OWNER_KINDS}
+    assert needed == {
+        ("impalacopy.io", "copyactivities/finalizers", "update"),
+        ("impalacopy.io", "lookupactivities/finalizers", "update"),
+        ("impalacopy.io", "impalalinkedservices/finalizers", "update"),
+    }
+    roles = [one(default_objects, "ClusterRole"), *by_kind(custom_objects, "Role")]
+    for role in roles:
+        assert needed <= _rules(role), role["metadata"]
+
+
 def test_namespaced_rbac_gives_each_watched_namespace_a_role_and_nothing_cluster_wide(
     custom_objects: list[dict[str, Any]],
 ) -> None:
@@ -628,6 +670,9 @@ def test_configmap_guard_lets_the_operator_change_only_its_own_configmaps(
         ({"probeWorkers": -1}, "probeWorkers"),
         ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy"),
         ({"resources": {"limits": {"memory": "lots"}}}, "resources.limits.memory"),
+        ({"runAsUser": 0}, "runAsUser"),
+        ({"job": {"runAsUser": 0}}, "job.runAsUser"),
+        ({"job": {"runAsGroup": "nobody"}}, "job.runAsGroup"),
     ],
 )
 def test_schema_refuses_bad_values(tmp_path: Path, values: dict[str, Any], message: str) -> None:

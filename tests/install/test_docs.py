@@ -4,7 +4,8 @@ In:  README.md, docs/install.md, docs/argocd.md, docs/security.md, docs/troubles
      reasons the operator declares (controller/core/constants.py CONDITION_REASONS) and the error codes of
      every engine error class; the CRDs' printer columns.
 Out: every condition reason and engine error code has its own section in troubleshooting.md, and
-     every section is a reason the code still sets; every relative link (and #anchor) resolves; each
+     every section is a reason the code still sets; each reason of controller/core/constants.py
+     `Reason` opens its section with the condition that carries it (`*Running=False...*`); every relative link (and #anchor) resolves; each
      `kubectl get` output shown in the README has the columns the CRD prints (`-o wide` included);
      the quick start stays the README's first section.
 Faked: nothing (no cluster: outputs are compared by their columns, not produced).
@@ -22,7 +23,7 @@ import pytest
 import yaml
 
 import impala_copy.engine
-from impala_copy.controller.core.constants import CONDITION_REASONS
+from impala_copy.controller.core.constants import CONDITION_REASONS, ConditionType, Reason
 from impala_copy.engine.errors import CopyError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +65,26 @@ def test_every_documented_reason_is_one_the_code_sets() -> None:
     declared = set(CONDITION_REASONS) | _engine_error_codes()
     stale = [r for r in documented if r not in declared and f'"{r}"' not in source]
     assert not stale, f"docs/troubleshooting.md documents reasons no code sets: {stale}"
+
+
+def _sections() -> dict[str, str]:
+    """Reason -> the text of its troubleshooting section."""
+    parts = re.split(r"^### `([A-Za-z]+)`$", TROUBLESHOOTING.read_text(), flags=re.MULTILINE)
+    return {parts[i]: parts[i + 1].split("\n## ")[0].strip() for i in range(1, len(parts), 2)}
+
+
+def test_each_reason_of_the_operator_says_which_condition_carries_it() -> None:
+    sections = _sections()
+    types = [v for k, v in vars(ConditionType).items() if not k.startswith("_")]
+    types += ["ClaimBound", "Truncated"]  # set by the dataset and lookup controllers
+    condition = rf"(?:{'|'.join(types)})"
+    carried = re.compile(rf"^\*{condition}(?:/{condition})?=(?:True|False|Unknown)")
+    reasons = sorted(v for k, v in vars(Reason).items() if not k.startswith("_") and isinstance(v, str))
+    assert {"Forbidden", "Invalid", "ApiError", "JobPending", "Resolved"} <= set(reasons)
+    missing = [r for r in reasons if r not in sections]
+    assert not missing, f"docs/troubleshooting.md has no section for: {missing}"
+    vague = [r for r in reasons if not carried.match(sections[r])]
+    assert not vague, f"these sections do not open with the condition that carries the reason: {vague}"
 
 
 def _anchors(markdown: str) -> set[str]:

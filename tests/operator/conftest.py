@@ -1,12 +1,14 @@
 """Fixtures of the operator tests: the API emulator with our resources declared, the operator
 running against it, the test's side of the cluster, and a capture of every log line.
 
-In:  kmock's `kmock` fixture (a stateful Kubernetes API emulator on a loopback port).
+In:  kmock's `kmock` fixture (a stateful Kubernetes API emulator on a loopback port), of the class
+     admission.AdmittingEmulator: it refuses what a real API server's admission would (owner
+     references the operator's RBAC does not allow, refusals a test injects) before storing anything.
 Out: `cluster` (a harness.Cluster), `operator` (the running operator), `logs` (log lines). After every
      test, the `cluster` fixture asserts that the operator sent no request to any Secret URL.
-Faked: the API server (kmock: no validation, no garbage collection, no Job controller; tests play
-the Job controller and the kubelet by writing pods and Job status, or by running a Job's container
-as a local process with Cluster.run_pod, tests/operator/kubelet.py).
+Faked: the API server (kmock: no validation beyond admission.py, no garbage collection, no Job
+controller; tests play the Job controller and the kubelet by writing pods and Job status, or by
+running a Job's container as a local process with Cluster.run_pod, tests/operator/kubelet.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from typing import Any
 
 import pytest
 
+from tests.operator.admission import AdmittingEmulator
 from tests.operator.harness import Cluster, LogCapture, OperatorThread, declare_resources, start_operator
+
+
+@pytest.fixture
+def kmock_options() -> dict[str, Any]:
+    """kmock's fixture builds this class (instead of its plain KubernetesEmulator)."""
+    return {"cls": AdmittingEmulator}
 
 
 @pytest.fixture

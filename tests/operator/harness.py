@@ -37,9 +37,9 @@ from impala_copy.controller.core.kube import (
 from impala_copy.controller.core.runtime import Runtime
 from impala_copy.controller.core.settings import Settings
 from tests.operator import kubelet, manifests
+from tests.operator.admission import TEST_AGENT
 from tests.operator.kubelet import RunResult
 
-TEST_AGENT = "impala-copy-tests"
 OURS = {
     kind: ResourceRef("impalacopy.io", "v1alpha1", cls.KIND_INFO.plural, kind) for kind, cls in KINDS.items()
 }

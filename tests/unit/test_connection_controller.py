@@ -23,6 +23,8 @@ from tests.operator.scenarios import (
 )
 
 from impala_copy.controller.connection.status import connection_events
+from impala_copy.controller.core.kube import ApiError
+from impala_copy.controller.core.refusals import refused_status
 from impala_copy.controller.core.timeutil import format_time
 
 KIND = "ImpalaLinkedService"
@@ -146,3 +148,17 @@ def test_connection_tests_can_be_turned_off() -> None:
     s.step()
     assert jobs(s) == []
     assert [c["type"] for c in s.activity["status"]["conditions"]] == ["Ready"]
+
+
+def test_a_refused_test_job_clears_from_connected_once_the_job_exists() -> None:
+    s = Scenario(manifests.standard_set(PASSWORD), kind=KIND)
+    refused = ApiError(403, "Forbidden", "cannot set blockOwnerDeletion ...")
+    s.activity["status"] = refused_status(KIND, {}, "create Job impala-t1", refused, 1, s.now)
+    assert connected(s)["reason"] == "Forbidden"
+    s.step()  # the create goes through this time
+    (job,) = jobs(s)
+    cond = connected(s)
+    assert (cond["status"], cond["reason"]) == ("Unknown", "RunInProgress")
+    assert cond["message"] == f"the connection test runs (Job {job['metadata']['name']})"
+    report(s, True, "Connected", "Connected to impala:21050 as alice")
+    assert (connected(s)["status"], connected(s)["reason"]) == ("True", "Connected")

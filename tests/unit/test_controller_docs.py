@@ -20,7 +20,15 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 DOC = (DOCS / "operator.md").read_text()
 CONTROLLER = Path(constants.__file__).parent
 # The modules that decide a CopyActivity's and the linked services' and datasets' Ready status.
-COPY_MODULES = ("status.py", "outcome.py", "readiness.py", "runs.py", "reconcile.py", "constants.py")
+COPY_MODULES = (
+    "status.py",
+    "outcome.py",
+    "readiness.py",
+    "runs.py",
+    "reconcile.py",
+    "refusals.py",
+    "constants.py",
+)
 
 
 def copy_reasons() -> set[str]:

@@ -90,11 +90,21 @@ def test_every_variable_is_read() -> None:
         ("IMPALA_COPY_JOB_SERVICE_ACCOUNT_NAME", "Bad_Name", "not a valid object name"),
         ("IMPALA_COPY_NAMESPACES", "ok,Not_OK", "'Not_OK' is not a namespace"),
         ("IMPALA_COPY_ENGINE_IMAGE", " ", "IMPALA_COPY_ENGINE_IMAGE must not be empty"),
+        ("IMPALA_COPY_JOB_RUN_AS_USER", "0", "IMPALA_COPY_JOB_RUN_AS_USER must be at least 1; got 0"),
+        ("IMPALA_COPY_JOB_RUN_AS_USER", "root", "IMPALA_COPY_JOB_RUN_AS_USER must be a whole number"),
+        ("IMPALA_COPY_JOB_RUN_AS_GROUP", "-1", "IMPALA_COPY_JOB_RUN_AS_GROUP must be at least 0; got -1"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, fragment: str) -> None:
     with pytest.raises(SettingsError, match=fragment.replace("(", r"\(").replace("*", r"\*")):
         Settings.from_env({name: value})
+
+
+def test_empty_ids_are_unset_for_the_platform_to_assign() -> None:
+    names = ("IMPALA_COPY_JOB_RUN_AS_USER", "IMPALA_COPY_JOB_RUN_AS_GROUP", "IMPALA_COPY_JOB_FS_GROUP")
+    job = Settings.from_env(dict.fromkeys(names, "")).job
+    assert (job.run_as_user, job.run_as_group, job.fs_group) == (None, None, None)
+    assert (Settings.from_env({}).job.run_as_user, Settings.from_env({}).job.fs_group) == (65532, 65532)
 
 
 def test_options_override_the_environment() -> None:

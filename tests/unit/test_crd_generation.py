@@ -12,6 +12,7 @@ Faked: nothing; there is no API server, so its structural-schema and CEL-cost ch
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,6 @@ FILES = crd.rendered_files()
 # the status root (the operator framework keeps its bookkeeping there).
 PRESERVED = {
     "status",
-    "spec.job.resources",
     "spec.job.affinity",
     "spec.job.tolerations[*]",
     "status.output",
@@ -127,7 +127,10 @@ def test_schema_is_structural(plural: str) -> None:
         ):
             if key in node:
                 problems.append(f"{path or '<root>'}: {key}")
-        if "type" not in node:
+        if node.get("x-kubernetes-int-or-string"):  # an int-or-string node has no type (structural rule)
+            if "type" in node:
+                problems.append(f"{path}: int-or-string with a type")
+        elif "type" not in node:
             problems.append(f"{path}: no type")
         if (
             path != "metadata"
@@ -346,3 +349,21 @@ def test_cli_no_chart_writes_one_folder(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "crds").glob("*.yaml"))) == len(FILES)
     assert not chart.exists()
+
+
+def test_job_resources_describe_their_shape_for_kubectl_explain() -> None:
+    """`kubectl explain copyactivity.spec.job.resources` lists limits and requests, maps of quantities."""
+    resources = _schema("copyactivities")["properties"]["spec"]["properties"]["job"]["properties"][
+        "resources"
+    ]
+    assert resources["type"] == "object"
+    assert set(resources["properties"]) == {"limits", "requests"}
+    for field in resources["properties"].values():
+        assert field["type"] == "object"
+        assert field["description"]
+        quantity = field["additionalProperties"]
+        assert quantity["x-kubernetes-int-or-string"] is True
+        assert "type" not in quantity
+        pattern = re.compile(quantity["pattern"])
+        assert all(pattern.fullmatch(q) for q in ("500m", "2", "512Mi", "1.5Gi", "1e3", "+1", ".5"))
+        assert not any(pattern.fullmatch(q) for q in ("lots", "1 Gi", "1ki", "Gi", ""))

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import pytest
+from tests.install.pod_security import restricted_violations
 from tests.operator import manifests
 from tests.operator.scenarios import Scenario
 
@@ -189,6 +190,17 @@ def test_any_store_secrets_and_certs_need_no_change_in_the_builder() -> None:
     # Two files of one Secret in one folder: one volume, so no two mounts share a path.
     paths = [m["mountPath"] for m in container(job)["volumeMounts"]]
     assert len(paths) == len(set(paths))
+
+
+def test_unset_ids_are_left_to_the_platform_and_the_pod_stays_restricted() -> None:
+    """OpenShift's restricted-v2 SCC assigns the UID and fsGroup: the pod names none, and is non-root."""
+    defaults = JobDefaults(run_as_user=None, run_as_group=None, fs_group=None)
+    pod = build_job(resolved_plan(), OWNER, defaults, ATTEMPT)["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert restricted_violations(pod) == []
+    fixed = build_job(resolved_plan(), OWNER, JobDefaults(), ATTEMPT)["spec"]["template"]["spec"]
+    assert restricted_violations(fixed) == []
+    assert (fixed["securityContext"]["runAsUser"], fixed["securityContext"]["fsGroup"]) == (65532, 65532)
 
 
 def test_restricted_pod_security() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from impala_copy.api.activities import JobSettings
 from impala_copy.api.pod_policy import DENIED_KEYS, PodPolicy, load_pod_policy, policy_violations
@@ -302,12 +303,34 @@ def test_a_capped_limit_must_be_written_and_a_missing_request_is_the_limit() -> 
     ]
 
 
-def test_bad_resource_shapes_and_quantities_are_named() -> None:
+def test_bad_resource_shapes_and_quantities_are_refused_by_the_model() -> None:
+    """spec.job.resources is typed (ResourceRequirements): the policy only ever compares quantities."""
+    with pytest.raises(ValidationError) as caught:
+        _job(resources={"requests": ["cpu"], "limits": {"memory": "lots", "bad name!": "1"}, "claims": []})
+    errors = {".".join(map(str, e["loc"])): e["msg"] for e in caught.value.errors()}
+    assert errors == {
+        "resources.requests": "Input should be a valid dictionary",
+        "resources.limits.memory": "Value error, 'lots' is not a Kubernetes quantity "
+        "(e.g. 500m, 2, 512Mi, 4Gi)",
+        "resources.limits.bad name!.[key]": "Value error, 'bad name!' is not a resource name (cpu, memory, "
+        "ephemeral-storage, ...)",
+        "resources.claims": "Extra inputs are not permitted",
+    }
+
+
+@pytest.mark.parametrize("value", [True, 0.5, 2.0, None, ["1"]])
+def test_a_quantity_is_text_or_a_whole_number_as_the_api_server_takes_it(value: Any) -> None:
+    with pytest.raises(ValidationError, match=r"resources\.limits\.cpu"):
+        _job(resources={"limits": {"cpu": value}})
+    resources = _job(resources={"limits": {"cpu": 2, "memory": "1.5Gi"}}).resources
+    assert resources is not None
+    assert resources.to_wire() == {"limits": {"cpu": 2, "memory": "1.5Gi"}}
+
+
+def test_a_prefixed_resource_name_is_compared_with_its_cap() -> None:
     policy = _policy(maxResources={"limits": {"memory": "1Gi", "nvidia.com/gpu": 0}})
-    job = _job(resources={"requests": ["cpu"], "limits": {"memory": "lots", "nvidia.com/gpu": 1}})
+    job = _job(resources={"limits": {"memory": "1Gi", "nvidia.com/gpu": 1}})
     assert _messages(job, policy) == [
-        "spec.job.resources.requests must be an object of resource quantities",
-        'spec.job.resources.limits.memory "lots" is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 4Gi)',
         'spec.job.resources.limits["nvidia.com/gpu"] "1" is above the operator\'s pod policy cap of 0',
     ]
 

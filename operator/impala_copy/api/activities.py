@@ -23,6 +23,7 @@ from impala_copy.api.path_templates import FILE_NAME_PREFIX, check_template
 from impala_copy.api.paths import file_name_rules
 from impala_copy.api.placeholders import find as find_placeholders
 from impala_copy.api.pre_copy_script import check_pre_copy_script
+from impala_copy.api.quantity import Quantity, ResourceName
 from impala_copy.api.references import Reference
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import AttemptRecord, Phase
@@ -295,9 +296,29 @@ class LocalObjectReference(ApiModel):
     )
 
 
+class ResourceRequirements(ApiModel):
+    """Compute resources of the engine's container, as in a Kubernetes ResourceRequirements. Each map is
+    keyed by resource name (cpu, memory, ephemeral-storage, hugepages-2Mi, nvidia.com/gpu, ...) and
+    holds Kubernetes quantities (500m, 2, 512Mi, 4Gi)."""
+
+    limits: dict[ResourceName, Quantity] | None = Field(
+        default=None,
+        max_length=32,
+        description="The most the container may use, e.g. {memory: 2Gi}: above its memory limit the "
+        "container is killed (OOMKilled), above its cpu limit it is throttled. A request left out takes "
+        "its limit.",
+    )
+    requests: dict[ResourceName, Quantity] | None = Field(
+        default=None,
+        max_length=32,
+        description="What the scheduler reserves for the container on a node, e.g. {cpu: 500m, "
+        "memory: 512Mi}; at most the limit.",
+    )
+
+
 class JobSettings(ApiModel):
     """Kubernetes settings of the Job pod that runs the engine. Unset fields take the operator's defaults
-    (Helm values `job.*`). resources, affinity and tolerations are passed to the pod as written."""
+    (Helm values `job.*`). affinity and tolerations are passed to the pod as written."""
 
     image: str | None = Field(
         default=None,
@@ -320,8 +341,10 @@ class JobSettings(ApiModel):
         pattern=NAME_PATTERN,
         description="Service account of the pod. Default: the operator's job service account.",
     )
-    resources: dict[str, Any] | None = Field(
-        default=None, description="Container resources (requests/limits), a Kubernetes ResourceRequirements."
+    resources: ResourceRequirements | None = Field(
+        default=None,
+        description="Compute resources of the engine's container (requests and limits). "
+        "Default: the operator's job resources.",
     )
     node_selector: dict[str, str] | None = Field(default=None, description="Node labels the pod must run on.")
     tolerations: list[dict[str, Any]] | None = Field(

@@ -8,7 +8,9 @@ The models' JSON schema (pydantic) becomes a structural `openAPIV3Schema`:
   `kubectl get -o yaml` shows it; a field marked `operator_setting` gets none (the operator fills it
   in); each description also says the default, for `kubectl explain`. Status carries no default;
 - `const` becomes a one-value `enum`, a string enum gets a `maxLength` (CEL cost estimates);
-- `dict[str, Any]` (resources, affinity, tolerations, the Lookup output) becomes an object with
+- a Kubernetes quantity (`api.quantity.Quantity`) is `x-kubernetes-int-or-string` with the API
+  server's pattern, as core/v1 quantities are in CRDs;
+- `dict[str, Any]` (affinity, tolerations, the Lookup output) becomes an object with
   `x-kubernetes-preserve-unknown-fields`; the status root keeps unknown fields too, for the
   bookkeeping the operator framework stores there;
 - each model's `RULES` (put into its JSON schema by `RuledModel`) stay where the model appears, as
@@ -191,7 +193,9 @@ def _finished(out: dict[str, Any], path: str) -> dict[str, Any]:
         out["x-kubernetes-preserve-unknown-fields"] = True
     if out.get("type") == "string" and "enum" in out and "maxLength" not in out:
         out["maxLength"] = max(len(str(v)) for v in out["enum"])
-    if "type" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+    if "type" not in out and not (
+        out.get("x-kubernetes-preserve-unknown-fields") or out.get("x-kubernetes-int-or-string")
+    ):
         raise SchemaError(f"{path}: no type")
     return _ordered(out)
 

@@ -24,7 +24,7 @@ from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 from impala_copy.api.activities import JobSettings
 from impala_copy.api.common import NAME_MAX, NAME_PATTERN
 from impala_copy.api.model import ApiModel
-from impala_copy.api.quantity import QuantityError, parse_quantity
+from impala_copy.api.quantity import QuantityError, ResourceName, SettingQuantity, parse_quantity
 
 POD_POLICY_ENV = "IMPALA_COPY_POD_POLICY"
 
@@ -56,9 +56,6 @@ _REPOSITORY_RE = re.compile(_REPOSITORY, re.ASCII)
 _IMAGE_RE = re.compile(rf"{_REPOSITORY}(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?", re.ASCII)
 _DIGEST_RE = re.compile(r"[a-f0-9]{64}", re.ASCII)
 _KEY_PREFIX_RE = re.compile(r"[a-z0-9]([-a-z0-9._/]*)?", re.ASCII)
-_RESOURCE_NAME_RE = re.compile(
-    r"(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?", re.ASCII
-)
 _PLAIN_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*", re.ASCII)
 DIGEST_RULE_SUFFIX = "@sha256:"
 _SHOWN = 120
@@ -91,22 +88,9 @@ def _check_key_prefix(prefix: str) -> str:
     return prefix
 
 
-def _check_quantity(value: str | int | float) -> str | int | float:
-    parse_quantity(value)
-    return value
-
-
-def _check_resource_name(name: str) -> str:
-    if not _RESOURCE_NAME_RE.fullmatch(name):
-        raise ValueError(f"{name!r} is not a resource name (cpu, memory, ephemeral-storage, ...)")
-    return name
-
-
 ImageRule = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_check_image_rule)]
 KeyPrefix = Annotated[str, Field(min_length=1, max_length=253), AfterValidator(_check_key_prefix)]
 ObjectName = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)]
-Quantity = Annotated[str | int | float, AfterValidator(_check_quantity)]
-ResourceName = Annotated[str, AfterValidator(_check_resource_name)]
 
 
 class PolicyModel(ApiModel):
@@ -118,10 +102,10 @@ class PolicyModel(ApiModel):
 class ResourceCaps(PolicyModel):
     """Largest container resources a `spec.job.resources` may ask for, per resource name."""
 
-    requests: dict[ResourceName, Quantity] = Field(
+    requests: dict[ResourceName, SettingQuantity] = Field(
         default_factory=dict, description="Caps on requests, e.g. {cpu: '4', memory: 16Gi}."
     )
-    limits: dict[ResourceName, Quantity] = Field(
+    limits: dict[ResourceName, SettingQuantity] = Field(
         default_factory=dict,
         description="Caps on limits; a spec.job.resources must then set each capped limit.",
     )
@@ -310,15 +294,6 @@ def _key_path(base: str, key: str) -> str:
     return f"{base}.{key}" if _PLAIN_KEY_RE.fullmatch(key) else f"{base}[{json.dumps(key)}]"
 
 
-def _section(resources: Mapping[str, Any], name: str, path: str) -> tuple[Mapping[str, Any], list[Violation]]:
-    section = resources.get(name)
-    if section is None:
-        return {}, []
-    if not isinstance(section, Mapping):
-        return {}, [_refused(path, "must be an object of resource quantities")]
-    return section, []
-
-
 def _over_cap(path: str, value: object, cap: str | int | float, note: str = "") -> list[Violation]:
     try:
         over = parse_quantity(value) > parse_quantity(cap)
@@ -333,9 +308,8 @@ def _resources(job: JobSettings, policy: PodPolicy) -> list[Violation]:
     caps, resources = policy.max_resources, job.resources
     if caps is None or resources is None:
         return []
-    requests, found = _section(resources, "requests", "spec.job.resources.requests")
-    limits, bad = _section(resources, "limits", "spec.job.resources.limits")
-    found += bad
+    requests, limits = resources.requests or {}, resources.limits or {}
+    found: list[Violation] = []
     for name, cap in caps.limits.items():
         path = _key_path("spec.job.resources.limits", name)
         if name not in limits:

@@ -1,4 +1,5 @@
-"""Kubernetes resource quantities (`250m`, `1.5Gi`, `2`, `1e3`) as exact numbers, for comparing them.
+"""Kubernetes resource quantities (`250m`, `1.5Gi`, `2`, `1e3`) as exact numbers, for comparing them,
+and the field types of resource names and quantities the models use.
 
 The grammar is the API server's (k8s.io/apimachinery resource.Quantity): an optional sign, a decimal
 number, then one binary suffix (Ki Mi Gi Ti Pi Ei), one decimal suffix (n u m k M G T P E) or a
@@ -11,6 +12,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from fractions import Fraction
+from typing import Annotated
+
+from pydantic import AfterValidator, StrictInt, StrictStr, WithJsonSchema
 
 _QUANTITY = re.compile(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
@@ -55,3 +59,36 @@ def is_quantity(value: object) -> bool:
     except QuantityError:
         return False
     return True
+
+
+def _checked_quantity(value: str | int | float) -> str | int | float:
+    parse_quantity(value)
+    return value
+
+
+# A resource name: cpu, memory, ephemeral-storage, hugepages-2Mi, or a prefixed one (nvidia.com/gpu).
+RESOURCE_NAME_RE = re.compile(
+    r"(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?", re.ASCII
+)
+
+
+def _checked_resource_name(name: str) -> str:
+    if not RESOURCE_NAME_RE.fullmatch(name):
+        raise ValueError(f"{name!r} is not a resource name (cpu, memory, ephemeral-storage, ...)")
+    return name
+
+
+# The API server's pattern of a quantity written as text (as in the CRDs of core/v1 quantities).
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+ResourceName = Annotated[str, AfterValidator(_checked_resource_name)]
+# A quantity in a settings file (a JSON number may have a fraction: 0.5).
+SettingQuantity = Annotated[str | int | float, AfterValidator(_checked_quantity)]
+# A quantity in a manifest: text or a whole number, as the API server takes an int-or-string quantity.
+Quantity = Annotated[
+    StrictStr | StrictInt,
+    AfterValidator(_checked_quantity),
+    WithJsonSchema({"x-kubernetes-int-or-string": True, "pattern": QUANTITY_PATTERN}),
+]

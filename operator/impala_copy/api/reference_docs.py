@@ -151,12 +151,7 @@ class _Walker:
             bounds = _bounds(node.get("minItems"), node.get("maxItems"), "items")
             return f"{text} ({bounds})" if bounds else text
         if kind == "object":
-            extra = node.get("additionalProperties")
-            if isinstance(extra, dict) and extra:
-                return f"map of {self.type_text(extra)}"
-            if "properties" not in node:
-                return "object (Kubernetes, as written)"
-            return "object"
+            return self._object_text(node)
         if kind in ("integer", "number"):
             low = node.get("minimum", node.get("exclusiveMinimum"))
             high = node.get("maximum", node.get("exclusiveMaximum"))
@@ -169,6 +164,16 @@ class _Walker:
             bounds = _bounds(node.get("minLength"), node.get("maxLength"), "chars")
             return f"string ({bounds})" if bounds else "string"
         return str(kind)
+
+    def _object_text(self, node: dict[str, Any]) -> str:
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict) and extra.get("x-kubernetes-int-or-string"):
+            return "map of quantity (`500m`, `2`, `512Mi`, `4Gi`)"
+        if isinstance(extra, dict) and extra:
+            return f"map of {self.type_text(extra)}"
+        if "properties" not in node:
+            return "object (Kubernetes, as written)"
+        return "object"
 
     def rows(self, node: dict[str, Any], prefix: str) -> Iterator[Row]:
         for rule in node.get("x-kubernetes-validations", []):

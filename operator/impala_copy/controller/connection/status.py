@@ -3,7 +3,8 @@
 Pure. `Connected` is True or False with the test's reason (Connected, AuthenticationFailed,
 TLSVerificationFailed, Unreachable, Timeout, ServerError) once a test has finished; Unknown while a
 test cannot run (ReferencesNotResolved, or SecretNotFound / SecretKeyNotFound reported by the test
-pod); while a test runs, the previous result stays. Events follow changes of Connected only.
+pod; Forbidden / Invalid / ApiError while the API server refuses the test's Job, then RunInProgress
+once it exists); while a test runs, the previous result stays. Events follow changes of Connected only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from impala_copy.api.summary import ConnectionTestSummary, read_summary
-from impala_copy.controller.core.constants import EventReason, Reason
+from impala_copy.controller.core.constants import ConditionType, EventReason, Reason
 from impala_copy.controller.core.outcome import PENDING
 from impala_copy.controller.core.readiness import Readiness
 from impala_copy.controller.core.runs import Attempt, RunDecision
@@ -28,7 +29,7 @@ from impala_copy.controller.core.status import (
 )
 from impala_copy.controller.core.timeutil import format_time
 
-CONNECTED = "Connected"
+CONNECTED = ConditionType.CONNECTED
 # Pod states that mean "the test cannot run yet", shown as Connected=Unknown.
 NOT_RUNNABLE = frozenset(
     {
@@ -38,6 +39,10 @@ NOT_RUNNABLE = frozenset(
         Reason.CONFIG_MAP_KEY_NOT_FOUND,
     }
 )
+
+
+# Connected=Unknown with one of these: the API server refused the test's Job (core/refusals.py).
+REFUSALS = frozenset({Reason.FORBIDDEN, Reason.INVALID, Reason.API_ERROR})
 
 
 def summary_of(text: str) -> ConnectionTestSummary | None:
@@ -84,6 +89,9 @@ def connection_status(
         if latest.run_now is not None:
             status["handledRunNow"] = latest.run_now
     found = _result(latest, now) if latest is not None else None
+    if found is None and latest is not None and _connected(old).get("reason") in REFUSALS:
+        # The test's Job the API server refused exists now: the refusal is over, the result to come.
+        found = ("Unknown", Reason.RUN_IN_PROGRESS, f"the connection test runs (Job {latest.job_name})", {})
     if found is None and not readiness.ready:
         found = ("Unknown", Reason.REFERENCES_NOT_RESOLVED, f"not tested: {readiness.message}", {})
     if found is None:

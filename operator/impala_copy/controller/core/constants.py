@@ -53,6 +53,7 @@ class ConditionType:
     RUNNING: Final = "Running"
     SUCCEEDED: Final = "Succeeded"
     FAILED: Final = "Failed"
+    CONNECTED: Final = "Connected"  # ImpalaLinkedService (controller/connection/)
 
 
 class Reason:
@@ -82,6 +83,11 @@ class Reason:
     INVALID_IMAGE_NAME: Final = "InvalidImageName"
     CREATE_CONTAINER_CONFIG_ERROR: Final = "CreateContainerConfigError"
     UNSCHEDULABLE: Final = "Unschedulable"
+    # Running (Connected for an ImpalaLinkedService), and Events: the API server refused a request
+    # of the operator (core/refusals.py): 403, 422, any other error
+    FORBIDDEN: Final = "Forbidden"
+    INVALID: Final = "Invalid"
+    API_ERROR: Final = "ApiError"
     # Succeeded / Failed
     NOT_STARTED: Final = "NotStarted"
     RUN_IN_PROGRESS: Final = "RunInProgress"

@@ -218,7 +218,7 @@ def _container(
         "command": list(ENGINE_COMMAND),
         "args": [*ENGINE_ARGS, *(("--task", task) if task != TASK_COPY else ())],
         "env": _env(plan),
-        "resources": dict(own.resources if own.resources is not None else defaults.resources),
+        "resources": own.resources.to_wire() if own.resources is not None else dict(defaults.resources),
         "securityContext": _restricted_container_security(),
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -227,15 +227,17 @@ def _container(
 
 
 def _pod_security(defaults: JobDefaults) -> dict[str, Any]:
-    security: dict[str, Any] = {
-        "runAsNonRoot": True,
+    """Restricted: non-root always; a UID, GID and fsGroup left unset are the platform's to assign."""
+    ids = {
         "runAsUser": defaults.run_as_user,
         "runAsGroup": defaults.run_as_group,
+        "fsGroup": defaults.fs_group,
+    }
+    return {
+        "runAsNonRoot": True,
+        **{key: value for key, value in ids.items() if value is not None},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
-    if defaults.fs_group is not None:
-        security["fsGroup"] = defaults.fs_group
-    return security
 
 
 def _pod_spec(plan: TaskPlan, own: JobSettings, defaults: JobDefaults, task: str) -> dict[str, Any]:

@@ -165,6 +165,11 @@ class ApiError(Exception):
         return self.status == 409
 
     @property
+    def throttled(self) -> bool:
+        """429: the API server is busy or starting; a retry succeeds (no refusal to tell)."""
+        return self.status == 429
+
+    @property
     def namespace_terminating(self) -> bool:
         """The namespace is being deleted: nothing new can be created in it (and nothing needs to be)."""
         return self.status == 403 and "being terminated" in self.message

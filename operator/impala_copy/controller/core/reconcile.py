@@ -25,7 +25,9 @@ from impala_copy.controller.core.events import EventPoster
 from impala_copy.controller.core.kube import CONFIG_MAPS, JOBS, OURS, ApiError, KubeClient
 from impala_copy.controller.core.metrics import Metrics
 from impala_copy.controller.core.records import JobRecord, Meta, as_dict, job_record, owned_by
+from impala_copy.controller.core.refusals import refusal_event, refused_status
 from impala_copy.controller.core.settings import Settings
+from impala_copy.controller.core.status import EventSpec, merge_patch
 from impala_copy.controller.core.timeutil import utcnow
 from impala_copy.controller.core.view import ClusterView
 
@@ -60,10 +62,11 @@ class Reconciler:
         self._written: dict[ObjectKey, dict[str, Any]] = {}
         self._logs: dict[ObjectKey, dict[str, str]] = {}
         self._notes: dict[ObjectKey, dict[str, str]] = {}
+        self._refusals: dict[ObjectKey, set[EventSpec]] = {}  # refusals told (log, Event) and still on
 
     def forget(self, key: ObjectKey) -> None:
         self.dependents.forget(key)
-        for memory in (self._expected, self._written, self._logs, self._notes):
+        for memory in (self._expected, self._written, self._logs, self._notes, self._refusals):
             memory.pop(key, None)
         self.metrics.forget(*key)
 
@@ -133,7 +136,7 @@ class Reconciler:
     ) -> bool:
         """Apply the actions; False when a result could not be stored (the next plan fails the run)."""
         if actions.create is not None:
-            await self._create_job(key, actions.create)
+            await self._create_job(key, body, actions.create)
         if actions.config_map is not None and not await self._store_config_map(key, body, actions):
             return False
         written = actions.status is None or not actions.status_patch
@@ -151,22 +154,53 @@ class Reconciler:
             await self.events.post(key[0], body, event, self.clock())
         return True
 
-    async def _create_job(self, key: ObjectKey, job: dict[str, Any]) -> None:
+    async def _create_job(self, key: ObjectKey, body: Mapping[str, Any], job: dict[str, Any]) -> None:
         namespace, name = key[1], key[2]
         job_name = job["metadata"]["name"]
         try:
             await self.client.create(JOBS, namespace, job)
             log.info("%s/%s: created Job %s", namespace, name, job_name)
+            self._refusals.pop(key, None)
         except ApiError as exc:
             if exc.namespace_terminating:
                 log.debug("%s/%s: no Job in a namespace being deleted", namespace, name)
                 return
             if not exc.conflict:
-                raise
+                if not exc.throttled:
+                    await self._refused_create(key, body, f"create Job {job_name}", exc)
+                raise  # the work queue tries again, with backoff
             log.info("%s/%s: Job %s exists already", namespace, name, job_name)
         record = job_record(job)
         assert record is not None
         self._expected.setdefault(key, {})[job_name] = (record, time.monotonic())
+
+    async def _refused_create(
+        self, key: ObjectKey, body: Mapping[str, Any], what: str, exc: ApiError
+    ) -> None:
+        """Tell in status (the refusal's condition) and a Warning Event that the API server refused `what`."""
+        old = self._old_status(key, body)
+        status = refused_status(key[0], old, what, exc, Meta.of(body).generation, self.clock())
+        patch = merge_patch(old, status)
+        try:
+            if patch:  # a retry that meets the same answer writes nothing (and wakes no watcher)
+                await self.client.patch_status(OURS[key[0]], key[1], key[2], patch)
+            self._written[key] = status
+        except ApiError as write_error:
+            if write_error.not_found:
+                self.forget(key)
+                return  # the object is gone: nothing to tell
+            if not write_error.throttled:
+                await self._tell_refusal(key, body, refusal_event("write the status", write_error))
+        await self._tell_refusal(key, body, refusal_event(what, exc))
+
+    async def _tell_refusal(self, key: ObjectKey, body: Mapping[str, Any], event: EventSpec) -> None:
+        """Log and post a refusal once: the retries that meet the same answer add nothing."""
+        told = self._refusals.setdefault(key, set())
+        if event in told:
+            return
+        told.add(event)
+        log.warning("%s/%s: %s", key[1], key[2], event.message)
+        await self.events.post(key[0], body, event, self.clock())
 
     async def _write_status(self, key: ObjectKey, body: Mapping[str, Any], actions: Actions) -> bool:
         """The one status writer: a JSON merge patch of what changed. False when the object is gone."""
@@ -180,9 +214,13 @@ class Reconciler:
             if exc.not_found:
                 self.forget(key)
                 return False
+            # The status cannot tell it: the log and an Event do; the work queue tries again.
+            if not exc.throttled:
+                await self._tell_refusal(key, body, refusal_event("write the status", exc))
             raise
         assert actions.status is not None
         self._written[key] = actions.status
+        self._refusals.pop(key, None)
         return True
 
     async def _owned_config_map(self, key: ObjectKey, body: Mapping[str, Any], name: str) -> bool | None:

@@ -275,17 +275,22 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(
         "IMPALA_COPY_JOB_RUN_AS_USER",
         "65532",
-        "UID of the Job pods (the image's user).",
+        "UID of the Job pods (the image's user). Empty: not set, the platform assigns one "
+        "(OpenShift's restricted-v2 SCC); the pods still run as non-root.",
         field="job.run_as_user",
-        parse=lambda v, n: _int(v, n, minimum=1),
+        parse=lambda v, n: _int(v, n, minimum=1) if v else None,
     ),
     EnvVar(
-        "IMPALA_COPY_JOB_RUN_AS_GROUP", "65532", "GID of the Job pods.", field="job.run_as_group", parse=_int
+        "IMPALA_COPY_JOB_RUN_AS_GROUP",
+        "65532",
+        "GID of the Job pods. Empty: not set (the image's or the platform's).",
+        field="job.run_as_group",
+        parse=_optional_int,
     ),
     EnvVar(
         "IMPALA_COPY_JOB_FS_GROUP",
         "65532",
-        "fsGroup of the Job pods: group owner of mounted volumes.",
+        "fsGroup of the Job pods: group owner of mounted volumes. Empty: not set (the platform's).",
         field="job.fs_group",
         parse=_optional_int,
     ),
@@ -328,8 +333,8 @@ class JobDefaults:
     tolerations: tuple[Mapping[str, Any], ...] | None = None
     affinity: Mapping[str, Any] | None = None
     ttl_seconds_after_finished: int | None = 604800
-    run_as_user: int = 65532
-    run_as_group: int = 65532
+    run_as_user: int | None = 65532  # None: not set, the platform assigns the UID (OpenShift)
+    run_as_group: int | None = 65532
     fs_group: int | None = 65532
     successful_jobs_history_limit: int = 3
     failed_jobs_history_limit: int = 1

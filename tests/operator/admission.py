@@ -1,0 +1,169 @@
+"""The API emulator with admission: kmock's KubernetesEmulator, refusing what a real API server refuses
+before it stores anything.
+
+- Owner-reference permission enforcement, as the `OwnerReferencesPermissionEnforcement` admission
+  plugin does (on by default in OpenShift): a create or patch by the operator that sets an
+  ownerReference with `blockOwnerDeletion: true` is refused with the plugin's 403 unless the
+  operator's RBAC grants `update` on `<owner plural>/finalizers` of the owner's group. The RBAC is
+  `kube.API_ACCESS`, which the chart renders exactly (tests/install/test_chart.py); a test can revoke
+  a rule (`revoke`).
+- Refusals a test injects (`refuse`): the matching request is answered with the given status and
+  message, and nothing is stored. kmock stores an object before its reactions run
+  (`kmock['post /path'] << 403` answers 403 but keeps the object), so refusing happens here, first.
+
+Requests sent with the test's User-Agent act as a cluster administrator: they are never refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp.web
+import attrs
+import kmock
+
+from impala_copy.controller.core.kube import (
+    API_ACCESS,
+    CONFIG_MAPS,
+    EVENTS,
+    JOBS,
+    NAMESPACES,
+    OURS,
+    PODS,
+    PVCS,
+    SECRETS,
+    ApiAccess,
+    ResourceRef,
+)
+
+TEST_AGENT = "impala-copy-tests"
+Grant = tuple[str, str, str]  # (apiGroup, resource, verb), as in an RBAC rule
+KNOWN: dict[tuple[str, str], ResourceRef] = {
+    (ref.api_version, ref.kind): ref
+    for ref in (*OURS.values(), JOBS, PODS, SECRETS, CONFIG_MAPS, PVCS, EVENTS, NAMESPACES)
+}
+# What the OwnerReferencesPermissionEnforcement plugin answers (kubernetes plugin/pkg/admission/gc):
+# the authorizer's empty reason and nil error end it.
+BLOCK_OWNER_DELETION = (
+    "cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: "
+    ", <nil>"
+)
+
+
+def grants(access: Iterable[ApiAccess]) -> set[Grant]:
+    """The RBAC rules of an access declaration, one (group, resource, verb) each."""
+    return {(a.group, a.resource, verb) for a in access for verb in a.verbs}
+
+
+def finalizers_grant(kind: str) -> Grant:
+    """The rule owner-reference enforcement asks for when an object of `kind` owns something."""
+    ref = OURS[kind]
+    return (ref.group, f"{ref.plural}/finalizers", "update")
+
+
+@dataclass
+class Refusal:
+    """An answer the API server gives instead of doing what was asked (injected by a test)."""
+
+    method: str  # POST, PATCH, DELETE
+    path: str  # the URL path, exactly
+    status: int
+    reason: str
+    message: str  # "{name}" in it stands for the object's name
+    hits: int = 0  # how many requests it refused
+    names: list[str] = field(default_factory=list)  # the objects' names, one per refused request
+
+
+def status_response(
+    status: int, reason: str, message: str, details: Mapping[str, Any]
+) -> aiohttp.web.Response:
+    """A Kubernetes Status answer, as the API server writes it."""
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "details": dict(details),
+        "code": status,
+    }
+    return aiohttp.web.json_response(body, status=status)
+
+
+def _object_name(request: Any) -> str:
+    """The name in the URL, or in the body of a create."""
+    data = request.data if isinstance(request.data, dict) else {}
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    return str(request.name or metadata.get("name") or "")
+
+
+def _qualified(resource: Any) -> str:
+    return f"{resource.plural}.{resource.group}" if resource.group else str(resource.plural)
+
+
+@attrs.define(kw_only=True)
+class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
+    """kmock's emulator with the admission above in front of its storage."""
+
+    granted: set[Grant] = attrs.field(factory=lambda: grants(API_ACCESS))
+    refusals: list[Refusal] = attrs.field(factory=list)
+
+    def revoke(self, grant: Grant) -> None:
+        assert grant in self.granted, f"{grant} is not granted"
+        self.granted.discard(grant)
+
+    def refuse(self, method: str, path: str, status: int, reason: str, message: str) -> Refusal:
+        refusal = Refusal(method.upper(), path, status, reason, message)
+        self.refusals.append(refusal)
+        return refusal
+
+    def lift(self, refusal: Refusal) -> None:
+        self.refusals.remove(refusal)
+
+    async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
+        if request.headers.get("User-Agent") != TEST_AGENT:
+            refused = self._injected(request) or self._owner_references(request)
+            if refused is not None:
+                return refused
+        return await super()._handle(request)  # type: ignore[no-any-return]
+
+    def _injected(self, request: Any) -> aiohttp.web.Response | None:
+        for refusal in self.refusals:
+            if (refusal.method, refusal.path) == (request.method.value, request.url.path):
+                refusal.hits += 1
+                name = _object_name(request)
+                refusal.names.append(name)
+                details = {"name": name, "kind": getattr(request.resource, "plural", "")}
+                message = refusal.message.replace("{name}", name)
+                return status_response(refusal.status, refusal.reason, message, details)
+        return None
+
+    def _owner_references(self, request: Any) -> aiohttp.web.Response | None:
+        """The OwnerReferencesPermissionEnforcement plugin on a create or patch that sets blocking owners."""
+        if request.resource is None or request.action not in (kmock.action.CREATE, kmock.action.UPDATE):
+            return None
+        data = request.data if isinstance(request.data, dict) else {}
+        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        for owner in metadata.get("ownerReferences") or []:
+            if not (isinstance(owner, dict) and owner.get("blockOwnerDeletion") is True):
+                continue
+            ref = KNOWN.get((str(owner.get("apiVersion")), str(owner.get("kind"))))
+            if ref is None or (ref.group, f"{ref.plural}/finalizers", "update") not in self.granted:
+                name = _object_name(request)
+                message = f'{_qualified(request.resource)} "{name}" is forbidden: {BLOCK_OWNER_DELETION}'
+                details = {"name": name, "kind": request.resource.plural}
+                return status_response(403, "Forbidden", message, details)
+        return None
+
+
+__all__ = [
+    "BLOCK_OWNER_DELETION",
+    "TEST_AGENT",
+    "AdmittingEmulator",
+    "Refusal",
+    "finalizers_grant",
+    "grants",
+]
