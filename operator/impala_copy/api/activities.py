@@ -26,6 +26,7 @@ from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import AttemptRecord, Phase
 from impala_copy.api.schedule import Schedule
 from impala_copy.api.summary import RunSummary
+from impala_copy.api.window_status import WindowsStatus
 
 # The shortest refreshInterval of a LookupActivity (each refresh is a query on Impala). A module
 # constant read when a spec is checked, so the operator's tests can lower it.
@@ -420,6 +421,9 @@ class CopyActivityStatus(ApiModel):
     )
     handled_run_now: str | None = Field(
         default=None, description="Value of the run-now annotation last acted upon."
+    )
+    windows: WindowsStatus | None = Field(
+        default=None, description="Tumbling windows (spec.schedule.window): which windows ran."
     )
 
 
