@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from impala_copy.api.window_status import FAILED_LIMIT, WindowRun, WindowsStatus
@@ -33,22 +34,15 @@ def window_entry(window: WindowState) -> dict[str, Any]:
     return WindowRun.model_validate({**entry, "nextRetryTime": retry}).to_wire()
 
 
-def _old_states(grid: Grid, record: Mapping[str, Any]) -> tuple[dict[int, tuple[str, tuple[int, int]]], Any]:
-    """index -> (state, attempt key) of every window status.windows lists, and its completedThrough."""
-    states: dict[int, tuple[str, tuple[int, int]]] = {}
-    for name in ("open", "failed"):
+def _old_states(record: Mapping[str, Any]) -> tuple[dict[str, tuple[str, tuple[int, int]]], Any]:
+    """start -> (state, attempt key) of every window status.windows lists, and its completedThrough."""
+    states: dict[str, tuple[str, tuple[int, int]]] = {}
+    for name in ("failed", "open"):
         for entry in map(as_dict, as_list(record.get(name))):
-            start, end = parse_time(entry.get("start")), parse_time(entry.get("end"))
-            index = grid.index_of(start, end) if start and end else None
-            if index is None:
-                continue
-            status = as_str(entry.get("status"))
-            state = (
-                GAVE_UP
-                if name == "failed"
-                else {"Succeeded": DONE, "Failed": RETRY}.get(status or "", ACTIVE)
-            )
-            states[index] = (state, (as_int(entry.get("runId")) or 0, as_int(entry.get("attempt")) or 1))
+            start, status = as_str(entry.get("start")), as_str(entry.get("status")) or ""
+            state = GAVE_UP if name == "failed" else {"Succeeded": DONE, "Failed": RETRY}.get(status, ACTIVE)
+            if start is not None:
+                states[start] = (state, (as_int(entry.get("runId")) or 0, as_int(entry.get("attempt")) or 1))
     return states, parse_time(record.get("completedThrough"))
 
 
@@ -58,13 +52,13 @@ class Change:
     before: str | None  # the state status.windows showed (None: not started)
 
 
-def window_changes(grid: Grid, record: Mapping[str, Any], decision: WindowDecision) -> list[Change]:
+def window_changes(record: Mapping[str, Any], decision: WindowDecision) -> list[Change]:
     """The windows whose state or newest attempt differs from what status.windows showed."""
-    old, through = _old_states(grid, record)
+    old, through = _old_states(record)
     changes: list[Change] = []
     for index in sorted(decision.windows):
         window = decision.windows[index]
-        before = old.get(index)
+        before = old.get(format_time(window.start))
         if before is None and through is not None and window.end <= through:
             before = (DONE, window.attempt.key)
         if before is None or before[0] != window.state or before[1] != window.attempt.key:
@@ -92,8 +86,7 @@ def windows_status(grid: Grid, record: Mapping[str, Any], decision: WindowDecisi
     ordered = [decision.windows[i] for i in sorted(decision.windows)]
     through = decision.through
     listed = [w for w in ordered if w.state in (ACTIVE, RETRY) or (w.state == DONE and w.end > through)]
-    failed = [w for w in ordered if w.state == GAVE_UP][-FAILED_LIMIT:]
-    counts = _counts(record, window_changes(grid, record, decision))
+    counts = _counts(record, window_changes(record, decision))
     done = [format_time(w.end) for w in ordered if w.state == DONE]
     status = WindowsStatus(
         completed_through=format_time(through) if through > grid.origin else None,
@@ -107,8 +100,22 @@ def windows_status(grid: Grid, record: Mapping[str, Any], decision: WindowDecisi
         rerun_window_message=decision.rerun.message,
     ).to_wire()
     status["open"] = [window_entry(w) for w in listed]
-    status["failed"] = [window_entry(w) for w in failed]
+    status["failed"] = failed_entries(record, ordered)
     return status
+
+
+def failed_entries(record: Mapping[str, Any], windows: list[WindowState]) -> list[dict[str, Any]]:
+    """The windows failed for good, oldest first, the newest FAILED_LIMIT: the ones listed before
+    (unless a newer attempt of theirs is known) and the ones failed now."""
+    known = {format_time(w.start) for w in windows}
+    kept = [
+        e for e in map(as_dict, as_list(record.get("failed")))
+        if isinstance(e.get("start"), str) and e["start"] not in known
+    ]  # fmt: skip
+    entries = kept + [window_entry(w) for w in windows if w.state == GAVE_UP]
+    return sorted(entries, key=lambda e: parse_time(e["start"]) or datetime.min.replace(tzinfo=UTC))[
+        -FAILED_LIMIT:
+    ]
 
 
 # ------------------------------------------------------------------ Events
@@ -139,7 +146,7 @@ def window_events(
     grid: Grid, record: Mapping[str, Any], new: Mapping[str, Any], decision: WindowDecision, hide: bool
 ) -> list[EventSpec]:
     """The Events of the windows that changed, and of a rerun-window value acted upon or refused."""
-    events = [e for c in window_changes(grid, record, decision) if (e := _change_event(c, hide)) is not None]
+    events = [e for c in window_changes(record, decision) if (e := _change_event(c, hide)) is not None]
     value, message = as_str(new.get("handledRerunWindow")), as_str(new.get("rerunWindowMessage"))
     if value is not None and value != as_str(record.get("handledRerunWindow")) and message:
         invalid = decision.rerun.invalid

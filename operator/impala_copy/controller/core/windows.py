@@ -109,9 +109,14 @@ def entry_attempt(entry: Mapping[str, Any], now: datetime) -> Attempt | None:
     return replace(attempt, run_now=None, window=WindowRef(start, end))
 
 
-def recorded_attempts(record: Mapping[str, Any], now: datetime) -> list[Attempt]:
-    entries = [*as_list(record.get("open")), *as_list(record.get("failed"))]
-    found = (entry_attempt(as_dict(e), now) for e in entries)
+def recorded_attempts(record: Mapping[str, Any], through: datetime, now: datetime) -> list[Attempt]:
+    """The attempts status.windows lists: every open window, and the failed ones past `through` (a
+    failed window before it changes nothing until a Job runs it again)."""
+    failed = [
+        e for e in map(as_dict, as_list(record.get("failed")))
+        if (parse_time(e.get("end")) or through) > through
+    ]  # fmt: skip
+    found = (entry_attempt(e, now) for e in [*map(as_dict, as_list(record.get("open"))), *failed])
     return [a for a in found if a is not None]
 
 
@@ -294,10 +299,12 @@ def _wake_at(
 def decide_windows(inputs: WindowInputs) -> WindowDecision:
     """Which windows start now, and the state of every window known."""
     grid, now = inputs.grid, inputs.now
-    newest, others = newest_by_window(grid, inputs.attempts, recorded_attempts(inputs.record, now))
+    through = record_through(grid, inputs.record)
+    recorded = recorded_attempts(inputs.record, through, now)
+    newest, others = newest_by_window(grid, inputs.attempts, recorded)
     windows = {i: classify(grid, i, a, inputs.policy, now) for i, a in newest.items()}
     active_others = tuple(a for a in others if not a.outcome.finished)
-    through = advance(grid, record_through(grid, inputs.record), windows)
+    through = advance(grid, through, windows)
     busy = sum(1 for w in windows.values() if w.state in (ACTIVE, RETRY)) + len(active_others)
     free = max(0, inputs.max_concurrency - busy)
     rerun = rerun_request(inputs, windows, free)
