@@ -439,6 +439,12 @@ class CopyActivity(Resource):
             {"name": "Attempt", "type": "integer", "jsonPath": ".status.lastRun.attempt", "priority": 1},
             {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
             {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
+            {
+                "name": "Windows Through",
+                "type": "string",
+                "jsonPath": ".status.windows.completedThrough",
+                "priority": 1,
+            },
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     )
