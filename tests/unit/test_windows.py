@@ -21,6 +21,8 @@ import pytest
 
 from impala_copy.api.schedule import TumblingWindow
 from impala_copy.api.window_status import FAILED_LIMIT
+from impala_copy.controller.core.constants import EventReason
+from impala_copy.controller.core.job import JobOwner
 from impala_copy.controller.core.outcome import FAILED, RUNNING, SUCCEEDED, AttemptOutcome
 from impala_copy.controller.core.runs import Attempt, NewAttempt, RunPolicy
 from impala_copy.controller.core.status import run_phase
@@ -444,3 +446,43 @@ def test_status_stays_small_for_a_backfill_of_1000_hourly_windows() -> None:
     assert len(failures) > FAILED_LIMIT
     assert [e["start"] for e in sim.record["failed"]] == sorted(failures)[-FAILED_LIMIT:]  # the newest kept
     assert largest < 64 * 1024, largest  # the API server takes objects up to 1.5 MiB
+
+
+# ------------------------------------------------------------------ the Job and the docs
+def test_a_window_job_records_its_window_and_reads_it_back() -> None:
+    from impala_copy.controller.core.job import job_annotations
+    from impala_copy.controller.core.records import WindowRef, window_ref
+
+    class Plan:
+        run_id = "7"
+
+        def to_wire(self) -> dict[str, Any]:
+            return {"runId": "7"}
+
+    owner = JobOwner(name="orders", namespace="default", uid="u1")
+    ref = WindowRef("2026-12-03T07:00:00Z", "2026-12-03T08:00:00Z", "2026-12-03T08:00:00+01:00")
+    annotations = job_annotations(Plan(), owner, NewAttempt(7, 2, 3, None, "rerunWindow", ref))  # type: ignore[arg-type]
+    assert {k: v for k, v in annotations.items() if "window" in k} == {
+        "impalacopy.io/window-start": "2026-12-03T07:00:00Z",
+        "impalacopy.io/window-end": "2026-12-03T08:00:00Z",
+        "impalacopy.io/rerun-window": "2026-12-03T08:00:00+01:00",
+    }
+    assert window_ref(annotations) == ref
+    assert window_ref({"impalacopy.io/window-start": "2026-12-03T07:00:00Z"}) is None  # half written
+    plain = job_annotations(Plan(), owner, NewAttempt(1, 1, 1, None, "create"))  # type: ignore[arg-type]
+    assert not any("window" in k for k in plain)
+
+
+def test_the_window_events_are_documented() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "schedules.md").read_text()
+    for reason in (
+        EventReason.WINDOW_SUCCEEDED,
+        EventReason.WINDOW_ATTEMPT_FAILED,
+        EventReason.WINDOW_FAILED,
+        EventReason.WINDOW_RERUN,
+        EventReason.INVALID_RERUN_WINDOW,
+        EventReason.RUN_NOW_IGNORED,
+    ):
+        assert f"| `{reason}` |" in page, reason

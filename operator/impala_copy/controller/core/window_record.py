@@ -16,6 +16,7 @@ from typing import Any
 
 from impala_copy.api.window_status import FAILED_LIMIT, WindowRun, WindowsStatus
 from impala_copy.controller.core.constants import EventReason
+from impala_copy.controller.core.outcome import RUNNING
 from impala_copy.controller.core.records import as_dict, as_int, as_list, as_str
 from impala_copy.controller.core.runs import Attempt, RunDecision
 from impala_copy.controller.core.status import EventSpec, attempt_fields, failure_message, later
@@ -159,15 +160,17 @@ def window_events(
 def phase_decision(decision: WindowDecision, attempts_total: int, recorded: Attempt | None) -> RunDecision:
     """The run decision that phase and conditions are told from (core/status.run_status).
 
-    Running while any window runs; Pending while a failed attempt waits for its retry, while a due
-    window waits for Ready, or before the first window; else the newest window that finished tells:
-    Succeeded or Failed (failed for good). `recorded` (status.lastRun) stands in once its Job is gone.
+    Running while any window's pod runs (Pending while every Job is still starting); Pending while a
+    failed attempt waits for its retry, while a due window waits for Ready, or before the first window;
+    else the newest window that finished tells: Succeeded or Failed (failed for good). `recorded`
+    (status.lastRun) stands in once its Job is gone.
     """
     windows = list(decision.windows.values())
     active = [w.attempt for w in windows if w.state == ACTIVE] + list(decision.others)
     blocked = "references" if decision.blocked else None
     if active:
-        return RunDecision(latest=max(active, key=lambda a: a.key), attempts_total=attempts_total)
+        running = [a for a in active if a.outcome.state == RUNNING] or active
+        return RunDecision(latest=max(running, key=lambda a: a.key), attempts_total=attempts_total)
     retrying = [w for w in windows if w.state == RETRY and w.retry_at is not None]
     if retrying:
         first = min(retrying, key=lambda w: (w.retry_at, w.index))
