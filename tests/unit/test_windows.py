@@ -486,3 +486,24 @@ def test_the_window_events_are_documented() -> None:
         EventReason.RUN_NOW_IGNORED,
     ):
         assert f"| `{reason}` |" in page, reason
+
+
+# ------------------------------------------------------------------ hostile times
+def test_windows_at_the_end_of_time_never_run_and_never_crash() -> None:
+    for frequency in ("Minute", "Day", "Month"):
+        sim = Sim(spec(startTime="9999-12-31T00:00:00Z", frequency=frequency, interval=10000))
+        decision = sim.reconcile()
+        assert (sim.started, decision.wake_at) == ([], None), frequency
+        sim.rerun = "9999-12-31T00:00:00Z"
+        sim.reconcile()
+        assert sim.record["rerunWindowMessage"].startswith(
+            "rerun-window '9999-12-31T00:00:00Z' names a window"
+        )
+
+
+def test_a_start_time_out_of_range_in_utc_is_refused_with_its_value() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        spec(startTime="0001-01-01T00:30:00+01:00")
+    assert "'0001-01-01T00:30:00+01:00' is out of range (years 0001 to 9999 in UTC)" in str(refused.value)

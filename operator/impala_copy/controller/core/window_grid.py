@@ -24,6 +24,9 @@ FIXED_UNITS = {
 }
 
 
+FAR = datetime.max.replace(tzinfo=UTC)  # where time ends for windows: none starts or is due past it
+
+
 def add_months(moment: datetime, months: int) -> datetime:
     """`moment` plus whole calendar months; the day of month clamped to the target month's length."""
     years, month0 = divmod(moment.month - 1 + months, 12)
@@ -56,20 +59,28 @@ class Grid:
         return unit * self.interval if unit is not None else None
 
     def start(self, index: int) -> datetime:
+        """Start of window `index`; FAR past the year 9999 (such a window never exists)."""
         step = self.step
-        if step is not None:
-            return self.origin + step * index
-        return add_months(self.origin, index * self.interval)
+        try:
+            if step is not None:
+                return self.origin + step * index
+            return add_months(self.origin, index * self.interval)
+        except (OverflowError, ValueError):
+            return FAR
 
     def end(self, index: int) -> datetime:
         return self.start(index + 1)
 
     def exists(self, index: int) -> bool:
-        return index >= 0 and (self.stop is None or self.start(index) < self.stop)
+        start = self.start(index)
+        return index >= 0 and start < FAR and (self.stop is None or start < self.stop)
 
     def due_at(self, index: int) -> datetime:
-        """When window `index` may run: its end plus delay."""
-        return self.end(index) + self.delay
+        """When window `index` may run: its end plus delay (FAR: never)."""
+        try:
+            return self.end(index) + self.delay
+        except OverflowError:
+            return FAR
 
     def index_of(self, start: datetime, end: datetime | None = None) -> int | None:
         """The index of the window that starts at `start` (and ends at `end`, when given), or None."""
@@ -94,4 +105,4 @@ class Grid:
         return index
 
 
-__all__ = ["Grid", "add_months"]
+__all__ = ["FAR", "Grid", "add_months"]

@@ -30,7 +30,7 @@ from impala_copy.controller.core.outcome import FAILED, SUCCEEDED
 from impala_copy.controller.core.records import WindowRef, as_dict, as_int, as_list, as_str
 from impala_copy.controller.core.runs import Attempt, NewAttempt, RunPolicy, attempt_from_status
 from impala_copy.controller.core.timeutil import format_time, parse_time
-from impala_copy.controller.core.window_grid import Grid
+from impala_copy.controller.core.window_grid import FAR, Grid
 
 ACTIVE = "active"  # a Job pending or running
 RETRY = "retry"  # the newest attempt failed and another one follows
@@ -259,8 +259,9 @@ def _new_windows(
             return chosen, None
         if index in windows:
             continue
-        if grid.due_at(index) > now or len(chosen) >= free:
-            return chosen, grid.due_at(index)
+        due = grid.due_at(index)
+        if due > now or len(chosen) >= free:
+            return chosen, due if due < FAR else None
         chosen.append(index)
     return chosen, None
 
