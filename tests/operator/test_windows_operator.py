@@ -185,3 +185,48 @@ async def test_run_now_is_ignored_and_rerun_window_runs_one_window_again(
     assert cluster.status("CopyActivity", CA)["windows"]["rerunWindowMessage"].startswith(
         "rerun-window '2020-01-01T00:00:00Z' is not the start of a window"
     )
+
+
+async def test_a_window_that_fails_for_good_is_shown_and_later_windows_go_on(
+    cluster: Cluster, operator: OperatorThread
+) -> None:
+    objects, bounds = window_set(maxConcurrency=1)
+    starts = bounds[:-1]
+    await cluster.apply(*objects)
+    job = await until(lambda: unfinished(cluster) and unfinished(cluster)[0], what="the first window's Job")
+    failure = manifests.failed_summary("QueryFailed", "AnalysisException: no such column")
+    await cluster.fail(job, manifests.terminated(1, failure.to_termination_message()))
+    second = await until(
+        lambda: len(cluster.job_creations()) == 2 and unfinished(cluster) and unfinished(cluster)[0],
+        what="the second window's Job",
+    )
+    assert window_of(second) == starts[1]
+    await settle(cluster)
+    windows = cluster.status("CopyActivity", CA)["windows"]
+    [failed] = windows["failed"]
+    assert (failed["start"], failed["end"], failed["reason"], failed["attempt"]) == (
+        starts[0],
+        starts[1],
+        "QueryFailed",
+        1,
+    )
+    assert (windows["failedCount"], windows["completedThrough"]) == (1, starts[1])
+    [event] = [e for e in cluster.events(CA) if e["reason"] == "WindowFailed"]
+    assert event["type"] == "Warning"
+    assert event["message"] == (
+        f"window {starts[0]} to {starts[1]} (run 1 attempt 1) failed for good: "
+        "run 1 attempt 1: AnalysisException: no such column"
+    )
+
+    while len(created_windows(cluster)) < WINDOWS or unfinished(cluster):
+        job = await until(lambda: unfinished(cluster) and unfinished(cluster)[0], what="the next window")
+        await cluster.finish(job, manifests.summary(rows=1))
+        await settle(cluster)
+    status = cluster.status("CopyActivity", CA)
+    assert created_windows(cluster) == starts
+    assert (status["phase"], status["windows"]["failedCount"], status["windows"]["succeededCount"]) == (
+        "Succeeded",
+        1,
+        WINDOWS - 1,
+    )
+    assert [e["start"] for e in status["windows"]["failed"]] == [starts[0]]  # still listed
