@@ -507,3 +507,19 @@ def test_a_start_time_out_of_range_in_utc_is_refused_with_its_value() -> None:
     with pytest.raises(ValidationError) as refused:
         spec(startTime="0001-01-01T00:30:00+01:00")
     assert "'0001-01-01T00:30:00+01:00' is out of range (years 0001 to 9999 in UTC)" in str(refused.value)
+
+
+def test_a_long_rerun_value_is_recorded_as_a_digest_and_reported_shortened() -> None:
+    sim = Sim(spec(startTime="2026-12-03T10:00:00Z", maxConcurrency=2))
+    sim.reconcile()
+    sim.finish_all()
+    sim.reconcile()
+    sim.rerun = "x" * 5000
+    sim.reconcile()
+    sim.reconcile()
+    assert sim.record["handledRerunWindow"].startswith("sha256:")
+    assert len(sim.record["handledRerunWindow"]) == 71
+    assert sim.record["rerunWindowMessage"] == (
+        f"rerun-window '{'x' * 64}…' is not an RFC 3339 time with a zone (e.g. 2026-12-01T00:00:00Z)"
+    )
+    assert [r for r, _ in sim.events].count("InvalidRerunWindow") == 1

@@ -18,6 +18,7 @@ restart neither repeats nor skips a window.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from impala_copy.controller.core.runs import Attempt, NewAttempt, RunPolicy, att
 from impala_copy.controller.core.timeutil import format_time, parse_time
 from impala_copy.controller.core.window_grid import FAR, Grid
 
+HANDLED_LIMIT = 100  # longer rerun-window values are recorded as a digest
 ACTIVE = "active"  # a Job pending or running
 RETRY = "retry"  # the newest attempt failed and another one follows
 DONE = SUCCEEDED  # succeeded
@@ -209,6 +211,14 @@ def _rerun_target(inputs: WindowInputs) -> tuple[int | None, str | None]:
     return index, None
 
 
+def handled_form(value: str) -> str:
+    """How status records an annotation value: as written, or a digest of a long one (status stays
+    small whatever is written)."""
+    if len(value) <= HANDLED_LIMIT:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
 def _rerun_started(inputs: WindowInputs) -> Attempt | None:
     """The run a Job started for the value after the status last written (that write may be lost)."""
     last_recorded = as_int(inputs.record.get("lastRunId")) or 0
@@ -216,7 +226,9 @@ def _rerun_started(inputs: WindowInputs) -> Attempt | None:
         (
             a
             for a in inputs.attempts
-            if a.window is not None and a.window.rerun == inputs.rerun and a.run_number > last_recorded
+            if a.window is not None
+            and a.window.rerun == handled_form(inputs.rerun or "")
+            and a.run_number > last_recorded
         ),
         None,
     )
@@ -232,19 +244,20 @@ def rerun_request(inputs: WindowInputs, windows: Mapping[int, WindowState], free
     )
     if inputs.rerun is None:
         return Rerun(None, None)
-    if inputs.rerun == old.value:
+    value = handled_form(inputs.rerun)
+    if value == old.value:
         return old
     started = _rerun_started(inputs)
     if started is not None and started.window is not None:
-        return Rerun(inputs.rerun, f"window {started.window.start} runs again")
+        return Rerun(value, f"window {started.window.start} runs again")
     index, problem = _rerun_target(inputs)
     if index is None:
-        return Rerun(inputs.rerun, problem, invalid=True)
+        return Rerun(value, problem, invalid=True)
     busy = index in windows and windows[index].state in (ACTIVE, RETRY)
     if busy or free <= 0 or inputs.suspended or not inputs.ready:
         return old  # waits: for the window's attempt in progress, a free slot, resume or Ready
     start = format_time(inputs.grid.start(index))
-    return Rerun(inputs.rerun, f"window {start} runs again", index=index)
+    return Rerun(value, f"window {start} runs again", index=index)
 
 
 # ------------------------------------------------------------------ the decision
