@@ -523,3 +523,49 @@ def test_a_long_rerun_value_is_recorded_as_a_digest_and_reported_shortened() -> 
         f"rerun-window '{'x' * 64}…' is not an RFC 3339 time with a zone (e.g. 2026-12-01T00:00:00Z)"
     )
     assert [r for r, _ in sim.events].count("InvalidRerunWindow") == 1
+
+
+# ------------------------------------------------------------------ through the CopyActivity controller
+def test_the_copy_controller_runs_windows_and_tells_phase_and_conditions() -> None:
+    from tests.operator import manifests
+    from tests.operator.scenarios import NOW as START
+    from tests.operator.scenarios import Scenario
+
+    from impala_copy.controller.core.constants import CONDITION_REASONS
+
+    objects = manifests.standard_set("scenario-password-not-used")
+    window = {"startTime": format_time(START - timedelta(hours=2)), "frequency": "Hour", "interval": 1}
+    objects[-1]["spec"]["schedule"] = {"window": window}
+    scenario = Scenario(objects)
+
+    def conditions() -> dict[str, tuple[str, str]]:
+        found = scenario.activity["status"]["conditions"]
+        assert {c["reason"] for c in found} <= CONDITION_REASONS
+        return {c["type"]: (c["status"], c["reason"]) for c in found}
+
+    scenario.step(seconds=0)
+    status = scenario.activity["status"]
+    assert (status["phase"], status["lastRun"]["trigger"], status["windows"]["runningCount"]) == (
+        "Pending",
+        "window",
+        1,
+    )
+    assert conditions()["Running"] == ("False", "JobPending")
+    scenario.set_pod(manifests.running())
+    scenario.step(seconds=0)
+    assert scenario.activity["status"]["phase"] == "Running"
+    assert conditions()["Running"] == ("True", "JobRunning")
+
+    for _ in range(2):
+        scenario.set_pod(manifests.terminated(0, manifests.summary(rows=12).to_termination_message()))
+        scenario.set_job_status(manifests.job_succeeded())
+        scenario.step(seconds=0)
+    status = scenario.activity["status"]
+    assert len([o for o in scenario.objects if o["kind"] == "Job"]) == 2
+    assert (status["phase"], status["lastRun"]["runId"], status["lastRun"]["rowsCopied"]) == (
+        "Succeeded",
+        "2",
+        12,
+    )
+    assert conditions()["Succeeded"] == ("True", "RunSucceeded")
+    assert status["windows"]["completedThrough"] == format_time(START)
