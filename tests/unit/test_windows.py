@@ -569,3 +569,7 @@ def test_the_copy_controller_runs_windows_and_tells_phase_and_conditions() -> No
     )
     assert conditions()["Succeeded"] == ("True", "RunSucceeded")
     assert status["windows"]["completedThrough"] == format_time(START)
+    assert (status["suspended"], status["nextScheduleTime"]) == (
+        False,
+        format_time(START + timedelta(hours=1)),
+    )

@@ -87,6 +87,9 @@ def plan_windowed(
     status = copy_activity_status(view)
     status["windows"] = windows_status(grid, state.record, state.decision)
     status["handledRunNow"] = meta.annotations.get(ANNOTATION_RUN_NOW)
+    # The fields a cron schedule sets too (printer columns, Argo CD's Suspended health).
+    status["suspended"] = activity.spec.schedule.suspend
+    status["nextScheduleTime"] = status["windows"].get("nextWindowTime")
     events = [
         *status_events(_without_last_run(seen.old), _without_last_run(status)),
         *window_events(grid, state.record, status["windows"], state.decision, hide),
