@@ -573,3 +573,27 @@ def test_the_copy_controller_runs_windows_and_tells_phase_and_conditions() -> No
         False,
         format_time(START + timedelta(hours=1)),
     )
+
+
+def test_a_rerun_of_an_old_window_failing_again_is_counted_and_told_once() -> None:
+    """With more failed windows than the list keeps, a re-run old window that fails stays listed while
+    its Job is seen, and is told once (no Event at every reconciliation). Its earlier failure was
+    dropped from the list: the record cannot tell it from a success, so it counts as one more failure
+    (documented)."""
+    sim = Sim(spec(startTime=format_time(NOW - timedelta(hours=FAILED_LIMIT + 5)), maxConcurrency=50))
+    while sim.record.get("completedThrough") != format_time(NOW):
+        sim.reconcile()
+        sim.finish_all(ok=False)
+        sim.reconcile()
+        sim.drop_finished_jobs()
+    assert (sim.record["failedCount"], len(sim.record["failed"])) == (FAILED_LIMIT + 5, FAILED_LIMIT)
+    oldest = format_time(NOW - timedelta(hours=FAILED_LIMIT + 5))
+    sim.rerun = oldest
+    sim.reconcile()
+    sim.finish_all(ok=False)
+    for _ in range(3):
+        sim.reconcile()  # the failed rerun's Job stays (history keeps it)
+    assert sim.record["failedCount"] == FAILED_LIMIT + 6
+    assert oldest in [e["start"] for e in sim.record["failed"]]
+    told = [m for r, m in sim.events if r == "WindowFailed" and m.startswith(f"window {oldest}")]
+    assert len(told) == 2  # its first run and its rerun

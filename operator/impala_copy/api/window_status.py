@@ -50,7 +50,8 @@ class WindowsStatus(ApiModel):
     )
     failed: list[WindowRun] = Field(
         default_factory=list,
-        description=f"Windows failed for good, oldest first; the newest {FAILED_LIMIT} are kept.",
+        description=f"Windows failed for good, oldest first: the newest {FAILED_LIMIT}, and any whose "
+        "failed Job is still kept.",
     )
     handled_rerun_window: str | None = Field(
         default=None, description="Value of the rerun-window annotation last acted upon."

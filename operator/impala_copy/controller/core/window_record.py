@@ -106,17 +106,24 @@ def windows_status(grid: Grid, record: Mapping[str, Any], decision: WindowDecisi
 
 
 def failed_entries(record: Mapping[str, Any], windows: list[WindowState]) -> list[dict[str, Any]]:
-    """The windows failed for good, oldest first, the newest FAILED_LIMIT: the ones listed before
-    (unless a newer attempt of theirs is known) and the ones failed now."""
+    """The windows failed for good, oldest first: every one whose newest attempt is known now (a Job
+    seen, or an entry read back), then the ones listed before, the newest of them up to FAILED_LIMIT
+    in all."""
     known = {format_time(w.start) for w in windows}
-    kept = [
-        e for e in map(as_dict, as_list(record.get("failed")))
-        if isinstance(e.get("start"), str) and e["start"] not in known
-    ]  # fmt: skip
-    entries = kept + [window_entry(w) for w in windows if w.state == GAVE_UP]
-    return sorted(entries, key=lambda e: parse_time(e["start"]) or datetime.min.replace(tzinfo=UTC))[
-        -FAILED_LIMIT:
-    ]
+    current = [window_entry(w) for w in windows if w.state == GAVE_UP]
+    kept = sorted(
+        (
+            e for e in map(as_dict, as_list(record.get("failed")))
+            if isinstance(e.get("start"), str) and e["start"] not in known
+        ),
+        key=_entry_start,
+    )  # fmt: skip
+    room = max(0, FAILED_LIMIT - len(current))
+    return sorted([*(kept[-room:] if room else []), *current], key=_entry_start)
+
+
+def _entry_start(entry: Mapping[str, Any]) -> datetime:
+    return parse_time(entry.get("start")) or datetime.min.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------ Events

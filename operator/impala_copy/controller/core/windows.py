@@ -94,11 +94,6 @@ class WindowDecision:
     blocked: bool  # a window is due but the references are not ready
     last_run: int  # the newest run number known
 
-    @property
-    def in_progress(self) -> int:
-        own = sum(1 for w in self.windows.values() if w.state in (ACTIVE, RETRY))
-        return own + len(self.others)
-
 
 # ------------------------------------------------------------------ what is known of each window
 def entry_attempt(entry: Mapping[str, Any], now: datetime) -> Attempt | None:
