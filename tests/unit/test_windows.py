@@ -597,3 +597,35 @@ def test_a_rerun_of_an_old_window_failing_again_is_counted_and_told_once() -> No
     assert oldest in [e["start"] for e in sim.record["failed"]]
     told = [m for r, m in sim.events if r == "WindowFailed" and m.startswith(f"window {oldest}")]
     assert len(told) == 2  # its first run and its rerun
+
+
+def test_a_window_waiting_for_its_retry_lets_the_backfill_go_at_most_100_windows_ahead() -> None:
+    from impala_copy.api.window_status import AHEAD_LIMIT
+
+    first = format_time(NOW - timedelta(hours=200))
+    sim = Sim(spec(startTime=first, maxConcurrency=50), retry=1)
+    sim.reconcile()
+    sim.finish(first, ok=False)  # its retry waits 60 s; the clock stands still
+    for _ in range(10):
+        sim.finish_all()
+        sim.reconcile()
+        sim.drop_finished_jobs()
+    assert len(set(starts(sim))) == AHEAD_LIMIT
+    assert max(starts(sim)) == format_time(NOW - timedelta(hours=200 - AHEAD_LIMIT + 1))
+    assert len(sim.record["open"]) == AHEAD_LIMIT  # the waiting window and those done after it
+    sim.now += timedelta(seconds=60)
+    sim.reconcile()
+    sim.finish(first)
+    sim.reconcile()
+    assert sim.record["completedThrough"] == format_time(NOW - timedelta(hours=100))
+    assert len(sim.running()) == 50  # the backfill goes on
+
+
+def test_windows_due_while_suspended_are_backfilled_on_resume() -> None:
+    sim = Sim(spec(startTime="2026-12-03T11:00:00Z", maxConcurrency=5), suspended=True)
+    sim.now = t("2026-12-03T15:30:00Z")
+    sim.reconcile()
+    assert sim.started == []
+    sim.suspended = False
+    sim.reconcile()
+    assert starts(sim) == [f"2026-12-03T{h}:00:00Z" for h in (11, 12, 13, 14)]
