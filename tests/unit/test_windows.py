@@ -461,7 +461,7 @@ def test_a_window_job_records_its_window_and_reads_it_back() -> None:
 
     owner = JobOwner(name="orders", namespace="default", uid="u1")
     ref = WindowRef("2026-12-03T07:00:00Z", "2026-12-03T08:00:00Z", "2026-12-03T08:00:00+01:00")
-    annotations = job_annotations(Plan(), owner, NewAttempt(7, 2, 3, None, "rerunWindow", ref))  # type: ignore[arg-type]
+    annotations = job_annotations(Plan(), owner, NewAttempt(7, 2, 3, None, "rerunWindow", window=ref))  # type: ignore[arg-type]
     assert {k: v for k, v in annotations.items() if "window" in k} == {
         "impalacopy.io/window-start": "2026-12-03T07:00:00Z",
         "impalacopy.io/window-end": "2026-12-03T08:00:00Z",

@@ -85,6 +85,7 @@ class NewAttempt:
     generation: int
     run_now: str | None
     trigger: str
+    # Keyword only where built (core/windows.py), so fields added before it keep their places.
     window: WindowRef | None = None  # the tumbling window to copy (core/windows.py)
 
     @property

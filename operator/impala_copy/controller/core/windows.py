@@ -280,18 +280,18 @@ def _starts(
     """Retries due first, then the rerun, then new windows; run numbers after `number`."""
     gen, grid = inputs.generation, inputs.grid
     starts = [
-        NewAttempt(w.attempt.run_number, w.attempt.attempt + 1, gen, None, Trigger.RETRY, w.ref)
+        NewAttempt(w.attempt.run_number, w.attempt.attempt + 1, gen, None, Trigger.RETRY, window=w.ref)
         for w in sorted(windows.values(), key=lambda w: w.index)
         if w.state == RETRY and w.retry_at is not None and w.retry_at <= inputs.now
     ]
     if rerun.index is not None:
         ref = WindowRef(format_time(grid.start(rerun.index)), format_time(grid.end(rerun.index)), rerun.value)
         number += 1
-        starts.append(NewAttempt(number, 1, gen, None, Trigger.RERUN_WINDOW, ref))
+        starts.append(NewAttempt(number, 1, gen, None, Trigger.RERUN_WINDOW, window=ref))
     for index in fresh:
         number += 1
         ref = WindowRef(format_time(grid.start(index)), format_time(grid.end(index)))
-        starts.append(NewAttempt(number, 1, gen, None, Trigger.WINDOW, ref))
+        starts.append(NewAttempt(number, 1, gen, None, Trigger.WINDOW, window=ref))
     return tuple(starts)
 
 
