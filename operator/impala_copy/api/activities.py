@@ -29,6 +29,7 @@ from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import AttemptRecord, Phase
 from impala_copy.api.schedule import Schedule
 from impala_copy.api.summary import RunSummary
+from impala_copy.api.window_status import WindowsStatus
 
 # The shortest refreshInterval of a LookupActivity (each refresh is a query on Impala). A module
 # constant read when a spec is checked, so the operator's tests can lower it.
@@ -475,6 +476,9 @@ class CopyActivityStatus(ApiModel):
     handled_run_now: str | None = Field(
         default=None, description="Value of the run-now annotation last acted upon."
     )
+    windows: WindowsStatus | None = Field(
+        default=None, description="Tumbling windows (spec.schedule.window): which windows ran."
+    )
 
 
 class CopyActivity(Resource):
@@ -489,6 +493,12 @@ class CopyActivity(Resource):
             {"name": "Attempt", "type": "integer", "jsonPath": ".status.lastRun.attempt", "priority": 1},
             {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
             {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
+            {
+                "name": "Windows Through",
+                "type": "string",
+                "jsonPath": ".status.windows.completedThrough",
+                "priority": 1,
+            },
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     )

@@ -29,6 +29,8 @@ class Trigger(StrEnum):
     RETRY = "retry"  # the previous attempt failed and policy.retry allows another
     INTERVAL = "interval"  # a repeat interval passed (refreshInterval, probeIntervalSeconds)
     REFERENCE_CHANGE = "referenceChange"  # what the run waited for was fixed elsewhere (a new plan)
+    WINDOW = "window"  # a tumbling window became due (schedule.window)
+    RERUN_WINDOW = "rerunWindow"  # the annotation impalacopy.io/rerun-window named a window
 
 
 class AttemptRecord(ApiModel):

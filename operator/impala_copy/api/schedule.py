@@ -8,7 +8,7 @@ A cron schedule starts one run at each due time in `timeZone`. Tumbling windows 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -114,7 +114,10 @@ class TumblingWindow(RuledModel):
     @classmethod
     def _is_a_time(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_rfc3339(value)
+            try:
+                parse_rfc3339(value).astimezone(UTC)
+            except OverflowError:
+                raise ValueError(f"{value!r} is out of range (years 0001 to 9999 in UTC)") from None
         return value
 
 

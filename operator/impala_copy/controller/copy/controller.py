@@ -9,6 +9,7 @@ from impala_copy.api.activities import CopyActivity
 from impala_copy.api.plan import TASK_COPY
 from impala_copy.api.pod_policy import policy_violations
 from impala_copy.controller.copy.status import copy_activity_status
+from impala_copy.controller.copy.windowed import plan_windowed, tumbling_window, window_run_context
 from impala_copy.controller.core.constants import Reason
 from impala_copy.controller.core.controller import (
     Actions,
@@ -75,7 +76,11 @@ class CopyController:
         def make_job(start: NewAttempt) -> dict[str, Any] | None:
             if checked.plan is None or activity is None:
                 return None
-            plan = checked.plan.model_copy(update={"run_id": start.run_id})
+            update: dict[str, Any] = {"run_id": start.run_id}
+            context = window_run_context(start, tumbling_window(activity))
+            if context is not None:
+                update["run_context"] = context
+            plan = checked.plan.model_copy(update=update)
             owner = JobOwner(
                 name=meta.name, namespace=meta.namespace, uid=meta.uid, settings=activity.spec.job
             )
@@ -84,6 +89,9 @@ class CopyController:
         retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
         want = wanted(meta, retries, ready=checked.readiness.ready, plan=checked.plan)
         history = history_limits(activity, ctx.settings)
+        window = tumbling_window(activity)
+        if window is not None:
+            return plan_windowed(seen, ctx, window, want, make_job, history)
         state = plan_runs(run_inputs(KIND, seen, ctx, want, make_job, history), ctx.view)
         view = RunView(
             old=seen.old,

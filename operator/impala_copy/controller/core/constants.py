@@ -27,6 +27,10 @@ ANNOTATION_OWNER_KIND: Final = f"{API_GROUP}/owner-kind"
 ANNOTATION_GENERATION: Final = f"{API_GROUP}/generation"
 ANNOTATION_TRIGGER: Final = f"{API_GROUP}/trigger"
 ANNOTATION_PLAN_DIGEST: Final = f"{API_GROUP}/plan-digest"
+# Tumbling windows: the window a Job copies, and the rerun-window value that started it (if any).
+ANNOTATION_WINDOW_START: Final = f"{API_GROUP}/window-start"
+ANNOTATION_WINDOW_END: Final = f"{API_GROUP}/window-end"
+ANNOTATION_RERUN_WINDOW: Final = f"{API_GROUP}/rerun-window"
 
 APP_NAME: Final = "impala-copy"
 MANAGED_BY: Final = "impala-copy-operator"
@@ -152,6 +156,13 @@ class EventReason:
     LOOKUP_FAILED: Final = "LookupFailed"
     CONNECTION_SUCCEEDED: Final = "ConnectionSucceeded"
     CONNECTION_FAILED: Final = "ConnectionFailed"
+    # Tumbling windows (controller/core/windows.py)
+    WINDOW_SUCCEEDED: Final = "WindowSucceeded"
+    WINDOW_FAILED: Final = "WindowFailed"
+    WINDOW_ATTEMPT_FAILED: Final = "WindowAttemptFailed"
+    WINDOW_RERUN: Final = "WindowRerun"
+    INVALID_RERUN_WINDOW: Final = "InvalidRerunWindow"
+    RUN_NOW_IGNORED: Final = "RunNowIgnored"
     # A reference problem is posted with the Ready condition's reason (SecretNotFound, ...).
 
 

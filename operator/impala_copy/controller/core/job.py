@@ -34,8 +34,11 @@ from impala_copy.controller.core.constants import (
     ANNOTATION_GENERATION,
     ANNOTATION_OWNER_KIND,
     ANNOTATION_PLAN_DIGEST,
+    ANNOTATION_RERUN_WINDOW,
     ANNOTATION_RUN_NOW,
     ANNOTATION_TRIGGER,
+    ANNOTATION_WINDOW_END,
+    ANNOTATION_WINDOW_START,
     APP_NAME,
     COMPONENT_ENGINE,
     ENGINE_CONTAINER,
@@ -295,6 +298,24 @@ def _job_spec(plan: TaskPlan, pod: dict[str, Any], deadline: int) -> dict[str, A
     return spec
 
 
+def job_annotations(plan: TaskPlan, owner: JobOwner, attempt: NewAttempt) -> dict[str, str]:
+    """What a Job records of its run: owner, generation, trigger, plan digest, run-now value, window."""
+    annotations = {
+        ANNOTATION_ACTIVITY_NAME: owner.name,
+        ANNOTATION_GENERATION: str(attempt.generation),
+        ANNOTATION_TRIGGER: str(attempt.trigger),
+        ANNOTATION_PLAN_DIGEST: plan_digest(plan),
+    }
+    if attempt.run_now is not None:
+        annotations[ANNOTATION_RUN_NOW] = attempt.run_now
+    if attempt.window is not None:
+        annotations[ANNOTATION_WINDOW_START] = attempt.window.start
+        annotations[ANNOTATION_WINDOW_END] = attempt.window.end
+        if attempt.window.rerun is not None:
+            annotations[ANNOTATION_RERUN_WINDOW] = attempt.window.rerun
+    return annotations
+
+
 def build_job(
     plan: TaskPlan,
     owner: JobOwner,
@@ -307,14 +328,7 @@ def build_job(
     """The Job manifest of one attempt. `plan.run_id` must be the attempt's run."""
     own = owner.settings or JobSettings()
     labels = {**(own.labels or {}), **job_labels(owner.name, attempt, owner.kind)}
-    annotations = {
-        ANNOTATION_ACTIVITY_NAME: owner.name,
-        ANNOTATION_GENERATION: str(attempt.generation),
-        ANNOTATION_TRIGGER: str(attempt.trigger),
-        ANNOTATION_PLAN_DIGEST: plan_digest(plan),
-    }
-    if attempt.run_now is not None:
-        annotations[ANNOTATION_RUN_NOW] = attempt.run_now
+    annotations = job_annotations(plan, owner, attempt)
     pod_annotations = {
         **(own.annotations or {}),
         ANNOTATION_ACTIVITY_NAME: owner.name,

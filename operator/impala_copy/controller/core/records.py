@@ -16,8 +16,11 @@ from impala_copy.api.common import API_GROUP
 from impala_copy.controller.core.constants import (
     ANNOTATION_GENERATION,
     ANNOTATION_PLAN_DIGEST,
+    ANNOTATION_RERUN_WINDOW,
     ANNOTATION_RUN_NOW,
     ANNOTATION_TRIGGER,
+    ANNOTATION_WINDOW_END,
+    ANNOTATION_WINDOW_START,
     ENGINE_CONTAINER,
     LABEL_ATTEMPT,
     LABEL_RUN,
@@ -114,6 +117,23 @@ class JobCondition:
 
 
 @dataclass(frozen=True)
+class WindowRef:
+    """The tumbling window a run copies (RFC 3339 UTC), and the rerun-window value that started it."""
+
+    start: str
+    end: str
+    rerun: str | None = None
+
+
+def window_ref(annotations: Mapping[str, str]) -> WindowRef | None:
+    """The window recorded in a Job's annotations, or None (not a window's run, or half written)."""
+    start, end = annotations.get(ANNOTATION_WINDOW_START), annotations.get(ANNOTATION_WINDOW_END)
+    if not start or not end:
+        return None
+    return WindowRef(start, end, annotations.get(ANNOTATION_RERUN_WINDOW))
+
+
+@dataclass(frozen=True)
 class JobRecord:
     """A Job of one of our objects' runs: which run and attempt it is, and how it is doing."""
 
@@ -136,6 +156,7 @@ class JobRecord:
     failed: int
     conditions: tuple[JobCondition, ...]
     deleting: bool
+    window: WindowRef | None = None  # the tumbling window the run copies
 
     def condition(self, type_: str) -> JobCondition | None:
         for cond in self.conditions:
@@ -205,6 +226,7 @@ def job_record(body: Mapping[str, Any]) -> JobRecord | None:
         failed=as_int(status.get("failed")) or 0,
         conditions=conditions,
         deleting=meta.deleting,
+        window=window_ref(meta.annotations),
     )
 
 

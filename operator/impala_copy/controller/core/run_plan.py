@@ -74,6 +74,7 @@ def attempt_of(job: JobRecord, view: ClusterView) -> Attempt:
         job_name=job.name,
         outcome=attempt_outcome(job, view.pods_of(job.namespace, job.name)),
         plan_digest=job.plan_digest,
+        window=job.window,
     )
 
 
@@ -117,13 +118,19 @@ def _superseded(decision: RunDecision) -> tuple[str, ...]:
     return (latest.job_name,) if latest.job_name and latest.recorded is None else ()
 
 
-def observed_attempts(inputs: RunInputs, view: ClusterView) -> tuple[list[Attempt], dict[str, JobRecord]]:
-    """Every attempt known: the owner's Jobs, Jobs just created, and the one recorded in status."""
+def owned_jobs(inputs: RunInputs, view: ClusterView) -> dict[str, JobRecord]:
+    """The Jobs of this incarnation of the owner (same uid), and the Jobs just created, by name."""
     meta = inputs.meta
     jobs: dict[str, JobRecord] = {}
     for job in [*view.jobs_of(meta.namespace, meta.name, inputs.kind), *inputs.extra_jobs]:
         if meta.uid is None or job.owner_uid in (None, meta.uid):
             jobs.setdefault(job.name, job)
+    return jobs
+
+
+def observed_attempts(inputs: RunInputs, view: ClusterView) -> tuple[list[Attempt], dict[str, JobRecord]]:
+    """Every attempt known: the owner's Jobs, Jobs just created, and the one recorded in status."""
+    jobs = owned_jobs(inputs, view)
     attempts = [attempt_of(job, view) for job in jobs.values()]
     recorded = attempt_from_status(inputs.old_status, inputs.now, inputs.status_key)
     newest = latest_attempt(attempts)
@@ -132,9 +139,8 @@ def observed_attempts(inputs: RunInputs, view: ClusterView) -> tuple[list[Attemp
     return attempts, jobs
 
 
-def plan_runs(inputs: RunInputs, view: ClusterView) -> RunState:
-    """Attempts, the run decision, the Job to create and the Jobs to delete."""
-    attempts, jobs = observed_attempts(inputs, view)
+def held_attempts(attempts: Sequence[Attempt], inputs: RunInputs) -> tuple[list[Attempt], list[float]]:
+    """The attempts with each finished one still waiting for its summary held Running; when to look again."""
     recheck: list[float] = []
     held: list[Attempt] = []
     for attempt in attempts:
@@ -142,7 +148,13 @@ def plan_runs(inputs: RunInputs, view: ClusterView) -> RunState:
         held.append(attempt)
         if wait is not None:
             recheck.append(wait)
-    attempts = held
+    return held, recheck
+
+
+def plan_runs(inputs: RunInputs, view: ClusterView) -> RunState:
+    """Attempts, the run decision, the Job to create and the Jobs to delete."""
+    attempts, jobs = observed_attempts(inputs, view)
+    attempts, recheck = held_attempts(attempts, inputs)
     decision = which_run(inputs.wanted, attempts, inputs.now)
     superseded = _superseded(decision)
     create: dict[str, Any] | None = None
@@ -165,4 +177,13 @@ def plan_runs(inputs: RunInputs, view: ClusterView) -> RunState:
     )
 
 
-__all__ = ["RunInputs", "RunState", "attempt_of", "latest_attempt", "plan_runs"]
+__all__ = [
+    "RunInputs",
+    "RunState",
+    "attempt_of",
+    "held_attempts",
+    "history_to_delete",
+    "latest_attempt",
+    "owned_jobs",
+    "plan_runs",
+]

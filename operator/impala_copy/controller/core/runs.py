@@ -33,7 +33,7 @@ from impala_copy.controller.core.outcome import (
     AttemptOutcome,
     waiting_for_reference,
 )
-from impala_copy.controller.core.records import as_dict, as_int, as_str
+from impala_copy.controller.core.records import WindowRef, as_dict, as_int, as_str
 from impala_copy.controller.core.timeutil import format_time, parse_time
 
 
@@ -69,6 +69,7 @@ class Attempt:
     outcome: AttemptOutcome
     recorded: Mapping[str, Any] | None = None  # status.lastRun, when this attempt is known from there only
     plan_digest: str | None = None  # what the attempt's Job does (core/job.plan_digest)
+    window: WindowRef | None = None  # the tumbling window it copies (core/windows.py)
 
     @property
     def key(self) -> tuple[int, int]:
@@ -84,6 +85,8 @@ class NewAttempt:
     generation: int
     run_now: str | None
     trigger: str
+    # Keyword only where built (core/windows.py), so fields added before it keep their places.
+    window: WindowRef | None = None  # the tumbling window to copy (core/windows.py)
 
     @property
     def run_id(self) -> str:
