@@ -1,10 +1,11 @@
 """Run one CopyPlan end to end and report it as a RunSummary (ADF copy-output names).
 
     create the sink (configuration and store checked before Impala is touched)
-    -> connect (engine.hs2) -> run build_select(plan.source) with source.queryTimeout
+    -> connect (engine.hs2) -> an incremental copy reads its range first (engine.source.watermark)
+    -> run build_select(plan.source) (or select_range) with source.queryTimeout
     -> stream batches into the sink (engine.pipeline), within policy.timeout
     -> commit: validateDataConsistency counts the rows back from the written output before it is published
-    -> RunSummary
+    -> RunSummary (with the new watermark of an incremental copy: reported only after the commit)
 
 `run_copy` never raises for a CopyError: a failed run is a summary with status Failed and
 `errors[].code/message`; nothing of a failed run is published. Any other exception is reported the
@@ -29,6 +30,7 @@ from impala_copy.engine.secrets import Scrubber
 from impala_copy.engine.sinks import create_sink
 from impala_copy.engine.source.hs2 import connect
 from impala_copy.engine.source.sql import build_select
+from impala_copy.engine.source.watermark import IncrementalRange, read_range, select_range
 
 
 @dataclass(frozen=True)
@@ -55,13 +57,15 @@ def execute(
     # Sources and sinks scrub their own errors; this catches what reaches the summary another way.
     scrub = Scrubber.of({ref.env: secrets[ref.env] for ref in plan.secret_refs() if ref.env in secrets})
     try:
-        result = _copy(plan, secrets, counters, progress, started)
+        result, watermark = _copy(plan, secrets, counters, progress, started)
     except CopyError as err:
         return RunOutcome(_failed(plan, counters, started, scrub.error(err)), err.exit_code)
     except Exception as exc:  # noqa: BLE001 - reported in the summary, never a bare traceback
         unexpected = scrub.error(CopyError(f"unexpected {type(exc).__name__}: {exc}"))
         return RunOutcome(_failed(plan, counters, started, unexpected), unexpected.exit_code)
-    return RunOutcome(_succeeded(plan, counters, started, result), EXIT_OK)
+    summary = _succeeded(plan, counters, started, result)
+    summary.watermark = watermark
+    return RunOutcome(summary, EXIT_OK)
 
 
 def _copy(
@@ -70,12 +74,18 @@ def _copy(
     counters: Counters,
     progress: ProgressCallback | None,
     started: float,
-) -> SinkResult:
+) -> tuple[SinkResult, str | None]:
+    """Copy and commit; the result and the new watermark of an incremental copy (None: unchanged)."""
     sink = create_sink(plan, secrets)
     with connect(plan.impala, secrets) as session:
-        source = session.query(build_select(plan.source), timeout_seconds=plan.source.query_timeout_seconds)
+        sql = build_select(plan.source)
+        rows: IncrementalRange | None = None
+        if plan.incremental is not None:
+            rows = read_range(session, plan.source, plan.incremental)
+            sql = select_range(plan.source, rows)
+        source = session.query(sql, timeout_seconds=plan.source.query_timeout_seconds)
         try:
-            return transfer(
+            result = transfer(
                 source,
                 sink,
                 plan.source.additional_columns,
@@ -87,6 +97,8 @@ def _copy(
             )
         finally:
             source.close()  # cancels the query when the copy stopped early
+    # transfer() returned: the sink has committed, so the new watermark may be reported.
+    return result, rows.new_watermark if rows is not None else None
 
 
 def _base(plan: CopyPlan, counters: Counters, started: float) -> RunSummary:
