@@ -82,6 +82,9 @@ RUN_HELP = (
     "(ICP_SECRET_<SECRET>_<KEY>_<HASH>, the variable the Job pod gets too; the error for a missing "
     "secret names it), otherwise from a Secret manifest under --filename. The environment wins. "
     "CA certificates come from Secret or ConfigMap manifests under --filename.\n\n"
+    "Incremental copies (source.incremental): the run copies the rows above --watermark, else above the "
+    "watermark in --state-file, else above initialValue; --state-file gets the new watermark after a "
+    "successful run (docs/incremental.md).\n\n"
     "Progress is shown on a terminal and the run summary at the end. Exit code 0 on success, 1 when "
     "a retry may help, 2 for a configuration error, each failure with a one-line error on stderr."
 )
@@ -100,9 +103,26 @@ def run_command(
         str, typer.Option("--volume-root", help="Folder holding <claim> folders for claims without --volume.")
     ] = ".",
     output: Annotated[str, typer.Option("--output", "-o", help="Summary format: text or json.")] = "text",
+    watermark: Annotated[
+        str | None,
+        typer.Option(
+            "--watermark",
+            help="Incremental copies: copy the rows above this value (wins over --state-file and "
+            "initialValue).",
+        ),
+    ] = None,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-file",
+            help="Incremental copies: a JSON file that keeps the watermark, read before the run and "
+            "replaced after a successful one.",
+        ),
+    ] = None,
 ) -> None:
     """Run one CopyActivity locally (help: RUN_HELP)."""
     from impala_copy.cli import copy_commands as commands
+    from impala_copy.cli.watermark_state import WatermarkOptions
 
     if output not in ("text", "json"):
         raise typer.BadParameter("expected text or json", param_hint="--output")
@@ -114,6 +134,7 @@ def run_command(
             volumes=volume or [],
             volume_root=volume_root,
             output="json" if output == "json" else "text",
+            watermark=WatermarkOptions(watermark, state_file),
         )
     )
 
