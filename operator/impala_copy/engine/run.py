@@ -64,7 +64,8 @@ def execute(
         unexpected = scrub.error(CopyError(f"unexpected {type(exc).__name__}: {exc}"))
         return RunOutcome(_failed(plan, counters, started, unexpected), unexpected.exit_code)
     summary = _succeeded(plan, counters, started, result)
-    summary.watermark = watermark
+    if watermark is not None and plan.incremental is not None:
+        summary.watermark, summary.watermark_column = watermark, plan.incremental.column
     return RunOutcome(summary, EXIT_OK)
 
 

@@ -22,6 +22,8 @@ LABEL_KIND: Final = f"{API_GROUP}/kind"
 LABEL_RUN: Final = f"{API_GROUP}/run"
 LABEL_ATTEMPT: Final = f"{API_GROUP}/attempt"
 ANNOTATION_RUN_NOW: Final = f"{API_GROUP}/run-now"
+# Sets the watermark of an incremental CopyActivity to its value (handled once per value).
+ANNOTATION_RESET_WATERMARK: Final = f"{API_GROUP}/reset-watermark"
 ANNOTATION_ACTIVITY_NAME: Final = f"{API_GROUP}/activity-name"
 ANNOTATION_OWNER_KIND: Final = f"{API_GROUP}/owner-kind"
 ANNOTATION_GENERATION: Final = f"{API_GROUP}/generation"
@@ -146,6 +148,8 @@ class EventReason:
     LOOKUP_FAILED: Final = "LookupFailed"
     CONNECTION_SUCCEEDED: Final = "ConnectionSucceeded"
     CONNECTION_FAILED: Final = "ConnectionFailed"
+    WATERMARK_RESET: Final = "WatermarkReset"
+    INVALID_WATERMARK_RESET: Final = "InvalidWatermarkReset"
     # A reference problem is posted with the Ready condition's reason (SecretNotFound, ...).
 
 
