@@ -192,3 +192,9 @@ def test_the_plan_digest_leaves_the_run_id_and_the_low_watermark_out() -> None:
     assert plan_digest(base) == plan_digest(plan("42"))
     other = base.model_copy(update={"incremental": IncrementalPlan(column="id", low="0", lookback="6")})
     assert plan_digest(base) != plan_digest(other)
+
+
+def test_an_object_created_with_the_reset_annotation_starts_its_first_run_above_it() -> None:
+    first = state(body(BY_ID, **{RESET: "1042"}), {}, [])
+    assert (first.watermark.value, first.watermark.run_id, first.handled_reset) == ("1042", None, "1042")
+    assert first.low(plan("0")).incremental == IncrementalPlan(column="id", low="1042", lookback="5")
