@@ -22,7 +22,7 @@ from tests.unit.crd_checks import cel_failures, cel_verdicts, schema_errors
 
 from impala_copy.api.common import KEY_PATTERN, NAME_PATTERN
 from impala_copy.api.defaulting import stored_object
-from impala_copy.api.incremental import LOOKBACK_PATTERN, WATERMARK_VALUE_PATTERN
+from impala_copy.api.incremental import COLUMN_PATTERN, LOOKBACK_PATTERN, WATERMARK_VALUE_PATTERN
 from impala_copy.api.kinds import KINDS, SpecError, parse_resource
 from impala_copy.api.rules import RuledModel
 
@@ -563,6 +563,11 @@ BAD_FIELDS: dict[str, tuple[dict[str, Any], str, str]] = {
         copy_activity(source={"incremental": {"column": "id", "initialValue": "yesterday"}}),
         "spec.source.incremental.initialValue",
         f"String should match pattern '{WATERMARK_VALUE_PATTERN}'",
+    ),
+    "incremental-column-backtick": (
+        copy_activity(source={"incremental": {"column": "id` OR 1=1 --"}}),
+        "spec.source.incremental.column",
+        f"String should match pattern '{COLUMN_PATTERN}'",
     ),
     "incremental-lookback-go-duration": (
         copy_activity(source={"incremental": {"column": "ts", "lookback": "2h"}}),

@@ -33,6 +33,8 @@ WATERMARK_VALUE_MESSAGE = (
     "must be an integer (1000), a decimal (12.50), a date (2026-12-01) or a timestamp without a zone "
     "(2026-12-01 08:30:00)"
 )
+# A column name the engine can quote: no backtick, no control character.
+COLUMN_PATTERN = r"^[^`\x00-\x1f\x7f]+$"
 # A number (numeric columns) or an ADF timespan [D.]HH:MM:SS (TIMESTAMP and DATE columns).
 LOOKBACK_PATTERN = r"^([0-9]{1,38}(\.[0-9]{1,38})?|" + TIMESPAN_PATTERN[1:-1] + r")$"
 
@@ -51,6 +53,7 @@ class IncrementalSource(ApiModel):
     column: str = Field(
         min_length=1,
         max_length=128,
+        pattern=COLUMN_PATTERN,
         description="A column that only grows (BIGINT, INT, SMALLINT, TINYINT, DECIMAL, TIMESTAMP or DATE). "
         "Each run copies the rows with watermark < column <= MAX(column) read at its start.",
     )
@@ -100,6 +103,7 @@ class Watermark(ApiModel):
 
 
 __all__ = [
+    "COLUMN_PATTERN",
     "INCREMENTAL_RANGE",
     "LOOKBACK_PATTERN",
     "WATERMARK_VALUE_PATTERN",
