@@ -1,6 +1,7 @@
 """Incremental copies against the Spark Thrift Server: the watermark carried from run to run.
 
-In:  tables made for each test on the Spark Thrift Server (BIGINT, TIMESTAMP and STRING columns),
+In:  tables made for each test on the Spark Thrift Server (BIGINT, TIMESTAMP, DATE, DECIMAL and STRING
+     columns),
      rows inserted between runs, CopyActivities with source.incremental on the table or on a query
      with {incrementalRange}, into Parquet files or PostgreSQL (insert, and upsert with lookback);
      the low watermark of each run set from the previous run's summary, as the operator does from
@@ -272,3 +273,33 @@ def test_the_cli_keeps_the_watermark_in_a_state_file(sts: StsServer, tmp_path: P
     assert (again.returncode, written_ids(tmp_path)) == (0, [2, 3, 4, 5])
     assert json.loads(state.read_text())["watermark"] == "5"
     assert [p.name for p in state.parent.iterdir()] == ["orders.json"]
+
+
+@pytest.mark.parametrize(
+    ("column", "initial", "first_mark", "second_mark"),
+    [
+        ("d", "2026-12-01", "2026-12-03", "2026-12-05"),
+        ("amount", "1.25", "3.25", "5.25"),
+    ],
+)
+def test_date_and_decimal_columns(
+    sts: StsServer, tmp_path: Path, column: str, initial: str, first_mark: str, second_mark: str
+) -> None:
+    name = f"inc_{uuid.uuid4().hex[:10]}"
+    execute_statements(
+        sts, [f"CREATE TABLE demo.{name} (id BIGINT, d DATE, amount DECIMAL(10,2)) USING parquet"]
+    )
+
+    def add(ids: range) -> None:
+        values = ", ".join(f"({i}, DATE'2026-12-0{i}', {i}.25BD)" for i in ids)
+        execute_statements(sts, [f"INSERT INTO demo.{name} VALUES {values}"])
+
+    runs = Runs(
+        tmp_path, parquet_docs(sts, name, {"incremental": {"column": column, "initialValue": initial}})
+    )
+    add(range(1, 4))
+    summary, code = runs.run()
+    assert (code, runs.file_ids(), summary.watermark) == (EXIT_OK, [2, 3], first_mark)
+    add(range(4, 6))
+    summary, _ = runs.run()
+    assert (runs.file_ids(), summary.watermark) == ([4, 5], second_mark)
