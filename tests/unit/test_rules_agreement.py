@@ -22,6 +22,7 @@ from tests.unit.crd_checks import cel_failures, cel_verdicts, schema_errors
 
 from impala_copy.api.common import KEY_PATTERN, NAME_PATTERN
 from impala_copy.api.defaulting import stored_object
+from impala_copy.api.incremental import COLUMN_PATTERN, LOOKBACK_PATTERN, WATERMARK_VALUE_PATTERN
 from impala_copy.api.kinds import KINDS, SpecError, parse_resource
 from impala_copy.api.rules import RuledModel
 
@@ -130,6 +131,17 @@ LOOKUP_REFRESH_AND_SCHEDULE = (
 )
 LOOKUP_WINDOW = "schedule.window applies to a CopyActivity only; a LookupActivity takes schedule.cron"
 HOURLY = {"startTime": "2026-12-01T00:00:00Z", "frequency": "Hour", "interval": 1}
+INCREMENTAL_QUERY = (
+    "source.query of an incremental copy must contain {incrementalRange} where the range predicate goes, "
+    "e.g. SELECT * FROM sales.orders WHERE {incrementalRange}"
+)
+RANGE_WITHOUT_INCREMENTAL = "source.query contains {incrementalRange} but source.incremental is not set"
+INCREMENTAL_AND_WINDOW = (
+    "source.incremental and schedule.window cannot both be set: windows and watermarks are two ways to pick "
+    "the rows of a run (use window placeholders in the query, or a watermark)"
+)
+LOOKUP_INCREMENTAL = "source.incremental applies to a CopyActivity only, not to a LookupActivity"
+BY_ID = {"column": "order_id"}
 
 STORE = {"referenceName": "store"}
 PG_LS = {"host": "pg", "database": "dw", "username": "loader", "password": SECRET}
@@ -260,6 +272,16 @@ GOOD: dict[str, dict[str, Any]] = {
     "lookup-cron": lookup_activity(schedule={"cron": "*/5 * * * *"}),
     "impala-probe-never": impala_ls(probeIntervalSeconds=0),
     "impala-probe-shortest": impala_ls(probeIntervalSeconds=300),
+    "copy-incremental-table": copy_activity(
+        source={"incremental": {"column": "updated_at", "initialValue": "2026-12-01 08:30:00"}}
+    ),
+    "copy-incremental-query": copy_activity(
+        source={
+            "query": "SELECT * FROM sales.orders WHERE {incrementalRange} AND region = 'EU'",
+            "incremental": {"column": "order_id", "initialValue": "1000", "lookback": "100"},
+        },
+        schedule={"cron": "@daily"},
+    ),
 }
 
 # (manifest, field path of the error, message): each breaks exactly one rule.
@@ -517,10 +539,41 @@ BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
         "spec.sink",
         UPSERT,
     ),
+    "copy-incremental-query-without-range": (
+        copy_activity(source={"query": "SELECT * FROM sales.orders", "incremental": BY_ID}),
+        "spec.source",
+        INCREMENTAL_QUERY,
+    ),
+    "copy-range-without-incremental": (
+        copy_activity(source={"query": "SELECT * FROM sales.orders WHERE {incrementalRange}"}),
+        "spec.source",
+        RANGE_WITHOUT_INCREMENTAL,
+    ),
+    "copy-incremental-and-window": (
+        copy_activity(source={"incremental": BY_ID}, schedule={"window": HOURLY}),
+        "spec",
+        INCREMENTAL_AND_WINDOW,
+    ),
+    "lookup-incremental": (lookup_activity(source={"incremental": BY_ID}), "spec", LOOKUP_INCREMENTAL),
 }
 
 # Bounds on single fields: the schema (openAPIV3Schema) and pydantic refuse them, no CEL rule involved.
 BAD_FIELDS: dict[str, tuple[dict[str, Any], str, str]] = {
+    "incremental-initial-value-words": (
+        copy_activity(source={"incremental": {"column": "id", "initialValue": "yesterday"}}),
+        "spec.source.incremental.initialValue",
+        f"String should match pattern '{WATERMARK_VALUE_PATTERN}'",
+    ),
+    "incremental-column-backtick": (
+        copy_activity(source={"incremental": {"column": "id` OR 1=1 --"}}),
+        "spec.source.incremental.column",
+        f"String should match pattern '{COLUMN_PATTERN}'",
+    ),
+    "incremental-lookback-go-duration": (
+        copy_activity(source={"incremental": {"column": "ts", "lookback": "2h"}}),
+        "spec.source.incremental.lookback",
+        f"String should match pattern '{LOOKBACK_PATTERN}'",
+    ),
     "port-zero": (impala_ls(port=0), "spec.port", "Input should be greater than or equal to 1"),
     "port-too-high": (impala_ls(port=65536), "spec.port", "Input should be less than or equal to 65535"),
     "max-rows-per-file-zero": (

@@ -18,6 +18,7 @@ from impala_copy.api.durations import (
     duration_seconds,
     timespan_seconds,
 )
+from impala_copy.api.incremental import INCREMENTAL_RANGE, IncrementalSource, Watermark
 from impala_copy.api.model import operator_setting
 from impala_copy.api.path_templates import FILE_NAME_PREFIX, check_template
 from impala_copy.api.paths import file_name_rules
@@ -91,6 +92,17 @@ class ImpalaSource(RuledModel):
                 len({c.name for c in m.additional_columns or []}) == len(m.additional_columns or [])
             ),
         ),
+        Rule(
+            cel=f"!has(self.incremental) || !has(self.query) || self.query.contains('{INCREMENTAL_RANGE}')",
+            message=f"source.query of an incremental copy must contain {INCREMENTAL_RANGE} where the "
+            "range predicate goes, e.g. SELECT * FROM sales.orders WHERE {incrementalRange}",
+            check=lambda m: m.incremental is None or m.query is None or INCREMENTAL_RANGE in m.query,
+        ),
+        Rule(
+            cel=f"!has(self.query) || has(self.incremental) || !self.query.contains('{INCREMENTAL_RANGE}')",
+            message=f"source.query contains {INCREMENTAL_RANGE} but source.incremental is not set",
+            check=lambda m: m.query is None or m.incremental is not None or INCREMENTAL_RANGE not in m.query,
+        ),
     )
 
     type: Literal["ImpalaSource"] = Field(default="ImpalaSource", description="Always ImpalaSource.")
@@ -111,6 +123,11 @@ class ImpalaSource(RuledModel):
         default=None,
         max_length=64,
         description="Constant columns added to every row (ADF: additionalColumns).",
+    )
+    incremental: IncrementalSource | None = Field(
+        default=None,
+        description="CopyActivity: copy only rows above the stored watermark (docs/incremental.md). With "
+        "source.query, the query holds {incrementalRange} where the range predicate goes.",
     )
 
     @field_validator("query")
@@ -376,6 +393,12 @@ class CopyActivitySpec(RuledModel):
             "PostgreSqlTableDataset/PostgreSqlSink",
             check=lambda m: not m.outputs or SINK_TYPE_FOR_KIND[m.outputs[0].kind] == m.sink.type,
         ),
+        Rule(
+            cel="!has(self.source.incremental) || !has(self.schedule) || !has(self.schedule.window)",
+            message="source.incremental and schedule.window cannot both be set: windows and watermarks are "
+            "two ways to pick the rows of a run (use window placeholders in the query, or a watermark)",
+            check=lambda m: m.source.incremental is None or m.schedule is None or m.schedule.window is None,
+        ),
     )
 
     inputs: list[ImpalaDatasetReference] = Field(
@@ -479,6 +502,14 @@ class CopyActivityStatus(ApiModel):
     windows: WindowsStatus | None = Field(
         default=None, description="Tumbling windows (spec.schedule.window): which windows ran."
     )
+    watermark: Watermark | None = Field(
+        default=None,
+        description="Incremental copies: the watermark the next run starts above, set by the last "
+        "succeeded run (or the impalacopy.io/reset-watermark annotation).",
+    )
+    handled_reset_watermark: str | None = Field(
+        default=None, description="Value of the reset-watermark annotation last acted upon."
+    )
 
 
 class CopyActivity(Resource):
@@ -492,6 +523,7 @@ class CopyActivity(Resource):
             {"name": "Rows", "type": "integer", "jsonPath": ".status.lastRun.rowsCopied"},
             {"name": "Attempt", "type": "integer", "jsonPath": ".status.lastRun.attempt", "priority": 1},
             {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
+            {"name": "Watermark", "type": "string", "jsonPath": ".status.watermark.value", "priority": 1},
             {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
             {
                 "name": "Windows Through",
@@ -520,6 +552,11 @@ class LookupActivitySpec(RuledModel):
             cel="!has(self.source.additionalColumns)",
             message="source.additionalColumns apply to a CopyActivity only, not to a LookupActivity",
             check=lambda m: not written(m.source, "additional_columns"),
+        ),
+        Rule(
+            cel="!has(self.source.incremental)",
+            message="source.incremental applies to a CopyActivity only, not to a LookupActivity",
+            check=lambda m: not written(m.source, "incremental"),
         ),
         Rule(
             cel=f"!has(self.refreshInterval) || duration(self.refreshInterval) >= "

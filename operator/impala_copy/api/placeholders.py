@@ -40,6 +40,7 @@ WINDOW_END = "windowEnd"
 TRIGGER_TIME = "triggerTime"
 SCHEDULED_TIME = "scheduledTime"
 RUN_ID = "runId"
+INCREMENTAL_RANGE_NAME = "incrementalRange"  # the range predicate of an incremental copy
 
 # Longest piece of a query or path quoted in a message.
 SHOWN_CHARACTERS = 80
@@ -96,6 +97,10 @@ NAMES: dict[str, Name] = {
         "this run was not started by its schedule (`impala-copy run` takes --scheduled-time)",
     ),
     RUN_ID: Name(ValueKind.TEXT, Needs.NOTHING, ("pipeline().RunId",)),
+    # Needs source.incremental: the rules of ImpalaSource refuse it without (api/activities.py).
+    INCREMENTAL_RANGE_NAME: Name(
+        ValueKind.SQL, Needs.NOTHING, without="only an incremental copy (source.incremental) has a range"
+    ),
 }
 
 

@@ -23,6 +23,7 @@ from impala_copy.api.datasets import (
     PostgreSqlTableDatasetSpec,
 )
 from impala_copy.api.impala import AuthenticationType, ThriftTransportProtocol
+from impala_copy.api.incremental import IncrementalPlan
 from impala_copy.api.schedule import RunContext
 from impala_copy.api.stores import (
     AmazonS3LinkedServiceSpec,
@@ -37,6 +38,27 @@ TASK_COPY = "copy"  # CopyPlan -> RunSummary
 TASK_LOOKUP = "lookup"  # LookupPlan -> LookupSummary (and frames on stdout for a large output)
 TASK_CONNECTION_TEST = "connection-test"  # ConnectionTestPlan -> ConnectionTestSummary
 TASKS = (TASK_COPY, TASK_LOOKUP, TASK_CONNECTION_TEST)
+
+# Values of a plan that belong to one run, not to what the object asks for (wire paths): a plan's
+# digest leaves them out, so a new run id or watermark never looks like a change of the spec.
+RUN_INPUTS: tuple[tuple[str, ...], ...] = (("runId",), ("runContext",), ("incremental", "low"))
+
+
+def without_run_inputs(wire: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a plan's wire form without its per-run values (RUN_INPUTS)."""
+    out = dict(wire)
+    for path in RUN_INPUTS:
+        holder = out
+        for key in path[:-1]:
+            inner = holder.get(key)
+            if not isinstance(inner, dict):
+                break
+            copied = dict(inner)
+            holder[key] = copied
+            holder = copied
+        else:
+            holder.pop(path[-1], None)
+    return out
 
 
 def secret_env_name(ref: SecretKeySelector) -> str:
@@ -170,8 +192,9 @@ class CopyPlan(ApiModel):
     secure_input: bool = False
     secure_output: bool = False
     partitions: list[Partition] = Field(default_factory=lambda: [Partition()])
-    watermark_column: str | None = None
-    watermark_value: str | None = None
+    incremental: IncrementalPlan | None = Field(
+        default=None, description="An incremental copy: its column, this run's low watermark, the lookback."
+    )
     run_context: RunContext | None = Field(
         default=None, description="When and for which window the run runs (query and path placeholders)."
     )
@@ -237,6 +260,7 @@ class ConnectionTestPlan(ApiModel):
 
 __all__ = [
     "PLAN_ENV",
+    "RUN_INPUTS",
     "TASKS",
     "TASK_CONNECTION_TEST",
     "TASK_COPY",
@@ -253,4 +277,5 @@ __all__ = [
     "SourcePlan",
     "StorePlan",
     "secret_env_name",
+    "without_run_inputs",
 ]

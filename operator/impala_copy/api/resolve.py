@@ -23,6 +23,7 @@ from impala_copy.api.common import (
 from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBase, PostgreSqlTableDataset
 from impala_copy.api.durations import timespan_seconds
 from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
+from impala_copy.api.incremental import IncrementalPlan, IncrementalSource
 from impala_copy.api.placeholder_needs import copy_placeholder_problem, lookup_placeholder_problem
 from impala_copy.api.plan import (
     CertRef,
@@ -334,6 +335,16 @@ def resolve_copy(
         enable_skip_incompatible_row=spec.enable_skip_incompatible_row,
         secure_input=spec.policy.secure_input,
         secure_output=spec.policy.secure_output,
+        incremental=incremental_plan(spec.source.incremental),
+    )
+
+
+def incremental_plan(incremental: IncrementalSource | None) -> IncrementalPlan | None:
+    """The engine's view of source.incremental; its low starts at initialValue (a run sets the stored one)."""
+    if incremental is None:
+        return None
+    return IncrementalPlan(
+        column=incremental.column, low=incremental.initial_value, lookback=incremental.lookback
     )
 
 

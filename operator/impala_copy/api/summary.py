@@ -77,7 +77,12 @@ class RunSummary(ApiModel):
     output_paths: list[str] = Field(
         default_factory=list, description="Files or tables written (may be truncated)."
     )
-    watermark: str | None = Field(default=None, description="New high watermark of an incremental copy.")
+    watermark: str | None = Field(
+        default=None,
+        description="New watermark of an incremental copy, reported after the sink committed (absent when "
+        "no row was above the old one).",
+    )
+    watermark_column: str | None = Field(default=None, description="The column the watermark is of.")
     partition: int | None = Field(default=None, description="Partition index of a partitioned copy.")
     consistency_verified: bool | None = Field(
         default=None,
@@ -128,7 +133,9 @@ def aggregate(summaries: list[RunSummary]) -> RunSummary:
     )
     total.throughput = total.rows_copied / total.copy_duration if total.copy_duration else 0.0
     watermarks = [s.watermark for s in summaries if s.watermark is not None]
-    total.watermark = max(watermarks) if watermarks else None
+    # Partitions of one run share the high mark read at its start: their watermarks are equal.
+    total.watermark = watermarks[0] if watermarks else None
+    total.watermark_column = next((s.watermark_column for s in summaries if s.watermark_column), None)
     return total
 
 

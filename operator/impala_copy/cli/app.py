@@ -105,6 +105,9 @@ RUN_HELP = (
     "Placeholders of the run in the query and the sink paths ({windowStart}, {windowEnd}, {triggerTime}, "
     "{scheduledTime}, {runId}; docs/schedules.md) take their values from --window-start, --window-end, "
     "--trigger-time (default: now) and --scheduled-time.\n\n"
+    "Incremental copies (source.incremental): the run copies the rows above --watermark, else above the "
+    "watermark in --state-file, else above initialValue; --state-file gets the new watermark after a "
+    "successful run (docs/incremental.md).\n\n"
     "Progress is shown on a terminal and the run summary at the end. Exit code 0 on success, 1 when "
     "a retry may help, 2 for a configuration error, each failure with a one-line error on stderr."
 )
@@ -127,10 +130,27 @@ def run_command(
     window_end: WindowEndOption = None,
     trigger_time: TriggerTimeOption = None,
     scheduled_time: ScheduledTimeOption = None,
+    watermark: Annotated[
+        str | None,
+        typer.Option(
+            "--watermark",
+            help="Incremental copies: copy the rows above this value (wins over --state-file and "
+            "initialValue).",
+        ),
+    ] = None,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-file",
+            help="Incremental copies: a JSON file that keeps the watermark, read before the run and "
+            "replaced after a successful one.",
+        ),
+    ] = None,
 ) -> None:
     """Run one CopyActivity locally (help: RUN_HELP)."""
     from impala_copy.cli import copy_commands as commands
     from impala_copy.cli.local import RunTimes
+    from impala_copy.cli.watermark_state import WatermarkOptions
 
     if output not in ("text", "json"):
         raise typer.BadParameter("expected text or json", param_hint="--output")
@@ -143,6 +163,7 @@ def run_command(
             volume_root=volume_root,
             output="json" if output == "json" else "text",
             times=RunTimes(window_start, window_end, trigger_time, scheduled_time),
+            watermark=WatermarkOptions(watermark, state_file),
         )
     )
 

@@ -12,8 +12,10 @@ from typing import Literal
 
 from rich.console import Console
 
+from impala_copy.api.summary import RunSummary
 from impala_copy.cli import local, manifests, report
 from impala_copy.cli.failures import one_line_errors, stderr_console, stdout_console
+from impala_copy.cli.watermark_state import WatermarkOptions, store_watermark, with_low_watermark
 
 EXIT_INVALID = 1
 
@@ -48,15 +50,17 @@ def run(
     volume_root: str,
     output: OutputFormat,
     times: local.RunTimes | None = None,
+    watermark: WatermarkOptions | None = None,
     out: Console | None = None,
     err: Console | None = None,
 ) -> int:
     out = out or stdout_console()
     err = err or stderr_console()
+    options = watermark or WatermarkOptions()
     with one_line_errors(err, interrupted="the copy was interrupted; nothing was published") as failure:
         loaded = local.load_manifests(path, namespace)
         with report.live_progress(err, activity) as progress:
-            _, outcome = local.run_activity(
+            plan, outcome = local.run_activity(
                 loaded,
                 activity,
                 namespace=namespace,
@@ -65,10 +69,22 @@ def run(
                 environ=os.environ,
                 progress=progress,
                 times=times,
+                prepare=lambda resolved: with_low_watermark(resolved, options),
             )
     if failure.exit_code is not None:
         return failure.exit_code
     summary = outcome.summary
+    _report(out, err, summary, activity, output)
+    if options.state_file is not None:
+        with one_line_errors(err) as failure:
+            store_watermark(plan, summary, options.state_file)
+        if failure.exit_code is not None:
+            return failure.exit_code
+    return outcome.exit_code
+
+
+def _report(out: Console, err: Console, summary: RunSummary, activity: str, output: OutputFormat) -> None:
+    """Print the summary, and the first error on stderr."""
     if output == "json":
         report.say(out, report.summary_json(summary), newlines=True)
     else:
@@ -77,4 +93,3 @@ def run(
         first = summary.errors[0] if summary.errors else None
         code, message = (first.code, first.message) if first else ("CopyFailed", "the copy failed")
         report.say(err, report.error_line(code, message))
-    return outcome.exit_code

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import secrets as random
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -264,10 +264,16 @@ def run_activity(
     environ: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
     times: RunTimes | None = None,
+    prepare: Callable[[CopyPlan], CopyPlan] | None = None,
 ) -> tuple[CopyPlan, RunOutcome]:
-    """Resolve, gather secrets and certificates, run. SetupError before the copy; a failure is a summary."""
+    """Resolve, gather secrets and certificates, run. SetupError before the copy; a failure is a summary.
+
+    `prepare` adjusts the resolved plan first (the CLI's low watermark, cli/watermark_state.py).
+    """
     with local_layout(volumes or {}, volume_root) as layout:
         plan = build_plan(manifests, namespace, activity, layout, times=times)
+        if prepare is not None:
+            plan = prepare(plan)
         secret_values = secrets_for(plan, manifests, os.environ if environ is None else environ)
         write_certificates(plan, manifests)
         prepare_volume(plan)

@@ -105,6 +105,8 @@ def summary_table(summary: RunSummary, title: str | None = None) -> Table:
     table.add_row("throughput", f"{summary.throughput:,.0f} rows/s")
     if summary.consistency_verified is not None:
         table.add_row("consistencyVerified", str(summary.consistency_verified).lower())
+    if summary.watermark is not None:
+        table.add_row("watermark", plain(summary.watermark))
     paths = summary.output_paths
     if paths:
         shown = "\n".join(escape(path) for path in paths[:MAX_PATHS_SHOWN])

@@ -2,10 +2,11 @@
 
     the query and the sink paths with the run's placeholders rendered (engine.run_values)
     -> create the sink (configuration and store checked before Impala is touched)
-    -> connect (engine.hs2) -> run build_select(plan.source) with source.queryTimeout
+    -> connect (engine.hs2) -> an incremental copy reads its range first (engine.source.watermark)
+    -> run build_select(plan.source) (or select_range) with source.queryTimeout
     -> stream batches into the sink (engine.pipeline), within policy.timeout
     -> commit: validateDataConsistency counts the rows back from the written output before it is published
-    -> RunSummary
+    -> RunSummary (with the new watermark of an incremental copy: reported only after the commit)
 
 `run_copy` never raises for a CopyError: a failed run is a summary with status Failed and
 `errors[].code/message`; nothing of a failed run is published. Any other exception is reported the
@@ -31,6 +32,7 @@ from impala_copy.engine.secrets import Scrubber
 from impala_copy.engine.sinks import create_sink
 from impala_copy.engine.source.hs2 import connect
 from impala_copy.engine.source.sql import build_select
+from impala_copy.engine.source.watermark import IncrementalRange, read_range, select_range
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,16 @@ def execute(
     # Sources and sinks scrub their own errors; this catches what reaches the summary another way.
     scrub = Scrubber.of({ref.env: secrets[ref.env] for ref in plan.secret_refs() if ref.env in secrets})
     try:
-        result = _copy(plan, secrets, counters, progress, started)
+        result, watermark = _copy(plan, secrets, counters, progress, started)
     except CopyError as err:
         return RunOutcome(_failed(plan, counters, started, scrub.error(err)), err.exit_code)
     except Exception as exc:  # noqa: BLE001 - reported in the summary, never a bare traceback
         unexpected = scrub.error(CopyError(f"unexpected {type(exc).__name__}: {exc}"))
         return RunOutcome(_failed(plan, counters, started, unexpected), unexpected.exit_code)
-    return RunOutcome(_succeeded(plan, counters, started, result), EXIT_OK)
+    summary = _succeeded(plan, counters, started, result)
+    if watermark is not None and plan.incremental is not None:
+        summary.watermark, summary.watermark_column = watermark, plan.incremental.column
+    return RunOutcome(summary, EXIT_OK)
 
 
 def _copy(
@@ -73,15 +78,21 @@ def _copy(
     counters: Counters,
     progress: ProgressCallback | None,
     started: float,
-) -> SinkResult:
+) -> tuple[SinkResult, str | None]:
+    """Copy and commit; the result and the new watermark of an incremental copy (None: unchanged)."""
     values = run_values(plan)
-    sql = build_select(plan.source, values)
+    sql = build_select(plan.source, values) if plan.incremental is None else None
     extra = rendered_columns(plan.source.additional_columns, values)
     sink = create_sink(plan.model_copy(update={"sink": rendered_sink(plan.sink, values)}), secrets)
     with connect(plan.impala, secrets) as session:
+        rows: IncrementalRange | None = None
+        if plan.incremental is not None:
+            rows = read_range(session, plan.source, plan.incremental, values)
+            sql = select_range(plan.source, rows, values)
+        assert sql is not None
         source = session.query(sql, timeout_seconds=plan.source.query_timeout_seconds)
         try:
-            return transfer(
+            result = transfer(
                 source,
                 sink,
                 extra,
@@ -93,6 +104,8 @@ def _copy(
             )
         finally:
             source.close()  # cancels the query when the copy stopped early
+    # transfer() returned: the sink has committed, so the new watermark may be reported.
+    return result, rows.new_watermark if rows is not None else None
 
 
 def _base(plan: CopyPlan, counters: Counters, started: float) -> RunSummary:

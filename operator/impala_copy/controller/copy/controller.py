@@ -9,6 +9,7 @@ from impala_copy.api.activities import CopyActivity
 from impala_copy.api.plan import TASK_COPY
 from impala_copy.api.pod_policy import policy_violations
 from impala_copy.controller.copy.status import copy_activity_status
+from impala_copy.controller.copy.watermark import watermark_state
 from impala_copy.controller.copy.windowed import plan_windowed, tumbling_window, window_run_context
 from impala_copy.controller.core.constants import Reason
 from impala_copy.controller.core.controller import (
@@ -21,7 +22,7 @@ from impala_copy.controller.core.controller import (
 )
 from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import CopyReadiness, Readiness, copy_activity_readiness
-from impala_copy.controller.core.run_plan import plan_runs
+from impala_copy.controller.core.run_plan import observed_attempts, plan_runs
 from impala_copy.controller.core.runs import NewAttempt, RunPolicy
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.status import RunView, status_events
@@ -73,6 +74,13 @@ class CopyController:
         activity = checked.activity
         policy = activity.spec.policy if activity is not None else None
 
+        retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
+        want = wanted(meta, retries, ready=checked.readiness.ready, plan=checked.plan)
+        history = history_limits(activity, ctx.settings)
+        # The watermark comes first: a run started now starts above it (core/job.plan_digest leaves it out).
+        known, _ = observed_attempts(run_inputs(KIND, seen, ctx, want, lambda _: None, history), ctx.view)
+        marks = watermark_state(activity, meta, seen.old, known, ctx.now)
+
         def make_job(start: NewAttempt) -> dict[str, Any] | None:
             if checked.plan is None or activity is None:
                 return None
@@ -80,15 +88,12 @@ class CopyController:
             context = window_run_context(start, tumbling_window(activity))
             if context is not None:
                 update["run_context"] = context
-            plan = checked.plan.model_copy(update=update)
+            plan = marks.low(checked.plan).model_copy(update=update)
             owner = JobOwner(
                 name=meta.name, namespace=meta.namespace, uid=meta.uid, settings=activity.spec.job
             )
             return build_job(plan, owner, ctx.settings.job, start, task=TASK_COPY)
 
-        retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
-        want = wanted(meta, retries, ready=checked.readiness.ready, plan=checked.plan)
-        history = history_limits(activity, ctx.settings)
         window = tumbling_window(activity)
         if window is not None:
             return plan_windowed(seen, ctx, window, want, make_job, history)
@@ -102,8 +107,8 @@ class CopyController:
             hide_messages=bool(policy and policy.secure_output),
             now=ctx.now,
         )
-        status = copy_activity_status(view)
-        return run_actions(seen, status, state, status_events(seen.old, status))
+        status = copy_activity_status(view, marks.status_fields())
+        return run_actions(seen, status, state, [*status_events(seen.old, status), *marks.events])
 
 
 __all__ = ["CopyController", "history_limits"]

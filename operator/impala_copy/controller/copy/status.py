@@ -5,6 +5,7 @@ Pure. The Events of a change come from `core.status.status_events`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from impala_copy.api.activities import CopyActivityStatus, LastRun
@@ -32,9 +33,10 @@ def last_run(attempt: Attempt, secure_output: bool) -> dict[str, Any]:
     return LastRun.model_validate({**fields, **attempt_fields(attempt)}).to_wire()
 
 
-def copy_activity_status(v: RunView) -> dict[str, Any]:
-    """The whole status of a CopyActivity (wire form), from what is observed now."""
-    fields = run_status(v)
+def copy_activity_status(v: RunView, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The whole status of a CopyActivity (wire form), from what is observed now; `extra` adds fields
+    kept by the kind (the watermark of an incremental copy, controller/copy/watermark.py)."""
+    fields = {**run_status(v), **(extra or {})}
     conditions = fields.pop("conditions")
     latest = v.decision.latest
     fields["lastRun"] = last_run(latest, v.hide_messages) if latest is not None else None

@@ -22,6 +22,8 @@ LABEL_KIND: Final = f"{API_GROUP}/kind"
 LABEL_RUN: Final = f"{API_GROUP}/run"
 LABEL_ATTEMPT: Final = f"{API_GROUP}/attempt"
 ANNOTATION_RUN_NOW: Final = f"{API_GROUP}/run-now"
+# Sets the watermark of an incremental CopyActivity to its value (handled once per value).
+ANNOTATION_RESET_WATERMARK: Final = f"{API_GROUP}/reset-watermark"
 ANNOTATION_ACTIVITY_NAME: Final = f"{API_GROUP}/activity-name"
 ANNOTATION_OWNER_KIND: Final = f"{API_GROUP}/owner-kind"
 ANNOTATION_GENERATION: Final = f"{API_GROUP}/generation"
@@ -163,6 +165,8 @@ class EventReason:
     WINDOW_RERUN: Final = "WindowRerun"
     INVALID_RERUN_WINDOW: Final = "InvalidRerunWindow"
     RUN_NOW_IGNORED: Final = "RunNowIgnored"
+    WATERMARK_RESET: Final = "WatermarkReset"
+    INVALID_WATERMARK_RESET: Final = "InvalidWatermarkReset"
     # A reference problem is posted with the Ready condition's reason (SecretNotFound, ...).
 
 

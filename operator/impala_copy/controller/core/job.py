@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 from impala_copy import __version__
 from impala_copy.api.activities import JobSettings
 from impala_copy.api.common import GROUP_VERSION
-from impala_copy.api.plan import PLAN_ENV, TASK_COPY, CertRef, CopyPlan, SecretRef
+from impala_copy.api.plan import PLAN_ENV, TASK_COPY, CertRef, CopyPlan, SecretRef, without_run_inputs
 from impala_copy.api.pod_contract import EXIT_CONFIGURATION
 from impala_copy.controller.core.constants import (
     ANNOTATION_ACTIVITY_NAME,
@@ -88,7 +88,7 @@ class JobOwner:
 
 def plan_digest(plan: TaskPlan) -> str:
     """What a run would do, as a short digest (run id aside): a waiting run of another digest is stale."""
-    wire = {k: v for k, v in plan.to_wire().items() if k not in ("runId", "run_id")}
+    wire = without_run_inputs(plan.to_wire())
     return _digest(json.dumps(wire, sort_keys=True, separators=(",", ":")), 16)
 
 
