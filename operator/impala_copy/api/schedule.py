@@ -189,11 +189,32 @@ class RunContext(ApiModel):
     window_end: str | None = Field(default=None, description="End of the run's window (exclusive).")
 
 
+class ScheduleStatus(ApiModel):
+    """What status shows of a cron schedule (the status of a CopyActivity or LookupActivity has it)."""
+
+    last_schedule_time: str | None = Field(
+        default=None,
+        description="RFC 3339 newest due time of schedule.cron handled: its run started, or it was missed.",
+    )
+    next_schedule_time: str | None = Field(
+        default=None, description="RFC 3339 next due time of schedule.cron (none while suspended)."
+    )
+    missed_runs: int | None = Field(
+        default=None,
+        description="Due times of schedule.cron that started no run (operator down, startingDeadlineSeconds "
+        "passed, suspended), counted since the object was created.",
+    )
+    suspended: bool | None = Field(
+        default=None, description="schedule.suspend as last acted upon (Argo CD shows Suspended)."
+    )
+
+
 __all__ = [
     "CRON_MACROS",
     "ConcurrencyPolicy",
     "RunContext",
     "Schedule",
+    "ScheduleStatus",
     "TumblingWindow",
     "WindowFrequency",
     "parse_rfc3339",

@@ -13,6 +13,7 @@ from impala_copy.controller.core.constants import Reason
 from impala_copy.controller.core.controller import (
     Actions,
     PlanContext,
+    cron_wish,
     observe,
     run_actions,
     run_inputs,
@@ -21,9 +22,9 @@ from impala_copy.controller.core.controller import (
 from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import CopyReadiness, Readiness, copy_activity_readiness
 from impala_copy.controller.core.run_plan import plan_runs
-from impala_copy.controller.core.runs import NewAttempt, RunPolicy
+from impala_copy.controller.core.runs import NewAttempt, RunPolicy, run_context
 from impala_copy.controller.core.settings import Settings
-from impala_copy.controller.core.status import RunView, status_events
+from impala_copy.controller.core.status import RunView, schedule_events, status_events
 
 KIND = "CopyActivity"
 
@@ -75,14 +76,16 @@ class CopyController:
         def make_job(start: NewAttempt) -> dict[str, Any] | None:
             if checked.plan is None or activity is None:
                 return None
-            plan = checked.plan.model_copy(update={"run_id": start.run_id})
+            run = {"run_id": start.run_id, "run_context": run_context(start, ctx.now)}
+            plan = checked.plan.model_copy(update=run)
             owner = JobOwner(
                 name=meta.name, namespace=meta.namespace, uid=meta.uid, settings=activity.spec.job
             )
             return build_job(plan, owner, ctx.settings.job, start, task=TASK_COPY)
 
         retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
-        want = wanted(meta, retries, ready=checked.readiness.ready, plan=checked.plan)
+        schedule = cron_wish(activity.spec.schedule if activity else None, seen, ctx.now)
+        want = wanted(meta, retries, ready=checked.readiness.ready, plan=checked.plan, cron=schedule)
         history = history_limits(activity, ctx.settings)
         state = plan_runs(run_inputs(KIND, seen, ctx, want, make_job, history), ctx.view)
         view = RunView(
@@ -95,7 +98,8 @@ class CopyController:
             now=ctx.now,
         )
         status = copy_activity_status(view)
-        return run_actions(seen, status, state, status_events(seen.old, status))
+        events = [*status_events(seen.old, status), *schedule_events(state.decision)]
+        return run_actions(seen, status, state, events)
 
 
 __all__ = ["CopyController", "history_limits"]

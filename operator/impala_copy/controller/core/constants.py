@@ -27,6 +27,7 @@ ANNOTATION_OWNER_KIND: Final = f"{API_GROUP}/owner-kind"
 ANNOTATION_GENERATION: Final = f"{API_GROUP}/generation"
 ANNOTATION_TRIGGER: Final = f"{API_GROUP}/trigger"
 ANNOTATION_PLAN_DIGEST: Final = f"{API_GROUP}/plan-digest"
+ANNOTATION_SCHEDULED_TIME: Final = f"{API_GROUP}/scheduled-time"  # the due time of a scheduled run
 
 APP_NAME: Final = "impala-copy"
 MANAGED_BY: Final = "impala-copy-operator"
@@ -138,6 +139,7 @@ class EventReason:
     RUN_STARTED: Final = "RunStarted"
     RUN_SUCCEEDED: Final = "RunSucceeded"
     RUN_FAILED: Final = "RunFailed"
+    MISSED_SCHEDULE: Final = "MissedSchedule"  # due times of spec.schedule.cron that started no run
     RESOLVED: Final = "Resolved"
     POD_STUCK: Final = "PodNotStarting"
     LOOKUP_STARTED: Final = "LookupStarted"

@@ -35,6 +35,7 @@ from impala_copy.controller.core.constants import (
     ANNOTATION_OWNER_KIND,
     ANNOTATION_PLAN_DIGEST,
     ANNOTATION_RUN_NOW,
+    ANNOTATION_SCHEDULED_TIME,
     ANNOTATION_TRIGGER,
     APP_NAME,
     COMPONENT_ENGINE,
@@ -49,6 +50,7 @@ from impala_copy.controller.core.constants import (
 from impala_copy.controller.core.readiness import claim_name
 from impala_copy.controller.core.runs import NewAttempt
 from impala_copy.controller.core.settings import JobDefaults
+from impala_copy.controller.core.timeutil import format_time
 
 NAME_LIMIT = 63  # a Job's name becomes a label value on its pods
 TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir of the pod, not the operator's /tmp
@@ -84,9 +86,13 @@ class JobOwner:
 
 
 def plan_digest(plan: TaskPlan) -> str:
-    """What a run would do, as a short digest (run id aside): a waiting run of another digest is stale."""
-    wire = {k: v for k, v in plan.to_wire().items() if k not in ("runId", "run_id")}
+    """What a run would do, as a short digest (run id and run context aside): a waiting run of another
+    digest is stale. Equal for every run of the same spec."""
+    wire = {k: v for k, v in plan.to_wire().items() if k not in RUN_FIELDS}
     return _digest(json.dumps(wire, sort_keys=True, separators=(",", ":")), 16)
+
+
+RUN_FIELDS = ("runId", "run_id", "runContext", "run_context")  # what differs between runs of one spec
 
 
 def _digest(text: str, size: int = 5) -> str:
@@ -313,6 +319,8 @@ def build_job(
     }
     if attempt.run_now is not None:
         annotations[ANNOTATION_RUN_NOW] = attempt.run_now
+    if attempt.scheduled_time is not None:
+        annotations[ANNOTATION_SCHEDULED_TIME] = format_time(attempt.scheduled_time)
     pod_annotations = {
         **(own.annotations or {}),
         ANNOTATION_ACTIVITY_NAME: owner.name,

@@ -17,6 +17,7 @@ from impala_copy.controller.core.constants import (
     ANNOTATION_GENERATION,
     ANNOTATION_PLAN_DIGEST,
     ANNOTATION_RUN_NOW,
+    ANNOTATION_SCHEDULED_TIME,
     ANNOTATION_TRIGGER,
     ENGINE_CONTAINER,
     LABEL_ATTEMPT,
@@ -136,6 +137,7 @@ class JobRecord:
     failed: int
     conditions: tuple[JobCondition, ...]
     deleting: bool
+    scheduled_time: str | None = None  # the due time of a scheduled run (RFC 3339)
 
     def condition(self, type_: str) -> JobCondition | None:
         for cond in self.conditions:
@@ -205,6 +207,7 @@ def job_record(body: Mapping[str, Any]) -> JobRecord | None:
         failed=as_int(status.get("failed")) or 0,
         conditions=conditions,
         deleting=meta.deleting,
+        scheduled_time=meta.annotations.get(ANNOTATION_SCHEDULED_TIME),
     )
 
 
