@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -68,13 +68,14 @@ def _hour_is_wildcard(expression: str) -> bool:
 
 def _second_occurrence(moment: datetime, zone: ZoneInfo) -> bool:
     """A wall-clock time that also happened an hour earlier (the repeated hour of a fall-back day)."""
-    wall = moment.astimezone(zone).replace(tzinfo=None)
-    first = wall.replace(tzinfo=zone, fold=0)
-    return first.utcoffset() != moment.astimezone(zone).utcoffset() and first < moment
+    wall = moment.astimezone(zone).replace(tzinfo=None, fold=0)
+    first = wall.replace(tzinfo=zone)
+    # Compared in UTC: datetimes of the same zone compare by wall-clock time, ignoring fold.
+    return first.astimezone(UTC) < moment.astimezone(UTC)
 
 
 def due_times(schedule: Schedule, after: datetime) -> Iterator[datetime]:
-    """The due times strictly after `after`, oldest first, as aware datetimes (in the schedule's zone)."""
+    """The due times strictly after `after`, oldest first, in UTC."""
     assert schedule.cron is not None
     zone = _zone(schedule)
     every_hour = _hour_is_wildcard(schedule.cron)
@@ -82,7 +83,7 @@ def due_times(schedule: Schedule, after: datetime) -> Iterator[datetime]:
     while True:
         moment: datetime = times.get_next(datetime)
         if every_hour or not _second_occurrence(moment, zone):
-            yield moment
+            yield moment.astimezone(UTC)
 
 
 def next_due(schedule: Schedule, after: datetime) -> datetime:
@@ -99,7 +100,7 @@ def _newest_due(schedule: Schedule, until: datetime) -> datetime:
     )
     while _second_occurrence(newest, zone) and not _hour_is_wildcard(schedule.cron):
         newest = croniter(schedule.cron, newest).get_prev(datetime)
-    return newest
+    return newest.astimezone(UTC)
 
 
 def passed_due_times(
