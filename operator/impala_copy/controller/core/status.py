@@ -165,7 +165,9 @@ def _running_condition(v: RunView, cond: Callable[[str, str, str, str], dict[str
             ConditionType.RUNNING, "False", Reason.NOT_READY,
             "a run is due and starts once Ready is True (see the Ready condition)",
         )  # fmt: skip
-    return cond(ConditionType.RUNNING, "False", Reason.IDLE, "no run in progress")
+    upcoming = decision.cron.next_at if decision.cron is not None else None
+    scheduled = f"; the next scheduled run is at {format_time(upcoming)}" if upcoming is not None else ""
+    return cond(ConditionType.RUNNING, "False", Reason.IDLE, f"no run in progress{scheduled}")
 
 
 def _outcome_conditions(
@@ -365,8 +367,8 @@ def schedule_events(decision: RunDecision) -> list[EventSpec]:
         return []
     runs = "run" if turn.missed == 1 else "runs"
     message = f"{turn.missed} scheduled {runs} missed ({turn.missed_reason or 'not started'})"
-    if turn.handled is not None:
-        message += f"; the newest missed or started due time is {format_time(turn.handled)}"
+    if turn.next_at is not None:
+        message += f"; the next due time is {format_time(turn.next_at)}"
     return [EventSpec("Warning", EventReason.MISSED_SCHEDULE, message)]
 
 
