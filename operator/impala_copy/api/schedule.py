@@ -8,6 +8,7 @@ A cron schedule starts one run at each due time in `timeZone`. Tumbling windows 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
@@ -23,6 +24,8 @@ from impala_copy.api.rules import Rule, RuledModel
 # Five fields (minute hour day-of-month month day-of-week) or one of the usual macros.
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+CRON_MAX_LENGTH = 128
+TIME_ZONE_MAX_LENGTH = 64
 # An IANA time zone name such as UTC, Europe/Berlin, America/Argentina/Buenos_Aires or Etc/GMT+5.
 TIME_ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"
 # RFC 3339 with a zone: 2026-12-01T00:00:00Z or 2026-12-01T00:00:00+01:00.
@@ -43,7 +46,7 @@ def time_zone(name: str) -> ZoneInfo:
     """The IANA time zone `name`, or ValueError naming it."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Europe"
         raise ValueError(
             f"unknown time zone {name!r}: use an IANA name such as UTC or Europe/Berlin"
         ) from None
@@ -131,14 +134,14 @@ class Schedule(RuledModel):
 
     cron: str | None = Field(
         default=None,
-        max_length=128,
+        max_length=CRON_MAX_LENGTH,
         pattern=CRON_PATTERN,
         description="When runs start: five cron fields (minute hour day-of-month month day-of-week) or "
         "@hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually; read in timeZone.",
     )
     time_zone: str = Field(
         default="UTC",
-        max_length=64,
+        max_length=TIME_ZONE_MAX_LENGTH,
         pattern=TIME_ZONE_PATTERN,
         description="IANA time zone the cron expression is read in, e.g. Europe/Berlin. Default UTC.",
     )
@@ -163,17 +166,24 @@ class Schedule(RuledModel):
         default=None, description="Tumbling windows (ADF: tumbling-window trigger); CopyActivity only."
     )
 
-    @field_validator("cron")
+    # Before the pattern: the message names the value and what is expected, not a regular expression.
+    @field_validator("cron", mode="before")
     @classmethod
-    def _cron_parses(cls, value: str | None) -> str | None:
-        if value is not None and value not in CRON_MACROS and not croniter.is_valid(value):
-            raise ValueError(f"cron {value!r} is not a valid cron expression (five fields or a macro)")
+    def _cron_parses(cls, value: object) -> object:
+        if not isinstance(value, str) or len(value) > CRON_MAX_LENGTH:
+            return value  # the type and the length are checked next, with their own messages
+        if value not in CRON_MACROS and not (re.match(CRON_PATTERN, value) and croniter.is_valid(value)):
+            raise ValueError(
+                f"cron {value!r} is not a valid cron expression (five fields: minute hour day-of-month "
+                "month day-of-week, or a macro such as @daily)"
+            )
         return value
 
-    @field_validator("time_zone")
+    @field_validator("time_zone", mode="before")
     @classmethod
-    def _zone_exists(cls, value: str) -> str:
-        time_zone(value)
+    def _zone_exists(cls, value: object) -> object:
+        if isinstance(value, str) and len(value) <= TIME_ZONE_MAX_LENGTH:
+            time_zone(value)
         return value
 
 
