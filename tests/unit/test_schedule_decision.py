@@ -20,6 +20,7 @@ from impala_copy.controller.core.outcome import FAILED, RUNNING, SUCCEEDED, Atte
 from impala_copy.controller.core.runs import Attempt, NewAttempt, RunPolicy, Wanted, run_context, which_run
 from impala_copy.controller.core.schedule import (
     COUNT_LIMIT,
+    MISSED_BUSY,
     MISSED_DEADLINE,
     MISSED_OPERATOR_DOWN,
     MISSED_SUSPENDED,
@@ -296,3 +297,12 @@ def test_every_run_gets_a_run_context() -> None:
     }
     manual = run_context(NewAttempt(3, 1, 1, "x", "runNow"), T0 + timedelta(seconds=2))
     assert manual.to_wire() == {"triggerTime": "2026-12-03T10:00:02Z"}
+
+
+def test_due_times_a_long_run_kept_from_starting_are_missed_for_that_reason() -> None:
+    running = seen(2, T0 - timedelta(hours=1), RUNNING)
+    decision = which_run(wish(), [seen(), running], T0 + timedelta(hours=2, seconds=1))
+    assert decision.blocked_by == "active"
+    turn = decision.cron
+    assert turn is not None
+    assert (turn.due, turn.missed, turn.missed_reason) == (T0 + timedelta(hours=2), 2, MISSED_BUSY)

@@ -46,6 +46,11 @@ def lookup_activity(**schedule: Any) -> dict[str, Any]:
         ({"cron": "61 * * * *"}, f"spec.schedule.cron: cron '61 * * * *' {CRON_MESSAGE}"),
         ({"cron": "0 0 31 2 * *"}, f"spec.schedule.cron: cron '0 0 31 2 * *' {CRON_MESSAGE}"),
         ({"cron": "every day"}, f"spec.schedule.cron: cron 'every day' {CRON_MESSAGE}"),
+        (
+            {"cron": "0 0 30 2 *"},
+            "spec.schedule.cron: cron '0 0 30 2 *' never comes due (e.g. a day that no month has, such as "
+            "30 2)",
+        ),
         ({"cron": "@sometimes"}, f"spec.schedule.cron: cron '@sometimes' {CRON_MESSAGE}"),
         (
             {"cron": "@daily", "timeZone": "Mars/Olympus"},

@@ -9,12 +9,12 @@ A cron schedule starts one run at each due time in `timeZone`. Tumbling windows 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import Field, field_validator
 
 from impala_copy.api.durations import TIMESPAN_PATTERN
@@ -50,6 +50,15 @@ def time_zone(name: str) -> ZoneInfo:
         raise ValueError(
             f"unknown time zone {name!r}: use an IANA name such as UTC or Europe/Berlin"
         ) from None
+
+
+def _comes_due(expression: str) -> bool:
+    """Whether a valid cron expression has a next time at all (croniter gives up after some years)."""
+    try:
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        return False
+    return True
 
 
 class ConcurrencyPolicy(StrEnum):
@@ -177,6 +186,8 @@ class Schedule(RuledModel):
                 f"cron {value!r} is not a valid cron expression (five fields: minute hour day-of-month "
                 "month day-of-week, or a macro such as @daily)"
             )
+        if not _comes_due(value):
+            raise ValueError(f"cron {value!r} never comes due (e.g. a day that no month has, such as 30 2)")
         return value
 
     @field_validator("time_zone", mode="before")

@@ -158,7 +158,13 @@ def which_run(wanted: Wanted, attempts: Sequence[Attempt], now: datetime) -> Run
         return RunDecision(latest=latest, attempts_total=total)
     if wanted.cron is None:
         return _decide(wanted, latest, None, now, total)
-    turn = cron_turn(wanted.cron, [a.scheduled_time for a in attempts if a.scheduled_time], now)
+    # A run in progress that is not the run of a due time after the mark (that one was just started).
+    busy = (
+        latest is not None
+        and not latest.outcome.finished
+        and (latest.scheduled_time is None or latest.scheduled_time <= wanted.cron.floor)
+    )
+    turn = cron_turn(wanted.cron, [a.scheduled_time for a in attempts if a.scheduled_time], now, busy)
     decision = _decide(wanted, latest, turn, now, total)
     waiting = turn.deadline_at if turn.due is not None and decision.start is None else None
     wakes = [t for t in (decision.next_at, turn.next_at, waiting) if t is not None]

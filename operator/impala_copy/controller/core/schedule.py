@@ -30,6 +30,7 @@ COUNT_LIMIT = 2000
 MISSED_OPERATOR_DOWN = "operator down"
 MISSED_DEADLINE = "startingDeadlineSeconds passed"
 MISSED_SUSPENDED = "suspended"
+MISSED_BUSY = "the previous run was still in progress"
 
 
 @dataclass(frozen=True)
@@ -132,17 +133,19 @@ def _missed_before(wish: CronWish, started: list[datetime]) -> tuple[int, dateti
     return max(0, count - len(started)), newest_started
 
 
-def cron_turn(wish: CronWish, started: Iterable[datetime], now: datetime) -> CronTurn:
+def cron_turn(wish: CronWish, started: Iterable[datetime], now: datetime, busy: bool = False) -> CronTurn:
     """The due time to start now, the due times missed since the floor, the handled mark, the next time.
 
     `started` are the scheduled times of the runs seen (from their Jobs or status.lastRun): a due time
     with a run is handled, and a run for a newer due time makes the older ones missed. Counted from the
-    floor (status), so the count is the same before and after the run's Job exists.
+    floor (status), so the count is the same before and after the run's Job exists. `busy`: a run is in
+    progress (due times it kept from starting are missed for that reason, not for an operator outage).
     """
     schedule = wish.schedule
     before, newest_started = _missed_before(wish, sorted({t for t in started if t > wish.floor}))
     count, newest, previous = passed_due_times(schedule, newest_started or wish.floor, now)
-    reason = MISSED_OPERATOR_DOWN if before else None
+    late_reason = MISSED_BUSY if busy else MISSED_OPERATOR_DOWN
+    reason = late_reason if before else None
     if schedule.suspend or wish.was_suspended or (newest is not None and _late(wish, newest, now)):
         why = MISSED_DEADLINE if not (schedule.suspend or wish.was_suspended) else MISSED_SUSPENDED
         upcoming = None if schedule.suspend else next_due(schedule, now)
@@ -158,7 +161,7 @@ def cron_turn(wish: CronWish, started: Iterable[datetime], now: datetime) -> Cro
     return CronTurn(
         due=newest,
         missed=earlier,
-        missed_reason=MISSED_OPERATOR_DOWN if earlier else None,
+        missed_reason=late_reason if earlier else None,
         handled=previous or newest_started,
         next_at=upcoming,
         deadline_at=newest + timedelta(seconds=deadline) if deadline is not None else None,
@@ -190,6 +193,7 @@ def floor(
 
 __all__ = [
     "COUNT_LIMIT",
+    "MISSED_BUSY",
     "MISSED_DEADLINE",
     "MISSED_OPERATOR_DOWN",
     "MISSED_SUSPENDED",
