@@ -198,4 +198,21 @@ def test_a_lookup_runs_on_its_schedule_the_same_way() -> None:
     assert (status["lastScheduleTime"], status["nextScheduleTime"]) == (
         "2026-01-15T08:00:00Z", "2026-01-15T08:15:00Z",
     )  # fmt: skip
+    assert status["nextRunTime"] == "2026-01-15T08:15:00Z"
     assert printer_columns(s.activity)["Schedule"] == "*/15 * * * *"
+
+
+def test_a_spec_change_waits_for_the_due_time_and_removing_the_schedule_runs_at_once() -> None:
+    s = scheduled()
+    step(s)
+    s.activity["spec"]["schedule"]["cron"] = "45 * * * *"
+    s.activity["metadata"]["generation"] = 2
+    step(s, 60)
+    assert jobs(s) == []
+    assert s.activity["status"]["nextScheduleTime"] == "2026-01-15T08:45:00Z"
+    del s.activity["spec"]["schedule"]
+    s.activity["metadata"]["generation"] = 3
+    step(s, 60)
+    assert [annotations(j)["impalacopy.io/trigger"] for j in jobs(s)] == ["create"]
+    status = s.activity["status"]
+    assert not {"nextScheduleTime", "lastScheduleTime", "missedRuns", "suspended"} & set(status)
