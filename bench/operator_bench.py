@@ -118,6 +118,28 @@ def _linear_time_matching() -> None:
     k8s.KubernetesEmulator._KubernetesEmulator__get_objs = get_objs  # type: ignore[attr-defined]
 
 
+async def wait_for_watches(kmock: Any) -> None:
+    """Until the operator watches CopyActivities and Jobs (objects created earlier would replay). It
+    watches no Secret: it never reads one."""
+    deadline = time.monotonic() + 120
+    while {"copyactivities", "jobs"} - {
+        r.resource.plural for r in kmock if r.resource is not None and r.params.get("watch")
+    }:
+        if time.monotonic() > deadline:
+            raise SystemExit("the operator did not open its watches within 120 s")
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+
+
+async def post_object(kmock: Any, obj: dict[str, Any]) -> None:
+    """Create an object in the benchmark's namespace, as kubectl would."""
+    group = obj["apiVersion"]
+    base = f"/apis/{group}" if "/" in group else f"/api/{group}"
+    async with kmock.post(f"{base}/namespaces/{NS}/{_plural(obj['kind'])}", json=obj) as response:
+        if response.status >= 400:
+            raise SystemExit(f"creating {obj['kind']} failed: {response.status} {await response.text()}")
+
+
 async def _drive(activities: int, samples: int, ready_file: Path, out_file: Path, stop_file: Path) -> None:
     import kmock as kmock_lib
 
@@ -130,23 +152,10 @@ async def _drive(activities: int, samples: int, ready_file: Path, out_file: Path
         jobs = kmock.resource("batch", "v1", "jobs")
         acts = kmock.resource("impalacopy.io", "v1alpha1", "copyactivities")
 
-        deadline = time.monotonic() + 120
-        while {"copyactivities", "jobs", "secrets"} - {
-            r.resource.plural for r in kmock if r.resource is not None and r.params.get("watch")
-        }:
-            if time.monotonic() > deadline:
-                raise SystemExit("the operator did not open its watches within 120 s")
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)
+        await wait_for_watches(kmock)
 
         async def post(obj: dict[str, Any]) -> None:
-            group = obj["apiVersion"]
-            base = f"/apis/{group}" if "/" in group else f"/api/{group}"
-            async with kmock.post(f"{base}/namespaces/{NS}/{_plural(obj['kind'])}", json=obj) as response:
-                if response.status >= 400:
-                    raise SystemExit(
-                        f"creating {obj['kind']} failed: {response.status} {await response.text()}"
-                    )
+            await post_object(kmock, obj)
 
         for obj in _base_objects():
             await post(obj)
@@ -238,8 +247,10 @@ def _peak_rss_mb() -> float:
     return 0.0
 
 
-def measure(activities: int = 1000, samples: int = 50) -> dict[str, Any]:
-    """Run the operator here against a driver child process; the figures and the verdicts."""
+def operator_against_driver(script: Path, driver_args: list[str]) -> tuple[dict[str, Any], float, float]:
+    """Run the operator here against a driver child process (`script --driver READY OUT STOP ...`,
+    which serves the emulator and writes its figures to OUT); its figures, the operator's CPU seconds
+    and its RSS at start (MB)."""
     import kopf
 
     from impala_copy.controller import main as operator_main
@@ -249,8 +260,7 @@ def measure(activities: int = 1000, samples: int = 50) -> dict[str, Any]:
     ready, out, stopped = work / "url", work / "result.json", work / "stopped"
     log = (work / "driver.log").open("w")
     driver = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--driver", str(ready), str(out), str(stopped),
-         "--activities", str(activities), "--samples", str(samples)],
+        [sys.executable, str(script), "--driver", str(ready), str(out), str(stopped), *driver_args],
         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -282,7 +292,14 @@ def measure(activities: int = 1000, samples: int = 50) -> dict[str, Any]:
     log.close()
     if driver.returncode != 0 or not out.exists():
         raise RuntimeError(f"the load driver failed: {(work / 'driver.log').read_text()[-3000:]}")
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text()), cpu, baseline
+
+
+def measure(activities: int = 1000, samples: int = 50) -> dict[str, Any]:
+    """Run the operator here against a driver child process; the figures and the verdicts."""
+    result, cpu, baseline = operator_against_driver(
+        Path(__file__).resolve(), ["--activities", str(activities), "--samples", str(samples)]
+    )
     result["operator_peak_rss_mb"] = round(_peak_rss_mb(), 1)
     result["operator_cpu_s"] = round(cpu, 2)
     result["operator_cpu_ms_per_activity"] = round(cpu * 1000 / (activities + samples), 2)

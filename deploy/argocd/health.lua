@@ -1,11 +1,11 @@
 -- Argo CD health check for every impalacopy.io kind (linked services, datasets, CopyActivity,
 -- LookupActivity). Reads only status, as the operator writes it:
 --   no status yet, or status older than metadata.generation   -> Progressing
---   spec.suspend true                                         -> Suspended
+--   status.suspended true (spec.schedule.suspend, acted upon)   -> Suspended
 --   Ready=False (a missing Secret, reference, invalid spec)   -> Degraded
 --   activities: phase Succeeded -> Healthy; Failed -> Degraded (Progressing while a retry is
 --     scheduled); Pending/Running -> Progressing (Degraded when the pod cannot start: image pull
---     errors, a broken container config)
+--     errors, a broken container config); a scheduled activity idle before its first run -> Healthy
 --   linked services and datasets: Ready=True -> Healthy (Degraded when the connection test fails)
 -- Lua 5.1 (Argo CD's interpreter): no goto, no integer division.
 
@@ -61,9 +61,9 @@ if generation ~= nil and (status.observedGeneration == nil or status.observedGen
   return hs
 end
 
-if obj.spec ~= nil and obj.spec.suspend == true then
+if status.suspended == true then
   hs.status = "Suspended"
-  hs.message = "Suspended: no new run starts while spec.suspend is true"
+  hs.message = "Suspended: no scheduled run starts while spec.schedule.suspend is true"
   return hs
 end
 
@@ -87,6 +87,9 @@ if status.phase ~= nil then
   elseif running ~= nil and stuck[running.reason] then
     hs.status = "Degraded"
     hs.message = describe(running, "PodNotStarting")
+  elseif running ~= nil and running.reason == "Idle" and status.nextScheduleTime ~= nil then
+    hs.status = "Healthy"
+    hs.message = "Waiting for the next scheduled run at " .. status.nextScheduleTime
   elseif phase == "Running" then
     hs.status = "Progressing"
     hs.message = describe(running, "Running")

@@ -41,6 +41,7 @@ from tests.operator.scenarios import (
     BUILDERS,
     NOW,
     PASSWORD,
+    Scenario,
     linked_service_scenarios,
     lookup_scenarios,
     scenarios,
@@ -164,13 +165,29 @@ def test_stale_status_is_progressing_even_when_the_last_run_succeeded(
     assert run_script(scripts["health"], stale, tmp_path)["status"] == "Healthy"
 
 
-def test_suspended_when_spec_suspend_is_true(scripts: dict[str, Path], tmp_path: Path) -> None:
-    obj = scenarios()["succeeded"]
-    obj["spec"]["suspend"] = True
+def test_suspended_when_the_operator_has_acted_on_schedule_suspend(
+    scripts: dict[str, Path], tmp_path: Path
+) -> None:
+    s = Scenario(manifests.standard_set(PASSWORD))
+    s.activity["spec"]["schedule"] = {"cron": "0 * * * *", "suspend": True}
+    s.step()
+    obj = s.activity
+    assert obj["status"]["suspended"] is True
     health = run_script(scripts["health"], obj, tmp_path)
     assert health == {
         "status": "Suspended",
-        "message": "Suspended: no new run starts while spec.suspend is true",
+        "message": "Suspended: no scheduled run starts while spec.schedule.suspend is true",
+    }
+    # Resumed, not yet seen by the operator: Progressing; once seen, not Suspended any more.
+    obj["spec"]["schedule"]["suspend"] = False
+    obj["metadata"]["generation"] = 2
+    assert run_script(scripts["health"], obj, tmp_path)["status"] == "Progressing"
+    s.step()
+    health = run_script(scripts["health"], s.activity, tmp_path)
+    assert s.activity["status"]["suspended"] is False
+    assert health == {
+        "status": "Healthy",
+        "message": "Waiting for the next scheduled run at 2026-01-15T09:00:00Z",
     }
 
 

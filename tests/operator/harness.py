@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,12 @@ def test_settings(**changes: Any) -> Settings:
 class OperatorThread:
     """The operator in a thread of its own, pointed at the emulator."""
 
-    def __init__(self, url: str, settings: Settings) -> None:
+    def __init__(self, url: str, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
         self.url = url
         self.settings = settings
         self.registry, self.runtime = operator_main.build(settings, login=self._login)
+        if clock is not None:
+            self.runtime.clock = clock  # the controllers' "now" (schedules' due times)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, name="operator", daemon=True)
@@ -343,8 +346,10 @@ async def settle(cluster: Cluster, quiet: float = 0.4) -> None:
     raise AssertionError("the operator kept sending requests for 15 s")
 
 
-async def start_operator(kmock: Any, settings: Settings | None = None) -> OperatorThread:
-    operator = OperatorThread(str(kmock.url).rstrip("/"), settings or test_settings())
+async def start_operator(
+    kmock: Any, settings: Settings | None = None, clock: Callable[[], datetime] | None = None
+) -> OperatorThread:
+    operator = OperatorThread(str(kmock.url).rstrip("/"), settings or test_settings(), clock)
     await operator.start()
     # Objects created before kopf's watches are open would be replayed: wait for every watch.
     watched = {ALL[k].plural for k in (*OURS_RECONCILED, "Job", "Pod", "ConfigMap", "PersistentVolumeClaim")}

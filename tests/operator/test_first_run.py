@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from impala_copy.api.schedule import RunContext
 from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import copy_activity_readiness
 from impala_copy.controller.core.runs import NewAttempt
 from impala_copy.controller.core.settings import JobDefaults
+from impala_copy.controller.core.timeutil import parse_time, utcnow
 from impala_copy.controller.core.view import ViewCatalog
 from tests.operator import manifests
 from tests.operator.harness import Cluster, OperatorThread, printer_columns, settle, until
@@ -26,8 +28,9 @@ from tests.operator.scenarios import scenarios, shape, view_of
 CA = "copy-orders"
 
 
-def expected_job(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    """The Job the operator should create: build_job on the plan resolved from the same objects."""
+def expected_job(objects: list[dict[str, Any]], run_context: dict[str, Any]) -> dict[str, Any]:
+    """The Job the operator should create: build_job on the plan resolved from the same objects, with
+    the run's context (its trigger time is the operator's clock when it started the run)."""
     activity = next(o for o in objects if o["kind"] == "CopyActivity")
     checked = copy_activity_readiness(activity, ViewCatalog(view_of(objects), manifests.NS))
     assert checked.plan is not None
@@ -36,7 +39,9 @@ def expected_job(objects: list[dict[str, Any]]) -> dict[str, Any]:
         name=CA, namespace=manifests.NS, uid=activity["metadata"]["uid"], settings=checked.activity.spec.job
     )
     attempt = NewAttempt(run_number=1, attempt=1, generation=1, run_now=None, trigger="create")
-    return build_job(checked.plan.model_copy(update={"run_id": "1"}), owner, JobDefaults(), attempt)
+    context = RunContext.model_validate(run_context)
+    plan = checked.plan.model_copy(update={"run_id": "1", "run_context": context})
+    return build_job(plan, owner, JobDefaults(), attempt)
 
 
 async def test_apply_creates_exactly_one_job_with_the_expected_fields(
@@ -50,8 +55,12 @@ async def test_apply_creates_exactly_one_job_with_the_expected_fields(
     assert len(cluster.jobs()) == 1
     assert len(cluster.job_creations()) == 1
     job = cluster.jobs()[0]
-    assert job == expected_job(objects)
     plan = json.loads(job["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
+    assert set(plan["runContext"]) == {"triggerTime"}  # not scheduled: a trigger time only
+    started = parse_time(plan["runContext"]["triggerTime"])
+    assert started is not None
+    assert abs((utcnow() - started).total_seconds()) < 60
+    assert job == expected_job(objects, plan["runContext"])
     assert plan["runId"] == "1"
     assert plan["activity"] == CA
     assert plan["namespace"] == "default"

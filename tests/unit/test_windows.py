@@ -231,6 +231,7 @@ def test_a_run_of_a_window_gets_its_start_end_and_trigger_time() -> None:
     assert context is not None
     assert context.to_wire() == {
         "triggerTime": "2026-12-03T08:05:00Z",
+        "scheduledTime": "2026-12-03T08:05:00Z",  # a window is scheduled when it comes due
         "windowStart": "2026-12-03T07:00:00Z",
         "windowEnd": "2026-12-03T08:00:00Z",
     }

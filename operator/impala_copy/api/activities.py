@@ -28,7 +28,7 @@ from impala_copy.api.quantity import Quantity, ResourceName
 from impala_copy.api.references import Reference
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import AttemptRecord, Phase
-from impala_copy.api.schedule import Schedule
+from impala_copy.api.schedule import Schedule, ScheduleStatus
 from impala_copy.api.summary import RunSummary
 from impala_copy.api.window_status import WindowsStatus
 
@@ -462,7 +462,10 @@ class LastRun(RunSummary):
     job_name: str | None = Field(default=None, description="Job of the newest attempt.")
     run_id: str | None = Field(default=None, description="Identifier of the run (shared by its attempts).")
     trigger: str | None = Field(
-        default=None, description="What started the run: create, specChange, runNow, retry."
+        default=None, description="What started the run: create, specChange, runNow, retry, schedule."
+    )
+    scheduled_time: str | None = Field(
+        default=None, description="RFC 3339 due time of spec.schedule.cron the run is for (scheduled runs)."
     )
     attempt: int = Field(default=1, description="Attempt number, 1 for the first.")
     start_time: str | None = Field(default=None, description="RFC 3339 start of the attempt.")
@@ -481,7 +484,7 @@ REASON_DESCRIPTION = (
 )
 
 
-class CopyActivityStatus(ApiModel):
+class CopyActivityStatus(ScheduleStatus):
     phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
     reason: str | None = Field(default=None, description=REASON_DESCRIPTION)
     observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
@@ -525,6 +528,9 @@ class CopyActivity(Resource):
             {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
             {"name": "Watermark", "type": "string", "jsonPath": ".status.watermark.value", "priority": 1},
             {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
+            {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule.cron"},
+            {"name": "Suspended", "type": "boolean", "jsonPath": ".spec.schedule.suspend"},
+            {"name": "Next", "type": "date", "jsonPath": ".status.nextScheduleTime"},
             {
                 "name": "Windows Through",
                 "type": "string",
@@ -616,13 +622,17 @@ class LookupActivitySpec(RuledModel):
 class LookupRun(AttemptRecord):
     """The newest lookup run."""
 
+    scheduled_time: str | None = Field(
+        default=None, description="RFC 3339 due time of spec.schedule.cron the run is for (scheduled runs)."
+    )
+
     duration_seconds: float | None = Field(default=None, description="Seconds from connect to close.")
     rows_returned: int | None = Field(default=None, description="Rows in the output.")
     result_bytes: int | None = Field(default=None, description="Bytes of the output as compact JSON.")
     message: str | None = Field(default=None, description="Readable outcome of the attempt.")
 
 
-class LookupActivityStatus(ApiModel):
+class LookupActivityStatus(ScheduleStatus):
     phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
     reason: str | None = Field(default=None, description=REASON_DESCRIPTION)
     observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
@@ -649,7 +659,9 @@ class LookupActivityStatus(ApiModel):
     last_successful_time: str | None = Field(default=None, description="RFC 3339 end of the last success.")
     last_failure_time: str | None = Field(default=None, description="RFC 3339 end of the last failed run.")
     next_run_time: str | None = Field(
-        default=None, description="When the next run starts: a retry after a failure, or the refreshInterval."
+        default=None,
+        description="When the next run starts: a retry after a failure, the refreshInterval, or the next "
+        "due time of schedule.cron.",
     )
     handled_run_now: str | None = Field(
         default=None, description="Value of the run-now annotation last acted upon."
@@ -669,6 +681,9 @@ class LookupActivity(Resource):
             {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
             {"name": "Result", "type": "string", "jsonPath": ".status.resultConfigMap", "priority": 1},
             {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
+            {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule.cron"},
+            {"name": "Suspended", "type": "boolean", "jsonPath": ".spec.schedule.suspend"},
+            {"name": "Next", "type": "date", "jsonPath": ".status.nextScheduleTime"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     )

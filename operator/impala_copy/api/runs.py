@@ -29,6 +29,7 @@ class Trigger(StrEnum):
     RETRY = "retry"  # the previous attempt failed and policy.retry allows another
     INTERVAL = "interval"  # a repeat interval passed (refreshInterval, probeIntervalSeconds)
     REFERENCE_CHANGE = "referenceChange"  # what the run waited for was fixed elsewhere (a new plan)
+    SCHEDULE = "schedule"  # a due time of spec.schedule.cron came
     WINDOW = "window"  # a tumbling window became due (schedule.window)
     RERUN_WINDOW = "rerunWindow"  # the annotation impalacopy.io/rerun-window named a window
 
@@ -38,7 +39,8 @@ class AttemptRecord(ApiModel):
 
     run_id: str | None = Field(default=None, description="Identifier of the run (shared by its attempts).")
     trigger: str | None = Field(
-        default=None, description="What started the run: create, specChange, runNow, retry, interval."
+        default=None,
+        description="What started the run: create, specChange, runNow, retry, interval, schedule.",
     )
     job_name: str | None = Field(default=None, description="The Job that runs the attempt.")
     status: Phase | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")

@@ -8,12 +8,13 @@ A cron schedule starts one run at each due time in `timeZone`. Tumbling windows 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import Field, field_validator
 
 from impala_copy.api.durations import TIMESPAN_PATTERN
@@ -23,6 +24,8 @@ from impala_copy.api.rules import Rule, RuledModel
 # Five fields (minute hour day-of-month month day-of-week) or one of the usual macros.
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+CRON_MAX_LENGTH = 128
+TIME_ZONE_MAX_LENGTH = 64
 # An IANA time zone name such as UTC, Europe/Berlin, America/Argentina/Buenos_Aires or Etc/GMT+5.
 TIME_ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"
 # RFC 3339 with a zone: 2026-12-01T00:00:00Z or 2026-12-01T00:00:00+01:00.
@@ -43,10 +46,19 @@ def time_zone(name: str) -> ZoneInfo:
     """The IANA time zone `name`, or ValueError naming it."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Europe"
         raise ValueError(
             f"unknown time zone {name!r}: use an IANA name such as UTC or Europe/Berlin"
         ) from None
+
+
+def _comes_due(expression: str) -> bool:
+    """Whether a valid cron expression has a next time at all (croniter gives up after some years)."""
+    try:
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        return False
+    return True
 
 
 class ConcurrencyPolicy(StrEnum):
@@ -134,14 +146,14 @@ class Schedule(RuledModel):
 
     cron: str | None = Field(
         default=None,
-        max_length=128,
+        max_length=CRON_MAX_LENGTH,
         pattern=CRON_PATTERN,
         description="When runs start: five cron fields (minute hour day-of-month month day-of-week) or "
         "@hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually; read in timeZone.",
     )
     time_zone: str = Field(
         default="UTC",
-        max_length=64,
+        max_length=TIME_ZONE_MAX_LENGTH,
         pattern=TIME_ZONE_PATTERN,
         description="IANA time zone the cron expression is read in, e.g. Europe/Berlin. Default UTC.",
     )
@@ -166,17 +178,26 @@ class Schedule(RuledModel):
         default=None, description="Tumbling windows (ADF: tumbling-window trigger); CopyActivity only."
     )
 
-    @field_validator("cron")
+    # Before the pattern: the message names the value and what is expected, not a regular expression.
+    @field_validator("cron", mode="before")
     @classmethod
-    def _cron_parses(cls, value: str | None) -> str | None:
-        if value is not None and value not in CRON_MACROS and not croniter.is_valid(value):
-            raise ValueError(f"cron {value!r} is not a valid cron expression (five fields or a macro)")
+    def _cron_parses(cls, value: object) -> object:
+        if not isinstance(value, str) or len(value) > CRON_MAX_LENGTH:
+            return value  # the type and the length are checked next, with their own messages
+        if value not in CRON_MACROS and not (re.match(CRON_PATTERN, value) and croniter.is_valid(value)):
+            raise ValueError(
+                f"cron {value!r} is not a valid cron expression (five fields: minute hour day-of-month "
+                "month day-of-week, or a macro such as @daily)"
+            )
+        if not _comes_due(value):
+            raise ValueError(f"cron {value!r} never comes due (e.g. a day that no month has, such as 30 2)")
         return value
 
-    @field_validator("time_zone")
+    @field_validator("time_zone", mode="before")
     @classmethod
-    def _zone_exists(cls, value: str) -> str:
-        time_zone(value)
+    def _zone_exists(cls, value: object) -> object:
+        if isinstance(value, str) and len(value) <= TIME_ZONE_MAX_LENGTH:
+            time_zone(value)
         return value
 
 
@@ -192,11 +213,32 @@ class RunContext(ApiModel):
     window_end: str | None = Field(default=None, description="End of the run's window (exclusive).")
 
 
+class ScheduleStatus(ApiModel):
+    """What status shows of a cron schedule (the status of a CopyActivity or LookupActivity has it)."""
+
+    last_schedule_time: str | None = Field(
+        default=None,
+        description="RFC 3339 newest due time of schedule.cron handled: its run started, or it was missed.",
+    )
+    next_schedule_time: str | None = Field(
+        default=None, description="RFC 3339 next due time of schedule.cron (none while suspended)."
+    )
+    missed_runs: int | None = Field(
+        default=None,
+        description="Due times of schedule.cron that started no run (operator down, startingDeadlineSeconds "
+        "passed, suspended), counted since the object was created.",
+    )
+    suspended: bool | None = Field(
+        default=None, description="schedule.suspend as last acted upon (Argo CD shows Suspended)."
+    )
+
+
 __all__ = [
     "CRON_MACROS",
     "ConcurrencyPolicy",
     "RunContext",
     "Schedule",
+    "ScheduleStatus",
     "TumblingWindow",
     "WindowFrequency",
     "parse_rfc3339",

@@ -15,6 +15,7 @@ from impala_copy.controller.core.constants import Reason
 from impala_copy.controller.core.controller import (
     Actions,
     PlanContext,
+    cron_wish,
     observe,
     run_actions,
     run_inputs,
@@ -23,9 +24,9 @@ from impala_copy.controller.core.controller import (
 from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import CopyReadiness, Readiness, copy_activity_readiness
 from impala_copy.controller.core.run_plan import observed_attempts, plan_runs
-from impala_copy.controller.core.runs import NewAttempt, RunPolicy
+from impala_copy.controller.core.runs import NewAttempt, RunPolicy, run_context
 from impala_copy.controller.core.settings import Settings
-from impala_copy.controller.core.status import RunView, status_events
+from impala_copy.controller.core.status import RunView, schedule_events, status_events
 
 KIND = "CopyActivity"
 
@@ -75,7 +76,8 @@ class CopyController:
         policy = activity.spec.policy if activity is not None else None
 
         retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
-        want = wanted(meta, retries, ready=checked.readiness.ready, plan=checked.plan)
+        schedule = cron_wish(activity.spec.schedule if activity else None, seen, ctx.now)
+        want = wanted(meta, retries, ready=checked.readiness.ready, plan=checked.plan, cron=schedule)
         history = history_limits(activity, ctx.settings)
         # The watermark comes first: a run started now starts above it (core/job.plan_digest leaves it out).
         known, _ = observed_attempts(run_inputs(KIND, seen, ctx, want, lambda _: None, history), ctx.view)
@@ -84,11 +86,9 @@ class CopyController:
         def make_job(start: NewAttempt) -> dict[str, Any] | None:
             if checked.plan is None or activity is None:
                 return None
-            update: dict[str, Any] = {"run_id": start.run_id}
-            context = window_run_context(start, tumbling_window(activity))
-            if context is not None:
-                update["run_context"] = context
-            plan = marks.low(checked.plan).model_copy(update=update)
+            context = window_run_context(start, tumbling_window(activity)) or run_context(start, ctx.now)
+            run = {"run_id": start.run_id, "run_context": context}
+            plan = marks.low(checked.plan).model_copy(update=run)
             owner = JobOwner(
                 name=meta.name, namespace=meta.namespace, uid=meta.uid, settings=activity.spec.job
             )
@@ -108,7 +108,8 @@ class CopyController:
             now=ctx.now,
         )
         status = copy_activity_status(view, marks.status_fields())
-        return run_actions(seen, status, state, [*status_events(seen.old, status), *marks.events])
+        events = [*status_events(seen.old, status), *schedule_events(state.decision), *marks.events]
+        return run_actions(seen, status, state, events)
 
 
 __all__ = ["CopyController", "history_limits"]

@@ -40,12 +40,16 @@ def tumbling_window(activity: CopyActivity | None) -> TumblingWindow | None:
 
 
 def window_run_context(start: NewAttempt, window: TumblingWindow | None) -> RunContext | None:
-    """The window a run copies, for the query and the sink paths; triggered when the window was due."""
+    """The window a run copies, for the query and the sink paths; triggered (and scheduled) when the
+    window was due."""
     if start.window is None or window is None:
         return None
     due = parse_rfc3339(start.window.end) + timedelta(seconds=Grid.of(window).delay.total_seconds())
     return RunContext(
-        trigger_time=format_time(due), window_start=start.window.start, window_end=start.window.end
+        trigger_time=format_time(due),
+        scheduled_time=format_time(due),
+        window_start=start.window.start,
+        window_end=start.window.end,
     )
 
 

@@ -29,6 +29,7 @@ ANNOTATION_OWNER_KIND: Final = f"{API_GROUP}/owner-kind"
 ANNOTATION_GENERATION: Final = f"{API_GROUP}/generation"
 ANNOTATION_TRIGGER: Final = f"{API_GROUP}/trigger"
 ANNOTATION_PLAN_DIGEST: Final = f"{API_GROUP}/plan-digest"
+ANNOTATION_SCHEDULED_TIME: Final = f"{API_GROUP}/scheduled-time"  # the due time of a scheduled run
 # Tumbling windows: the window a Job copies, and the rerun-window value that started it (if any).
 ANNOTATION_WINDOW_START: Final = f"{API_GROUP}/window-start"
 ANNOTATION_WINDOW_END: Final = f"{API_GROUP}/window-end"
@@ -150,6 +151,7 @@ class EventReason:
     RUN_STARTED: Final = "RunStarted"
     RUN_SUCCEEDED: Final = "RunSucceeded"
     RUN_FAILED: Final = "RunFailed"
+    MISSED_SCHEDULE: Final = "MissedSchedule"  # due times of spec.schedule.cron that started no run
     RESOLVED: Final = "Resolved"
     POD_STUCK: Final = "PodNotStarting"
     LOOKUP_STARTED: Final = "LookupStarted"

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from impala_copy.api.schedule import Schedule
 from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW
 from impala_copy.controller.core.job import TaskPlan, plan_digest
 from impala_copy.controller.core.records import JobRecord, Meta, as_dict
 from impala_copy.controller.core.run_plan import JobFactory, RunInputs, RunState
 from impala_copy.controller.core.runs import RunPolicy, Wanted
+from impala_copy.controller.core.schedule import CronWish, floor
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.status import EventSpec, merge_patch
+from impala_copy.controller.core.timeutil import parse_time
 from impala_copy.controller.core.view import ClusterView, ViewCatalog
 
 
@@ -101,8 +104,10 @@ def wanted(
     ready: bool,
     every_seconds: int | None = None,
     plan: TaskPlan | None = None,
+    cron: CronWish | None = None,
 ) -> Wanted:
-    """What the object asks for now: its generation, the run-now annotation, retries, a repeat interval."""
+    """What the object asks for now: its generation, the run-now annotation, retries, a repeat interval,
+    a cron schedule."""
     return Wanted(
         generation=meta.generation,
         run_now=meta.annotations.get(ANNOTATION_RUN_NOW),
@@ -110,7 +115,23 @@ def wanted(
         ready=ready,
         every_seconds=every_seconds,
         plan_digest=plan_digest(plan) if plan is not None else None,
+        cron=cron,
     )
+
+
+def cron_wish(schedule: Schedule | None, seen: Observed[Any], now: datetime) -> CronWish | None:
+    """A cron schedule with its handled mark from status (core/schedule.floor); None without one."""
+    if schedule is None or schedule.cron is None:
+        return None
+    old = seen.old
+    mark = floor(
+        parse_time(old.get("lastScheduleTime")),
+        parse_time(old.get("nextScheduleTime")),
+        parse_time(seen.meta.created),
+        has_status=bool(old.get("conditions") or old.get("observedGeneration")),
+        now=now,
+    )
+    return CronWish(schedule, mark, was_suspended=old.get("suspended") is True)
 
 
 def run_inputs(
@@ -162,6 +183,7 @@ __all__ = [
     "LogRequest",
     "Observed",
     "PlanContext",
+    "cron_wish",
     "observe",
     "run_actions",
     "run_inputs",

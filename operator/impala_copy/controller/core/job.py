@@ -36,6 +36,7 @@ from impala_copy.controller.core.constants import (
     ANNOTATION_PLAN_DIGEST,
     ANNOTATION_RERUN_WINDOW,
     ANNOTATION_RUN_NOW,
+    ANNOTATION_SCHEDULED_TIME,
     ANNOTATION_TRIGGER,
     ANNOTATION_WINDOW_END,
     ANNOTATION_WINDOW_START,
@@ -52,6 +53,7 @@ from impala_copy.controller.core.constants import (
 from impala_copy.controller.core.readiness import claim_name
 from impala_copy.controller.core.runs import NewAttempt
 from impala_copy.controller.core.settings import JobDefaults
+from impala_copy.controller.core.timeutil import format_time
 
 NAME_LIMIT = 63  # a Job's name becomes a label value on its pods
 TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir of the pod, not the operator's /tmp
@@ -87,7 +89,8 @@ class JobOwner:
 
 
 def plan_digest(plan: TaskPlan) -> str:
-    """What a run would do, as a short digest (run id aside): a waiting run of another digest is stale."""
+    """What a run would do, as a short digest (per-run values aside: api/plan.RUN_INPUTS): a waiting run
+    of another digest is stale. Equal for every run of the same spec."""
     wire = without_run_inputs(plan.to_wire())
     return _digest(json.dumps(wire, sort_keys=True, separators=(",", ":")), 16)
 
@@ -299,7 +302,8 @@ def _job_spec(plan: TaskPlan, pod: dict[str, Any], deadline: int) -> dict[str, A
 
 
 def job_annotations(plan: TaskPlan, owner: JobOwner, attempt: NewAttempt) -> dict[str, str]:
-    """What a Job records of its run: owner, generation, trigger, plan digest, run-now value, window."""
+    """What a Job records of its run: owner, generation, trigger, plan digest, run-now value, scheduled
+    time, window."""
     annotations = {
         ANNOTATION_ACTIVITY_NAME: owner.name,
         ANNOTATION_GENERATION: str(attempt.generation),
@@ -308,6 +312,8 @@ def job_annotations(plan: TaskPlan, owner: JobOwner, attempt: NewAttempt) -> dic
     }
     if attempt.run_now is not None:
         annotations[ANNOTATION_RUN_NOW] = attempt.run_now
+    if attempt.scheduled_time is not None:
+        annotations[ANNOTATION_SCHEDULED_TIME] = format_time(attempt.scheduled_time)
     if attempt.window is not None:
         annotations[ANNOTATION_WINDOW_START] = attempt.window.start
         annotations[ANNOTATION_WINDOW_END] = attempt.window.end

@@ -18,6 +18,7 @@ from impala_copy.controller.core.constants import (
     ANNOTATION_PLAN_DIGEST,
     ANNOTATION_RERUN_WINDOW,
     ANNOTATION_RUN_NOW,
+    ANNOTATION_SCHEDULED_TIME,
     ANNOTATION_TRIGGER,
     ANNOTATION_WINDOW_END,
     ANNOTATION_WINDOW_START,
@@ -157,6 +158,7 @@ class JobRecord:
     conditions: tuple[JobCondition, ...]
     deleting: bool
     window: WindowRef | None = None  # the tumbling window the run copies
+    scheduled_time: str | None = None  # the due time of a scheduled run (RFC 3339)
 
     def condition(self, type_: str) -> JobCondition | None:
         for cond in self.conditions:
@@ -227,6 +229,7 @@ def job_record(body: Mapping[str, Any]) -> JobRecord | None:
         conditions=conditions,
         deleting=meta.deleting,
         window=window_ref(meta.annotations),
+        scheduled_time=meta.annotations.get(ANNOTATION_SCHEDULED_TIME),
     )
 
 

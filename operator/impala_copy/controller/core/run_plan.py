@@ -74,6 +74,7 @@ def attempt_of(job: JobRecord, view: ClusterView) -> Attempt:
         job_name=job.name,
         outcome=attempt_outcome(job, view.pods_of(job.namespace, job.name)),
         plan_digest=job.plan_digest,
+        scheduled_time=parse_time(job.scheduled_time),
         window=job.window,
     )
 
@@ -111,7 +112,10 @@ def history_to_delete(
 
 
 def _superseded(decision: RunDecision) -> tuple[str, ...]:
-    """The Job of a run whose pod waits for a missing Secret, when a new run replaces it (deleted)."""
+    """The Job of a run whose pod waits for a missing Secret, when a new run replaces it (deleted), and
+    the running Job a due run replaces (concurrencyPolicy Replace)."""
+    if decision.start is not None and decision.replaces:
+        return (decision.replaces,)
     latest = decision.latest
     if decision.start is None or latest is None or not waiting_for_reference(latest.outcome):
         return ()

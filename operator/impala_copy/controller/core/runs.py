@@ -9,7 +9,12 @@ test's probeIntervalSeconds). A failed attempt is tried again (trigger `retry`) 
 `policy.retryIntervalInSeconds`, up to `policy.retry` times, unless the engine said retrying cannot help
 (configuration errors). A new run waits for a run in progress to end (except one whose pod waits for a
 missing Secret or ConfigMap: the new run replaces it, its Job is deleted), and for the references to
-resolve. Schedules will be one more input here.
+resolve.
+
+A cron schedule (`Wanted.cron`, core/schedule.py) is one more input: at each due time one run starts
+(trigger `schedule`); a scheduled activity does not run on create nor on a spec change (the next due
+time runs the new spec), run-now still starts a run. A due run waits for a run in progress
+(concurrencyPolicy Forbid, retries included) or replaces it (Replace: its Job is deleted).
 
 The runs seen come from the Jobs found (labels and annotations record run, attempt, generation, trigger
 and run-now value) and from `status.lastRun` once its Job is gone, never from memory: an operator
@@ -19,11 +24,12 @@ restart decides the same way.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from impala_copy.api.pod_contract import EXIT_CONFIGURATION
+from impala_copy.api.schedule import RunContext
 from impala_copy.controller.core.constants import Reason, Trigger
 from impala_copy.controller.core.outcome import (
     FAILED,
@@ -34,6 +40,7 @@ from impala_copy.controller.core.outcome import (
     waiting_for_reference,
 )
 from impala_copy.controller.core.records import WindowRef, as_dict, as_int, as_str
+from impala_copy.controller.core.schedule import CronTurn, CronWish, cron_turn
 from impala_copy.controller.core.timeutil import format_time, parse_time
 
 
@@ -54,6 +61,7 @@ class Wanted:
     deleting: bool = False
     every_seconds: int | None = None  # repeat a finished run after this long (None: never)
     plan_digest: str | None = None  # what a run would do now (core/job.plan_digest)
+    cron: CronWish | None = None  # spec.schedule.cron with its handled mark
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class Attempt:
     outcome: AttemptOutcome
     recorded: Mapping[str, Any] | None = None  # status.lastRun, when this attempt is known from there only
     plan_digest: str | None = None  # what the attempt's Job does (core/job.plan_digest)
+    scheduled_time: datetime | None = None  # the due time of a scheduled run
     window: WindowRef | None = None  # the tumbling window it copies (core/windows.py)
 
     @property
@@ -85,6 +94,7 @@ class NewAttempt:
     generation: int
     run_now: str | None
     trigger: str
+    scheduled_time: datetime | None = None  # the due time a scheduled run (and its retries) is for
     # Keyword only where built (core/windows.py), so fields added before it keep their places.
     window: WindowRef | None = None  # the tumbling window to copy (core/windows.py)
 
@@ -100,8 +110,10 @@ class RunDecision:
     # A run is wanted but cannot start yet: "active" (another run in progress) or "references".
     blocked_by: str | None = None
     retry_at: datetime | None = None
-    next_at: datetime | None = None  # when a repeating kind runs again
+    next_at: datetime | None = None  # when a repeating kind runs again, or the next due time
     attempts_total: int = 1
+    cron: CronTurn | None = None  # where the cron schedule stands (None without one)
+    replaces: str | None = None  # the Job of a running run the due run replaces (deleted)
 
     @property
     def wake_at(self) -> datetime | None:
@@ -109,15 +121,25 @@ class RunDecision:
         return min(times) if times else None
 
 
+def run_context(start: NewAttempt, now: datetime) -> RunContext:
+    """When the run runs: its due time when scheduled (also for its retries), else now."""
+    scheduled = format_time(start.scheduled_time) if start.scheduled_time is not None else None
+    return RunContext(trigger_time=scheduled or format_time(now), scheduled_time=scheduled)
+
+
 def latest_attempt(attempts: Sequence[Attempt]) -> Attempt | None:
     return max(attempts, key=lambda a: a.key) if attempts else None
 
 
 def _new_run_trigger(wanted: Wanted, latest: Attempt | None) -> str | None:
-    """Why a new run is wanted (create, specChange, runNow), or None."""
+    """Why a new run is wanted (create, specChange, runNow), or None. A scheduled activity runs at its
+    due times instead of on create and on a spec change."""
+    scheduled = wanted.cron is not None
     if latest is None:
+        if scheduled:
+            return Trigger.RUN_NOW if wanted.run_now is not None else None
         return Trigger.CREATE
-    if latest.generation < wanted.generation:
+    if latest.generation < wanted.generation and not scheduled:
         return Trigger.SPEC_CHANGE
     if wanted.run_now is not None and wanted.run_now != latest.run_now:
         return Trigger.RUN_NOW
@@ -137,6 +159,24 @@ def which_run(wanted: Wanted, attempts: Sequence[Attempt], now: datetime) -> Run
     total = 1 + wanted.policy.retry
     if wanted.deleting:
         return RunDecision(latest=latest, attempts_total=total)
+    if wanted.cron is None:
+        return _decide(wanted, latest, None, now, total)
+    # A run in progress that is not the run of a due time after the mark (that one was just started).
+    busy = (
+        latest is not None
+        and not latest.outcome.finished
+        and (latest.scheduled_time is None or latest.scheduled_time <= wanted.cron.floor)
+    )
+    turn = cron_turn(wanted.cron, [a.scheduled_time for a in attempts if a.scheduled_time], now, busy)
+    decision = _decide(wanted, latest, turn, now, total)
+    waiting = turn.deadline_at if turn.due is not None and decision.start is None else None
+    wakes = [t for t in (decision.next_at, turn.next_at, waiting) if t is not None]
+    return replace(decision, cron=turn, next_at=min(wakes) if wakes else None)
+
+
+def _decide(
+    wanted: Wanted, latest: Attempt | None, turn: CronTurn | None, now: datetime, total: int
+) -> RunDecision:
     trigger = _new_run_trigger(wanted, latest)
     if trigger is not None:
         if latest is not None and not latest.outcome.finished and not waiting_for_reference(latest.outcome):
@@ -146,20 +186,50 @@ def which_run(wanted: Wanted, attempts: Sequence[Attempt], now: datetime) -> Run
         number = latest.run_number + 1 if latest is not None else 1
         start = NewAttempt(number, 1, wanted.generation, wanted.run_now, trigger)
         return RunDecision(start=start, latest=latest, attempts_total=total)
-    assert latest is not None
+    due = turn.due if turn is not None else None
+    replacing = due is not None and wanted.cron is not None and wanted.cron.replace
+    if latest is not None and _retry_left(latest, total) and not replacing:
+        return _retry(wanted, latest, now, total)
+    if due is not None:
+        return _scheduled(wanted, latest, due, total)
+    if latest is None:
+        return RunDecision(attempts_total=total)
+    return _repeat(wanted, latest, now, total)
+
+
+def _retry_left(latest: Attempt, total: int) -> bool:
     outcome = latest.outcome
-    if not (outcome.state == FAILED and outcome.retryable and latest.attempt < total):
-        return _repeat(wanted, latest, now, total)
-    finished = parse_time(outcome.completion_time) or now
+    return outcome.state == FAILED and outcome.retryable and latest.attempt < total
+
+
+def _retry(wanted: Wanted, latest: Attempt, now: datetime, total: int) -> RunDecision:
+    """The next attempt of a failed run, once policy.retryIntervalInSeconds has passed."""
+    finished = parse_time(latest.outcome.completion_time) or now
     retry_at = finished + timedelta(seconds=wanted.policy.retry_interval_seconds)
     if now < retry_at:
         return RunDecision(latest=latest, retry_at=retry_at, attempts_total=total)
     if not wanted.ready:
         return RunDecision(latest=latest, blocked_by="references", attempts_total=total)
     start = NewAttempt(
-        latest.run_number, latest.attempt + 1, latest.generation, latest.run_now, Trigger.RETRY
-    )
+        latest.run_number, latest.attempt + 1, latest.generation, latest.run_now, Trigger.RETRY,
+        latest.scheduled_time,
+    )  # fmt: skip
     return RunDecision(start=start, latest=latest, attempts_total=total)
+
+
+def _scheduled(wanted: Wanted, latest: Attempt | None, due: datetime, total: int) -> RunDecision:
+    """The run of a due time: it waits for a run in progress (Forbid) or replaces it (Replace)."""
+    replaces = None
+    if latest is not None and not latest.outcome.finished and not waiting_for_reference(latest.outcome):
+        if wanted.cron is None or not wanted.cron.replace:
+            return RunDecision(latest=latest, blocked_by="active", attempts_total=total)
+        replaces = latest.job_name or None
+    if not wanted.ready:
+        return RunDecision(latest=latest, blocked_by="references", attempts_total=total)
+    number = latest.run_number + 1 if latest is not None else 1
+    run_now = latest.run_now if latest is not None else wanted.run_now
+    start = NewAttempt(number, 1, wanted.generation, run_now, Trigger.SCHEDULE, due)
+    return RunDecision(start=start, latest=latest, attempts_total=total, replaces=replaces)
 
 
 def _repeat(wanted: Wanted, latest: Attempt, now: datetime, total: int) -> RunDecision:
@@ -219,6 +289,7 @@ def attempt_from_status(status: Mapping[str, Any], now: datetime, key: str = "la
         job_name=as_str(last.get("jobName")) or "",
         outcome=outcome,
         recorded=last,
+        scheduled_time=parse_time(last.get("scheduledTime")),
     )
 
 

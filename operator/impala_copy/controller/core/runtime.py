@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from impala_copy.controller.core.constants import (
@@ -25,6 +26,7 @@ from impala_copy.controller.core.metrics import Metrics
 from impala_copy.controller.core.reconcile import Reconciler
 from impala_copy.controller.core.records import Meta, job_record, pod_job_name
 from impala_copy.controller.core.settings import Settings
+from impala_copy.controller.core.timeutil import utcnow
 from impala_copy.controller.core.view import ClusterView
 from impala_copy.controller.core.workqueue import WorkQueue
 
@@ -42,6 +44,7 @@ class Runtime:
         self.controllers = controllers
         self.client = client or KubeClient()
         self.metrics = Metrics()
+        self.clock: Callable[[], datetime] = utcnow  # what "now" is to the controllers (tests set another)
         self.reconciler: Reconciler | None = None
         self.queue: WorkQueue[ObjectKey] | None = None
         self._resync: asyncio.Task[None] | None = None
@@ -55,8 +58,9 @@ class Runtime:
     def start(self, view: ClusterView) -> None:
         self.start_metrics()
         self.reconciler = Reconciler(
-            self.client, self.settings, view, controllers=self.controllers, metrics=self.metrics
-        )
+            self.client, self.settings, view, controllers=self.controllers, clock=self.clock,
+            metrics=self.metrics,
+        )  # fmt: skip
         self.queue = WorkQueue(self.reconciler.reconcile, workers=self.settings.workers)
         self.queue.start()
         if self.settings.resync_seconds > 0:

@@ -16,11 +16,18 @@ from typing import Any
 
 from impala_copy.api.common import Condition
 from impala_copy.api.pod_contract import EXIT_CONFIGURATION
-from impala_copy.controller.core.constants import STUCK_WAITING_REASONS, ConditionType, EventReason, Reason
+from impala_copy.controller.core.constants import (
+    STUCK_WAITING_REASONS,
+    ConditionType,
+    EventReason,
+    Reason,
+    Trigger,
+)
 from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, waiting_for_reference
 from impala_copy.controller.core.readiness import Readiness
-from impala_copy.controller.core.records import as_dict, as_list, as_str
+from impala_copy.controller.core.records import as_dict, as_int, as_list, as_str
 from impala_copy.controller.core.runs import Attempt, RunDecision
+from impala_copy.controller.core.schedule import CronTurn
 from impala_copy.controller.core.timeutil import format_time, parse_time
 
 HIDDEN = "hidden by policy.secureOutput"
@@ -110,6 +117,7 @@ def attempt_fields(attempt: Attempt) -> dict[str, Any]:
         "attempt": attempt.attempt,
         "generation": attempt.generation,
         "trigger": str(attempt.trigger),
+        "scheduledTime": format_time(attempt.scheduled_time) if attempt.scheduled_time else None,
         "jobName": attempt.job_name,
         "status": outcome.state,
         "startTime": outcome.start_time,
@@ -157,7 +165,9 @@ def _running_condition(v: RunView, cond: Callable[[str, str, str, str], dict[str
             ConditionType.RUNNING, "False", Reason.NOT_READY,
             "a run is due and starts once Ready is True (see the Ready condition)",
         )  # fmt: skip
-    return cond(ConditionType.RUNNING, "False", Reason.IDLE, "no run in progress")
+    upcoming = decision.cron.next_at if decision.cron is not None else None
+    scheduled = f"; the next scheduled run is at {format_time(upcoming)}" if upcoming is not None else ""
+    return cond(ConditionType.RUNNING, "False", Reason.IDLE, f"no run in progress{scheduled}")
 
 
 def _outcome_conditions(
@@ -244,6 +254,20 @@ def run_status(v: RunView) -> dict[str, Any]:
         ),
         "nextRetryTime": format_time(decision.retry_at) if decision.retry_at else None,
         "handledRunNow": latest.run_now if latest is not None else as_str(v.old.get("handledRunNow")),
+        **schedule_fields(v.old, decision.cron),
+    }
+
+
+def schedule_fields(old: Mapping[str, Any], turn: CronTurn | None) -> dict[str, Any]:
+    """lastScheduleTime, nextScheduleTime, missedRuns (cumulative) and suspended of a cron schedule."""
+    if turn is None:
+        return {}
+    handled = [format_time(turn.handled)] if turn.handled is not None else []
+    return {
+        "lastScheduleTime": later(old.get("lastScheduleTime"), handled),
+        "nextScheduleTime": format_time(turn.next_at) if turn.next_at is not None else None,
+        "missedRuns": max(0, as_int(old.get("missedRuns")) or 0) + turn.missed,
+        "suspended": turn.suspended,
     }
 
 
@@ -286,7 +310,10 @@ def _run_events(old: Mapping[str, Any], new: Mapping[str, Any], words: RunEventW
     job = new_run.get("jobName")
     same = old_run.get("jobName") == job
     label = f"run {new_run.get('runId')} attempt {new_run.get('attempt')}"
-    if not same:
+    if not same and new_run.get("trigger") == Trigger.SCHEDULE and new_run.get("attempt") == 1:
+        started = f"scheduled run for {new_run.get('scheduledTime')} started: {label}, Job {job}"
+        events.append(EventSpec("Normal", words.started, started))
+    elif not same:
         started = f"{label} started ({new_run.get('trigger')}): Job {job}"
         events.append(EventSpec("Normal", words.started, started))
     if new_run.get("status") == SUCCEEDED and (not same or old_run.get("status") != SUCCEEDED):
@@ -331,6 +358,18 @@ def status_events(
     ):
         events.append(EventSpec("Warning", EventReason.POD_STUCK, str(new_running.get("message", ""))))
     return events
+
+
+def schedule_events(decision: RunDecision) -> list[EventSpec]:
+    """A Warning when due times of the schedule started no run: how many, and why."""
+    turn = decision.cron
+    if turn is None or turn.missed <= 0:
+        return []
+    runs = "run" if turn.missed == 1 else "runs"
+    message = f"{turn.missed} scheduled {runs} missed ({turn.missed_reason or 'not started'})"
+    if turn.next_at is not None:
+        message += f"; the next due time is {format_time(turn.next_at)}"
+    return [EventSpec("Warning", EventReason.MISSED_SCHEDULE, message)]
 
 
 def ready_events(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[EventSpec]:

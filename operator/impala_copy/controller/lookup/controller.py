@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from impala_copy.api.activities import LookupActivity
@@ -27,6 +27,7 @@ from impala_copy.controller.core.controller import (
     LogRequest,
     Observed,
     PlanContext,
+    cron_wish,
     observe,
     run_actions,
     run_inputs,
@@ -36,8 +37,8 @@ from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import READY, Readiness
 from impala_copy.controller.core.records import Meta, as_dict, as_str
 from impala_copy.controller.core.run_plan import RunInputs, RunState, plan_runs
-from impala_copy.controller.core.runs import Attempt, NewAttempt, RunDecision, RunPolicy
-from impala_copy.controller.core.status import RunView, status_events
+from impala_copy.controller.core.runs import Attempt, NewAttempt, RunDecision, RunPolicy, run_context
+from impala_copy.controller.core.status import RunView, schedule_events, status_events
 from impala_copy.controller.core.view import ViewCatalog
 from impala_copy.controller.lookup.output import (
     RESULT_TOO_LARGE,
@@ -155,11 +156,7 @@ def stored_output(
 
 
 def _with_latest(state: RunState, attempt: Attempt) -> RunDecision:
-    decision = state.decision
-    return RunDecision(
-        start=decision.start, latest=attempt, blocked_by=decision.blocked_by, retry_at=decision.retry_at,
-        next_at=decision.next_at, attempts_total=decision.attempts_total,
-    )  # fmt: skip
+    return replace(state.decision, latest=attempt)
 
 
 class LookupController:
@@ -189,7 +186,7 @@ class LookupController:
             now=ctx.now,
         )
         status = lookup_status(view, meta.name, out.result)
-        events = status_events(seen.old, status, LOOKUP_EVENTS)
+        events = [*status_events(seen.old, status, LOOKUP_EVENTS), *schedule_events(state.decision)]
         return run_actions(
             seen,
             status,
@@ -211,14 +208,16 @@ class LookupController:
                 return None
             owner = JobOwner(name=meta.name, namespace=meta.namespace, uid=meta.uid, kind=KIND)
             deadline = plan.timeout_seconds + DEADLINE_GRACE_SECONDS
-            run_plan = plan.model_copy(update={"run_id": start.run_id})
+            run = {"run_id": start.run_id, "run_context": run_context(start, ctx.now)}
+            run_plan = plan.model_copy(update=run)
             return build_job(
                 run_plan, owner, ctx.settings.job, start, task=TASK_LOOKUP, timeout_seconds=deadline
             )
 
         retries = RunPolicy(policy.retry, policy.retry_interval_in_seconds) if policy else RunPolicy()
         every = duration_seconds(refresh) if refresh else None
-        want = wanted(meta, retries, ready=plan is not None, every_seconds=every, plan=plan)
+        schedule = cron_wish(activity.spec.schedule if activity else None, seen, ctx.now)
+        want = wanted(meta, retries, ready=plan is not None, every_seconds=every, plan=plan, cron=schedule)
         return run_inputs(KIND, seen, ctx, want, make_job, HISTORY)
 
 
