@@ -15,18 +15,30 @@ help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- install
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml | $(TOOLS)/.apt-build
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,kerberos]'
+	@touch $@
+
+# What the `kerberos` binding (no wheels: an sdist) builds with: a C compiler, MIT krb5's headers and
+# krb5-config, Python's headers.
+APT_BUILD_PACKAGES := gcc libkrb5-dev python3-dev
+$(TOOLS)/.apt-build: Makefile
+	@mkdir -p $(TOOLS)
+	@if ! dpkg -s $(APT_BUILD_PACKAGES) >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_BUILD_PACKAGES) >/dev/null; fi
 	@touch $@
 
 .PHONY: venv
 venv: $(VENV)/.installed ## Create .venv with the package and the test dependencies
 
-# Debian packages the suite needs (PostgreSQL server, Lua for the Argo CD scripts, podman for the image).
-APT_PACKAGES := postgresql openssl lua5.1 podman runc mmdebstrap uidmap
-$(TOOLS)/.apt:
+# Debian packages the suite needs (PostgreSQL server, Lua for the Argo CD scripts, podman for the image,
+# an MIT KDC and its tools for the Kerberos tests, faketime for their clock-skew case).
+APT_PACKAGES := postgresql openssl lua5.1 podman runc mmdebstrap uidmap \
+  krb5-kdc krb5-admin-server krb5-user faketime
+# Checked again when the list changes (dpkg -s answers at once when everything is there).
+$(TOOLS)/.apt: Makefile
 	@mkdir -p $(TOOLS)
 	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; fi
