@@ -118,7 +118,7 @@ def test_lookup_with_a_keytab_file(sts_kerberos: StsServer, realm: Realm, tmp_pa
     args = ("lookup", "-f", str(tmp_path / "manifests"), "--activity", "who")
     missing = cli(*args)
     assert missing.returncode == 2
-    assert "Secret 'etl-keytab' key 'etl.keytab' (a file the connection reads) not found" in missing.stderr
+    assert "Secret 'etl-keytab' key 'etl.keytab' (a Kerberos keytab) not found" in missing.stderr
     assert f"set {file_env_name(KEYTAB_KEY)} to a file holding it" in missing.stderr
     result = cli(*args, env={file_env_name(KEYTAB_KEY): str(realm.keytabs["etl"])})
     assert result.returncode == 0, result.stderr

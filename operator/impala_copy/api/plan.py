@@ -53,6 +53,11 @@ class SecretRef(ApiModel):
     env: str
 
 
+CA_CERTIFICATE = "a CA certificate"
+KEYTAB = "a Kerberos keytab"
+KRB5_CONF = "krb5.conf"
+
+
 class CertRef(ApiModel):
     """A file from a Secret or ConfigMap key (a PEM bundle, a keytab, krb5.conf), mounted at `path`.
 
@@ -62,7 +67,11 @@ class CertRef(ApiModel):
 
     source: CertificateSource
     path: str
-    secret: bool = False
+    # Left out of the wire form at their defaults, so the plans (and digests) of CA files stay as they were.
+    secret: bool = Field(default=False, exclude_if=lambda v: not v)
+    what: str = Field(
+        default=CA_CERTIFICATE, exclude_if=lambda v: v == CA_CERTIFICATE, description="The file, in messages."
+    )
 
 
 class KerberosLogin(ApiModel):

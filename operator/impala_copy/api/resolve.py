@@ -24,6 +24,8 @@ from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBa
 from impala_copy.api.durations import timespan_seconds
 from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
 from impala_copy.api.plan import (
+    KEYTAB,
+    KRB5_CONF,
     CertRef,
     CopyPlan,
     ImpalaConnection,
@@ -194,8 +196,10 @@ def kerberos_login(ls: ImpalaLinkedService, layout: Layout) -> KerberosLogin | N
     service, host = spec.kerberos_service
     return KerberosLogin(
         principal=spec.client_principal,
-        keytab=CertRef(source=keytab, path=layout.cert_path(keytab), secret=True),
-        krb5_conf=CertRef(source=krb5_conf, path=layout.cert_path(krb5_conf)) if krb5_conf else None,
+        keytab=CertRef(source=keytab, path=layout.cert_path(keytab), secret=True, what=KEYTAB),
+        krb5_conf=CertRef(source=krb5_conf, path=layout.cert_path(krb5_conf), what=KRB5_CONF)
+        if krb5_conf
+        else None,
         service_name=service,
         service_host=host,
     )

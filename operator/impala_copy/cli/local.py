@@ -221,8 +221,7 @@ def _file_content(
         hint = f", or set {file_env_name(ref)} to a file holding it" if what == "Secret" else ""
         raise SetupError(
             f"{what}NotFound",
-            f"{what} {ref.name!r} key {ref.key!r} (a file the connection reads) not found under the "
-            f"path{hint}",
+            f"{what} {ref.name!r} key {ref.key!r} ({cert.what}) not found under the path{hint}",
         )
     return content
 
