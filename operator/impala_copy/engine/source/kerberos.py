@@ -132,7 +132,7 @@ def is_gss_error(exc: BaseException) -> bool:
 
 
 # str() of a GSSError, as a SASL step reports it inside a transport error: ((major, n), (minor, n))
-_GSS_TEXT = re.compile(r"\(\((['\"])(?P<major>.*?)\1, -?\d+\), \((['\"])(?P<minor>.*?)\4, -?\d+\)\)")
+_GSS_TEXT = re.compile(r"\(\((['\"])(?P<major>.*?)\1, -?\d+\), \((['\"])(?P<minor>.*?)\3, -?\d+\)\)")
 
 
 def _minor(exc: BaseException) -> str:
