@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +113,7 @@ def test_a_read_longer_than_the_ticket_lifetime_renews_from_the_keytab(
 ) -> None:
     """8-second tickets, a 20-second read over HTTP where every request needs a valid service ticket."""
     conn = kerberos_connection(sts_kerberos_http, realm, "brief")
-    started = time.monotonic()
+    started, wall_started = time.monotonic(), time.time() - 1.0  # klist shows whole seconds
     rows = 0
     with connect(conn, {}) as session:
         source = session.query("SELECT * FROM demo.orders", timeout_seconds=120, batch_rows=250, prefetch=0)
@@ -122,7 +124,22 @@ def test_a_read_longer_than_the_ticket_lifetime_renews_from_the_keytab(
     elapsed = time.monotonic() - started
     assert rows == 5000
     assert elapsed > 2 * BRIEF_LIFETIME_SECONDS
+    # The cache's tickets were obtained after the first ones had expired: renewed from the keytab.
+    assert conn.kerberos is not None
+    issued = ticket_start_times(kerberos.ticket_cache(conn.kerberos), realm)
+    assert max(issued) >= wall_started + BRIEF_LIFETIME_SECONDS, (issued, wall_started)
     assert current_user(conn) == "brief"  # and a new connection after expiry logs in too
+
+
+def ticket_start_times(cache: str, realm: Realm) -> list[float]:
+    """When each ticket in a cache became valid (klist -c CACHE, in the C locale), as epoch seconds."""
+    env = {**os.environ, "LC_ALL": "C", "TZ": "UTC", "KRB5_CONFIG": str(realm.krb5_conf)}
+    listing = subprocess.run(
+        ["klist", "-c", cache], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    starts = re.findall(r"^(\d\d/\d\d/\d\d \d\d:\d\d:\d\d)\s", listing, re.MULTILINE)
+    assert starts, listing
+    return [datetime.strptime(text, "%m/%d/%y %H:%M:%S").replace(tzinfo=UTC).timestamp() for text in starts]
 
 
 def test_unknown_client_principal(sts_kerberos: StsServer, realm: Realm) -> None:

@@ -275,8 +275,8 @@ class ImpalaLinkedServiceSpec(RuledModel):
     @property
     def kerberos_service(self) -> tuple[str, str]:
         """Kerberos: (service, host) of the server's principal."""
-        return service_of(self.kerberos_service_principal, self.kerberos_service_name, self.kerberos_host
-                          or self.host.strip("[]"))  # fmt: skip
+        host = self.kerberos_host or self.host.strip("[]")
+        return service_of(self.kerberos_service_principal, self.kerberos_service_name, host)
 
     def references(self) -> list[Reference]:
         """The Secret and ConfigMap keys this spec refers to."""
