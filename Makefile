@@ -15,19 +15,20 @@ help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- install
-$(VENV)/.installed: pyproject.toml | $(TOOLS)/.apt-build
+$(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test,kerberos]'
+	$(PIP) install --quiet -e '.[test]'
 	@touch $@
 
-# What the `kerberos` binding (no wheels: an sdist) builds with: a C compiler, MIT krb5's headers and
-# krb5-config, Python's headers.
+# The `kerberos` extra (Kerberos logins; the Kerberos tests) has no wheels: it builds from source with a
+# C compiler, MIT krb5's headers and krb5-config, and Python's headers. Not needed by `make demo`.
 APT_BUILD_PACKAGES := gcc libkrb5-dev python3-dev
-$(TOOLS)/.apt-build: Makefile
+$(TOOLS)/.kerberos: $(VENV)/.installed Makefile
 	@mkdir -p $(TOOLS)
 	@if ! dpkg -s $(APT_BUILD_PACKAGES) >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_BUILD_PACKAGES) >/dev/null; fi
+	$(PIP) install --quiet -e '.[test,kerberos]'
 	@touch $@
 
 .PHONY: venv
@@ -111,7 +112,7 @@ $(ARGOCD_MODELS):
 tools: $(HELM) base-image $(ARGOCD_MODELS)
 
 .PHONY: tools
-tools: $(VENV)/.installed $(TOOLS)/.apt $(TOOLS)/sts-auth.jar $(TOOLS)/azurite/node_modules/.bin/azurite-blob ## Install every tool and server the tests use
+tools: $(VENV)/.installed $(TOOLS)/.apt $(TOOLS)/.kerberos $(TOOLS)/sts-auth.jar $(TOOLS)/azurite/node_modules/.bin/azurite-blob ## Install every tool and server the tests use
 
 # ---------------------------------------------------------------- develop
 .PHONY: lint
