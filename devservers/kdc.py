@@ -19,6 +19,7 @@ a client for about 25 s, so "KDC unreachable" is tested with a port where nothin
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -153,6 +154,14 @@ class Kdc:
 
 def start_kdc(workdir: Path, realm: str = REALM) -> Kdc:
     """Create the realm's database in `workdir` and start krb5kdc on a free loopback port."""
+    missing = [
+        tool for tool in ("kdb5_util", "krb5kdc", "kadmin.local", "klist") if shutil.which(tool) is None
+    ]
+    if missing:
+        raise KdcError(
+            f"{', '.join(missing)} not found: install Debian's krb5-kdc, krb5-admin-server and krb5-user "
+            "(make tools does)"
+        )
     workdir = Path(workdir).resolve()
     for sub in ("kdc", "keytabs"):
         (workdir / sub).mkdir(parents=True, exist_ok=True)
