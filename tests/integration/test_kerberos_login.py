@@ -108,6 +108,17 @@ def test_http_spnego_login_reads_rows(sts_kerberos_http: StsServer, realm: Realm
         source.close()
 
 
+def test_http_unknown_server_principal_fails_before_any_request(
+    sts_kerberos_http: StsServer, realm: Realm
+) -> None:
+    with pytest.raises(AuthenticationFailed) as info:
+        current_user(kerberos_connection(sts_kerberos_http, realm, serviceName="impala"))
+    assert "the KDC does not know the server principal impala/localhost" in info.value.message
+    assert f"Kerberos login to 127.0.0.1:{sts_kerberos_http.port}/cliservice as etl@IMPALA.TEST" in (
+        info.value.message
+    )
+
+
 def test_a_read_longer_than_the_ticket_lifetime_renews_from_the_keytab(
     sts_kerberos_http: StsServer, realm: Realm
 ) -> None:
