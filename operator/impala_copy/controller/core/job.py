@@ -5,10 +5,11 @@ namespace: the pod runs `impala-copy engine --task TASK` with the task's plan (n
 JSON in IMPALA_COPY_PLAN.
 Secrets reach it as `env[].valueFrom.secretKeyRef` (one per `plan.secret_refs()`), files (CA bundles,
 a Kerberos keytab and krb5.conf) as read-only Secret/ConfigMap volumes mounted so each file appears
-at its `CertRef.path`, and a PVC location as a volume at `plan.sink.volume_path`. The operator reads no Secret: a certificate's Secret volume is
-optional and an env var `IMPALA_COPY_REQUIRE_<n>` refers to the same key, so a missing Secret or key
-stops the container with the kubelet's CreateContainerConfigError naming it (see outcome.py), and
-the run starts by itself once the Secret exists. A secret file (a keytab) is readable by the pod's
+at its `CertRef.path`, and a PVC location as a volume at `plan.sink.volume_path`. The operator reads
+no Secret: a certificate's Secret volume is optional and an env var `IMPALA_COPY_REQUIRE_<n>` refers
+to the same key, so a missing Secret or key stops the container with the kubelet's
+CreateContainerConfigError naming it (see outcome.py), and the run starts by itself once the Secret
+exists. A secret file (a keytab) is readable by the pod's
 user only (KEYTAB_MODE) and never referred to from an env var: the engine reports a missing one,
 naming its Secret and key. Nothing here knows a sink store by name: a new store only adds secret
 and certificate references to the plan.
