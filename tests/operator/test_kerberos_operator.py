@@ -4,11 +4,12 @@ keytab the pod mounts, and the keytab's bytes appear nowhere the operator writes
 In:  connection tests on; the Kerberos Spark Thrift Server (`sts_kerberos`) and the test realm's KDC;
      a Secret holding etl's binary keytab (`data`), krb5.conf in a ConfigMap; an ImpalaLinkedService
      with authenticationType Kerberos, a CopyActivity into a PVC and a LookupActivity through it; a
-     second linked service whose keytab is the one of a principal the KDC no longer knows. Every pod is
+     second linked service whose keytab is the one of a principal the KDC no longer knows, a third
+     whose keytab Secret does not exist. Every pod is
      run by the test's kubelet (Cluster.run_pod), which mounts the Secret's items as files with the
      modes the Job asks for. Every logger of the process at DEBUG.
 Out: Connected True (the message names the principal), AuthenticationFailed naming the unknown client
-     principal, the copy's rows in the PVC, the lookup's output; the keytab mounted read-only with
+     principal, Connected False naming the missing keytab's Secret and key, the copy's rows in the PVC, the lookup's output; the keytab mounted read-only with
      mode 0440 and no env var referring to it; no form of the keytab's bytes in any request, log line,
      Event, status, ConfigMap or Job.
 Faked: the API server (kmock), the kubelet and the Job controller. Impala and the KDC are real.
@@ -83,13 +84,17 @@ async def test_kerberos_pods_copy_look_up_and_connect_and_the_keytab_leaks_nowhe
             manifests.config_map("krb5", {"krb5.conf": realm.krb5_conf.read_text()}),
             kerberos_service(sts_kerberos, "impala", "etl-keytab"),
             kerberos_service(sts_kerberos, "ghost", "ghost-keytab", principal="ghost"),
+            kerberos_service(sts_kerberos, "no-keytab", "absent-keytab"),
             dataset("orders"),
             manifests.pvc("copies"),
             manifests.parquet_dataset(),
             manifests.copy_activity(),
             lookup("who", "SELECT current_user() AS u, count(*) AS n FROM demo.orders"),
         )
-        runs = ((LS, "impala"), (LS, "ghost"), ("CopyActivity", "copy-orders"), ("LookupActivity", "who"))
+        runs = (
+            (LS, "impala"), (LS, "ghost"), (LS, "no-keytab"), ("CopyActivity", "copy-orders"),
+            ("LookupActivity", "who"),
+        )  # fmt: skip
         for kind, name in runs:
             job, result = await cluster.run_next(kind, name, tmp_path, timeout=WAIT)
             assert result.started, result.waiting_message
@@ -104,6 +109,14 @@ async def test_kerberos_pods_copy_look_up_and_connect_and_the_keytab_leaks_nowhe
         )
         message = cluster.condition(LS, "ghost", "Connected")["message"]
         assert "the KDC does not know the client principal ghost@IMPALA.TEST" in message
+        # A keytab Secret that does not exist: the pod starts (its volume is optional) and says which.
+        await until(
+            lambda: cluster.condition(LS, "no-keytab", "Connected").get("status") == "False", timeout=WAIT
+        )
+        missing = cluster.condition(LS, "no-keytab", "Connected")
+        assert (
+            "the keytab (Secret 'absent-keytab' key 'client.keytab') is not available" in missing["message"]
+        )
         await until(
             lambda: cluster.status("CopyActivity", "copy-orders").get("phase") == "Succeeded", timeout=WAIT
         )
