@@ -1,7 +1,8 @@
 """Kerberos (GSSAPI) logins of the HiveServer2 source, against a real KDC and a Kerberos HiveServer2.
 
-In:  the `realm` (MIT KDC on loopback, realm IMPALA.TEST), `sts_kerberos` (binary transport) and
-     `sts_kerberos_http` (SPNEGO over HTTP, no auth cookie: every request carries a new token), and
+In:  the `realm` (MIT KDC on loopback, realm IMPALA.TEST), `sts_kerberos` (binary transport, no TLS)
+     and `sts_kerberos_http` (SPNEGO over HTTPS, the CA verified; no auth cookie: every request
+     carries a new token), and
      ImpalaConnections that log in as a principal with its keytab file (tests/fixtures/kerberos.py).
 Out: the user the server saw (`current_user()`), rows, connection-test results, and for each Kerberos
      failure the CopyError class and the words of its message: unknown client principal, a stale
@@ -71,6 +72,9 @@ def kerberos_connection(
     }
     if server.http:
         spec |= {"thriftTransportProtocol": "HTTP", "httpPath": server.http_path}
+    if server.tls:
+        ca = {"source": {"configMapKeyRef": {"name": "ca", "key": "ca.pem"}}, "path": str(server.ca_pem)}
+        spec |= {"enableSsl": True, "trustedCert": ca}
     return ImpalaConnection.model_validate(spec)
 
 
@@ -99,8 +103,9 @@ def test_connection_test_succeeds_and_names_the_principal(sts_kerberos: StsServe
     assert f"as etl@{realm.name}" in result.message
 
 
-def test_http_spnego_login_reads_rows(sts_kerberos_http: StsServer, realm: Realm) -> None:
+def test_https_spnego_login_reads_rows(sts_kerberos_http: StsServer, realm: Realm) -> None:
     conn = kerberos_connection(sts_kerberos_http, realm)
+    assert (conn.enable_ssl, conn.thrift_transport_protocol) == (True, "HTTP")
     assert current_user(conn) == "etl"
     with connect(conn, {}) as session:
         source = session.query("SELECT * FROM demo.orders", timeout_seconds=60, batch_rows=1000)
