@@ -8,11 +8,11 @@
 ARG BASE=python:3.12-slim
 
 # ---------------------------------------------------------------- requirements: the pinned runtime
-# dependencies of pyproject.toml (never the test extras), as a file whose content alone decides
-# whether the dependency layer below is rebuilt.
+# dependencies of pyproject.toml and its kerberos extra (never the test extras), as a file whose
+# content alone decides whether the dependency layer below is rebuilt.
 FROM ${BASE} AS requirements
 COPY pyproject.toml /src/
-RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python3 -c "import tomllib; p = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['kerberos']))" \
       > /requirements.txt
 
 # ---------------------------------------------------------------- build: a virtualenv with the package
@@ -20,6 +20,15 @@ FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# The Kerberos binding (`kerberos`, no wheels) builds here against MIT krb5: a C compiler, krb5-config
+# and the headers, and Python's headers when the base has none. None of it reaches the runtime stage.
+# Versions come with the base's Debian release.
+# hadolint ignore=DL3008
+RUN packages=(gcc libc6-dev libkrb5-dev); \
+    python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()['include'] + '/Python.h'))" \
+      || packages+=(python3-dev); \
+    apt-get update && apt-get install -y --no-install-recommends "${packages[@]}" && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 RUN python3 -m venv /opt/impala-copy \
  && /opt/impala-copy/bin/pip install --no-cache-dir pip==26.3
@@ -42,6 +51,9 @@ LABEL org.opencontainers.image.title="impala-copy" \
       org.opencontainers.image.description="Copy data out of Impala on Kubernetes: operator and copy engine" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
+# MIT krb5's GSSAPI library, which the Kerberos binding links (Kerberos logins to Impala).
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends libgssapi-krb5-2 && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/impala-copy /opt/impala-copy
 # A numeric non-root user (runAsNonRoot can check it); HOME and temp files under /tmp, which the
 # pods mount as an emptyDir so the root filesystem can stay read-only.

@@ -21,12 +21,25 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet -e '.[test]'
 	@touch $@
 
+# The `kerberos` extra (Kerberos logins; the Kerberos tests) has no wheels: it builds from source with a
+# C compiler, MIT krb5's headers and krb5-config, and Python's headers. Not needed by `make demo`.
+APT_BUILD_PACKAGES := gcc libkrb5-dev python3-dev
+$(TOOLS)/.kerberos: $(VENV)/.installed Makefile
+	@mkdir -p $(TOOLS)
+	@if ! dpkg -s $(APT_BUILD_PACKAGES) >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_BUILD_PACKAGES) >/dev/null; fi
+	$(PIP) install --quiet -e '.[test,kerberos]'
+	@touch $@
+
 .PHONY: venv
 venv: $(VENV)/.installed ## Create .venv with the package and the test dependencies
 
-# Debian packages the suite needs (PostgreSQL server, Lua for the Argo CD scripts, podman for the image).
-APT_PACKAGES := postgresql openssl lua5.1 podman runc mmdebstrap uidmap
-$(TOOLS)/.apt:
+# Debian packages the suite needs (PostgreSQL server, Lua for the Argo CD scripts, podman for the image,
+# an MIT KDC and its tools for the Kerberos tests, faketime for their clock-skew case).
+APT_PACKAGES := postgresql openssl lua5.1 podman runc mmdebstrap uidmap \
+  krb5-kdc krb5-admin-server krb5-user faketime
+# Checked again when the list changes (dpkg -s answers at once when everything is there).
+$(TOOLS)/.apt: Makefile
 	@mkdir -p $(TOOLS)
 	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; fi
@@ -99,7 +112,7 @@ $(ARGOCD_MODELS):
 tools: $(HELM) base-image $(ARGOCD_MODELS)
 
 .PHONY: tools
-tools: $(VENV)/.installed $(TOOLS)/.apt $(TOOLS)/sts-auth.jar $(TOOLS)/azurite/node_modules/.bin/azurite-blob ## Install every tool and server the tests use
+tools: $(VENV)/.installed $(TOOLS)/.apt $(TOOLS)/.kerberos $(TOOLS)/sts-auth.jar $(TOOLS)/azurite/node_modules/.bin/azurite-blob ## Install every tool and server the tests use
 
 # ---------------------------------------------------------------- develop
 .PHONY: lint

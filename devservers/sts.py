@@ -9,6 +9,12 @@ Authentication modes:
   accepted with any or no password, for SASL username-only logins). Clients log in with SASL PLAIN.
 - NOSASL: no SASL at all (the Anonymous authenticationType).
 - NONE: SASL PLAIN without a password check.
+- KERBEROS: SASL GSSAPI (SPNEGO over HTTP) against a KDC (devservers/kdc.py): `kerberos=` names the
+  server's principal and keytab and the krb5.conf; the server checks nothing else. Hadoop must be in
+  secure mode (`hadoop.security.authentication=kerberos`) and Java reads krb5.conf only from
+  `-Djava.security.krb5.conf` (it ignores KRB5_CONFIG); without either the server exits at start
+  ("Kerberos principal should have 3 parts", "Unable to locate KDC"). Clients connect to host
+  127.0.0.1 with the principal's host (`localhost`) given separately.
 
     with start_sts(Path("/tmp/sts"), tls=True) as server:
         seed_sample_tables(server)
@@ -26,7 +32,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -45,7 +51,27 @@ HTTP_PATH = "cliservice"
 KEYSTORE_PASSWORD = "changeit"  # noqa: S105 - a throwaway keystore of a loopback test server
 START_TIMEOUT_SECONDS = 240.0
 
-AuthMode = Literal["CUSTOM", "NOSASL", "NONE"]
+AuthMode = Literal["CUSTOM", "NOSASL", "NONE", "KERBEROS"]
+
+
+@dataclass(frozen=True)
+class KerberosSetup:
+    """The Kerberos side of a KERBEROS server: its principal and keytab, and the client used to seed it."""
+
+    service_principal: str  # e.g. hive/localhost@IMPALA.TEST
+    service_keytab: Path
+    krb5_conf: Path
+    client_principal: str
+    client_keytab: Path
+
+    @property
+    def service_name(self) -> str:
+        return self.service_principal.partition("/")[0]
+
+    @property
+    def service_host(self) -> str:
+        return self.service_principal.partition("/")[2].partition("@")[0]
+
 
 LOG4J2 = """\
 rootLogger.level = warn
@@ -81,6 +107,7 @@ class StsServer:
     ca_pem: Path | None = None
     users: dict[str, str] = field(default_factory=lambda: dict(USERS))
     any_password_user: str = ANY_PASSWORD_USER
+    kerberos: KerberosSetup | None = None
 
     @property
     def log_path(self) -> Path:
@@ -187,8 +214,17 @@ def _command(
         "hive.server2.thrift.bind.host": server.host,
         "hive.server2.authentication": server.auth,
     }
+    java_options = f"-Dderby.system.home={w} -Djava.io.tmpdir={w / 'tmp'}"
     if server.auth == "CUSTOM":
         hive["hive.server2.custom.authentication.class"] = AUTH_CLASS
+    krb = server.kerberos
+    if server.auth == "KERBEROS" and krb is not None:
+        hive |= {
+            "hive.server2.authentication.kerberos.principal": krb.service_principal,
+            "hive.server2.authentication.kerberos.keytab": str(krb.service_keytab),
+        }
+        java_options += f" -Djava.security.krb5.conf={krb.krb5_conf}"
+        extra_conf = {"spark.hadoop.hadoop.security.authentication": "kerberos", **extra_conf}
     if server.http:
         hive |= {
             "hive.server2.transport.mode": "http",
@@ -207,7 +243,7 @@ def _command(
         "spark.ui.enabled": "false",
         "spark.sql.warehouse.dir": str(w / "warehouse"),
         "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={w} -Djava.io.tmpdir={w / 'tmp'}",
+        "spark.driver.extraJavaOptions": java_options,
         "spark.hadoop.javax.jdo.option.ConnectionURL": "jdbc:derby:memory:metastore;create=true",
         "spark.sql.shuffle.partitions": "2",
         **extra_conf,
@@ -235,6 +271,13 @@ def sts_connect_kwargs(
     kwargs: dict[str, Any] = {"host": server.host, "port": server.port, "timeout": 30}
     if server.auth == "NOSASL":
         kwargs["auth_mechanism"] = "NOSASL"
+    elif server.kerberos is not None:
+        krb = server.kerberos
+        kwargs |= {
+            "auth_mechanism": "GSSAPI",
+            "kerberos_service_name": krb.service_name,
+            "krb_host": krb.service_host,
+        }
     else:
         kwargs |= {"auth_mechanism": "PLAIN", "user": user, "password": password}
     if server.tls:
@@ -245,7 +288,37 @@ def sts_connect_kwargs(
     return kwargs
 
 
+@contextlib.contextmanager
+def client_environment(server: StsServer) -> Iterator[None]:
+    """For a KERBEROS server: this process's Kerberos client logs in as the seeding principal, with a
+    ticket cache of its own, for the duration of the block (the variables are restored after it)."""
+    krb = server.kerberos
+    if krb is None:
+        yield
+        return
+    names = ("KRB5_CONFIG", "KRB5CCNAME", "KRB5_CLIENT_KTNAME")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ |= {
+        "KRB5_CONFIG": str(krb.krb5_conf),
+        "KRB5CCNAME": f"FILE:{server.workdir / 'seed.ccache'}",
+        "KRB5_CLIENT_KTNAME": str(krb.client_keytab),
+    }
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _wait_ready(server: StsServer, timeout: float) -> None:
+    with client_environment(server):
+        _poll_ready(server, timeout)
+
+
+def _poll_ready(server: StsServer, timeout: float) -> None:
     from impala.dbapi import connect
 
     for name in ("thrift.transport.TSocket", "impala.hiveserver2", "impala._thrift_api", "thrift_sasl"):
@@ -291,19 +364,27 @@ def start_sts(
     timeout: float = START_TIMEOUT_SECONDS,
     driver_memory: str = "1g",
     conf: Mapping[str, str] | None = None,
+    kerberos: KerberosSetup | None = None,
+    hive_conf: Mapping[str, str] | None = None,
 ) -> StsServer:
     """Start a Spark Thrift Server in `workdir` and wait until it answers `SELECT 1`.
 
     The server collects a whole result in its driver before the first fetch (Spark's default), so
     results of millions of rows need a larger `driver_memory` (the benchmarks use 3g for 5M rows).
-    `conf` adds Spark settings (`--conf key=value`).
+    `conf` adds Spark settings (`--conf key=value`), `hive_conf` HiveServer2 settings (`--hiveconf`).
     """
     workdir = Path(workdir).resolve()
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
     (workdir / "conf").mkdir(exist_ok=True)
     (workdir / "conf" / "log4j2.properties").write_text(LOG4J2)
     server = StsServer(
-        workdir=workdir, host="127.0.0.1", port=port or free_port(), auth=auth, tls=tls, http=http
+        workdir=workdir,
+        host="127.0.0.1",
+        port=port or free_port(),
+        auth=auth,
+        tls=tls,
+        http=http,
+        kerberos=kerberos,
     )
     keystore = None
     if tls:
@@ -317,8 +398,11 @@ def start_sts(
     }
     env.pop("SPARK_PRINT_LAUNCH_COMMAND", None)
     with open(server.log_path, "wb") as log:
+        command = _command(server, keystore, driver_memory, dict(conf or {}))
+        for key, value in (hive_conf or {}).items():
+            command += ["--hiveconf", f"{key}={value}"]
         server.process = subprocess.Popen(
-            _command(server, keystore, driver_memory, dict(conf or {})),
+            command,
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -476,14 +560,15 @@ def execute_statements(server: StsServer, statements: tuple[str, ...] | list[str
     """Run DDL/DML through impyla as alice (never fetches: Spark returns no result schema for DDL)."""
     from impala.dbapi import connect
 
-    conn = connect(**sts_connect_kwargs(server))
-    try:
-        cur = conn.cursor()
-        for statement in statements:
-            cur.execute(statement)
-        cur.close()
-    finally:
-        conn.close()
+    with client_environment(server):
+        conn = connect(**sts_connect_kwargs(server))
+        try:
+            cur = conn.cursor()
+            for statement in statements:
+                cur.execute(statement)
+            cur.close()
+        finally:
+            conn.close()
 
 
 def seed_sample_tables(server: StsServer) -> None:
@@ -499,8 +584,10 @@ __all__ = [
     "ORDERS_ROWS",
     "USERS",
     "AuthMode",
+    "KerberosSetup",
     "StsServer",
     "StsStartError",
+    "client_environment",
     "execute_statements",
     "make_keystore",
     "orders_row",

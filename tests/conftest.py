@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.sts",
+    "tests.fixtures.kerberos",
     "tests.fixtures.sinks",
 ]

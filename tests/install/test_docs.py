@@ -1,6 +1,6 @@
 """The user documentation against the code it describes.
 
-In:  README.md, docs/install.md, docs/argocd.md, docs/security.md, docs/troubleshooting.md; the
+In:  README.md, docs/install.md, docs/argocd.md, docs/security.md, docs/kerberos.md, docs/troubleshooting.md; the
      reasons the operator declares (controller/core/constants.py CONDITION_REASONS) and the error codes of
      every engine error class; the CRDs' printer columns.
 Out: every condition reason and engine error code has its own section in troubleshooting.md, and
@@ -33,6 +33,7 @@ OWN_DOCS = [
     ROOT / "docs" / "install.md",
     ROOT / "docs" / "argocd.md",
     ROOT / "docs" / "security.md",
+    ROOT / "docs" / "kerberos.md",
     TROUBLESHOOTING,
 ]
 SOURCES = ROOT / "operator" / "impala_copy"

@@ -34,7 +34,7 @@ from impala_copy.api.plan import secret_env_name
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CLI = ROOT / ".venv" / "bin" / "impala-copy"
-OURS = ("tls-password-parquet", "query-to-csv", "sasl-username-json", "http-transport")
+OURS = ("tls-password-parquet", "query-to-csv", "sasl-username-json", "http-transport", "kerberos")
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

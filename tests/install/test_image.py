@@ -82,6 +82,14 @@ def test_image_has_no_compilers_pip_or_test_packages(image: str) -> None:
     assert prefix == "/opt/impala-copy"
 
 
+def test_image_has_the_kerberos_binding_without_its_build_tools(image: str) -> None:
+    """Built in the build stage; the runtime has MIT krb5's libraries but neither headers nor krb5-config."""
+    probe = "import kerberos, shutil; print(kerberos.__name__, shutil.which('krb5-config'))"
+    result = podman("run", "--rm", "--entrypoint", "python", image, "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["kerberos", "None"]
+
+
 def _manifests(folder: Path, sts: StsServer) -> None:
     docs: list[dict[str, Any]] = [
         {

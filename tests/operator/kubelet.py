@@ -4,7 +4,7 @@
 resolve each env `secretKeyRef` / `configMapKeyRef` from the objects in the API emulator (a missing
 Secret, ConfigMap or key leaves the container waiting with `CreateContainerConfigError` and the
 kubelet's exact message, and nothing runs), materialise the volumes under `root` (ConfigMap and
-Secret items as files, a PersistentVolumeClaim as a folder) and point the plan's mount paths at them
+Secret items as files, with their modes, a PersistentVolumeClaim as a folder) and point the plan's mount paths at them
 (the only change made to what the pod gets), run the container's command, then write the pod
 terminated with its termination message (the file, or the log's tail on error as
 `FallbackToLogsOnError` does) and exit code, the Job Complete or Failed, and serve the process's
@@ -57,14 +57,20 @@ class ContainerConfigError(Exception):
     """A Secret, ConfigMap or key the container needs is missing (the kubelet's words)."""
 
 
-def _key_data(cluster: Cluster, kind: str, namespace: str, name: str) -> dict[str, str]:
-    """The decoded data of a Secret or ConfigMap, or ContainerConfigError in the kubelet's words."""
+def _key_bytes(cluster: Cluster, kind: str, namespace: str, name: str) -> dict[str, bytes]:
+    """The data of a Secret or ConfigMap as bytes (a Secret's may be binary, e.g. a keytab), or
+    ContainerConfigError in the kubelet's words."""
     if not cluster.exists(kind, name, namespace):
         raise ContainerConfigError(f'{kind.lower()} "{name}" not found')
     obj = cluster.get(kind, name, namespace)
     if kind == "Secret":
-        return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
-    return dict(obj.get("data") or {})
+        return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+    return {k: str(v).encode() for k, v in (obj.get("data") or {}).items()}
+
+
+def _key_data(cluster: Cluster, kind: str, namespace: str, name: str) -> dict[str, str]:
+    """The decoded data of a Secret or ConfigMap, or ContainerConfigError in the kubelet's words."""
+    return {k: v.decode() for k, v in _key_bytes(cluster, kind, namespace, name).items()}
 
 
 def _env_value(cluster: Cluster, namespace: str, source: dict[str, Any]) -> str:
@@ -85,14 +91,17 @@ def _materialise(cluster: Cluster, namespace: str, volume: dict[str, Any], local
     else:
         return  # a PersistentVolumeClaim is the empty folder itself
     try:
-        data = _key_data(cluster, kind, namespace, name)
+        data = _key_bytes(cluster, kind, namespace, name)
     except ContainerConfigError:
         if source.get("optional"):
             return
         raise
     for item in source.get("items") or [{"key": k, "path": k} for k in data]:
         if item["key"] in data:
-            (local / item["path"]).write_text(data[item["key"]])
+            file = local / item["path"]
+            file.unlink(missing_ok=True)  # a pod run again: the earlier file may be read-only
+            file.write_bytes(data[item["key"]])
+            file.chmod(item.get("mode", source.get("defaultMode", 0o644)))
         elif not source.get("optional"):
             raise ContainerConfigError(f"couldn't find key {item['key']} in {kind} {namespace}/{name}")
 

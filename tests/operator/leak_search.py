@@ -9,7 +9,12 @@ from collections.abc import Iterable
 from tests.operator.harness import OURS_RECONCILED, Cluster, LogCapture
 
 
-def forms(secret: str) -> list[str]:
+def forms(secret: str | bytes) -> list[str]:
+    """The texts a secret may show as: itself and its base64; a binary secret (a keytab) as base64 at
+    each alignment inside a longer encoded text, and its bytes read as Latin-1."""
+    if isinstance(secret, bytes):
+        shifted = [base64.b64encode(secret[shift:]).decode()[4:44] for shift in range(3)]
+        return [*shifted, secret.decode("latin-1")[4:36]]
     encoded = base64.b64encode(secret.encode()).decode()
     return [secret, encoded, encoded.rstrip("=")]
 
@@ -30,7 +35,7 @@ def operator_texts(cluster: Cluster, logs: LogCapture) -> dict[str, list[str]]:
     }
 
 
-def assert_nowhere(values: Iterable[str], texts: dict[str, list[str]]) -> None:
+def assert_nowhere(values: Iterable[str | bytes], texts: dict[str, list[str]]) -> None:
     """No form of any value in any text; the failure names where it was found, not the value."""
     for index, value in enumerate(values):
         for form in forms(value):

@@ -185,7 +185,12 @@ def test_defaults_are_spelled_out_in_descriptions() -> None:
 def test_bounds_and_enums_of_the_issue_are_in_the_schema() -> None:
     props = _schema("impalalinkedservices")["properties"]["spec"]["properties"]
     assert (props["port"]["minimum"], props["port"]["maximum"]) == (1, 65535)
-    assert props["authenticationType"]["enum"] == ["Anonymous", "SASLUsername", "UsernameAndPassword"]
+    assert props["authenticationType"]["enum"] == [
+        "Anonymous",
+        "SASLUsername",
+        "UsernameAndPassword",
+        "Kerberos",
+    ]
     assert props["thriftTransportProtocol"]["enum"] == ["Binary", "HTTP"]
     sink = _schema("copyactivities")["properties"]["spec"]["properties"]["sink"]["properties"]
     assert sink["formatSettings"]["properties"]["maxRowsPerFile"]["minimum"] == 1

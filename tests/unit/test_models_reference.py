@@ -52,7 +52,7 @@ def test_rows_carry_type_default_and_adf_name() -> None:
         in TEXT
     )
     assert (
-        "| `spec.authenticationType` | `Anonymous` \\| `SASLUsername` \\| `UsernameAndPassword` | `Anonymous` | "
+        "| `spec.authenticationType` | `Anonymous` \\| `SASLUsername` \\| `UsernameAndPassword` \\| `Kerberos` | `Anonymous` | "
         "`authenticationType` |" in TEXT
     )
     assert "| `spec.trustedCert` | object |  | `trustedCertPath` |" in TEXT

@@ -79,6 +79,23 @@ TLS = (
     "require enableSsl: true"
 )
 HTTP_PATH = "httpPath requires thriftTransportProtocol: HTTP"
+KEYTAB = {"secretKeyRef": {"name": "etl-keytab", "key": "etl.keytab"}}
+KRB5_CONF = {"configMapKeyRef": {"name": "krb5", "key": "krb5.conf"}}
+KRB_NEEDS = "authenticationType Kerberos requires principal and keytab"
+KRB_NO_PASSWORD = (
+    "authenticationType Kerberos takes no username or password (the principal and its keytab log in)"
+)
+KRB_ONLY = (
+    "principal, keytab, krb5Conf, realm, kerberosServicePrincipal, kerberosServiceName, kerberosHost "
+    "require authenticationType Kerberos"
+)
+KRB_SERVICE = "kerberosServicePrincipal cannot be combined with kerberosServiceName or kerberosHost"
+
+
+def kerberos_ls(**spec: Any) -> dict[str, Any]:
+    return impala_ls(authenticationType="Kerberos", principal="etl@EXAMPLE.COM", keytab=KEYTAB, **spec)
+
+
 ONE_CERT = "set exactly one of secretKeyRef and configMapKeyRef"
 TABLE_NAME = "tableName (legacy) cannot be combined with schema or table"
 SCHEMA_TABLE = "schema requires table"
@@ -155,6 +172,15 @@ GOOD: dict[str, dict[str, Any]] = {
     ),
     "impala-sasl-user": impala_ls(authenticationType="SASLUsername", username="bob"),
     "impala-sasl-default-user": impala_ls(authenticationType="SASLUsername"),
+    "impala-kerberos": kerberos_ls(),
+    "impala-kerberos-everything": kerberos_ls(
+        krb5Conf=KRB5_CONF, realm="EXAMPLE.COM", kerberosServiceName="hive", kerberosHost="impalad-1"
+    ),
+    "impala-kerberos-service-principal-http": kerberos_ls(
+        kerberosServicePrincipal="impala/impalad-1.example.com@EXAMPLE.COM",
+        thriftTransportProtocol="HTTP",
+        enableSsl=True,
+    ),
     "impala-tls-all-options": impala_ls(
         enableSsl=True,
         trustedCert=CA_SECRET,
@@ -316,6 +342,29 @@ BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
         impala_ls(authenticationType="SASLUsername", username="bob", password=SECRET),
         "spec",
         SASL_NO_PASSWORD,
+    ),
+    "kerberos-without-keytab": (
+        impala_ls(authenticationType="Kerberos", principal="etl@EXAMPLE.COM"),
+        "spec",
+        KRB_NEEDS,
+    ),
+    "kerberos-without-principal": (
+        impala_ls(authenticationType="Kerberos", keytab=KEYTAB),
+        "spec",
+        KRB_NEEDS,
+    ),
+    "kerberos-with-password": (kerberos_ls(password=SECRET), "spec", KRB_NO_PASSWORD),
+    "kerberos-with-username": (kerberos_ls(username="etl"), "spec", KRB_NO_PASSWORD),
+    "keytab-without-kerberos": (impala_ls(keytab=KEYTAB), "spec", KRB_ONLY),
+    "realm-with-password-login": (
+        impala_ls(authenticationType="UsernameAndPassword", username="a", password=SECRET, realm="R"),
+        "spec",
+        KRB_ONLY,
+    ),
+    "service-principal-and-host": (
+        kerberos_ls(kerberosServicePrincipal="impala/h@R", kerberosHost="h"),
+        "spec",
+        KRB_SERVICE,
     ),
     "trusted-cert-without-ssl": (impala_ls(trustedCert=CA_SECRET), "spec", TLS),
     "self-signed-with-ssl-false": (impala_ls(enableSsl=False, allowSelfSignedServerCert=True), "spec", TLS),
@@ -582,9 +631,9 @@ BAD_FIELDS: dict[str, tuple[dict[str, Any], str, str]] = {
         "Input should be greater than or equal to 1",
     ),
     "unknown-auth": (
-        impala_ls(authenticationType="Kerberos"),
+        impala_ls(authenticationType="Ldap"),
         "spec.authenticationType",
-        "Input should be 'Anonymous', 'SASLUsername' or 'UsernameAndPassword'",
+        "Input should be 'Anonymous', 'SASLUsername', 'UsernameAndPassword' or 'Kerberos'",
     ),
     "bad-table-name": (
         impala_ds(tableName="demo.sales; DROP TABLE x"),
@@ -770,9 +819,11 @@ AXES: dict[str, tuple[str, dict[str, list[Any]]]] = {
         "spec",
         {
             "host": ["impala.example.com"],
-            "authenticationType": [None, "Anonymous", "SASLUsername", "UsernameAndPassword"],
+            "authenticationType": [None, "Anonymous", "SASLUsername", "UsernameAndPassword", "Kerberos"],
             "username": [None, "alice"],
             "password": [None, SECRET],
+            "principal": [None, "etl"],
+            "keytab": [None, KEYTAB],
             "enableSsl": [None, True, False],
             "trustedCert": [None, CA_SECRET, CA_CONFIGMAP, {**CA_SECRET, **CA_CONFIGMAP}],
             "useSystemTrustStore": [None, True, False],

@@ -24,6 +24,19 @@ from impala_copy.api.common import (
     Resource,
     SecretValue,
 )
+from impala_copy.api.kerberos import (
+    KERBEROS_FIELDS_DOC,
+    KERBEROS_RULES,
+    KERBEROS_SERVICE_NAME_DEFAULT,
+    PRINCIPAL_PATTERN,
+    REALM_PATTERN,
+    SERVICE_NAME_PATTERN,
+    SERVICE_PRINCIPAL_PATTERN,
+    KeytabSource,
+    Krb5ConfSource,
+    qualified,
+    service_of,
+)
 from impala_copy.api.references import Reference, key_references
 from impala_copy.api.rules import Rule, RuledModel, written
 from impala_copy.api.runs import AttemptRecord
@@ -33,6 +46,7 @@ class AuthenticationType(StrEnum):
     ANONYMOUS = "Anonymous"
     SASL_USERNAME = "SASLUsername"
     USERNAME_AND_PASSWORD = "UsernameAndPassword"  # noqa: S105 - a mechanism name
+    KERBEROS = "Kerberos"  # not in ADF: ADF's Impala connector has no Kerberos login
 
 
 class ThriftTransportProtocol(StrEnum):
@@ -110,6 +124,7 @@ class ImpalaLinkedServiceSpec(RuledModel):
             message="httpPath requires thriftTransportProtocol: HTTP",
             check=lambda m: not written(m, "http_path") or m.thrift_transport_protocol == "HTTP",
         ),
+        *KERBEROS_RULES,
     )
 
     host: str = Field(
@@ -126,8 +141,8 @@ class ImpalaLinkedServiceSpec(RuledModel):
     )
     authentication_type: AuthenticationType = Field(
         default=AuthenticationType.ANONYMOUS,
-        description="Anonymous, SASLUsername or UsernameAndPassword (ADF: authenticationType). Default "
-        "Anonymous.",
+        description="Anonymous, SASLUsername, UsernameAndPassword (ADF: authenticationType) or Kerberos "
+        "(GSSAPI; ADF has none). Default Anonymous.",
     )
     username: str | None = Field(
         default=None,
@@ -181,6 +196,55 @@ class ImpalaLinkedServiceSpec(RuledModel):
         description="URL path of the HTTP transport endpoint. Default cliservice when "
         "thriftTransportProtocol is HTTP.",
     )
+    principal: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        pattern=PRINCIPAL_PATTERN,
+        description="Kerberos: the client principal to log in as (`name[/instance][@REALM]`); the keytab "
+        f"must hold its key. Required with Kerberos. {KERBEROS_FIELDS_DOC}",
+    )
+    keytab: KeytabSource | None = Field(
+        default=None,
+        description="Kerberos: the client keytab, a Secret key mounted into the Job pod as a read-only file "
+        "(never an environment variable). Required with Kerberos.",
+    )
+    krb5_conf: Krb5ConfSource | None = Field(
+        default=None,
+        description="Kerberos: krb5.conf (realms, KDCs) from a ConfigMap key. Default: the image's "
+        "(none: no default realm, KDCs found through DNS).",
+    )
+    realm: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        pattern=REALM_PATTERN,
+        description="Kerberos: the realm of a principal written without `@REALM`.",
+    )
+    kerberos_service_principal: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=512,
+        pattern=SERVICE_PRINCIPAL_PATTERN,
+        description="Kerberos: the server's principal, `service/host[@REALM]` (e.g. "
+        "`impala/impalad-1.example.com@EXAMPLE.COM`). Instead of kerberosServiceName and kerberosHost.",
+    )
+    kerberos_service_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=SERVICE_NAME_PATTERN,
+        description="Kerberos: the service part of the server's principal. Default "
+        f"{KERBEROS_SERVICE_NAME_DEFAULT} (Impala's).",
+    )
+    kerberos_host: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?$",
+        description="Kerberos: the host part of the server's principal. Default: host (a load balancer's "
+        "or an IP address's principal usually needs it written).",
+    )
     connect_timeout_seconds: int = Field(
         default=30, ge=1, le=3600, description="Seconds to wait for a connection and login. Default 30."
     )
@@ -202,6 +266,17 @@ class ImpalaLinkedServiceSpec(RuledModel):
         if self.username is None and self.authentication_type == AuthenticationType.SASL_USERNAME:
             return SASL_DEFAULT_USERNAME
         return self.username
+
+    @property
+    def client_principal(self) -> str | None:
+        """Kerberos: the client principal, with `realm` added when it names none."""
+        return qualified(self.principal, self.realm) if self.principal else None
+
+    @property
+    def kerberos_service(self) -> tuple[str, str]:
+        """Kerberos: (service, host) of the server's principal."""
+        host = self.kerberos_host or self.host.strip("[]")
+        return service_of(self.kerberos_service_principal, self.kerberos_service_name, host)
 
     def references(self) -> list[Reference]:
         """The Secret and ConfigMap keys this spec refers to."""

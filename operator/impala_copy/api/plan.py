@@ -3,7 +3,7 @@
 The operator renders it into the Job (as JSON in an environment variable); the CLI builds it from
 manifests on disk. Secrets travel separately: each `SecretRef` names the environment variable that
 carries the value in the engine's process (`valueFrom.secretKeyRef` in a Job), and each `CertRef`
-names the file the PEM bundle is mounted at.
+names the file a Secret or ConfigMap key is mounted at (a PEM bundle, a Kerberos keytab or krb5.conf).
 """
 
 from __future__ import annotations
@@ -75,11 +75,39 @@ class SecretRef(ApiModel):
     env: str
 
 
+CA_CERTIFICATE = "a CA certificate"
+KEYTAB = "a Kerberos keytab"
+KRB5_CONF = "krb5.conf"
+
+
 class CertRef(ApiModel):
-    """A PEM bundle from a Secret or ConfigMap key, mounted at `path` in the engine's file system."""
+    """A file from a Secret or ConfigMap key (a PEM bundle, a keytab, krb5.conf), mounted at `path`.
+
+    A `secret` file (a keytab) is readable by the pod's user only, and never also referred to from an
+    environment variable.
+    """
 
     source: CertificateSource
     path: str
+    # Left out of the wire form at their defaults, so the plans (and digests) of CA files stay as they were.
+    secret: bool = Field(default=False, exclude_if=lambda v: not v)
+    what: str = Field(
+        default=CA_CERTIFICATE, exclude_if=lambda v: v == CA_CERTIFICATE, description="The file, in messages."
+    )
+
+
+class KerberosLogin(ApiModel):
+    """A Kerberos (GSSAPI) login: who logs in, with which keytab, to which server principal."""
+
+    principal: str = Field(description="The client principal.")
+    keytab: CertRef
+    krb5_conf: CertRef | None = None
+    service_name: str = Field(description="The service part of the server's principal (service/host).")
+    service_host: str = Field(description="The host part of the server's principal.")
+
+    @property
+    def service_principal(self) -> str:
+        return f"{self.service_name}/{self.service_host}"
 
 
 class ImpalaConnection(ApiModel):
@@ -99,14 +127,20 @@ class ImpalaConnection(ApiModel):
     thrift_transport_protocol: ThriftTransportProtocol = ThriftTransportProtocol.BINARY
     http_path: str = "cliservice"
     connect_timeout_seconds: int = 30
+    kerberos: KerberosLogin | None = None
 
     def secret_refs(self) -> list[SecretRef]:
         """The secrets a connection reads: the password, if any."""
         return [self.password] if self.password else []
 
     def cert_refs(self) -> list[CertRef]:
-        """The CA bundle a connection reads, if any."""
-        return [self.trusted_cert] if self.trusted_cert else []
+        """The files a connection reads: the CA bundle, the keytab and krb5.conf, if any."""
+        files = [self.trusted_cert] if self.trusted_cert else []
+        if self.kerberos is not None:
+            files.append(self.kerberos.keytab)
+            if self.kerberos.krb5_conf is not None:
+                files.append(self.kerberos.krb5_conf)
+        return files
 
 
 class SourcePlan(ApiModel):
@@ -210,9 +244,7 @@ class CopyPlan(ApiModel):
         return list(refs.values())
 
     def cert_refs(self) -> list[CertRef]:
-        certs: dict[str, CertRef] = {}
-        if self.impala.trusted_cert:
-            certs[self.impala.trusted_cert.path] = self.impala.trusted_cert
+        certs: dict[str, CertRef] = {cert.path: cert for cert in self.impala.cert_refs()}
         if self.sink.store:
             for cert in self.sink.store.certs.values():
                 certs[cert.path] = cert
@@ -240,7 +272,7 @@ class LookupPlan(ApiModel):
         return [self.impala.password] if self.impala.password else []
 
     def cert_refs(self) -> list[CertRef]:
-        return [self.impala.trusted_cert] if self.impala.trusted_cert else []
+        return self.impala.cert_refs()
 
 
 class ConnectionTestPlan(ApiModel):
@@ -270,6 +302,7 @@ __all__ = [
     "CopyPlan",
     "ImpalaConnection",
     "ImpalaSource",
+    "KerberosLogin",
     "LookupPlan",
     "Partition",
     "SecretRef",

@@ -26,9 +26,12 @@ from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
 from impala_copy.api.incremental import IncrementalPlan, IncrementalSource
 from impala_copy.api.placeholder_needs import copy_placeholder_problem, lookup_placeholder_problem
 from impala_copy.api.plan import (
+    KEYTAB,
+    KRB5_CONF,
     CertRef,
     CopyPlan,
     ImpalaConnection,
+    KerberosLogin,
     LookupPlan,
     SecretRef,
     SinkPlan,
@@ -183,6 +186,27 @@ def _secret_ref(value: SecretValue) -> SecretRef:
     return SecretRef(secret_key_ref=value.secret_key_ref, env=secret_env_name(value.secret_key_ref))
 
 
+def kerberos_login(ls: ImpalaLinkedService, layout: Layout) -> KerberosLogin | None:
+    """The Kerberos login of a linked service (None unless authenticationType is Kerberos)."""
+    spec = ls.spec
+    if spec.keytab is None or spec.client_principal is None:
+        return None
+    keytab = CertificateSource(secret_key_ref=spec.keytab.secret_key_ref)
+    krb5_conf = (
+        CertificateSource(config_map_key_ref=spec.krb5_conf.config_map_key_ref) if spec.krb5_conf else None
+    )
+    service, host = spec.kerberos_service
+    return KerberosLogin(
+        principal=spec.client_principal,
+        keytab=CertRef(source=keytab, path=layout.cert_path(keytab), secret=True, what=KEYTAB),
+        krb5_conf=CertRef(source=krb5_conf, path=layout.cert_path(krb5_conf), what=KRB5_CONF)
+        if krb5_conf
+        else None,
+        service_name=service,
+        service_host=host,
+    )
+
+
 def impala_connection(ls: ImpalaLinkedService, layout: Layout) -> ImpalaConnection:
     spec = ls.spec
     return ImpalaConnection(
@@ -202,6 +226,7 @@ def impala_connection(ls: ImpalaLinkedService, layout: Layout) -> ImpalaConnecti
         thrift_transport_protocol=spec.thrift_transport_protocol,
         http_path=spec.effective_http_path,
         connect_timeout_seconds=spec.connect_timeout_seconds,
+        kerberos=kerberos_login(ls, layout),
     )
 
 

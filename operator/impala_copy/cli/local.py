@@ -4,8 +4,10 @@ The same resolution as in the cluster (`api.resolve.resolve_copy` over a `FileCa
 local `Layout`:
 - a PersistentVolumeClaim maps to a local folder: `--volume CLAIM=DIR`, else `<volume root>/<claim>`
   (the folder is created);
-- CA certificates from Secret / ConfigMap manifests are written into a temporary folder, where the
-  plan's CertRefs point;
+- files from Secret / ConfigMap keys (CA certificates, a Kerberos keytab, krb5.conf) are written into
+  a temporary folder, where the plan's CertRefs point; a secret file (a keytab) with mode 0400. A
+  file from a Secret key may also come from a local file named by the environment variable
+  `<secret_env_name>_FILE` (it wins), e.g. a keytab file;
 - each secret comes from the environment variable `api.plan.secret_env_name` names (it wins), else
   from a Secret manifest under the path.
 Problems found before the copy starts are `SetupError`s: a code, a one-line message, exit code 2.
@@ -27,9 +29,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from impala_copy.api.activities import CopyActivity
-from impala_copy.api.common import NAME_MESSAGE, NAMESPACE_MESSAGE, is_namespace, is_object_name
+from impala_copy.api.common import (
+    NAME_MESSAGE,
+    NAMESPACE_MESSAGE,
+    SecretKeySelector,
+    is_namespace,
+    is_object_name,
+)
 from impala_copy.api.kinds import SpecError
-from impala_copy.api.plan import CertRef, CopyPlan, SecretRef
+from impala_copy.api.plan import CertRef, CopyPlan, SecretRef, secret_env_name
 from impala_copy.api.resolve import Layout, ResolutionError, resolve_copy
 from impala_copy.api.schedule import RunContext, parse_rfc3339
 from impala_copy.cli.manifests import FileCatalog, ManifestSet, Overrides, load
@@ -221,25 +229,67 @@ def secrets_for(plan: NeedsSecrets, manifests: ManifestSet, environ: Mapping[str
     return values
 
 
-def write_certificates(plan: NeedsSecrets, manifests: ManifestSet) -> None:
-    """Write every CA bundle the plan needs where its CertRef points (inside the layout's cert_dir)."""
-    for cert in plan.cert_refs():
-        if cert.source.secret_key_ref:
-            ref: Any = cert.source.secret_key_ref
-            content = manifests.secret_value(plan.namespace, ref.name, ref.key)
-            what = "Secret"
-        else:
-            ref = cert.source.config_map_key_ref
-            content = manifests.config_map_value(plan.namespace, ref.name, ref.key)
-            what = "ConfigMap"
+FILE_ENV_SUFFIX = "_FILE"
+SECRET_FILE_MODE = 0o400
+
+
+def file_env_name(ref: SecretKeySelector) -> str:
+    """The environment variable that may name a local file holding a Secret key's content."""
+    return secret_env_name(ref) + FILE_ENV_SUFFIX
+
+
+def _local_file(ref: SecretKeySelector, environ: Mapping[str, str]) -> bytes | None:
+    path = environ.get(file_env_name(ref))
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise SetupError(
+            "InvalidArgument",
+            f"{file_env_name(ref)}={path}: cannot be read ({exc.strerror or type(exc).__name__})",
+        ) from None
+
+
+def _file_content(
+    plan: NeedsSecrets, cert: CertRef, manifests: ManifestSet, environ: Mapping[str, str]
+) -> bytes:
+    """What a CertRef's file holds: a local file named by the environment, else the manifest's key."""
+    if cert.source.secret_key_ref:
+        ref: Any = cert.source.secret_key_ref
+        content = _local_file(ref, environ)
         if content is None:
-            raise SetupError(
-                f"{what}NotFound",
-                f"{what} {ref.name!r} key {ref.key!r} (a CA certificate) not found under the path",
-            )
+            content = manifests.secret_value(plan.namespace, ref.name, ref.key)
+        what = "Secret"
+    else:
+        ref = cert.source.config_map_key_ref
+        content = manifests.config_map_value(plan.namespace, ref.name, ref.key)
+        what = "ConfigMap"
+    if content is None:
+        hint = f", or set {file_env_name(ref)} to a file holding it" if what == "Secret" else ""
+        raise SetupError(
+            f"{what}NotFound",
+            f"{what} {ref.name!r} key {ref.key!r} ({cert.what}) not found under the path{hint}",
+        )
+    return content
+
+
+def write_certificates(
+    plan: NeedsSecrets, manifests: ManifestSet, environ: Mapping[str, str] | None = None
+) -> None:
+    """Write every file the plan reads (CA bundles, keytab, krb5.conf) where its CertRef points (inside the
+    layout's cert_dir); a secret file readable by this user only."""
+    for cert in plan.cert_refs():
+        content = _file_content(plan, cert, manifests, os.environ if environ is None else environ)
         path = Path(cert.path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        if cert.secret:
+            path.unlink(missing_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE)
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+        else:
+            path.write_bytes(content)
 
 
 def prepare_volume(plan: CopyPlan) -> None:
@@ -275,6 +325,6 @@ def run_activity(
         if prepare is not None:
             plan = prepare(plan)
         secret_values = secrets_for(plan, manifests, os.environ if environ is None else environ)
-        write_certificates(plan, manifests)
+        write_certificates(plan, manifests, environ)
         prepare_volume(plan)
         return plan, execute(plan, secret_values, progress=progress)

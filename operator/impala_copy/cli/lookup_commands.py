@@ -46,7 +46,7 @@ class ConnectionTarget:
         return [self.impala.password] if self.impala.password else []
 
     def cert_refs(self) -> list[CertRef]:
-        return [self.impala.trusted_cert] if self.impala.trusted_cert else []
+        return self.impala.cert_refs()
 
 
 R = TypeVar("R", bound=Resource)
@@ -121,7 +121,7 @@ def connection_test(
         with local.local_layout({}, ".") as layout:
             target = ConnectionTarget(namespace, impala_connection(resource, layout))
             secret_values = local.secrets_for(target, loaded, os.environ if environ is None else environ)
-            local.write_certificates(target, loaded)
+            local.write_certificates(target, loaded, environ)
             result = probe_with_watchdog(target.impala, secret_values)
     if failure.exit_code is not None:
         return failure.exit_code
@@ -160,7 +160,7 @@ def lookup(
             except SpecError as exc:
                 raise local.SetupError("InvalidSpec", str(exc)) from None
             secret_values = local.secrets_for(plan, loaded, os.environ if environ is None else environ)
-            local.write_certificates(plan, loaded)
+            local.write_certificates(plan, loaded, environ)
             try:
                 result = run_lookup(plan, secret_values)
             except CopyError as exc:

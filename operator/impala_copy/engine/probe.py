@@ -106,6 +106,8 @@ def endpoint(conn: ImpalaConnection) -> str:
 
 
 def _who(conn: ImpalaConnection) -> str:
+    if conn.kerberos is not None:
+        return f" as {conn.kerberos.principal} (Kerberos)"
     return f" as {conn.username}" if conn.username else ""
 
 

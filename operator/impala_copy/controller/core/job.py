@@ -3,13 +3,16 @@
 Copies, lookups and connection tests all run this way, from the engine image, in the object's
 namespace: the pod runs `impala-copy engine --task TASK` with the task's plan (no secret values) as
 JSON in IMPALA_COPY_PLAN.
-Secrets reach it as `env[].valueFrom.secretKeyRef` (one per `plan.secret_refs()`), certificates as
-Secret/ConfigMap volumes mounted so each file appears at its `CertRef.path`, and a PVC location as
-a volume at `plan.sink.volume_path`. The operator reads no Secret: a certificate's Secret volume is
-optional and an env var `IMPALA_COPY_REQUIRE_<n>` refers to the same key, so a missing Secret or key
-stops the container with the kubelet's CreateContainerConfigError naming it (see outcome.py), and
-the run starts by itself once the Secret exists. Nothing here knows a sink store by name: a new
-store only adds secret and certificate references to the plan.
+Secrets reach it as `env[].valueFrom.secretKeyRef` (one per `plan.secret_refs()`), files (CA bundles,
+a Kerberos keytab and krb5.conf) as read-only Secret/ConfigMap volumes mounted so each file appears
+at its `CertRef.path`, and a PVC location as a volume at `plan.sink.volume_path`. The operator reads
+no Secret: a certificate's Secret volume is optional and an env var `IMPALA_COPY_REQUIRE_<n>` refers
+to the same key, so a missing Secret or key stops the container with the kubelet's
+CreateContainerConfigError naming it (see outcome.py), and the run starts by itself once the Secret
+exists. A secret file (a keytab) is readable by the pod's
+user only (KEYTAB_MODE) and never referred to from an env var: the engine reports a missing one,
+naming its Secret and key. Nothing here knows a sink store by name: a new store only adds secret
+and certificate references to the plan.
 
 One Job runs all the plan's partitions (one today; several become an Indexed Job).
 """
@@ -61,6 +64,11 @@ ENGINE_COMMAND = ("impala-copy",)
 ENGINE_ARGS = ("engine",)
 SINK_VOLUME = "sink-volume"
 REQUIRE_ENV_PREFIX = "IMPALA_COPY_REQUIRE_"
+# A secret file (a keytab): the kubelet writes Secret files as root, with the pod's fsGroup as their
+# group, so read access for the group is the least the pod's (non-root) user can read it with.
+# Without an fsGroup: owner only.
+KEYTAB_MODE = 0o440
+KEYTAB_MODE_WITHOUT_FS_GROUP = 0o400
 
 
 class TaskPlan(Protocol):
@@ -130,9 +138,12 @@ def job_labels(owner_name: str, attempt: NewAttempt, kind: str = "CopyActivity")
     }
 
 
-def _cert_volumes(plan: TaskPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One volume per (Secret or ConfigMap, folder), with an item per key, mounted at the folder."""
-    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+def _cert_volumes(
+    plan: TaskPlan, secret_mode: int = KEYTAB_MODE
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One volume per (Secret or ConfigMap, folder), with an item per key, mounted read-only at the folder;
+    a secret file's item has `secret_mode`."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for cert in plan.cert_refs():
         source = cert.source
         if source.secret_key_ref is not None:
@@ -144,7 +155,7 @@ def _cert_volumes(plan: TaskPlan) -> tuple[list[dict[str, Any]], list[dict[str, 
         folder, file_name = posixpath.split(cert.path)
         items = groups.setdefault((kind, name, folder), [])
         if not any(item["path"] == file_name for item in items):
-            items.append({"key": key, "path": file_name})
+            items.append({"key": key, "path": file_name, **({"mode": secret_mode} if cert.secret else {})})
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     for index, ((kind, name, folder), items) in enumerate(sorted(groups.items())):
@@ -164,7 +175,7 @@ def _required_cert_secrets(plan: TaskPlan) -> list[dict[str, Any]]:
     """An env var per certificate Secret key: the kubelet refuses to start without it, naming it."""
     keys = sorted(
         {(c.source.secret_key_ref.name, c.source.secret_key_ref.key) for c in plan.cert_refs()
-         if c.source.secret_key_ref is not None}
+         if c.source.secret_key_ref is not None and not c.secret}
     )  # fmt: skip
     return [
         {"name": f"{REQUIRE_ENV_PREFIX}{i}", "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
@@ -203,7 +214,8 @@ def _restricted_container_security() -> dict[str, Any]:
 
 def _volumes(plan: TaskPlan, defaults: JobDefaults) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The pod's volumes and the container's mounts: /tmp, certificates, the sink's claim."""
-    cert_volumes, cert_mounts = _cert_volumes(plan)
+    mode = KEYTAB_MODE if defaults.fs_group is not None else KEYTAB_MODE_WITHOUT_FS_GROUP
+    cert_volumes, cert_mounts = _cert_volumes(plan, mode)
     tmp = {"sizeLimit": defaults.tmp_size_limit} if defaults.tmp_size_limit else {}
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": tmp}, *cert_volumes]
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": TMP_DIR}, *cert_mounts]

@@ -168,6 +168,12 @@ def login_error(
     exc: BaseException, conn: ImpalaConnection, login: Login, where: str, timeout: float
 ) -> CopyError:
     """A failure while logging in (SASL handshake or OpenSession)."""
+    if login.kerberos is not None:
+        from impala_copy.engine.source.kerberos import login_failure
+
+        failure = login_failure(exc, login.kerberos, where)
+        if failure is not None:
+            return failure
     text = str(exc)
     http_code = getattr(exc, "code", None)
     if _is_timeout(exc):

@@ -8,6 +8,8 @@ What it adds to impyla:
 - authenticationType -> HS2 mechanism: Anonymous = NOSASL; SASLUsername = SASL PLAIN with the user
   name and a placeholder password (PLAIN refuses an empty one); UsernameAndPassword = SASL PLAIN
   (LDAP) with the password. Over HTTP the same credentials go in a Basic Authorization header.
+  Kerberos = SASL GSSAPI with tickets from the keytab; over HTTP a SPNEGO `Negotiate` header
+  (engine/source/kerberos.py).
 - TLS verified by default, with OpenSSL's own reason when it fails (engine/source/tls.py). The TCP connection
   and the TLS handshake happen on our socket, and a closed connection is never silently reopened
   (impyla's retry would reopen it without TLS).
@@ -32,11 +34,11 @@ from types import TracebackType
 from typing import Any
 
 from impala_copy.api.impala import SASL_DEFAULT_USERNAME, AuthenticationType, ThriftTransportProtocol
-from impala_copy.api.plan import ImpalaConnection
+from impala_copy.api.plan import ImpalaConnection, KerberosLogin
 from impala_copy.engine.errors import ConfigurationError, CopyError, QueryFailed, ServerError
 from impala_copy.engine.secrets import Scrubber, read_secret
 from impala_copy.engine.source import errors as hs2_errors
-from impala_copy.engine.source import tls
+from impala_copy.engine.source import kerberos, tls
 from impala_copy.engine.source.query import HS2Query, ResponseTooLarge
 
 # Most rows asked for per FetchResults call (Impala and Spark honour at least 50,000); a wide result
@@ -58,9 +60,10 @@ SASL_USERNAME_PLACEHOLDER = "password"
 class Login:
     """The HS2 login an ImpalaConnection asks for. `password` is a secret: never logged or shown."""
 
-    mechanism: str  # NOSASL or PLAIN
+    mechanism: str  # NOSASL, PLAIN or GSSAPI
     user: str | None
     password: str | None
+    kerberos: KerberosLogin | None = None
 
     def __repr__(self) -> str:
         return f"Login(mechanism={self.mechanism!r}, user={self.user!r})"
@@ -72,6 +75,10 @@ def login_for(conn: ImpalaConnection, secrets: Mapping[str, str]) -> Login:
         return Login("NOSASL", None, None)
     if conn.authentication_type == AuthenticationType.SASL_USERNAME:
         return Login("PLAIN", conn.username or SASL_DEFAULT_USERNAME, SASL_USERNAME_PLACEHOLDER)
+    if conn.authentication_type == AuthenticationType.KERBEROS:
+        if conn.kerberos is None:
+            raise ConfigurationError("authenticationType Kerberos requires principal and keytab")
+        return Login("GSSAPI", conn.kerberos.principal, None, conn.kerberos)
     if not conn.username:
         raise ConfigurationError("authenticationType UsernameAndPassword requires username")
     if conn.password is None:
@@ -183,9 +190,12 @@ def _binary_transport(
     from thrift_sasl import TSaslClientTransport
 
     def sasl_factory() -> Any:
+        if login.kerberos is not None:
+            krb = login.kerberos
+            return PureSASLClient(krb.service_host, service=krb.service_name, principal=krb.principal)
         return PureSASLClient(conn.host, username=login.user, password=login.password or "", service="impala")
 
-    transport = TSaslClientTransport(sasl_factory, "PLAIN", tsock)
+    transport = TSaslClientTransport(sasl_factory, login.mechanism, tsock)
     try:
         transport.open()
     except Exception as exc:  # noqa: BLE001 - thrift_sasl raises plain TTransportException/socket errors
@@ -221,6 +231,9 @@ def _http_transport(conn: ImpalaConnection, login: Login, ctx: ssl.SSLContext | 
             out["Cookie"] = cookie_header
         if authorization is not None:
             out["Authorization"] = authorization
+        elif login.kerberos is not None:
+            # A token per request, from the cached service ticket (a new one once it has expired).
+            out["Authorization"] = kerberos.negotiate_header(login.kerberos)
         return out
 
     client.setGetCustomHeadersFunc(headers)
@@ -253,6 +266,9 @@ def _open_session(conn: ImpalaConnection, secrets: Mapping[str, str]) -> ImpalaS
     login = login_for(conn, secrets)
     timeout = float(conn.connect_timeout_seconds)
     where = endpoint(conn)
+    if login.kerberos is not None:
+        kerberos.binding()
+        kerberos.use_keytab(login.kerberos)
     ctx = _tls_context(conn, timeout, where) if conn.enable_ssl else None
     http_client = None
     if conn.thrift_transport_protocol == ThriftTransportProtocol.HTTP:
@@ -320,6 +336,9 @@ class ImpalaSession:
                 except CopyError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - socket, thrift and HTTP errors alike
+                    if self.conn.kerberos is not None and kerberos.is_gss_error(exc):
+                        # HTTP: a new SPNEGO token per request, which may need a new ticket.
+                        raise kerberos.gss_error(exc, self.conn.kerberos, self.where) from None
                     raise hs2_errors.rpc_error(exc, self.where, doing, self.rpc_timeout) from None
             hs2_errors.check_status(response.status, doing)
         except CopyError as err:
@@ -410,6 +429,9 @@ def _frame_reader(transport: Any) -> Any:
     read whole and decoded later, while the next request is already with the server.
     """
     if type(transport).__name__ != "TSaslClientTransport" or getattr(transport, "encode", True):
+        return None
+    qop = getattr(getattr(transport, "sasl", None), "qop", b"auth")
+    if qop not in (b"auth", "auth"):  # GSSAPI with integrity or confidentiality: frames are wrapped
         return None
     inner = getattr(transport, "_trans", None)
     return inner if hasattr(inner, "readAll") and hasattr(inner, "handle") else None
