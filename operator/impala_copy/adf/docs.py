@@ -7,9 +7,7 @@ when the committed file differs from what the tables give.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
-from pathlib import Path
 
 from impala_copy.adf import mapping
 from impala_copy.adf.activities import CONTAINERS, INCREMENTAL_HINT
@@ -17,6 +15,7 @@ from impala_copy.adf.expressions import KEPT
 from impala_copy.adf.fields import FieldMap, KindMap
 from impala_copy.adf.timezones import WINDOWS_TO_IANA
 from impala_copy.adf.triggers import RETRY_FIELDS, WINDOW_FIELDS
+from impala_copy.api.doc_output import write_page
 
 STEPS = """\
 # Migrating from Azure Data Factory
@@ -202,15 +201,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write docs/migrating-from-adf.md from the ADF mapping.")
-    parser.add_argument("--output", type=Path, default=None, help="File to write; stdout without it.")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.output is None:
-        print(text, end="")
-        return
-    args.output.write_text(text, encoding="utf-8")
-    print(args.output)
+    write_page(render, "Write docs/migrating-from-adf.md from the ADF mapping.", argv)
 
 
 if __name__ == "__main__":

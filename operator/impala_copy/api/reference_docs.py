@@ -6,14 +6,13 @@ generators); a test fails when the committed file differs from what the models g
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from impala_copy.api.common import CATEGORY, GROUP_VERSION, Resource
+from impala_copy.api.doc_output import write_page
 from impala_copy.api.kinds import KINDS
 from impala_copy.api.model import OPERATOR_SETTING, wire_schema
 
@@ -403,16 +402,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write the API reference generated from the models.")
-    parser.add_argument("--output", type=Path, default=None, help="File to write; stdout without it.")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.output is None:
-        print(text, end="")
-        return
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(args.output)
+    write_page(render, "Write the API reference generated from the models.", argv)
 
 
 if __name__ == "__main__":
