@@ -20,15 +20,16 @@ FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # The Kerberos binding (`kerberos`, no wheels) builds here against MIT krb5: a C compiler, krb5-config
 # and the headers, and Python's headers when the base has none. None of it reaches the runtime stage.
-# Versions come with the base's Debian release.
-# hadolint ignore=DL3008
-RUN packages=(gcc libc6-dev libkrb5-dev); \
+# Versions come with the base's Debian release. POSIX sh only: podman's default (OCI) image format
+# has no SHELL instruction.
+# hadolint ignore=DL3008,SC2086
+RUN headers=""; \
     python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()['include'] + '/Python.h'))" \
-      || packages+=(python3-dev); \
-    apt-get update && apt-get install -y --no-install-recommends "${packages[@]}" && rm -rf /var/lib/apt/lists/*
+      || headers="python3-dev"; \
+    apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libkrb5-dev $headers \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 RUN python3 -m venv /opt/impala-copy \
  && /opt/impala-copy/bin/pip install --no-cache-dir pip==26.3
@@ -53,7 +54,8 @@ LABEL org.opencontainers.image.title="impala-copy" \
       org.opencontainers.image.licenses="Apache-2.0"
 # MIT krb5's GSSAPI library, which the Kerberos binding links (Kerberos logins to Impala).
 # hadolint ignore=DL3008
-RUN apt-get update && apt-get install -y --no-install-recommends libgssapi-krb5-2 && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends libgssapi-krb5-2 \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY --from=build /opt/impala-copy /opt/impala-copy
 # A numeric non-root user (runAsNonRoot can check it); HOME and temp files under /tmp, which the
 # pods mount as an emptyDir so the root filesystem can stay read-only.
