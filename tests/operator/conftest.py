@@ -29,6 +29,16 @@ def kmock_options() -> dict[str, Any]:
     return {"cls": AdmittingEmulator}
 
 
+@pytest.fixture(autouse=True)
+async def no_operator_outlives_its_test(kmock: Any) -> AsyncIterator[None]:
+    """Stops an operator a failed test left running, before its emulator goes (set up after kmock,
+    so torn down before it)."""
+    yield
+    leftover, OperatorThread.running[:] = list(OperatorThread.running), []
+    for operator in leftover:
+        await operator.stop()
+
+
 @pytest.fixture
 def logs() -> Iterator[LogCapture]:
     capture = LogCapture()

@@ -40,6 +40,9 @@ def window_set(**window: Any) -> tuple[list[dict[str, Any]], list[str]]:
             **window,
         }
     }
+    # Windows running side by side write their own folders (one shared folder is refused for them).
+    dataset = next(o for o in objects if o["kind"] == "ParquetDataset")
+    dataset["spec"]["location"]["folderPath"] = "orders/{windowStart:yyyy-MM-dd-HH-mm}"
     return objects, [format_time(first + timedelta(minutes=i)) for i in range(WINDOWS + 1)]
 
 
@@ -70,7 +73,9 @@ async def test_a_backfill_runs_one_job_per_window_oldest_first_two_at_a_time(
     assert first["metadata"]["annotations"]["impalacopy.io/window-end"] == starts[1]
     assert first["metadata"]["annotations"]["impalacopy.io/trigger"] == "window"
     plan = json.loads(first["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
-    assert plan["runContext"] == {"triggerTime": starts[1], "windowStart": starts[0], "windowEnd": starts[1]}
+    assert plan["runContext"] == {
+        "triggerTime": starts[1], "scheduledTime": starts[1], "windowStart": starts[0], "windowEnd": starts[1]
+    }  # fmt: skip
     assert first["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"] == PLAN_ENV
     status = cluster.status("CopyActivity", CA)
     assert (status["phase"], status["windows"]["runningCount"]) == ("Pending", 2)
