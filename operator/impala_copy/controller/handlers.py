@@ -24,7 +24,7 @@ from impala_copy.controller.core import records
 from impala_copy.controller.core.constants import LABEL_ACTIVITY
 from impala_copy.controller.core.kube import CONFIG_MAPS, JOBS, OURS, PODS, PVCS, ResourceRef
 from impala_copy.controller.core.metrics import MetricsServerError
-from impala_copy.controller.core.runtime import Runtime
+from impala_copy.controller.core.runtime import NotReady, Runtime
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.view import ClusterView
 from impala_copy.controller.registry import CONTROLLERS
@@ -108,6 +108,14 @@ def _register_lifecycle(registry: kopf.OperatorRegistry, runtime: Runtime, login
     @kopf.on.probe(id="queue", registry=registry)
     def _probe(**_: Any) -> dict[str, int]:
         return runtime.probe()
+
+    # Readiness: the leader, or a standby that reads the Lease; otherwise the endpoint answers 500.
+    @kopf.on.probe(id="leader", errors=kopf.ErrorsMode.PERMANENT, registry=registry)
+    def _leader(**_: Any) -> dict[str, str]:
+        try:
+            return runtime.leadership()
+        except NotReady as exc:
+            raise kopf.PermanentError(str(exc)) from None
 
 
 def _register_our_kinds(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:

@@ -163,12 +163,13 @@ class Elector:
         return self._claim(wall)
 
     def release(self, wall: datetime) -> LeaseRecord | None:
-        """The record that gives the Lease up (holder emptied), when this replica holds it."""
+        """The record that gives the Lease up (holder emptied), when this replica holds it; from now on
+        this replica does not lead."""
         record = self.observed
         if record is None or record.holder != self.identity:
             return None
-        stamp = micro_time(wall)
-        return replace(record, holder="", duration=1, renew_time=stamp)
+        self.renewed_at = None  # giving the Lease up: no longer the leader from now on
+        return replace(record, holder="", duration=1, renew_time=micro_time(wall))
 
 
 __all__ = [
