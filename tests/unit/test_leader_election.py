@@ -206,3 +206,20 @@ def test_bad_lease_settings_name_the_variable(env: dict[str, str], message: str)
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(env)
     assert message in str(caught.value)
+
+
+# ------------------------------------------------------------------ the fence of the API client
+async def test_a_replica_that_does_not_lead_sends_no_write() -> None:
+    from impala_copy.controller.core.kube import JOBS, LEASES, ApiError, KubeClient, NotLeading
+
+    client = KubeClient(agent="impala-copy-operator (replica-b_1)")
+    client.may_write = lambda: False
+    with pytest.raises(NotLeading, match="POST /apis/batch/v1/namespaces/ns/jobs: not sent"):
+        await client.create(JOBS, "ns", {"metadata": {"name": "j"}})
+    with pytest.raises(NotLeading):
+        await client.delete(JOBS, "ns", "j")
+    # Reads and the Lease's own writes are not fenced: they reach the (missing) login instead.
+    with pytest.raises(ApiError, match="NotLoggedIn"):
+        await client.get(JOBS, "ns", "j")
+    with pytest.raises(ApiError, match="NotLoggedIn"):
+        await client.patch(LEASES, "ns", "l", {"spec": {}}, fenced=False)
