@@ -1,7 +1,9 @@
 """Every kopf registration of the operator, in one place. Each handler is a few lines.
 
 - login: kopf's own (service account in a cluster, kubeconfig outside), shared with kube.py.
-- startup/cleanup: start and stop the work queue; kopf settings.
+- startup/cleanup: start and stop the work queue and the leader election; kopf settings.
+- probes: the work queue's counters, and the replica's role (`leader`: fails when the replica
+  neither leads nor reads the Lease, which makes the pod unready).
 - indexes: our objects, the Jobs of runs (copies, lookups, connection tests) and their pods, ConfigMap
   key names, PVC names. Secrets are never read: the pods that need them get them from the kubelet.
   kopf fills every index before any other handler runs, so a restarted operator sees every Job

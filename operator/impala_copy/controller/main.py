@@ -1,7 +1,9 @@
 """Running the operator: logging, the kopf registry, and kopf's main loop until a signal stops it.
 
-kopf runs standalone (no peering objects), on all namespaces or the listed ones, with a liveness
-endpoint. SIGTERM/SIGINT stop it cleanly: watches close, workers finish, the cleanup handler runs.
+kopf runs standalone (no peering objects: replicas elect a leader on a Lease instead,
+core/leader_election.py), on all namespaces or the listed ones, with a liveness endpoint.
+SIGTERM/SIGINT stop it cleanly: watches close, workers finish, the cleanup handler runs (and the
+leader releases its Lease).
 """
 
 from __future__ import annotations
