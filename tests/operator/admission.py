@@ -11,8 +11,8 @@ before it stores anything.
   message, and nothing is stored. kmock stores an object before its reactions run
   (`kmock['post /path'] << 403` answers 403 but keeps the object), so refusing happens here, first.
 - Optimistic concurrency on Leases (leader election): each write gives the Lease a new
-  resourceVersion, and a patch carrying another one is refused with 409 Conflict, as the API server
-  does (kmock keeps no resourceVersion of its own).
+  resourceVersion; a patch carrying another one, or a create of an existing Lease, is refused with
+  409, as the API server does (kmock keeps no resourceVersion of its own).
 
 Requests sent with the test's User-Agent act as a cluster administrator: they are never refused.
 """
@@ -116,6 +116,7 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     granted: set[Grant] = attrs.field(factory=lambda: grants(API_ACCESS))
     refusals: list[Refusal] = attrs.field(factory=list)
     lease_versions: int = 0
+    lease_conflicts: int = 0
     _lease_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
 
     def revoke(self, grant: Grant) -> None:
@@ -142,23 +143,31 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
 
     async def _lease(self, request: Any) -> aiohttp.web.StreamResponse:
         """Leases with optimistic concurrency, as the API server does: every write sets a new
-        resourceVersion, and a patch carrying an older one is refused with 409 (nothing stored)."""
-        if request.action in (kmock.action.CREATE, kmock.action.UPDATE) and isinstance(request.data, dict):
-            metadata = request.data.setdefault("metadata", {})
-            if request.action == kmock.action.UPDATE and "resourceVersion" in metadata:
-                key = (request.resource, request.namespace, request.name)
-                stored = (
-                    self.objects[key].raw if key in self.objects and not self.objects[key].deleted else {}
-                )
-                if stored.get("metadata", {}).get("resourceVersion") != metadata["resourceVersion"]:
-                    message = (
-                        f'Operation cannot be fulfilled on leases.coordination.k8s.io "{request.name}": '
-                        "the object has been modified; please apply your changes to the latest version "
-                        "and try again"
-                    )
-                    return status_response(409, "Conflict", message, {"name": request.name, "kind": "leases"})
-            self.lease_versions += 1
-            metadata["resourceVersion"] = str(self.lease_versions)
+        resourceVersion; a create of an existing Lease, or a patch carrying another resourceVersion
+        than the stored one, is refused with 409 (nothing stored; counted in `lease_conflicts`)."""
+        if request.action not in (kmock.action.CREATE, kmock.action.UPDATE) or not isinstance(
+            request.data, dict
+        ):
+            return await super()._handle(request)  # type: ignore[no-any-return]
+        metadata = request.data.setdefault("metadata", {})
+        name = request.name or metadata.get("name")
+        key = (request.resource, request.namespace or metadata.get("namespace"), name)
+        stored = self.objects[key].raw if key in self.objects and not self.objects[key].deleted else None
+        current = (stored or {}).get("metadata", {}).get("resourceVersion")
+        refused = ""
+        if request.action == kmock.action.CREATE and stored is not None:
+            refused = f'leases.coordination.k8s.io "{name}" already exists'
+        elif request.action == kmock.action.UPDATE and metadata.get("resourceVersion", current) != current:
+            refused = (
+                f'Operation cannot be fulfilled on leases.coordination.k8s.io "{name}": the object has '
+                "been modified; please apply your changes to the latest version and try again"
+            )
+        if refused:
+            self.lease_conflicts += 1
+            reason = "AlreadyExists" if request.action == kmock.action.CREATE else "Conflict"
+            return status_response(409, reason, refused, {"name": name, "kind": "leases"})
+        self.lease_versions += 1
+        metadata["resourceVersion"] = str(self.lease_versions)
         return await super()._handle(request)  # type: ignore[no-any-return]
 
     def _injected(self, request: Any) -> aiohttp.web.Response | None:

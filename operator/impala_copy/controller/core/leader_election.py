@@ -96,18 +96,21 @@ class LeaderElection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        was_leading = self._leading
         await self._act(leading=False)
-        if release and was_leading:
-            await self._release()
+        if release:
+            await self._release()  # only a Lease this replica holds (and unchanged since it was read)
 
     async def _loop(self) -> None:
         period = self.elector.timing.retry_period
         while True:
             try:
                 await asyncio.wait_for(self.try_once(), timeout=max(period, 1.0))
-            except (ApiError, TimeoutError, OSError) as exc:  # aiohttp's errors are OSErrors
-                log.warning("leader election: could not read or write Lease %s: %s", self.where, exc)
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any failed request
+                log.warning(
+                    "leader election: could not read or write Lease %s: %s",
+                    self.where,
+                    exc or type(exc).__name__,
+                )
             await self._act(leading=self.leading())
             await asyncio.sleep(period)
 
@@ -153,8 +156,10 @@ class LeaderElection:
                 timeout=max(self.elector.timing.retry_period, 1.0),
             )
             log.info("leader election: %s released Lease %s", self.identity, self.where)
-        except (ApiError, TimeoutError, OSError) as exc:
-            log.warning("leader election: could not release Lease %s: %s", self.where, exc)
+        except Exception as exc:  # noqa: BLE001 - stopping goes on: the Lease then expires instead
+            log.warning(
+                "leader election: could not release Lease %s: %s", self.where, exc or type(exc).__name__
+            )
 
     # ---------------------------------------------------------------- transitions
     async def _act(self, *, leading: bool) -> None:
