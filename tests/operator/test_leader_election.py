@@ -24,6 +24,8 @@ import json
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +111,7 @@ async def start_replica_a(kmock: Any, tmp_path: Path) -> tuple[asyncio.subproces
     return process, log
 
 
-async def start_replica_b(kmock: Any, port: int) -> OperatorThread:
+async def start_replica_b(kmock: Any, port: int, watchers: int = 2) -> OperatorThread:
     settings = dataclasses.replace(
         harness.test_settings(),
         namespaces=(manifests.NS,),
@@ -123,16 +125,25 @@ async def start_replica_b(kmock: Any, port: int) -> OperatorThread:
     )
     operator = OperatorThread(str(kmock.url).rstrip("/"), settings)
     await operator.start()
-    # Both replicas' watches open: two of each (kopf's requests do not name the replica).
+    # Every replica's watches open, `watchers` of each (kopf's requests do not name the replica).
     await until(
         lambda: all(
-            sum(1 for r in kmock if r.resource and r.resource.plural == plural and r.params.get("watch")) >= 2
+            sum(1 for r in kmock if r.resource and r.resource.plural == plural and r.params.get("watch"))
+            >= watchers
             for plural in WATCHED
         ),
-        what="the watches of both replicas",
+        what="the watches of every replica",
     )
     await asyncio.sleep(0.2)
     return operator
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def probe(port: int) -> dict[str, Any]:
@@ -218,3 +229,27 @@ async def test_the_standby_takes_over_without_a_duplicate_run_or_a_lost_update(
     assert "is held by replica-a_" in text
     assert "stands by" in text
     assert "leads now (Lease impala-copy-system/impala-copy-operator)" in text
+
+
+async def test_a_replica_that_cannot_read_the_lease_is_not_ready(
+    kmock: Any, cluster: Cluster, logs: LogCapture
+) -> None:
+    """Readiness is "leader or ready standby": a replica whose Lease reads fail is neither."""
+    lease_path = f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NS}/leases/{LEASE}"
+    refusal = kmock.refuse("GET", lease_path, 500, "InternalError", "etcdserver: request timed out")
+    port = free_port()
+    b = await start_replica_b(kmock, port, watchers=1)
+    try:
+        await until(lambda: refusal.hits >= 2, what="failed reads of the Lease")
+        assert http_status(f"http://127.0.0.1:{port}/healthz") == 500
+        assert not cluster.exists("Lease", LEASE, LEASE_NS)
+        assert leader_metric(b) == 0.0
+        kmock.lift(refusal)
+        leader = await until(lambda: probe(port).get("role") == "leader" and probe(port), what="B leading")
+        assert leader["identity"].startswith("replica-b_")
+        assert holder(cluster) == leader["identity"]
+    finally:
+        await b.stop()
+    text = "\n".join(logs.lines)
+    assert "could not read or write Lease impala-copy-system/impala-copy-operator: 500 InternalError" in text
+    assert "has not read Lease impala-copy-system/impala-copy-operator within the lease duration" in text
