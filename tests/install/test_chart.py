@@ -13,6 +13,10 @@ Out: `helm lint --strict` passes; every rendered object validates against the Ku
      values.schema.json; the optional ConfigMap guard (a ValidatingAdmissionPolicy) matches the
      admissionregistration.k8s.io/v1 schema, refuses Kubernetes 1.29, and its CEL, evaluated with
      cel-python, lets the operator's ServiceAccount change only ConfigMaps labelled as its own;
+     high availability: leader election settings from `leaderElection` (checked against each other),
+     the Lease rules in a Role of the release namespace only (cluster-wide or namespaced), a
+     RollingUpdate, pod anti-affinity by default (soft, hard, none, or the user's affinity), and a
+     PodDisruptionBudget when replicaCount is above 1;
      NOTES.txt tells what to apply next; the chart's crds/ are the generated crds/ byte for byte.
 Faked: the cluster (helm template renders without one); the admission requests given to the CEL.
 """
@@ -31,7 +35,7 @@ import pytest
 import yaml
 
 from impala_copy.api.pod_policy import PodPolicy, load_pod_policy
-from impala_copy.controller.core.kube import API_ACCESS
+from impala_copy.controller.core.kube import API_ACCESS, CLUSTER, OWN_NAMESPACE, WATCHED
 from impala_copy.controller.core.settings import ENV_VARS, Settings
 from tests.install.chart import (
     CHART,
@@ -167,6 +171,8 @@ def test_default_render_has_exactly_the_expected_objects(default_objects: list[d
         ("ClusterRole", name),
         ("ClusterRoleBinding", name),
         ("Deployment", name),
+        ("Role", f"{name}-leader-election"),
+        ("RoleBinding", f"{name}-leader-election"),
         ("ServiceAccount", name),
     ]
     for obj in default_objects:
@@ -249,7 +255,11 @@ def test_default_deployment_runs_the_operator_with_probes_and_resources(
     deployment = one(default_objects, "Deployment")
     assert deployment["metadata"]["namespace"] == NAMESPACE
     assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    # A new pod stands by until it is ready; then the old leader stops and releases the Lease.
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     template = deployment["spec"]["template"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
     assert template["spec"]["serviceAccountName"] == f"{RELEASE}-impala-copy-operator"
@@ -426,13 +436,16 @@ def _rules(role: dict[str, Any]) -> set[Rule]:
     return found
 
 
-def _declared(cluster_scoped: bool | None) -> set[Rule]:
-    return {
-        (a.group, a.resource, verb)
-        for a in API_ACCESS
-        if cluster_scoped is None or a.cluster_scoped == cluster_scoped
-        for verb in a.verbs
-    }
+def _declared(*scopes: str) -> set[Rule]:
+    return {(a.group, a.resource, verb) for a in API_ACCESS if a.scope in scopes for verb in a.verbs}
+
+
+LEASE_ROLE = f"{RELEASE}-impala-copy-operator-leader-election"
+
+
+def _watch_roles(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Roles of the watched namespaces (not the leader election's)."""
+    return [r for r in by_kind(objects, "Role") if not r["metadata"]["name"].endswith("-leader-election")]
 
 
 def _binding_subjects(binding: dict[str, Any], sa: str) -> None:
@@ -441,8 +454,8 @@ def _binding_subjects(binding: dict[str, Any], sa: str) -> None:
 
 def test_clusterwide_rbac_is_exactly_the_declared_api_access(default_objects: list[dict[str, Any]]) -> None:
     role = one(default_objects, "ClusterRole")
-    assert _rules(role) == _declared(None)
-    assert not by_kind(default_objects, "Role")
+    assert _rules(role) == _declared(WATCHED, CLUSTER)
+    assert not _watch_roles(default_objects)
     binding = one(default_objects, "ClusterRoleBinding")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -468,7 +481,7 @@ def test_every_owner_kind_has_the_finalizers_rule_owner_reference_enforcement_as
         ("impalacopy.io", "lookupactivities/finalizers", "update"),
         ("impalacopy.io", "impalalinkedservices/finalizers", "update"),
     }
-    roles = [one(default_objects, "ClusterRole"), *by_kind(custom_objects, "Role")]
+    roles = [one(default_objects, "ClusterRole"), *_watch_roles(custom_objects)]
     for role in roles:
         assert needed <= _rules(role), role["metadata"]
 
@@ -479,12 +492,16 @@ def test_namespaced_rbac_gives_each_watched_namespace_a_role_and_nothing_cluster
     # With plain namespace names the operator lists neither namespaces nor CRDs (kopf's scanning is off).
     assert not by_kind(custom_objects, "ClusterRole")
     assert not by_kind(custom_objects, "ClusterRoleBinding")
-    assert _declared(True), "the declaration still lists the cluster-wide needs of a cluster-wide install"
-    roles = {r["metadata"]["namespace"]: r for r in by_kind(custom_objects, "Role")}
+    assert _declared(CLUSTER), "the declaration still lists the cluster-wide needs of a cluster-wide install"
+    roles = {r["metadata"]["namespace"]: r for r in _watch_roles(custom_objects)}
     assert set(roles) == {"team-a", "team-b"}
     for role in roles.values():
-        assert _rules(role) == _declared(False)
-    bindings = {b["metadata"]["namespace"]: b for b in by_kind(custom_objects, "RoleBinding")}
+        assert _rules(role) == _declared(WATCHED)
+    bindings = {
+        b["metadata"]["namespace"]: b
+        for b in by_kind(custom_objects, "RoleBinding")
+        if b["metadata"]["name"] != LEASE_ROLE
+    }
     assert set(bindings) == {"team-a", "team-b"}
     for namespace, binding in bindings.items():
         assert binding["roleRef"]["kind"] == "Role"
@@ -501,7 +518,7 @@ def test_namespaced_operator_is_configured_with_plain_names(custom_objects: list
 def test_declared_api_access_covers_every_kind_the_operator_reconciles() -> None:
     from impala_copy.controller.core.kube import OURS
 
-    declared = _declared(None)
+    declared = _declared(WATCHED)
     for ref in OURS.values():
         assert ("impalacopy.io", ref.plural, "watch") in declared
         assert ("impalacopy.io", f"{ref.plural}/status", "patch") in declared
@@ -513,7 +530,7 @@ def _roles(which: str, default: list[dict[str, Any]], custom: list[dict[str, Any
         objects = [doc for doc in yaml.safe_load_all(shipped) if doc]
     else:
         objects = default if which == "default" else custom
-    roles = by_kind(objects, "ClusterRole") + by_kind(objects, "Role")
+    roles = by_kind(objects, "ClusterRole") + _watch_roles(objects)
     assert roles
     return roles
 
@@ -665,7 +682,11 @@ def test_configmap_guard_lets_the_operator_change_only_its_own_configmaps(
         ({"watchNamespace": ["a"]}, "Additional property watchNamespace is not allowed"),
         ({"job": {"ttlSecondsAfterFinished": -1}}, "job.ttlSecondsAfterFinished"),
         ({"job": {"imagePullSecrets": ["cred"]}}, "job.imagePullSecrets.0"),
-        ({"replicaCount": 2}, "replicaCount"),
+        ({"replicaCount": -1}, "replicaCount"),
+        ({"leaderElection": {"leaseDurationSeconds": 0}}, "leaderElection.leaseDurationSeconds"),
+        ({"leaderElection": {"retryPeriodSeconds": "2s"}}, "leaderElection.retryPeriodSeconds"),
+        ({"leaderElection": {"leaseDuration": 15}}, "Additional property leaseDuration is not allowed"),
+        ({"podAntiAffinity": "always"}, "podAntiAffinity"),
         ({"connectionTests": "yes"}, "connectionTests"),
         ({"probeWorkers": -1}, "probeWorkers"),
         ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy"),
@@ -730,7 +751,8 @@ def test_plain_manifests_are_the_chart_rendered_with_its_defaults() -> None:
             assert obj["metadata"]["namespace"] == namespace["metadata"]["name"]
     deployment = one(objects, "Deployment")
     assert deployment["metadata"]["name"] == "impala-copy-operator"
-    assert _rules(one(objects, "ClusterRole")) == _declared(None)
+    assert _rules(one(objects, "ClusterRole")) == _declared(WATCHED, CLUSTER)
+    assert _rules(one(objects, "Role")) == _declared(OWN_NAMESPACE)
 
 
 def test_metrics_values_open_the_port_and_pass_it_to_the_operator(tmp_path: Path) -> None:
@@ -747,3 +769,126 @@ def test_metrics_values_open_the_port_and_pass_it_to_the_operator(tmp_path: Path
     }
     metrics_settings = {var.name for var in ENV_VARS if "METRICS" in var.name}
     assert metrics_settings == {"IMPALA_COPY_METRICS_PORT"}
+
+
+# ------------------------------------------------------------------ high availability
+@pytest.mark.parametrize("which", ["default", "custom"])
+def test_the_lease_rules_are_a_role_in_the_release_namespace_only(
+    which: str, default_objects: list[dict[str, Any]], custom_objects: list[dict[str, Any]]
+) -> None:
+    objects = default_objects if which == "default" else custom_objects
+    (role,) = [r for r in by_kind(objects, "Role") if r["metadata"]["name"] == LEASE_ROLE]
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert (
+        _rules(role)
+        == _declared(OWN_NAMESPACE)
+        == {
+            ("coordination.k8s.io", "leases", "get"),
+            ("coordination.k8s.io", "leases", "create"),
+            ("coordination.k8s.io", "leases", "patch"),
+        }
+    )
+    (binding,) = [b for b in by_kind(objects, "RoleBinding") if b["metadata"]["name"] == LEASE_ROLE]
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LEASE_ROLE}
+    _binding_subjects(binding, "copy-operator" if which == "custom" else f"{RELEASE}-impala-copy-operator")
+    for cluster_role in by_kind(objects, "ClusterRole"):
+        assert "leases" not in {r for _, r, _ in _rules(cluster_role)}
+
+
+def test_leader_election_settings_reach_the_operator(
+    tmp_path: Path, default_objects: list[dict[str, Any]]
+) -> None:
+    container = _container(default_objects)
+    lease_ns = next(e for e in container["env"] if e["name"] == "IMPALA_COPY_LEASE_NAMESPACE")
+    assert lease_ns["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    env = _env(default_objects)
+    settings = Settings.from_env({**env, "IMPALA_COPY_LEASE_NAMESPACE": NAMESPACE})
+    assert settings.lease_namespace == NAMESPACE
+    assert settings.lease_name == f"{RELEASE}-impala-copy-operator"
+    assert (settings.lease_duration, settings.lease_renew_deadline, settings.lease_retry_period) == (
+        15,
+        10,
+        2,
+    )
+    values = {
+        "leaderElection": {"leaseDurationSeconds": 30, "renewDeadlineSeconds": 20, "retryPeriodSeconds": 4}
+    }
+    tuned = Settings.from_env(_env(render(tmp_path, values)))
+    assert (tuned.lease_duration, tuned.lease_renew_deadline, tuned.lease_retry_period) == (30, 20, 4)
+
+
+@pytest.mark.parametrize(
+    ("election", "message"),
+    [
+        ({"renewDeadlineSeconds": 15}, "leaderElection.renewDeadlineSeconds must be less than"),
+        ({"retryPeriodSeconds": 10}, "leaderElection.retryPeriodSeconds must be less than"),
+    ],
+)
+def test_election_timings_are_checked_against_each_other(
+    tmp_path: Path, election: dict[str, int], message: str
+) -> None:
+    assert message in render_error(tmp_path, {"leaderElection": election})
+
+
+def test_one_replica_has_no_disruption_budget(default_objects: list[dict[str, Any]]) -> None:
+    assert not by_kind(default_objects, "PodDisruptionBudget")
+
+
+def test_several_replicas_get_a_disruption_budget_and_spread_over_nodes(tmp_path: Path) -> None:
+    objects = render(tmp_path, {"replicaCount": 3})
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    pdb = one(objects, "PodDisruptionBudget")
+    assert pdb["metadata"]["namespace"] == NAMESPACE
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": deployment["spec"]["selector"]}
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
+    assert "1 chart(s) linted, 0 chart(s) failed" in lint(tmp_path, {"replicaCount": 3})
+
+
+SELECTOR = {"app.kubernetes.io/name": "impala-copy-operator", "app.kubernetes.io/instance": RELEASE}
+
+
+@pytest.mark.parametrize(
+    ("values", "affinity"),
+    [
+        (
+            {},
+            {
+                "podAntiAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 100,
+                            "podAffinityTerm": {
+                                "topologyKey": "kubernetes.io/hostname",
+                                "labelSelector": {"matchLabels": SELECTOR},
+                            },
+                        }
+                    ]
+                }
+            },
+        ),
+        (
+            {"podAntiAffinity": "hard"},
+            {
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": SELECTOR}}
+                    ]
+                }
+            },
+        ),
+        ({"podAntiAffinity": "none"}, None),
+        (
+            {"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}},
+            {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}},
+        ),
+    ],
+    ids=["soft-by-default", "hard", "none", "user-affinity-wins"],
+)
+def test_replicas_spread_over_nodes_by_default(
+    tmp_path: Path, values: dict[str, Any], affinity: dict[str, Any] | None
+) -> None:
+    pod = one(render(tmp_path, values), "Deployment")["spec"]["template"]["spec"]
+    assert pod.get("affinity") == affinity

@@ -10,12 +10,16 @@ before it stores anything.
 - Refusals a test injects (`refuse`): the matching request is answered with the given status and
   message, and nothing is stored. kmock stores an object before its reactions run
   (`kmock['post /path'] << 403` answers 403 but keeps the object), so refusing happens here, first.
+- Optimistic concurrency on Leases (leader election): each write gives the Lease a new
+  resourceVersion; a patch carrying another one, or a create of an existing Lease, is refused with
+  409, as the API server does (kmock keeps no resourceVersion of its own).
 
 Requests sent with the test's User-Agent act as a cluster administrator: they are never refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +33,7 @@ from impala_copy.controller.core.kube import (
     CONFIG_MAPS,
     EVENTS,
     JOBS,
+    LEASES,
     NAMESPACES,
     OURS,
     PODS,
@@ -110,6 +115,9 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
 
     granted: set[Grant] = attrs.field(factory=lambda: grants(API_ACCESS))
     refusals: list[Refusal] = attrs.field(factory=list)
+    lease_versions: int = 0
+    lease_conflicts: int = 0
+    _lease_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
 
     def revoke(self, grant: Grant) -> None:
         assert grant in self.granted, f"{grant} is not granted"
@@ -128,6 +136,38 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             refused = self._injected(request) or self._owner_references(request)
             if refused is not None:
                 return refused
+        if request.resource is not None and request.resource.plural == LEASES.plural:
+            async with self._lease_lock:
+                return await self._lease(request)
+        return await super()._handle(request)  # type: ignore[no-any-return]
+
+    async def _lease(self, request: Any) -> aiohttp.web.StreamResponse:
+        """Leases with optimistic concurrency, as the API server does: every write sets a new
+        resourceVersion; a create of an existing Lease, or a patch carrying another resourceVersion
+        than the stored one, is refused with 409 (nothing stored; counted in `lease_conflicts`)."""
+        if request.action not in (kmock.action.CREATE, kmock.action.UPDATE) or not isinstance(
+            request.data, dict
+        ):
+            return await super()._handle(request)  # type: ignore[no-any-return]
+        metadata = request.data.setdefault("metadata", {})
+        name = request.name or metadata.get("name")
+        key = (request.resource, request.namespace or metadata.get("namespace"), name)
+        stored = self.objects[key].raw if key in self.objects and not self.objects[key].deleted else None
+        current = (stored or {}).get("metadata", {}).get("resourceVersion")
+        refused = ""
+        if request.action == kmock.action.CREATE and stored is not None:
+            refused = f'leases.coordination.k8s.io "{name}" already exists'
+        elif request.action == kmock.action.UPDATE and metadata.get("resourceVersion", current) != current:
+            refused = (
+                f'Operation cannot be fulfilled on leases.coordination.k8s.io "{name}": the object has '
+                "been modified; please apply your changes to the latest version and try again"
+            )
+        if refused:
+            self.lease_conflicts += 1
+            reason = "AlreadyExists" if request.action == kmock.action.CREATE else "Conflict"
+            return status_response(409, reason, refused, {"name": name, "kind": "leases"})
+        self.lease_versions += 1
+        metadata["resourceVersion"] = str(self.lease_versions)
         return await super()._handle(request)  # type: ignore[no-any-return]
 
     def _injected(self, request: Any) -> aiohttp.web.Response | None:

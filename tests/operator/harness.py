@@ -29,6 +29,7 @@ from impala_copy.controller.core.kube import (
     CONFIG_MAPS,
     EVENTS,
     JOBS,
+    LEASES,
     NAMESPACES,
     PODS,
     PVCS,
@@ -44,7 +45,7 @@ from tests.operator.kubelet import RunResult
 OURS = {
     kind: ResourceRef("impalacopy.io", "v1alpha1", cls.KIND_INFO.plural, kind) for kind, cls in KINDS.items()
 }
-CORE = {ref.kind: ref for ref in (JOBS, PODS, SECRETS, CONFIG_MAPS, PVCS, EVENTS, NAMESPACES)}
+CORE = {ref.kind: ref for ref in (JOBS, PODS, SECRETS, CONFIG_MAPS, PVCS, EVENTS, NAMESPACES, LEASES)}
 ALL = {**OURS, **CORE}
 VERBS = ["list", "watch", "get", "patch", "create", "delete"]
 
@@ -60,7 +61,7 @@ def declare_resources(kmock: Any) -> None:
             "shortnames": [],
             "categories": [],
             "subresources": ["status"]
-            if ref.kind not in ("Secret", "ConfigMap", "Event", "Namespace")
+            if ref.kind not in ("Secret", "ConfigMap", "Event", "Namespace", "Lease")
             else [],
         }
 

@@ -2,7 +2,7 @@
 
 In:  the logging set up by `impala-copy operator` (controller/main.configure_logging) at INFO and at
      DEBUG, and log records as kopf writes them (per-object handler lines, a 429 while the API
-     server's storage initialises).
+     server's storage initialises, the failed readiness probe of a replica that is not ready).
 Out: which records reach the log and at which level.
 Faked: nothing; the records are made the way kopf makes them.
 """
@@ -13,7 +13,9 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 
+import kopf
 import pytest
+from kopf._core.engines.activities import ActivityError
 
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.main import TransientApiErrors, configure_logging
@@ -65,3 +67,38 @@ def test_at_info_only_what_the_operator_did_and_errors(restore_logging: None) ->
 def test_debug_shows_every_event(restore_logging: None) -> None:
     records = handled(dataclasses.replace(Settings(), log_level="DEBUG"))
     assert "Handler 'changed_secret' succeeded." in [r.getMessage() for r in records]
+
+
+def test_an_unready_replica_logs_a_warning_without_a_traceback() -> None:
+    from impala_copy.controller.main import UnreadyProbe
+
+    collect = Collect()
+    collect.addFilter(UnreadyProbe())
+    logger = logging.getLogger("test-unready")
+    logger.addHandler(collect)
+    message = "replica-b_1 has not read Lease ops/impala-copy-operator within the lease duration"
+    failed = logging.LogRecord(
+        "kopf.activities.probe",
+        logging.ERROR,
+        "",
+        0,
+        "Activity 'leader' failed permanently: %s",
+        (message,),
+        None,
+    )
+
+    try:  # as kopf's probe endpoint fails (kopf/_core/engines/activities.py)
+        raise ActivityError("One or more handlers failed.", outcomes={}) from kopf.PermanentError(message)
+    except ActivityError as exc:
+        served = logging.LogRecord(
+            "aiohttp.server", logging.ERROR, "", 0, "Error handling request", (), (type(exc), exc, None)
+        )
+    other = logging.LogRecord("aiohttp.server", logging.ERROR, "", 0, "Error handling request", (), None)
+    for record in (failed, served, other):
+        logger.handle(record)
+    logger.removeHandler(collect)
+    assert [(r.name, r.levelname) for r in collect.records] == [
+        ("kopf.activities.probe", "WARNING"),
+        ("aiohttp.server", "ERROR"),
+    ]
+    assert message in collect.records[0].getMessage()

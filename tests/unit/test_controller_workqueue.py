@@ -110,3 +110,30 @@ async def test_earliest_delay_wins_and_forget_cancels() -> None:
     await asyncio.sleep(0.05)
     await queue.stop()
     assert calls == ["k"]
+
+
+async def test_paused_workers_keep_the_keys_added_and_the_interrupted_one_for_the_next_start() -> None:
+    calls: list[str] = []
+    started = asyncio.Event()
+    block = asyncio.Event()
+
+    async def handle(key: str) -> None:
+        calls.append(key)
+        if key == "slow" and calls.count("slow") == 1:
+            started.set()
+            await block.wait()  # interrupted by the pause
+
+    queue: WorkQueue[str] = WorkQueue(handle, workers=1)
+    queue.start()
+    queue.add("slow")
+    await asyncio.wait_for(started.wait(), 5)
+    await queue.pause()
+    assert not queue.running
+    queue.add("a")
+    queue.add("a")
+    await asyncio.sleep(0.05)
+    assert calls == ["slow"]  # nothing handled while paused
+    queue.start()
+    await asyncio.wait_for(queue.wait_idle(), 5)
+    await queue.stop()
+    assert sorted(calls) == ["a", "slow", "slow"]

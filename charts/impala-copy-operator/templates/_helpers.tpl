@@ -128,3 +128,10 @@ LookupActivity results the operator owns (RBAC cannot narrow this by label: see 
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
 {{- end }}
+
+{{/* Leader election: read, create and renew the Lease, in the operator's namespace only (a Role). */}}
+{{- define "impala-copy.leaseRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "create", "patch"]
+{{- end }}

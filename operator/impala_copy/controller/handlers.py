@@ -1,7 +1,9 @@
 """Every kopf registration of the operator, in one place. Each handler is a few lines.
 
 - login: kopf's own (service account in a cluster, kubeconfig outside), shared with kube.py.
-- startup/cleanup: start and stop the work queue; kopf settings.
+- startup/cleanup: start and stop the work queue and the leader election; kopf settings.
+- probes: the work queue's counters, and the replica's role (`leader`: fails when the replica
+  neither leads nor reads the Lease, which makes the pod unready).
 - indexes: our objects, the Jobs of runs (copies, lookups, connection tests) and their pods, ConfigMap
   key names, PVC names. Secrets are never read: the pods that need them get them from the kubelet.
   kopf fills every index before any other handler runs, so a restarted operator sees every Job
@@ -24,7 +26,7 @@ from impala_copy.controller.core import records
 from impala_copy.controller.core.constants import LABEL_ACTIVITY
 from impala_copy.controller.core.kube import CONFIG_MAPS, JOBS, OURS, PODS, PVCS, ResourceRef
 from impala_copy.controller.core.metrics import MetricsServerError
-from impala_copy.controller.core.runtime import Runtime
+from impala_copy.controller.core.runtime import NotReady, Runtime
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.view import ClusterView
 from impala_copy.controller.registry import CONTROLLERS
@@ -108,6 +110,14 @@ def _register_lifecycle(registry: kopf.OperatorRegistry, runtime: Runtime, login
     @kopf.on.probe(id="queue", registry=registry)
     def _probe(**_: Any) -> dict[str, int]:
         return runtime.probe()
+
+    # Readiness: the leader, or a standby that reads the Lease; otherwise the endpoint answers 500.
+    @kopf.on.probe(id="leader", errors=kopf.ErrorsMode.PERMANENT, registry=registry)
+    def _leader(**_: Any) -> dict[str, str]:
+        try:
+            return runtime.leadership()
+        except NotReady as exc:
+            raise kopf.PermanentError(str(exc)) from None
 
 
 def _register_our_kinds(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:

@@ -1,7 +1,9 @@
 """Running the operator: logging, the kopf registry, and kopf's main loop until a signal stops it.
 
-kopf runs standalone (no peering objects), on all namespaces or the listed ones, with a liveness
-endpoint. SIGTERM/SIGINT stop it cleanly: watches close, workers finish, the cleanup handler runs.
+kopf runs standalone (no peering objects: replicas elect a leader on a Lease instead,
+core/leader_election.py), on all namespaces or the listed ones, with a liveness endpoint.
+SIGTERM/SIGINT stop it cleanly: watches close, workers finish, the cleanup handler runs (and the
+leader releases its Lease).
 """
 
 from __future__ import annotations
@@ -35,6 +37,21 @@ class TransientApiErrors(logging.Filter):
         return True
 
 
+class UnreadyProbe(logging.Filter):
+    """A replica that is not ready fails its probe handler `leader` (the endpoint answers 500): one
+    WARNING naming the cause, not an ERROR and the web server's traceback at every probe."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "kopf.activities.probe" and "Activity 'leader' failed" in record.getMessage():
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        elif record.name == "aiohttp.server" and record.exc_info:
+            error = record.exc_info[1]
+            cause = error.__cause__ if error is not None else None
+            if type(error).__name__ == "ActivityError" and type(cause).__name__ == "PermanentError":
+                return False
+        return True
+
+
 def configure_logging(settings: Settings) -> None:
     """The operator logs what it does (Jobs created, status changes, errors), not every event it sees:
     kopf's per-object lines ("Handler ... succeeded" for each watched object) only with DEBUG."""
@@ -50,6 +67,7 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("kopf.objects").setLevel(logging.DEBUG if debug else logging.WARNING)
     for handler in root.handlers:
         handler.addFilter(TransientApiErrors())
+        handler.addFilter(UnreadyProbe())
 
 
 def build(settings: Settings, *, login: LoginFn | None = None) -> tuple[kopf.OperatorRegistry, Runtime]:

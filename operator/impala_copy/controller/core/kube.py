@@ -14,7 +14,7 @@ import json
 import os
 import ssl
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -78,20 +78,31 @@ CONFIG_MAPS = ResourceRef("", "v1", "configmaps", "ConfigMap")
 PVCS = ResourceRef("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
 EVENTS = ResourceRef("", "v1", "events", "Event")
 NAMESPACES = ResourceRef("", "v1", "namespaces", "Namespace", namespaced=False)
+LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease")
 CRDS = ResourceRef(
     "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
 )
 
 
+# Where an access is granted: the watched namespaces, the whole cluster, or the operator's own namespace.
+WATCHED = "namespace"
+CLUSTER = "cluster"
+OWN_NAMESPACE = "operator namespace"
+
+
 @dataclass(frozen=True)
 class ApiAccess:
-    """One RBAC need: verbs on a resource of an API group, and why."""
+    """One RBAC need: verbs on a resource of an API group, where, and why."""
 
     group: str
     resource: str
     verbs: tuple[str, ...]
     why: str
-    cluster_scoped: bool = False
+    scope: str = WATCHED
+
+    @property
+    def cluster_scoped(self) -> bool:
+        return self.scope == CLUSTER
 
 
 WATCH = ("list", "watch")
@@ -135,14 +146,21 @@ API_ACCESS: tuple[ApiAccess, ...] = (
     ApiAccess("", "persistentvolumeclaims", WATCH, "check referenced PersistentVolumeClaims exist"),
     ApiAccess("", "events", ("create",), "post Events on our objects"),
     ApiAccess(
-        "", "namespaces", ("list", "watch"), "kopf: follow namespaces (all namespaces, or patterns)", True
+        "", "namespaces", ("list", "watch"), "kopf: follow namespaces (all namespaces, or patterns)", CLUSTER
     ),
     ApiAccess(
         "apiextensions.k8s.io",
         "customresourcedefinitions",
         ("list", "watch"),
         "kopf: follow CRDs (all namespaces, or patterns)",
-        True,
+        CLUSTER,
+    ),
+    ApiAccess(
+        "coordination.k8s.io",
+        "leases",
+        ("get", "create", "patch"),
+        "leader election among replicas: read, create and renew the operator's Lease",
+        OWN_NAMESPACE,
     ),
 )
 
@@ -175,10 +193,26 @@ class ApiError(Exception):
         return self.status == 403 and "being terminated" in self.message
 
 
-class KubeClient:
-    """A small async client for the calls the operator makes; credentials come from kopf's login."""
+class NotLeading(RuntimeError):
+    """A write refused before it was sent: this replica does not lead (leader election)."""
 
-    def __init__(self, *, timeout: float = 30.0, field_manager: str = "impala-copy-operator") -> None:
+
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+
+class KubeClient:
+    """A small async client for the calls the operator makes; credentials come from kopf's login.
+
+    `may_write` fences the writes of reconciliations: with leader election it says whether this
+    replica leads at the moment a write is about to be sent (the Lease's own writes pass `fenced=False`).
+    `agent` names the replica to the API server (User-Agent), e.g. in its audit log.
+    """
+
+    def __init__(
+        self, *, timeout: float = 30.0, field_manager: str = "impala-copy-operator", agent: str = ""
+    ) -> None:
+        self.may_write: Callable[[], bool] = lambda: True
+        self.agent = agent or "impala-copy-operator"
         self._info: kopf.ConnectionInfo | None = None
         self._session: aiohttp.ClientSession | None = None
         self._timeout = timeout
@@ -206,8 +240,10 @@ class KubeClient:
         self._tempfiles.clear()
 
     # ---------------------------------------------------------------- calls
-    async def create(self, resource: ResourceRef, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self._request("POST", resource.path(namespace), body=body)
+    async def create(
+        self, resource: ResourceRef, namespace: str, body: Mapping[str, Any], *, fenced: bool = True
+    ) -> dict[str, Any]:
+        return await self._request("POST", resource.path(namespace), body=body, fenced=fenced)
 
     async def delete(self, resource: ResourceRef, namespace: str, name: str) -> bool:
         """Delete with background propagation (a Job's pods go too); False when already gone."""
@@ -235,14 +271,21 @@ class KubeClient:
         return await self._request("GET", resource.path(namespace, name))
 
     async def patch(
-        self, resource: ResourceRef, namespace: str, name: str, merge_patch: Mapping[str, Any]
+        self,
+        resource: ResourceRef,
+        namespace: str,
+        name: str,
+        merge_patch: Mapping[str, Any],
+        *,
+        fenced: bool = True,
     ) -> dict[str, Any]:
-        """JSON merge patch of an object (None removes a key)."""
+        """JSON merge patch of an object (None removes a key); a resourceVersion in it is a precondition."""
         return await self._request(
             "PATCH",
             resource.path(namespace, name),
             body=merge_patch,
             content_type="application/merge-patch+json",
+            fenced=fenced,
         )
 
     async def pod_log(self, namespace: str, pod: str, container: str, limit_bytes: int) -> str:
@@ -282,7 +325,10 @@ class KubeClient:
         *,
         body: Mapping[str, Any] | list[Any] | None = None,
         content_type: str = "application/json",
+        fenced: bool = True,
     ) -> dict[str, Any]:
+        if fenced and method in WRITES and not self.may_write():
+            raise NotLeading(f"{method} {path}: not sent, this replica does not lead")
         session = self._ensure_session()
         assert self._info is not None
         url = self._info.server.rstrip("/") + path
@@ -305,7 +351,7 @@ class KubeClient:
             raise ApiError(0, "NotLoggedIn", "no Kubernetes credentials yet (login has not run)")
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(ssl=self._ssl_context(self._info), limit=32)
-            headers = {"Accept": "application/json", "User-Agent": "impala-copy-operator"}
+            headers = {"Accept": "application/json", "User-Agent": self.agent}
             headers.update(self._info.as_http_headers())
             self._session = aiohttp.ClientSession(
                 connector=connector,

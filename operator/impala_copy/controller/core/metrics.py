@@ -156,6 +156,11 @@ class Metrics:
             ["namespace", "kind"],
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "impala_copy_leader",
+            "1 while this replica leads (reconciles), 0 while it stands by (leader election).",
+            registry=self.registry,
+        )
         self._active: dict[tuple[str, str, str], bool] = {}
         self._lock = threading.Lock()
         self._server: WSGIServer | None = None
@@ -190,6 +195,9 @@ class Metrics:
         self.connection_tests.labels(
             namespace=namespace, kind=LINKED_SERVICE, name=name, result=result, reason=label_code(reason)
         ).inc()
+
+    def set_leader(self, leading: bool) -> None:
+        self.leader.set(1 if leading else 0)
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
         """The object is gone: it has no run in progress any more (its counters stay)."""

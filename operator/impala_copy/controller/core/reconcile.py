@@ -64,6 +64,12 @@ class Reconciler:
         self._notes: dict[ObjectKey, dict[str, str]] = {}
         self._refusals: dict[ObjectKey, set[EventSpec]] = {}  # refusals told (log, Event) and still on
 
+    def reset_memory(self) -> None:
+        """Forget what was remembered of every object (statuses written, Jobs expected, refusals told):
+        another replica may have acted since; the cluster says what is true."""
+        for memory in (self._expected, self._written, self._notes, self._refusals):
+            memory.clear()
+
     def forget(self, key: ObjectKey) -> None:
         self.dependents.forget(key)
         for memory in (self._expected, self._written, self._logs, self._notes, self._refusals):

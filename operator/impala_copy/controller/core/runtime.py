@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -22,6 +24,7 @@ from impala_copy.controller.core.constants import (
 from impala_copy.controller.core.controller import KindController
 from impala_copy.controller.core.dependents import ObjectKey
 from impala_copy.controller.core.kube import OUR_KINDS, KubeClient
+from impala_copy.controller.core.leader_election import LeaderElection
 from impala_copy.controller.core.metrics import Metrics
 from impala_copy.controller.core.reconcile import Reconciler
 from impala_copy.controller.core.records import Meta, job_record, pod_job_name
@@ -33,6 +36,16 @@ from impala_copy.controller.core.workqueue import WorkQueue
 log = logging.getLogger("impala_copy.controller")
 
 
+class NotReady(RuntimeError):
+    """The replica is neither the leader nor a standby in touch with the API server."""
+
+
+def replica_identity(pod_name: str) -> str:
+    """This process's name in the election: the pod's name and a random part (a restarted container
+    in the same pod is another candidate, never a holder that resumes a lease it cannot know)."""
+    return f"{pod_name or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+
+
 class Runtime:
     def __init__(
         self,
@@ -42,8 +55,10 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.controllers = controllers
-        self.client = client or KubeClient()
+        self.identity = replica_identity(settings.pod_name)
+        self.client = client or KubeClient(agent=f"impala-copy-operator ({self.identity})")
         self.metrics = Metrics()
+        self.election: LeaderElection | None = None
         self.clock: Callable[[], datetime] = utcnow  # what "now" is to the controllers (tests set another)
         self.reconciler: Reconciler | None = None
         self.queue: WorkQueue[ObjectKey] | None = None
@@ -62,11 +77,49 @@ class Runtime:
             metrics=self.metrics,
         )  # fmt: skip
         self.queue = WorkQueue(self.reconciler.reconcile, workers=self.settings.workers)
-        self.queue.start()
+        if self.settings.lease_namespace is None:
+            self.queue.start()  # no election: this replica reconciles alone
+            self.metrics.set_leader(True)
+        else:
+            self.election = LeaderElection(
+                self.client, self.settings.lease_namespace, self.settings.lease_name, self.identity,
+                self.settings.lease_timing, on_lead=self._lead, on_standby=self._stand_by,
+            )  # fmt: skip
+            self.client.may_write = self.election.leading
+            self.election.start()
         if self.settings.resync_seconds > 0:
             self._resync = asyncio.create_task(self._resync_loop(), name="impala-copy resync")
 
+    async def _lead(self) -> None:
+        """Won the Lease: reconcile every object woken while standing by (kopf's watches stayed warm,
+        each object was woken once they were filled), from what the cluster shows now."""
+        assert self.queue is not None
+        assert self.reconciler is not None
+        self.reconciler.reset_memory()  # another leader may have written since
+        self.queue.start()
+        self.metrics.set_leader(True)
+
+    async def _stand_by(self) -> None:
+        """Lost (or gave up) the Lease: no reconciliation until it is won again; wake-ups are kept."""
+        self.metrics.set_leader(False)
+        if self.queue is not None:
+            await self.queue.pause()
+
+    def leadership(self) -> dict[str, str]:
+        """What the readiness probe reports; NotReady when this replica neither leads nor reads the Lease."""
+        election = self.election
+        if election is None:
+            return {"role": "leader", "identity": self.identity, "election": "off"}
+        holder = election.elector.holder
+        if election.leading():
+            return {"role": "leader", "identity": self.identity, "lease": election.where}
+        if not election.ready():
+            raise NotReady(f"{self.identity} has not read Lease {election.where} within the lease duration")
+        return {"role": "standby", "identity": self.identity, "lease": election.where, "holder": holder}
+
     async def stop(self) -> None:
+        if self.election is not None:
+            await self.election.stop(release=True)  # stops reconciling first, then gives the Lease up
         if self._resync is not None:
             self._resync.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -17,6 +17,7 @@ from typing import Any
 
 from impala_copy import __version__
 from impala_copy.api.pod_policy import POD_POLICY_ENV, PodPolicy, load_pod_policy
+from impala_copy.controller.core.lease import Timing
 
 PREFIX = "IMPALA_COPY_"
 LOG_FORMATS = ("plain", "full", "json")
@@ -97,6 +98,17 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
         raise SettingsError(f"{name} must be a whole number; got {value!r}") from None
     if number < minimum:
         raise SettingsError(f"{name} must be at least {minimum}; got {number}")
+    return number
+
+
+def _seconds(value: str, name: str) -> float:
+    """A positive number of seconds (decimals allowed)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds; got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise SettingsError(f"{name} must be more than 0 seconds; got {value!r}")
     return number
 
 
@@ -309,6 +321,43 @@ ENV_VARS: tuple[EnvVar, ...] = (
         parse=_int,
     ),
     EnvVar(
+        "IMPALA_COPY_LEASE_NAMESPACE",
+        "",
+        "Namespace of the Lease that elects the one replica that reconciles (Helm: the operator's own). "
+        "Empty: no election, this replica reconciles alone (run one replica only).",
+        field="lease_namespace",
+        parse=_optional_name,
+    ),
+    EnvVar(
+        "IMPALA_COPY_LEASE_NAME",
+        "impala-copy-operator",
+        "Name of that Lease (Helm: the release's full name).",
+        field="lease_name",
+        parse=lambda v, n: _optional_name(_required(v, n), n),
+    ),
+    EnvVar(
+        "IMPALA_COPY_LEASE_DURATION_SECONDS",
+        "15",
+        "A standby takes over when the leader has not renewed the Lease for this long.",
+        field="lease_duration",
+        parse=lambda v, n: _int(v, n, minimum=1),
+    ),
+    EnvVar(
+        "IMPALA_COPY_LEASE_RENEW_DEADLINE_SECONDS",
+        "10",
+        "The leader stops reconciling when it could not renew the Lease for this long "
+        "(less than the lease duration).",
+        field="lease_renew_deadline",
+        parse=_seconds,
+    ),
+    EnvVar(
+        "IMPALA_COPY_LEASE_RETRY_PERIOD_SECONDS",
+        "2",
+        "How often the leader renews the Lease and a standby reads it (less than the renew deadline).",
+        field="lease_retry_period",
+        parse=_seconds,
+    ),
+    EnvVar(
         "IMPALA_COPY_POD_NAME",
         "",
         "Name of the operator's pod (downward API), reported in Events.",
@@ -355,6 +404,11 @@ class Settings:
     connection_tests: bool = True
     pod_policy: PodPolicy = field(default_factory=PodPolicy)
     pod_name: str = ""
+    lease_namespace: str | None = None
+    lease_name: str = "impala-copy-operator"
+    lease_duration: int = 15
+    lease_renew_deadline: float = 10.0
+    lease_retry_period: float = 2.0
     job: JobDefaults = field(default_factory=JobDefaults)
     # Not from the environment: how long a finished Job may wait for its pod's summary to be seen.
     summary_grace_seconds: float = 20.0
@@ -374,7 +428,28 @@ class Settings:
                 job[var.field.removeprefix("job.")] = value
             else:
                 top[var.field] = value
-        return cls(**top, job=JobDefaults(**job))
+        settings = cls(**top, job=JobDefaults(**job))
+        check_lease_timing(settings)
+        return settings
+
+    @property
+    def lease_timing(self) -> Timing:
+        return Timing(self.lease_duration, self.lease_renew_deadline, self.lease_retry_period)
+
+
+def check_lease_timing(settings: Settings) -> None:
+    """The leader must stop before a standby may take over, and renew more than once before it stops."""
+    if not settings.lease_renew_deadline < settings.lease_duration:
+        raise SettingsError(
+            "IMPALA_COPY_LEASE_RENEW_DEADLINE_SECONDS must be less than IMPALA_COPY_LEASE_DURATION_SECONDS; "
+            f"got {settings.lease_renew_deadline:g} and {settings.lease_duration}"
+        )
+    if not settings.lease_retry_period < settings.lease_renew_deadline:
+        raise SettingsError(
+            "IMPALA_COPY_LEASE_RETRY_PERIOD_SECONDS must be less than "
+            f"IMPALA_COPY_LEASE_RENEW_DEADLINE_SECONDS; got {settings.lease_retry_period:g} "
+            f"and {settings.lease_renew_deadline:g}"
+        )
 
 
 def with_options(

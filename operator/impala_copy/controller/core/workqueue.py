@@ -81,17 +81,29 @@ class WorkQueue(Generic[K]):
         await self._idle.wait()
 
     # ---------------------------------------------------------------- running
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
     def start(self) -> None:
+        """Start the workers (again after `pause`: the keys added meanwhile are handled now)."""
+        if self._tasks:
+            return
         for index in range(self._workers):
             self._tasks.append(asyncio.create_task(self._work(), name=f"impala-copy worker {index}"))
 
-    async def stop(self) -> None:
+    async def pause(self) -> None:
+        """Stop the workers; keys keep being added (and timers keep firing) until `start`. A key whose
+        handling was interrupted is queued again."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+    async def stop(self) -> None:
+        await self.pause()
         for _, handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
@@ -104,6 +116,7 @@ class WorkQueue(Generic[K]):
             try:
                 delay = await self._handler(key)
             except asyncio.CancelledError:
+                self._dirty.add(key)  # interrupted: handled again after a restart of the workers
                 raise
             except Exception as exc:  # noqa: BLE001 - one object's failure must not stop the worker
                 failures = self._failures.get(key, 0) + 1
