@@ -23,18 +23,18 @@ import pyarrow.parquet as pq
 import pytest
 from devservers.sts import StsServer, start_sts
 from tests.integration.copy_docs import impala, output_files, plan, single_copy
+from tests.integration.fault_injection import BATCH_ROWS, generated_rows_query, run_with_fault
 from tests.integration.stalling_proxy import StallingProxy
 
 from impala_copy.engine.errors import EXIT_OK, EXIT_TRANSIENT
-from impala_copy.engine.pipeline import Progress
 from impala_copy.engine.run import RunOutcome, execute
 
 pytestmark = pytest.mark.integration
 
 ROWS = 1_000_000
-QUERY = f"SELECT id, concat('row-', CAST(id AS STRING)) AS s FROM range({ROWS})"
-PARTS = {"maxRowsPerFile": 50_000}
-FAULT_AFTER_ROWS = 150_000  # the fault comes once three batches have been written
+QUERY = generated_rows_query(ROWS)
+PARTS = {"maxRowsPerFile": BATCH_ROWS}
+FAULT_AFTER_ROWS = 3 * BATCH_ROWS  # the fault comes once three batches have been written
 TIMEOUT_SECONDS = 20
 # What a failed attempt may take beyond its timeout: closing the query and the session against a
 # server that does not answer (connectTimeoutSeconds of the linked service, 10 s) on a busy machine.
@@ -53,19 +53,12 @@ def copy_docs(host: str, port: int, **spec: object) -> list[dict[str, object]]:
     )
 
 
-def run_with_fault(tmp: Path, docs: list[dict[str, object]], fault: Callable[[], None]) -> RunOutcome:
-    """Run the copy; `fault()` is called once, after the batch that reaches FAULT_AFTER_ROWS."""
+def attempt(tmp: Path, docs: list[dict[str, object]], fault: Callable[[], None] | None = None) -> RunOutcome:
+    """One attempt of run `attempt-1` (a retry is the same run's next attempt), with or without a fault."""
     resolved, secrets = plan(tmp, docs, run_id="attempt-1")
-    fired: list[int] = []
-
-    def progress(p: Progress) -> None:
-        if not fired and p.rows_written >= FAULT_AFTER_ROWS:
-            fired.append(p.rows_written)
-            fault()
-
-    outcome = execute(resolved, secrets, progress=progress)
-    assert fired, "the copy ended before the fault was injected"
-    return outcome
+    if fault is None:
+        return execute(resolved, secrets)
+    return run_with_fault(resolved, secrets, fault, after_rows=FAULT_AFTER_ROWS)
 
 
 def staged(tmp: Path) -> list[Path]:
@@ -96,7 +89,7 @@ def test_hiveserver2_killed_mid_fetch(tmp_path: Path, own_sts: list[StsServer]) 
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(30)
 
-    outcome = run_with_fault(tmp_path, docs, kill)
+    outcome = attempt(tmp_path, docs, kill)
     assert outcome.exit_code == EXIT_TRANSIENT  # the Job may retry
     [error] = outcome.summary.errors
     assert error.code == "ServerError"
@@ -108,8 +101,7 @@ def test_hiveserver2_killed_mid_fetch(tmp_path: Path, own_sts: list[StsServer]) 
 
     second = start_sts(tmp_path / "sts-2", port=first.port)  # the server back, on the same address
     own_sts.append(second)
-    resolved, secrets = plan(tmp_path, docs, run_id="attempt-1")  # the retry: same run, next attempt
-    retried = execute(resolved, secrets)
+    retried = attempt(tmp_path, docs)  # the retry
     assert retried.exit_code == EXIT_OK, retried.summary.errors
     assert (retried.summary.rows_read, retried.summary.rows_copied) == (ROWS, ROWS)
     assert rows_published(tmp_path) == ROWS
@@ -121,7 +113,7 @@ def test_hiveserver2_that_stalls_fails_by_its_timeout(tmp_path: Path, sts: StsSe
     with StallingProxy(sts.host, sts.port) as proxy:
         docs = copy_docs("127.0.0.1", proxy.port, policy={"timeout": f"0.00:00:{TIMEOUT_SECONDS}"})
         started = time.monotonic()
-        outcome = run_with_fault(tmp_path, docs, proxy.stall)
+        outcome = attempt(tmp_path, docs, proxy.stall)
         took = time.monotonic() - started
     assert proxy.connections == 1
     assert outcome.exit_code == EXIT_TRANSIENT
