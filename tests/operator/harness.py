@@ -105,6 +105,11 @@ class OperatorThread:
         ready = await asyncio.to_thread(self._ready.wait, 15)
         assert ready, f"the operator did not start: {self.error!r}"
 
+    @property
+    def running(self) -> bool:
+        """The operator's thread is alive and has not failed."""
+        return self._thread.is_alive() and self.error is None
+
     async def stop(self) -> None:
         self._stop.set()
         await asyncio.to_thread(self._thread.join, 30)
