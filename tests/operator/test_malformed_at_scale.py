@@ -5,8 +5,9 @@ In:  the standard objects, then COUNT CopyActivities whose spec has a wrong shap
      schema would have rejected (kmock validates nothing): one of the MALFORMED field changes each, in
      turn, and COUNT valid CopyActivities on the same datasets, created interleaved.
 Out: Ready=False with InvalidSpec and a message naming the field
-     (`CopyActivity/<name>: spec.<path>: ...`) on every malformed one, and no Job for it; exactly one Job of run 1 for every valid one; no failed
-     reconciliation, traceback or restart in the operator's log; the operator's thread alive.
+     (`CopyActivity/<name>: spec.<path>: ...`) on every malformed one, and no Job for it; exactly
+     one Job of run 1 for every valid one; no failed reconciliation, traceback or restart in the
+     operator's log; the operator's thread alive.
 Faked: the API server (kmock) and the Job controller (not needed: the Jobs are only counted).
 """
 
