@@ -78,11 +78,18 @@ def start_azurite(
     port: int | None = None,
     memory_limit_mb: int = 2048,
     start_timeout: float = 60.0,
+    location: Path | None = None,
 ) -> AzuriteServer:
-    """Start azurite-blob on 127.0.0.1 with in-memory storage."""
+    """Start azurite-blob on 127.0.0.1 with in-memory storage, or with its blobs and metadata in the
+    folder `location` (a server started again on the same folder and port sees the same blobs)."""
     exe = azurite_blob_bin()
     base = Path(tempfile.mkdtemp(prefix="azurite-", dir=str(workdir) if workdir else None))
     server = AzuriteServer("127.0.0.1", port or free_port(), base)
+    storage = (
+        ["--inMemoryPersistence", "--extentMemoryLimit", str(memory_limit_mb)]
+        if location is None
+        else ["--location", str(location)]
+    )
     try:
         with open(base / "log", "wb") as log:
             server.process = subprocess.Popen(
@@ -92,9 +99,7 @@ def start_azurite(
                     server.host,
                     "--blobPort",
                     str(server.port),
-                    "--inMemoryPersistence",
-                    "--extentMemoryLimit",
-                    str(memory_limit_mb),
+                    *storage,
                     "--disableTelemetry",
                     "--silent",
                     "--skipApiVersionCheck",

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devservers.process import stop_process
+from devservers.process import kill_process_group, stop_process
 
 DEFAULT_USER = "tester"
 DEFAULT_PASSWORD = "pg-s3cret-pass"  # noqa: S105 - a throw-away local test server
@@ -70,6 +70,7 @@ class PostgresServer:
     base: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _as_user: dict[str, Any] = field(default_factory=dict, repr=False)
+    extra_args: list[str] = field(default_factory=list, repr=False)
 
     @property
     def uri(self) -> str:
@@ -106,6 +107,16 @@ class PostgresServer:
         proc, self.process = self.process, None
         stop_process(proc, signal.SIGINT)
         shutil.rmtree(self.base, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and every backend at once (a crash: no shutdown, no checkpoint)."""
+        kill_process_group(self.process)
+
+    def restart(self, start_timeout: float = 60.0) -> None:
+        """Start the server again on the same data folder and port (after `kill`: crash recovery)."""
+        if self.process is not None and self.process.poll() is None:
+            raise ServerStartError("the server is still running")
+        _launch(self, start_timeout)
 
     def __enter__(self) -> PostgresServer:
         return self
@@ -190,53 +201,61 @@ def start_postgres(
         )
         if init.returncode:
             raise ServerStartError(f"initdb failed: {init.stderr.decode(errors='replace')[-2000:]}")
-        log = open(base / "log", "wb")  # noqa: SIM115 - owned by the child process
-        server.process = subprocess.Popen(
-            [
-                str(bindir / "postgres"),
-                "-D",
-                str(base / "data"),
-                "-p",
-                str(server.port),
-                "-k",
-                str(base),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "synchronous_commit=off",
-                *extra,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=base,
-            start_new_session=True,
-            **as_user,
-        )
-        log.close()
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if server.process.poll() is not None:
-                raise ServerStartError(
-                    f"postgres exited at start: {server.log_path.read_text(errors='replace')[-2000:]}"
-                )
-            ready = subprocess.run(
-                [str(bindir / "pg_isready"), "-q", "-h", server.host, "-p", str(server.port)], check=False
-            )
-            if ready.returncode == 0:
-                break
-            if time.monotonic() > deadline:
-                raise ServerStartError(f"postgres not ready after {start_timeout}s; log: {server.log_path}")
-            time.sleep(0.05)
+        server.extra_args = extra
+        _launch(server, start_timeout)
         if database != "postgres":
             server.create_database(database)
     except BaseException:
         server.stop()
         raise
     return server
+
+
+def _launch(server: PostgresServer, start_timeout: float) -> None:
+    """Start the postmaster on the server's data folder and port; return once it accepts connections."""
+    bindir = postgres_bin_dir()
+    base, as_user, extra = server.base, server._as_user, server.extra_args
+    log = open(base / "log", "ab")  # noqa: SIM115 - owned by the child process
+    server.process = subprocess.Popen(
+        [
+            str(bindir / "postgres"),
+            "-D",
+            str(base / "data"),
+            "-p",
+            str(server.port),
+            "-k",
+            str(base),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "synchronous_commit=off",
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=base,
+        start_new_session=True,
+        **as_user,
+    )
+    log.close()
+    deadline = time.monotonic() + start_timeout
+    while True:
+        if server.process.poll() is not None:
+            raise ServerStartError(
+                f"postgres exited at start: {server.log_path.read_text(errors='replace')[-2000:]}"
+            )
+        ready = subprocess.run(
+            [str(bindir / "pg_isready"), "-q", "-h", server.host, "-p", str(server.port)], check=False
+        )
+        if ready.returncode == 0:
+            break
+        if time.monotonic() > deadline:
+            raise ServerStartError(f"postgres not ready after {start_timeout}s; log: {server.log_path}")
+        time.sleep(0.05)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 
@@ -18,3 +19,12 @@ def stop_process(
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def kill_process_group(proc: subprocess.Popen[bytes] | None, timeout: float = 30) -> None:
+    """SIGKILL a server started with `start_new_session=True` and every process of its group (a crash:
+    no shutdown, nothing flushed by the server itself); it is gone when this returns."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout)

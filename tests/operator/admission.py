@@ -8,7 +8,10 @@ before it stores anything.
   `kube.API_ACCESS`, which the chart renders exactly (tests/install/test_chart.py); a test can revoke
   a rule (`revoke`).
 - Refusals a test injects (`refuse`): the matching request is answered with the given status and
-  message, and nothing is stored. kmock stores an object before its reactions run
+  message (and headers, e.g. Retry-After), and nothing is stored; `times` limits how many requests
+  are refused. Status `RESET` closes the connection without an answer. A refusal of a watch
+  (`watch=True`) opens the stream and sends the Status as an ERROR event, as the API server tells a
+  watcher its resourceVersion is too old (410 Gone). kmock stores an object before its reactions run
   (`kmock['post /path'] << 403` answers 403 but keeps the object), so refusing happens here, first.
 - Optimistic concurrency on Leases (leader election): each write gives the Lease a new
   resourceVersion; a patch carrying another one, or a create of an existing Lease, is refused with
@@ -20,6 +23,8 @@ Requests sent with the test's User-Agent act as a cluster administrator: they ar
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +49,7 @@ from impala_copy.controller.core.kube import (
 )
 
 TEST_AGENT = "impala-copy-tests"
+RESET = 0  # the "status" of a refusal that drops the connection instead of answering
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb), as in an RBAC rule
 KNOWN: dict[tuple[str, str], ResourceRef] = {
     (ref.api_version, ref.kind): ref
@@ -77,8 +83,19 @@ class Refusal:
     status: int
     reason: str
     message: str  # "{name}" in it stands for the object's name
+    headers: dict[str, str] = field(default_factory=dict)
+    watch: bool = False  # refuse the watch requests of the path only (not its list or gets)
+    times: int | None = None  # refuse at most this many requests (None: until lifted)
     hits: int = 0  # how many requests it refused
     names: list[str] = field(default_factory=list)  # the objects' names, one per refused request
+    at: list[float] = field(default_factory=list)  # when (time.monotonic()), one per refused request
+
+    def matches(self, request: Any) -> bool:
+        if (self.method, self.path) != (request.method.value, request.url.path):
+            return False
+        if self.watch != (request.action == kmock.action.WATCH):
+            return False
+        return self.times is None or self.hits < self.times
 
 
 def status_response(
@@ -96,6 +113,25 @@ def status_response(
         "code": status,
     }
     return aiohttp.web.json_response(body, status=status)
+
+
+def _reset(request: Any) -> aiohttp.web.Response:
+    """Drop the connection without an answer (a load balancer or API server restart does this)."""
+    raw = request._raw_request
+    if raw is not None and raw.transport is not None:
+        raw.transport.abort()
+    return aiohttp.web.Response(status=500)  # never reaches the client: the connection is gone
+
+
+async def _watch_error(request: Any, status: int, reason: str, message: str) -> aiohttp.web.StreamResponse:
+    """A watch stream whose only event is an ERROR with the Status, then the end of the stream."""
+    response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await response.prepare(request._raw_request)
+    error = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+             "message": message, "reason": reason, "code": status}  # fmt: skip
+    await response.write(json.dumps({"type": "ERROR", "object": error}).encode() + b"\n")
+    await response.write_eof()
+    return response
 
 
 def _object_name(request: Any) -> str:
@@ -123,8 +159,10 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         assert grant in self.granted, f"{grant} is not granted"
         self.granted.discard(grant)
 
-    def refuse(self, method: str, path: str, status: int, reason: str, message: str) -> Refusal:
-        refusal = Refusal(method.upper(), path, status, reason, message)
+    def refuse(
+        self, method: str, path: str, status: int, reason: str, message: str, **options: Any
+    ) -> Refusal:
+        refusal = Refusal(method.upper(), path, status, reason, message, **options)
         self.refusals.append(refusal)
         return refusal
 
@@ -133,7 +171,7 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
 
     async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
         if request.headers.get("User-Agent") != TEST_AGENT:
-            refused = self._injected(request) or self._owner_references(request)
+            refused = await self._injected(request) or self._owner_references(request)
             if refused is not None:
                 return refused
         if request.resource is not None and request.resource.plural == LEASES.plural:
@@ -170,15 +208,22 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         metadata["resourceVersion"] = str(self.lease_versions)
         return await super()._handle(request)  # type: ignore[no-any-return]
 
-    def _injected(self, request: Any) -> aiohttp.web.Response | None:
+    async def _injected(self, request: Any) -> aiohttp.web.StreamResponse | None:
         for refusal in self.refusals:
-            if (refusal.method, refusal.path) == (request.method.value, request.url.path):
+            if refusal.matches(request):
                 refusal.hits += 1
+                refusal.at.append(time.monotonic())
                 name = _object_name(request)
                 refusal.names.append(name)
                 details = {"name": name, "kind": getattr(request.resource, "plural", "")}
                 message = refusal.message.replace("{name}", name)
-                return status_response(refusal.status, refusal.reason, message, details)
+                if refusal.status == RESET:
+                    return _reset(request)
+                if refusal.watch:
+                    return await _watch_error(request, refusal.status, refusal.reason, message)
+                response = status_response(refusal.status, refusal.reason, message, details)
+                response.headers.update(refusal.headers)
+                return response
         return None
 
     def _owner_references(self, request: Any) -> aiohttp.web.Response | None:
@@ -201,6 +246,7 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
 
 __all__ = [
     "BLOCK_OWNER_DELETION",
+    "RESET",
     "TEST_AGENT",
     "AdmittingEmulator",
     "Refusal",

@@ -34,7 +34,7 @@ async def no_operator_outlives_its_test(kmock: Any) -> AsyncIterator[None]:
     """Stops an operator a failed test left running, before its emulator goes (set up after kmock,
     so torn down before it)."""
     yield
-    leftover, OperatorThread.running[:] = list(OperatorThread.running), []
+    leftover, OperatorThread.started[:] = list(OperatorThread.started), []
     for operator in leftover:
         await operator.stop()
 

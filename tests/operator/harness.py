@@ -77,11 +77,11 @@ def test_settings(**changes: Any) -> Settings:
 class OperatorThread:
     """The operator in a thread of its own, pointed at the emulator.
 
-    Every started operator is in `running` until stopped: a test that fails before it stops one still
+    Every started operator is in `started` until stopped: a test that fails before it stops one still
     gets it stopped at teardown (conftest.py), so no operator outlives its test and its emulator.
     """
 
-    running: ClassVar[list[OperatorThread]] = []
+    started: ClassVar[list[OperatorThread]] = []
 
     def __init__(self, url: str, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
         self.url = url
@@ -108,14 +108,19 @@ class OperatorThread:
             self.error = exc
 
     async def start(self) -> None:
-        OperatorThread.running.append(self)
+        OperatorThread.started.append(self)
         self._thread.start()
         ready = await asyncio.to_thread(self._ready.wait, 15)
         assert ready, f"the operator did not start: {self.error!r}"
 
+    @property
+    def running(self) -> bool:
+        """The operator's thread is alive and has not failed."""
+        return self._thread.is_alive() and self.error is None
+
     async def stop(self) -> None:
-        if self in OperatorThread.running:
-            OperatorThread.running.remove(self)
+        if self in OperatorThread.started:
+            OperatorThread.started.remove(self)
         self._stop.set()
         await asyncio.to_thread(self._thread.join, 30)
         assert not self._thread.is_alive(), "the operator did not stop within 30 s"

@@ -23,6 +23,8 @@ from impala_copy.controller.core.kube import (
     SECRETS,
     ApiError,
     ResourceRef,
+    _api_error,
+    retry_seconds,
 )
 from impala_copy.controller.core.settings import Settings
 
@@ -93,3 +95,21 @@ def test_a_namespace_being_deleted_is_recognised_from_the_api_servers_refusal() 
     assert terminating.namespace_terminating
     assert not ApiError(403, "Forbidden", "jobs.batch is forbidden: User cannot create").namespace_terminating
     assert not ApiError(409, "AlreadyExists", "being terminated").namespace_terminating
+
+
+def test_retry_after_is_read_from_the_header_or_the_status_details() -> None:
+    status = '{"kind": "Status", "reason": "TooManyRequests", "message": "slow down", "code": 429}'
+    assert _api_error(429, status, "3").retry_after == 3.0
+    with_details = status.replace('"code"', '"details": {"retryAfterSeconds": 7}, "code"')
+    assert _api_error(429, with_details).retry_after == 7.0
+    for crafted in ("Wed, 21 Oct 2026 07:28:00 GMT", "-1", "nan", "inf", ""):
+        assert _api_error(429, status, crafted).retry_after is None, crafted
+    assert _api_error(429, "not json", "2").retry_after == 2.0
+    assert retry_seconds(True) is None
+
+
+def test_a_conflict_and_throttling_are_transient_other_refusals_are_not() -> None:
+    assert ApiError(409, "Conflict", "the object has been modified").transient
+    assert ApiError(429, "TooManyRequests", "").transient
+    assert not ApiError(500, "InternalError", "").transient
+    assert not ApiError(422, "Invalid", "").transient

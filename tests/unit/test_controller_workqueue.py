@@ -137,3 +137,37 @@ async def test_paused_workers_keep_the_keys_added_and_the_interrupted_one_for_th
     await asyncio.wait_for(queue.wait_idle(), 5)
     await queue.stop()
     assert sorted(calls) == ["a", "slow", "slow"]
+
+
+class Throttled(Exception):
+    retry_after = 0.3
+
+
+async def test_a_failed_key_is_held_until_its_retry_even_when_added_again() -> None:
+    loop = asyncio.get_running_loop()
+    calls: list[float] = []
+
+    async def handle(key: str) -> None:
+        calls.append(loop.time())
+        if len(calls) == 1:
+            raise Throttled("429 TooManyRequests")  # asks for 0.3 s, more than the 0.01 s backoff
+
+    original = workqueue.BACKOFF_BASE
+    workqueue.BACKOFF_BASE = 0.01
+    try:
+        queue: WorkQueue[str] = WorkQueue(handle, workers=2)
+        queue.start()
+        queue.add("a")
+        while not calls:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.02)
+        queue.add("a")  # a change seen while the key waits for its retry
+        queue.add("a")
+        while len(calls) < 2:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        await queue.stop()
+    finally:
+        workqueue.BACKOFF_BASE = original
+    assert len(calls) == 2  # the changes were handled by the retry, not before it
+    assert calls[1] - calls[0] >= Throttled.retry_after

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import ssl
 import tempfile
@@ -168,10 +169,12 @@ API_ACCESS: tuple[ApiAccess, ...] = (
 class ApiError(Exception):
     """A failed API call: HTTP status and the server's reason and message."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, retry_after: float | None = None) -> None:
         self.status = status
         self.reason = reason
         self.message = message
+        # Seconds the server asked the client to wait (Retry-After, or details.retryAfterSeconds).
+        self.retry_after = retry_after
         super().__init__(f"{status} {reason}: {message}")
 
     @property
@@ -186,6 +189,12 @@ class ApiError(Exception):
     def throttled(self) -> bool:
         """429: the API server is busy or starting; a retry succeeds (no refusal to tell)."""
         return self.status == 429
+
+    @property
+    def transient(self) -> bool:
+        """A write that a retry succeeds (no refusal to tell): throttled, or a 409 Conflict on an
+        update (the object changed meanwhile; a create's 409 means it exists, see `conflict`)."""
+        return self.throttled or self.conflict
 
     @property
     def namespace_terminating(self) -> bool:
@@ -306,7 +315,9 @@ class KubeClient:
         async with session.request(method, url, params=dict(params)) as response:
             if response.status >= 400:
                 detail = await response.content.read(64 * 1024)
-                raise _api_error(response.status, detail.decode("utf-8", "replace"))
+                raise _api_error(
+                    response.status, detail.decode("utf-8", "replace"), response.headers.get("Retry-After")
+                )
             # read(n) returns what has arrived so far: read on until the end or the limit.
             blocks: list[bytes] = []
             remaining = limit
@@ -339,7 +350,7 @@ class KubeClient:
         ) as response:
             text = await response.text()
             if response.status >= 400:
-                raise _api_error(response.status, text)
+                raise _api_error(response.status, text, response.headers.get("Retry-After"))
             try:
                 parsed = json.loads(text) if text else {}
             except json.JSONDecodeError:
@@ -388,11 +399,29 @@ class KubeClient:
         return name
 
 
-def _api_error(status: int, text: str) -> ApiError:
+def _api_error(status: int, text: str, retry_after: str | None = None) -> ApiError:
     try:
         payload = json.loads(text)
     except json.JSONDecodeError:
         payload = None
     if isinstance(payload, dict):
-        return ApiError(status, str(payload.get("reason") or ""), str(payload.get("message") or "")[:500])
-    return ApiError(status, "", text[:500])
+        details = payload.get("details")
+        seconds = retry_after or (details.get("retryAfterSeconds") if isinstance(details, dict) else None)
+        return ApiError(
+            status,
+            str(payload.get("reason") or ""),
+            str(payload.get("message") or "")[:500],
+            retry_seconds(seconds),
+        )
+    return ApiError(status, "", text[:500], retry_seconds(retry_after))
+
+
+def retry_seconds(value: object) -> float | None:
+    """A server's Retry-After in seconds (a number of seconds; an HTTP date or anything else: None)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None

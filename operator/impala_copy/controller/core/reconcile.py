@@ -195,7 +195,7 @@ class Reconciler:
             if write_error.not_found:
                 self.forget(key)
                 return  # the object is gone: nothing to tell
-            if not write_error.throttled:
+            if not write_error.transient:
                 await self._tell_refusal(key, body, refusal_event("write the status", write_error))
         await self._tell_refusal(key, body, refusal_event(what, exc))
 
@@ -221,7 +221,7 @@ class Reconciler:
                 self.forget(key)
                 return False
             # The status cannot tell it: the log and an Event do; the work queue tries again.
-            if not exc.throttled:
+            if not exc.transient:
                 await self._tell_refusal(key, body, refusal_event("write the status", exc))
             raise
         assert actions.status is not None

@@ -1,6 +1,8 @@
 """A work queue of object keys, as Kubernetes controllers use: each key at most once in the queue and
 never handled by two workers at once; a key added while it is being handled is handled again after;
-delayed additions (retries, re-checks); failures retried with exponential backoff.
+delayed additions (retries, re-checks); failures retried with exponential backoff, or after the time
+the API server asked for (an exception's `retry_after`, from a 429's Retry-After) when that is longer.
+A failed key is held until its retry: changes seen meanwhile are handled by that retry, not sooner.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ BACKOFF_BASE = 0.5
 BACKOFF_MAX = 60.0
 
 
+def _retry_after(exc: Exception) -> float:
+    """The seconds a failure says to wait before trying again (0 when it says nothing)."""
+    value = getattr(exc, "retry_after", None)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
 class WorkQueue(Generic[K]):
     def __init__(self, handler: Callable[[K], Awaitable[float | None]], *, workers: int = 4) -> None:
         self._handler = handler
@@ -29,6 +37,7 @@ class WorkQueue(Generic[K]):
         self._dirty: set[K] = set()
         self._timers: dict[K, tuple[float, asyncio.TimerHandle]] = {}
         self._failures: dict[K, int] = {}
+        self._held: dict[K, float] = {}  # failed keys -> loop time of their retry
         self._tasks: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
         self._idle.set()
@@ -36,7 +45,15 @@ class WorkQueue(Generic[K]):
 
     # ---------------------------------------------------------------- adding
     def add(self, key: K) -> None:
-        """Handle `key` soon (once, however often it is added before a worker takes it)."""
+        """Handle `key` soon (once, however often it is added before a worker takes it); a failed key
+        at its retry time."""
+        held = self._held.get(key)
+        if held is not None:
+            remaining = held - asyncio.get_running_loop().time()
+            if remaining > 0:
+                self.add_after(key, remaining)
+                return
+            del self._held[key]
         if key in self._processing:
             self._dirty.add(key)
             return
@@ -67,6 +84,7 @@ class WorkQueue(Generic[K]):
         if pending is not None:
             pending[1].cancel()
         self._failures.pop(key, None)
+        self._held.pop(key, None)
 
     # ---------------------------------------------------------------- state
     def __len__(self) -> int:
@@ -121,7 +139,7 @@ class WorkQueue(Generic[K]):
             except Exception as exc:  # noqa: BLE001 - one object's failure must not stop the worker
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
-                backoff = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (failures - 1))
+                backoff = min(BACKOFF_MAX, max(BACKOFF_BASE * 2 ** (failures - 1), _retry_after(exc)))
                 log.warning(
                     "%s: reconciliation failed (%s: %s); retrying in %.1fs",
                     key,
@@ -129,6 +147,7 @@ class WorkQueue(Generic[K]):
                     exc,
                     backoff,
                 )
+                self._held[key] = asyncio.get_running_loop().time() + backoff
                 self.add_after(key, backoff)
             else:
                 self._failures.pop(key, None)
