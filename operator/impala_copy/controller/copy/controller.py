@@ -80,8 +80,8 @@ class CopyController:
         want = wanted(meta, retries, ready=checked.readiness.ready, plan=checked.plan, cron=schedule)
         history = history_limits(activity, ctx.settings)
         # The watermark comes first: a run started now starts above it (core/job.plan_digest leaves it out).
-        known, _ = observed_attempts(run_inputs(KIND, seen, ctx, want, lambda _: None, history), ctx.view)
-        marks = watermark_state(activity, meta, seen.old, known, ctx.now)
+        observed = observed_attempts(run_inputs(KIND, seen, ctx, want, lambda _: None, history), ctx.view)
+        marks = watermark_state(activity, meta, seen.old, observed[0], ctx.now)
 
         def make_job(start: NewAttempt) -> dict[str, Any] | None:
             if checked.plan is None or activity is None:
@@ -97,7 +97,7 @@ class CopyController:
         window = tumbling_window(activity)
         if window is not None:
             return plan_windowed(seen, ctx, window, want, make_job, history)
-        state = plan_runs(run_inputs(KIND, seen, ctx, want, make_job, history), ctx.view)
+        state = plan_runs(run_inputs(KIND, seen, ctx, want, make_job, history), ctx.view, observed)
         view = RunView(
             old=seen.old,
             generation=meta.generation,

@@ -122,6 +122,10 @@ def _superseded(decision: RunDecision) -> tuple[str, ...]:
     return (latest.job_name,) if latest.job_name and latest.recorded is None else ()
 
 
+# Every attempt known and the Jobs they came from (observed_attempts).
+Observed = tuple[list[Attempt], dict[str, JobRecord]]
+
+
 def owned_jobs(inputs: RunInputs, view: ClusterView) -> dict[str, JobRecord]:
     """The Jobs of this incarnation of the owner (same uid), and the Jobs just created, by name."""
     meta = inputs.meta
@@ -132,7 +136,7 @@ def owned_jobs(inputs: RunInputs, view: ClusterView) -> dict[str, JobRecord]:
     return jobs
 
 
-def observed_attempts(inputs: RunInputs, view: ClusterView) -> tuple[list[Attempt], dict[str, JobRecord]]:
+def observed_attempts(inputs: RunInputs, view: ClusterView) -> Observed:
     """Every attempt known: the owner's Jobs, Jobs just created, and the one recorded in status."""
     jobs = owned_jobs(inputs, view)
     attempts = [attempt_of(job, view) for job in jobs.values()]
@@ -155,9 +159,10 @@ def held_attempts(attempts: Sequence[Attempt], inputs: RunInputs) -> tuple[list[
     return held, recheck
 
 
-def plan_runs(inputs: RunInputs, view: ClusterView) -> RunState:
-    """Attempts, the run decision, the Job to create and the Jobs to delete."""
-    attempts, jobs = observed_attempts(inputs, view)
+def plan_runs(inputs: RunInputs, view: ClusterView, observed: Observed | None = None) -> RunState:
+    """Attempts, the run decision, the Job to create and the Jobs to delete. `observed`: what
+    `observed_attempts` returned for these inputs, when the kind already looked (read only)."""
+    attempts, jobs = observed if observed is not None else observed_attempts(inputs, view)
     attempts, recheck = held_attempts(attempts, inputs)
     decision = which_run(inputs.wanted, attempts, inputs.now)
     superseded = _superseded(decision)
