@@ -20,6 +20,7 @@ from impala_copy.api.durations import (
 )
 from impala_copy.api.incremental import INCREMENTAL_RANGE, IncrementalSource, Watermark
 from impala_copy.api.model import operator_setting
+from impala_copy.api.partitions import MAX_PARALLEL_COPIES, PartitionOption, PartitionSettings
 from impala_copy.api.path_templates import FILE_NAME_PREFIX, check_template
 from impala_copy.api.paths import file_name_rules
 from impala_copy.api.placeholders import find as find_placeholders
@@ -128,6 +129,16 @@ class ImpalaSource(RuledModel):
         default=None,
         description="CopyActivity: copy only rows above the stored watermark (docs/incremental.md). With "
         "source.query, the query holds {incrementalRange} where the range predicate goes.",
+    )
+    partition_option: PartitionOption | None = Field(
+        default=None,
+        description="CopyActivity: split the read over parallel pods (ADF: partitionOption): None (one "
+        "pod, the default), DynamicRange (ranges over partitionSettings.partitionColumnName) or "
+        "PhysicalPartitionsOfTable (the table's own partitions). docs/partitioned-copies.md.",
+    )
+    partition_settings: PartitionSettings | None = Field(
+        default=None,
+        description="DynamicRange: the column and, optionally, its bounds (ADF: partitionSettings).",
     )
 
     @field_validator("query")
@@ -420,6 +431,14 @@ class CopyActivitySpec(RuledModel):
     enable_skip_incompatible_row: bool = Field(
         default=False,
         description="PostgreSqlSink: skip rows the table rejects (ADF: enableSkipIncompatibleRow).",
+    )
+    parallel_copies: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_PARALLEL_COPIES,
+        description="A partitioned copy (source.partitionOption): how many pods read at once, and the "
+        "number of partitions (ADF: parallelCopies). Default 4. At most the operator's "
+        "job.maxParallelCopies.",
     )
     job: JobSettings | None = Field(default=None, description="Kubernetes settings of the Job pod.")
     schedule: Schedule | None = Field(

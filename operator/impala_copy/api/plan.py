@@ -24,6 +24,7 @@ from impala_copy.api.datasets import (
 )
 from impala_copy.api.impala import AuthenticationType, ThriftTransportProtocol
 from impala_copy.api.incremental import IncrementalPlan
+from impala_copy.api.partitions import PartitionOption
 from impala_copy.api.schedule import RunContext
 from impala_copy.api.stores import (
     AmazonS3LinkedServiceSpec,
@@ -37,7 +38,12 @@ PLAN_ENV = "IMPALA_COPY_PLAN"
 TASK_COPY = "copy"  # CopyPlan -> RunSummary
 TASK_LOOKUP = "lookup"  # LookupPlan -> LookupSummary (and frames on stdout for a large output)
 TASK_CONNECTION_TEST = "connection-test"  # ConnectionTestPlan -> ConnectionTestSummary
-TASKS = (TASK_COPY, TASK_LOOKUP, TASK_CONNECTION_TEST)
+# Partitioned copies (api/partitions.py): a CopyPlan with `partitioning` set.
+TASK_PARTITION_PLAN = "partition-plan"  # CopyPlan -> PartitionPlanSummary (the partitions of the run)
+# TASK_COPY with len(partitions) > 1: the pod reads partitions[$JOB_COMPLETION_INDEX] and stages it
+# (nothing is published); its RunSummary has `partition` set.
+TASK_COMMIT = "commit"  # CopyPlan with its partitions -> RunSummary of the whole run (publishes it)
+TASKS = (TASK_COPY, TASK_LOOKUP, TASK_CONNECTION_TEST)  # partition-plan and commit: being built
 
 # Values of a plan that belong to one run, not to what the object asks for (wire paths): a plan's
 # digest leaves them out, so a new run id or watermark never looks like a change of the spec.
@@ -203,12 +209,29 @@ class SinkPlan(ApiModel):
 
 
 class Partition(ApiModel):
-    """One slice of a copy. Today a plan always has exactly one, covering everything."""
+    """One slice of a copy. An unpartitioned plan has exactly one, covering everything."""
 
     index: int = 0
     predicate: str | None = Field(
-        default=None, description="Extra SQL predicate of this slice (partitioned copies)."
+        default=None,
+        description="SQL predicate of this slice (partitioned copies), built by the engine's planning from "
+        "quoted identifiers and typed literals: ANDed to a table read, or put where the query's "
+        "?AdfDynamicRangePartitionCondition stands.",
     )
+    label: str | None = Field(
+        default=None, description="The slice for people, e.g. id >= 1000 AND id < 2000 (messages, status)."
+    )
+
+
+class PartitioningPlan(ApiModel):
+    """How a partitioned copy is split: what the planning step (TASK_PARTITION_PLAN) needs."""
+
+    option: PartitionOption
+    count: int = Field(ge=1, description="Most partitions to make (parallelCopies).")
+    parallelism: int = Field(ge=1, description="Pods reading at once (parallelCopies).")
+    column: str | None = Field(default=None, description="DynamicRange: the partition column.")
+    lower_bound: str | None = Field(default=None, description="DynamicRange: the given low bound.")
+    upper_bound: str | None = Field(default=None, description="DynamicRange: the given high bound.")
 
 
 class CopyPlan(ApiModel):
@@ -226,6 +249,11 @@ class CopyPlan(ApiModel):
     secure_input: bool = False
     secure_output: bool = False
     partitions: list[Partition] = Field(default_factory=lambda: [Partition()])
+    partitioning: PartitioningPlan | None = Field(
+        default=None,
+        description="A partitioned copy: how it is split. `partitions` holds the planned slices once "
+        "planned (one entry, covering everything, before).",
+    )
     incremental: IncrementalPlan | None = Field(
         default=None, description="An incremental copy: its column, this run's low watermark, the lookback."
     )
@@ -294,9 +322,11 @@ __all__ = [
     "PLAN_ENV",
     "RUN_INPUTS",
     "TASKS",
+    "TASK_COMMIT",
     "TASK_CONNECTION_TEST",
     "TASK_COPY",
     "TASK_LOOKUP",
+    "TASK_PARTITION_PLAN",
     "CertRef",
     "ConnectionTestPlan",
     "CopyPlan",
@@ -305,6 +335,7 @@ __all__ = [
     "KerberosLogin",
     "LookupPlan",
     "Partition",
+    "PartitioningPlan",
     "SecretRef",
     "SinkPlan",
     "SourcePlan",

@@ -55,6 +55,48 @@ class RunError(ApiModel):
     message: str = Field(description="Readable message.")
 
 
+# Per-partition counts listed in a summary (a termination message holds 4 KiB).
+PARTITION_COUNTS_LISTED = 32
+
+
+class PartitionCount(ApiModel):
+    """What one partition of a partitioned copy read and wrote."""
+
+    index: int = Field(description="Partition index (the Indexed Job's completion index).")
+    rows_read: int = Field(default=0, description="Rows read by this partition.")
+    rows_copied: int = Field(default=0, description="Rows this partition staged.")
+    data_read: int = Field(default=0, description="Bytes of row data read.")
+    data_written: int = Field(default=0, description="Bytes staged.")
+    files_written: int = Field(default=0, description="Files staged (file sinks).")
+    copy_duration: float = Field(default=0.0, description="Seconds the partition took.")
+
+
+class PartitionPlanSummary(ApiModel):
+    """What `impala-copy engine --task partition-plan` reports: the partitions, or why there are none."""
+
+    task: Literal["partition-plan"] = "partition-plan"
+    status: Literal["Succeeded", "Failed"] = "Succeeded"
+    partitions: list[dict[str, Any]] = Field(
+        default_factory=list, description="The planned slices, as api.plan.Partition wire forms."
+    )
+    error: RunError | None = None
+
+    def to_termination_message(self, limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
+        """Compact JSON; a plan that does not fit fails (never a cut list of partitions)."""
+        text = _compact(self.to_wire())
+        if len(text.encode()) > limit:
+            failed = PartitionPlanSummary(
+                status="Failed",
+                error=RunError(
+                    code="PartitionPlanTooLarge",
+                    message=f"the {len(self.partitions)} partitions' predicates do not fit the {limit}-byte "
+                    "termination message: lower parallelCopies",
+                ),
+            )
+            return _compact(failed.to_wire())
+        return text
+
+
 class RunSummary(ApiModel):
     """Counters and outcome of one run, with ADF's copy-output names."""
 
@@ -84,6 +126,11 @@ class RunSummary(ApiModel):
     )
     watermark_column: str | None = Field(default=None, description="The column the watermark is of.")
     partition: int | None = Field(default=None, description="Partition index of a partitioned copy.")
+    partitions: list[PartitionCount] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="A partitioned copy: counts per partition (the first PARTITION_COUNTS_LISTED).",
+    )
     consistency_verified: bool | None = Field(
         default=None,
         description="validateDataConsistency outcome: rows read == copied == rows in the output.",
