@@ -149,6 +149,7 @@ def test_git_layout_names_collisions_and_unmappable_items(tmp_path: Path) -> Non
         "the expression "
         "@{variables('batch')} is not supported" in err
     )
+    assert "and their formatDateTime(..., 'format') forms are kept as written" in err
     assert "linkedService 'NoSuchService' is not in the input" in err
     assert "trigger type 'BlobEventsTrigger' has no counterpart" in err
     assert "linkedService type 'Oracle' has no counterpart" in err

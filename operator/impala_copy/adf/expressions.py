@@ -89,7 +89,10 @@ def _reason(expression: str) -> str:
         )
     if _PARAMETER.match(expression):
         return f"the pipeline parameter in @{{{shown}}} has no value from a trigger and no default"
-    return f"the expression @{{{shown}}} is not supported: only {KEPT_TEXT} are kept as written"
+    return (
+        f"the expression @{{{shown}}} is not supported: only {KEPT_TEXT} and their "
+        "formatDateTime(..., 'format') forms are kept as written"
+    )
 
 
 def binding(value: Any) -> str | None:
