@@ -3,12 +3,12 @@
 In:  a CopyActivity with tumbling windows planned step by step (scenarios.Scenario, the Actions the
      reconciler applies: status and the window attempts it starts or ends), two windows finishing in
      one reconciliation; lastRun records with per-partition counts (40 partitions, crafted values);
-     a failed run after a succeeded one; a deleted activity; a cron activity's missedRuns; an
+     a failed run after a succeeded one; a deleted activity, a replica that stops leading; a cron activity's missedRuns; an
      ImpalaLinkedService's Connected condition; docs/operator.md.
 Out: counter and gauge values read from the registry: every window's run counted once (rows, bytes,
      files, durations), none again on a reconcile or after a restart, which restores the last-run
      gauges; at most 32 partition series with the index as label; one outcome series per activity;
-     no series left of a deleted activity; missed schedules and connection state; the metrics table of
+     no series left of a deleted activity nor on a standby; missed schedules and connection state; the metrics table of
      docs/operator.md names exactly the exported series.
 Faked: nothing; pure planning over a dict-backed cluster view.
 """
@@ -140,7 +140,7 @@ def test_partitions_are_exported_by_index_up_to_32_and_one_outcome_per_activity(
     assert value(metrics, "impala_copy_last_run_rows_copied", **labels, outcome="failed") == 3
     assert value(metrics, "impala_copy_runs_finished_total", **labels, outcome="failed", reason="Unreachable")
 
-    metrics.forget(*key)
+    metrics.set_leader(False)  # a replica that stops leading exports no object's series
     left = [
         sample
         for family in metrics.registry.collect()
@@ -176,3 +176,14 @@ def test_the_metrics_table_of_the_docs_names_exactly_the_exported_series() -> No
     section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `(impala_copy_\w+)` \|", section, flags=re.MULTILINE))
     assert documented == set(exported_names())
+
+
+def test_a_deleted_activity_leaves_no_series() -> None:
+    metrics = Metrics()
+    key = ("CopyActivity", NS, "gone")
+    metrics.status_changed(*key, {}, {"lastRun": finished_run("Succeeded", 5, partitions=2), "missedRuns": 1})
+    assert value(metrics, "impala_copy_rows_copied_total", namespace=NS, kind="CopyActivity", name="gone",
+                 outcome="succeeded") == 5  # fmt: skip
+    metrics.forget(*key)
+    names = [s.labels.get("name") for f in metrics.registry.collect() for s in f.samples]
+    assert "gone" not in names

@@ -316,7 +316,15 @@ class Metrics:
         self._child(self.connection_tests, key, result, label_code(reason)).inc()
 
     def set_leader(self, leading: bool) -> None:
+        """Leading or standing by; a replica that stops leading drops the series of every object (the
+        new leader exports them), so no stale last-run gauge of a standby keeps an alert firing."""
         self.leader.set(1 if leading else 0)
+        if not leading:
+            with self._lock:
+                keys = list(self._series)
+                active = list(self._active)
+            for kind, namespace, name in {*keys, *active}:
+                self.forget(kind, namespace, name)
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
         """The object is gone: every series naming it is removed, and it has no run in progress."""
