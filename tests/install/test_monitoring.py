@@ -6,7 +6,8 @@ In:  the chart rendered offline with the real helm binary, with its defaults and
      the dashboard file charts/impala-copy-operator/dashboards/impala-copy.json; docs/install.md.
 Out: nothing of it by default; `helm lint --strict` passes with all of it; the Service and the
      dashboard ConfigMap match the Kubernetes schemas; the ServiceMonitor scrapes the Service that
-     selects the operator's pods by its metrics port, keeping the operator's namespace label;
+     selects the operator's pods by its metrics port, keeping the operator's namespace label (and
+     no scrape annotations on the pod with scrapeAnnotations false);
      `promtool check rules` accepts the rendered groups and `promtool test rules` sees each alert fire
      (and not fire) as expected; every metric named in a rule or a dashboard query is one the operator
      exports (controller/core/metrics.py); the dashboard has what Grafana needs (uid, title, panels
@@ -39,6 +40,7 @@ ENABLED: dict[str, Any] = {
     "metrics": {
         "enabled": True,
         "port": 9102,
+        "scrapeAnnotations": False,
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
         "prometheusRule": {"enabled": True, "labels": {"role": "alerts"}},
     },
@@ -108,6 +110,7 @@ def test_the_service_monitor_scrapes_the_operator_pods_metrics_port(objects: lis
     (port,) = service["spec"]["ports"]
     assert port == {"name": "metrics", "port": 9102, "targetPort": "metrics", "protocol": "TCP"}
     assert {"name": "metrics", "containerPort": 9102, "protocol": "TCP"} in container["ports"]
+    assert "annotations" not in pod["metadata"]  # scrapeAnnotations: false, scraped once
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
