@@ -5,9 +5,10 @@ In:  CopyActivity and LookupActivity objects in two namespaces on kmock, with st
      reconciled) and one whose status carries terminal control characters; a kubeconfig naming the
      emulator with a bearer token; the emulator refusing a list with 403; a kubeconfig naming a closed
      port; no kubeconfig at all.
-Out: the exact table printed for one namespace, `-A` and `-o wide`; `-o json` records; for each
-     failure exit code 1 and one line on stderr naming the cause (forbidden with the server's message,
-     cannot reach the cluster, no kubeconfig); control characters printed escaped; the token nowhere.
+Out: the exact table printed for the context's namespace, `-A` and `-o wide`; `-o json` records for
+     another context's namespace (--context); for each failure exit code 1 and one line on stderr
+     naming the cause (forbidden with the server's message, cannot reach the cluster, no kubeconfig);
+     control characters printed escaped; the token nowhere.
 Faked: the API server (kmock); the operator does not run (the statuses are written by the test).
 """
 
@@ -109,7 +110,8 @@ def kubeconfig(tmp_path: Path, server: str) -> Path:
         "clusters": [{"name": "emulator", "cluster": {"server": server}}],
         "users": [{"name": "alice", "user": {"token": TOKEN}}],
         "contexts": [
-            {"name": "emulator", "context": {"cluster": "emulator", "user": "alice", "namespace": NS}}
+            {"name": "emulator", "context": {"cluster": "emulator", "user": "alice", "namespace": NS}},
+            {"name": "team-b", "context": {"cluster": "emulator", "user": "alice", "namespace": OTHER_NS}},
         ],
         "current-context": "emulator",
     }
@@ -180,7 +182,7 @@ async def test_all_namespaces_wide_and_json(kmock: Any, cluster: Cluster, tmp_pa
     ]
     assert lines[4].split()[3:] == ["-"] * 9
 
-    code, out, _ = await run_status(config, "-n", OTHER_NS, "-o", "json")
+    code, out, _ = await run_status(config, "--context", OTHER_NS, "-o", "json")  # that context's namespace
     assert code == 0
     assert json.loads(out) == [
         {

@@ -103,8 +103,9 @@ def _api(kubeconfig: str | None, context: str | None) -> tuple[Any, str]:
 
     try:
         config.load_kube_config(config_file=kubeconfig, context=context)
-        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
-        namespace = _str(_dict(_dict(active).get("context")).get("namespace")) or "default"
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        chosen = next((c for c in contexts or [] if _dict(c).get("name") == context), active)
+        namespace = _str(_dict(_dict(chosen).get("context")).get("namespace")) or "default"
     except ConfigException as exc:
         try:
             config.load_incluster_config()
