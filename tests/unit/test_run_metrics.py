@@ -2,12 +2,12 @@
 
 In:  a CopyActivity with tumbling windows planned step by step (scenarios.Scenario, the Actions the
      reconciler applies: status and the window attempts it starts or ends), two windows finishing in
-     one reconciliation; lastRun records with per-partition counts (40 partitions, crafted values);
+     one reconciliation; a copy whose engine summary carries per-partition counts; lastRun records with per-partition counts (40 partitions, crafted values);
      a failed run after a succeeded one; a deleted activity, a replica that stops leading; a cron activity's missedRuns; an
      ImpalaLinkedService's Connected condition; docs/operator.md.
 Out: counter and gauge values read from the registry: every window's run counted once (rows, bytes,
      files, durations), none again on a reconcile or after a restart, which restores the last-run
-     gauges; at most 32 partition series with the index as label; one outcome series per activity;
+     gauges; at most 32 partition series with the index as label, from the summary through status; one outcome series per activity;
      no series left of a deleted activity nor on a standby; missed schedules and connection state; the metrics table of
      docs/operator.md names exactly the exported series.
 Faked: nothing; pure planning over a dict-backed cluster view.
@@ -187,3 +187,24 @@ def test_a_deleted_activity_leaves_no_series() -> None:
     metrics.forget(*key)
     names = [s.labels.get("name") for f in metrics.registry.collect() for s in f.samples]
     assert "gone" not in names
+
+
+def test_a_partitioned_summary_reaches_the_partition_series_through_status() -> None:
+    from impala_copy.api.summary import PartitionCount
+
+    metrics = Metrics()
+    s = Scenario(manifests.standard_set("scenario-password-not-used"))
+    step(s, metrics)
+    parts = [PartitionCount(index=i, rows_copied=100 + i, copy_duration=1.5 + i) for i in range(3)]
+    summary = manifests.summary(rows=303, partitions=parts)
+    s.set_pod(manifests.terminated(0, summary.to_termination_message()))
+    s.set_job_status(manifests.job_succeeded(format_time(s.now)))
+    step(s, metrics, seconds=1)
+    labels = {"namespace": NS, "kind": "CopyActivity", "name": s.activity["metadata"]["name"]}
+    assert value(metrics, "impala_copy_last_run_partitions", **labels, outcome="succeeded") == 3
+    for i in range(3):
+        rows = value(metrics, "impala_copy_last_run_partition_rows_copied", **labels, partition=str(i))
+        seconds = value(
+            metrics, "impala_copy_last_run_partition_duration_seconds", **labels, partition=str(i)
+        )
+        assert (rows, seconds) == (100 + i, 1.5 + i)
