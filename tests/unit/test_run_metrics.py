@@ -2,14 +2,16 @@
 
 In:  a CopyActivity with tumbling windows planned step by step (scenarios.Scenario, the Actions the
      reconciler applies: status and the window attempts it starts or ends), two windows finishing in
-     one reconciliation; a copy whose engine summary carries per-partition counts; lastRun records with per-partition counts (40 partitions, crafted values);
-     a failed run after a succeeded one; a deleted activity, a replica that stops leading; a cron activity's missedRuns; an
+     one reconciliation; a copy whose engine summary carries per-partition counts; lastRun records
+     with per-partition counts (40 partitions, crafted values); a failed run after a succeeded one;
+     a deleted activity; a replica that stops leading; a cron activity's missedRuns; an
      ImpalaLinkedService's Connected condition; docs/operator.md.
 Out: counter and gauge values read from the registry: every window's run counted once (rows, bytes,
      files, durations), none again on a reconcile or after a restart, which restores the last-run
-     gauges; at most 32 partition series with the index as label, from the summary through status; one outcome series per activity;
-     no series left of a deleted activity nor on a standby; missed schedules and connection state; the metrics table of
-     docs/operator.md names exactly the exported series.
+     gauges; at most 32 partition series with the index as label, from the summary through status;
+     one outcome series per activity; no series left of a deleted activity nor on a standby; missed
+     schedules and connection state; the metrics table of docs/operator.md names exactly the
+     exported series.
 Faked: nothing; pure planning over a dict-backed cluster view.
 """
 
