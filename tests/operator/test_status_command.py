@@ -150,12 +150,23 @@ async def test_status_prints_each_activity_of_the_context_namespace(
     await seed(cluster)
     code, out, err = await run_status(kubeconfig(tmp_path, server(kmock)))
     assert (code, err) == (0, "")
-    assert out.splitlines() == [
-        "KIND             NAME            PHASE       LAST RUN                           ROWS   REASON           NEXT RUN",
-        "LookupActivity   max-id          Running     2026-12-03T11:59:00Z (Running)     -      JobRunning       -",
-        "CopyActivity     orders-daily    Succeeded   2026-12-03T02:00:41Z (Succeeded)   5000   RunSucceeded     2026-12-04T02:00:00Z",
-        "CopyActivity     orders-hourly   Pending     2026-12-03T11:00:04Z (Failed)      0      RetryScheduled   2026-12-03T11:05:00Z",
+    lines = out.splitlines()
+    assert [re.split(r" {3,}", line) for line in lines] == [
+        ["KIND", "NAME", "PHASE", "LAST RUN", "ROWS", "REASON", "NEXT RUN"],
+        ["LookupActivity", "max-id", "Running", "2026-12-03T11:59:00Z (Running)", "-", "JobRunning", "-"],
+        [
+            "CopyActivity", "orders-daily", "Succeeded", "2026-12-03T02:00:41Z (Succeeded)", "5000",
+            "RunSucceeded", "2026-12-04T02:00:00Z",
+        ],
+        [
+            "CopyActivity", "orders-hourly", "Pending", "2026-12-03T11:00:04Z (Failed)", "0",
+            "RetryScheduled", "2026-12-03T11:05:00Z",
+        ],
     ]  # fmt: skip
+    # Aligned as kubectl aligns: every cell starts where its header does.
+    starts = [m.start() for m in re.finditer(r"(?:^|(?<= {3}))\S", lines[0])]
+    for line in lines[1:]:
+        assert [m.start() for m in re.finditer(r"(?:^|(?<= {3}))\S", line)] == starts
 
 
 async def test_all_namespaces_wide_and_json(kmock: Any, cluster: Cluster, tmp_path: Path) -> None:
