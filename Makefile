@@ -108,8 +108,21 @@ $(ARGOCD_MODELS):
 	npm install --prefix $(TOOLS)/argocd-models --no-audit --no-fund --loglevel=error @kubernetes-models/argo-cd@4.0.0
 	@touch $@
 
-# The image, chart and Argo CD tests need helm, the local base image and the Application schema.
-tools: $(HELM) base-image $(ARGOCD_MODELS)
+# promtool, to check and unit-test the chart's alerting rules: the binary of Debian's `prometheus`
+# package, unpacked into .tools (apt-get download + dpkg -x: nothing installed, no service started).
+PROMTOOL := $(TOOLS)/bin/promtool
+$(PROMTOOL):
+	@rm -rf $(TOOLS)/promtool-dl && mkdir -p $(TOOLS)/promtool-dl $(TOOLS)/bin
+	cd $(TOOLS)/promtool-dl && { apt-get download prometheus 2>/dev/null \
+	  || { apt-get update -qq && apt-get download prometheus 2>/dev/null; }; }
+	dpkg -x $(TOOLS)/promtool-dl/prometheus_*.deb $(TOOLS)/promtool-dl/root
+	install -m 0755 $(TOOLS)/promtool-dl/root/usr/bin/promtool $@
+	@rm -rf $(TOOLS)/promtool-dl
+	@$@ --version | head -1
+
+# The image, chart and Argo CD tests need helm, the local base image and the Application schema; the
+# chart's alerting rules need promtool.
+tools: $(HELM) base-image $(ARGOCD_MODELS) $(PROMTOOL)
 
 .PHONY: tools
 tools: $(VENV)/.installed $(TOOLS)/.apt $(TOOLS)/.kerberos $(TOOLS)/sts-auth.jar $(TOOLS)/azurite/node_modules/.bin/azurite-blob ## Install every tool and server the tests use

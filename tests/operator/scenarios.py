@@ -23,7 +23,7 @@ from typing import Any
 
 from impala_copy.api.summary import RunError
 from impala_copy.controller.core import records
-from impala_copy.controller.core.controller import PlanContext
+from impala_copy.controller.core.controller import Actions, PlanContext
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.timeutil import format_time
 from impala_copy.controller.core.view import ClusterView
@@ -77,6 +77,7 @@ class Scenario:
         self.kind = kind
         self.now = NOW
         self.pod_logs: dict[str, str] = {}  # what the kubelet would serve as each pod's log
+        self.actions: Actions | None = None  # of the last step (what the reconciler would apply)
         for obj in self.objects:
             obj["metadata"]["uid"] = f"uid-{obj['kind'].lower()}-{obj['metadata']['name']}"
             obj["metadata"]["creationTimestamp"] = format_time(NOW - timedelta(minutes=5))
@@ -114,6 +115,7 @@ class Scenario:
         if actions.read_log is not None:
             logs[actions.read_log.pod] = self.pod_logs.get(actions.read_log.pod, "")
             actions = controller.plan(activity, context)
+        self.actions = actions
         if actions.config_map is not None:
             name = actions.config_map["metadata"]["name"]
             self.objects = [

@@ -1,5 +1,5 @@
 """The `impala-copy` command: run, validate, crds, engine (in the Job pod), operator, test-connection,
-import-adf."""
+import-adf, status."""
 
 from __future__ import annotations
 
@@ -227,6 +227,42 @@ def lookup_command(
     raise typer.Exit(
         lookup_commands.lookup(filename, activity, namespace=namespace, pretty=pretty, times=times)
     )
+
+
+STATUS_HELP = (
+    "Print every CopyActivity's and LookupActivity's state from a cluster: phase, last run, rows, reason "
+    "and next run (-o wide adds the attempt, trigger, last success and the reason's message; -o json "
+    "prints the same as JSON).\n\n"
+    "Logs in as kubectl does: KUBECONFIG or ~/.kube/config (--kubeconfig, --context), in a pod its "
+    "service account. Needs `list` on copyactivities and lookupactivities only. Exit code 0, or 1 with "
+    "a one-line error on stderr (no cluster, forbidden, CRDs missing)."
+)
+
+
+@app.command("status", help=STATUS_HELP)
+def status_command(
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", "-n", help="Namespace to list. Default: the kubeconfig context's."),
+    ] = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="List the activities of every namespace.")
+    ] = False,
+    output: Annotated[str, typer.Option("--output", "-o", help="Format: text, wide or json.")] = "text",
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option("--kubeconfig", help="Kubeconfig file. Default: KUBECONFIG or ~/.kube/config."),
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="Kubeconfig context. Default: the current one.")
+    ] = None,
+) -> None:
+    """Print the activities' state from a cluster (help: STATUS_HELP)."""
+    from impala_copy.cli import status
+
+    if output not in ("text", "wide", "json"):
+        raise typer.BadParameter("expected text, wide or json", param_hint="--output")
+    raise typer.Exit(status.status(namespace, all_namespaces, output, kubeconfig, context))
 
 
 IMPORT_ADF_HELP = (

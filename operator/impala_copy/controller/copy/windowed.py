@@ -25,7 +25,12 @@ from impala_copy.controller.core.status import EventSpec, RunView, status_events
 from impala_copy.controller.core.timeutil import format_time
 from impala_copy.controller.core.window_grid import Grid
 from impala_copy.controller.core.window_plan import WindowSettings, plan_window_runs
-from impala_copy.controller.core.window_record import phase_decision, window_events, windows_status
+from impala_copy.controller.core.window_record import (
+    phase_decision,
+    window_events,
+    window_run_changes,
+    windows_status,
+)
 
 KIND = "CopyActivity"
 RUN_NOW_IGNORED = (
@@ -100,7 +105,8 @@ def plan_windowed(
         *_run_now_events(seen.old, status),
     ]
     run_state = RunState(state.attempts, decision, state.create, state.delete, state.recheck_after)
-    return run_actions(seen, status, run_state, events)
+    runs = window_run_changes(state.record, state.decision)
+    return run_actions(seen, status, run_state, events, runs=runs)
 
 
 __all__ = ["plan_windowed", "tumbling_window", "window_run_context"]

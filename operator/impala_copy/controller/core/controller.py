@@ -18,6 +18,7 @@ from impala_copy.api.schedule import Schedule
 from impala_copy.controller.core.constants import ANNOTATION_RUN_NOW
 from impala_copy.controller.core.job import TaskPlan, plan_digest
 from impala_copy.controller.core.records import JobRecord, Meta, as_dict
+from impala_copy.controller.core.run_change import RunChange
 from impala_copy.controller.core.run_plan import JobFactory, RunInputs, RunState
 from impala_copy.controller.core.runs import RunPolicy, Wanted
 from impala_copy.controller.core.schedule import CronWish, floor
@@ -50,6 +51,9 @@ class Actions:
     config_map: dict[str, Any] | None = None  # a ConfigMap the object owns, to create or replace
     drop_config_map: str | None = None  # a ConfigMap the object owns, to delete
     read_log: LogRequest | None = None  # read this first, then reconcile again
+    # The attempts this status write starts or ends, for the metrics, when status.lastRun alone does
+    # not tell (a CopyActivity's tumbling windows run several at once); None: told from lastRun.
+    runs: tuple[RunChange, ...] | None = None
 
 
 @dataclass(frozen=True)

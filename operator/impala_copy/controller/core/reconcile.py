@@ -150,7 +150,7 @@ class Reconciler:
             return True  # the object is gone
         if actions.status is not None:
             # Counted from the status now in effect: a write that changed nothing counts nothing.
-            self.metrics.status_changed(*key, old_status, actions.status)
+            self.metrics.status_changed(*key, old_status, actions.status, actions.runs)
         if actions.drop_config_map is not None:
             await self._drop_config_map(key, body, actions.drop_config_map)
         for job_name in actions.delete:

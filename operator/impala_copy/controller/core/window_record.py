@@ -18,6 +18,7 @@ from impala_copy.api.window_status import FAILED_LIMIT, WindowRun, WindowsStatus
 from impala_copy.controller.core.constants import EventReason
 from impala_copy.controller.core.outcome import RUNNING
 from impala_copy.controller.core.records import as_dict, as_int, as_list, as_str
+from impala_copy.controller.core.run_change import RunChange, record_change
 from impala_copy.controller.core.runs import Attempt, RunDecision
 from impala_copy.controller.core.status import EventSpec, attempt_fields, failure_message, later
 from impala_copy.controller.core.timeutil import format_time, parse_time
@@ -51,6 +52,7 @@ def _old_states(record: Mapping[str, Any]) -> tuple[dict[str, tuple[str, tuple[i
 class Change:
     window: WindowState
     before: str | None  # the state status.windows showed (None: not started)
+    before_key: tuple[int, int] | None = None  # the attempt status.windows showed
 
 
 def window_changes(record: Mapping[str, Any], decision: WindowDecision) -> list[Change]:
@@ -63,7 +65,7 @@ def window_changes(record: Mapping[str, Any], decision: WindowDecision) -> list[
         if before is None and through is not None and window.end <= through:
             before = (DONE, window.attempt.key)
         if before is None or before[0] != window.state or before[1] != window.attempt.key:
-            changes.append(Change(window, before[0] if before else None))
+            changes.append(Change(window, *(before if before else (None, None))))
     return changes
 
 
@@ -124,6 +126,24 @@ def failed_entries(record: Mapping[str, Any], windows: list[WindowState]) -> lis
 
 def _entry_start(entry: Mapping[str, Any]) -> datetime:
     return parse_time(entry.get("start")) or datetime.min.replace(tzinfo=UTC)
+
+
+_RECORDED = {ACTIVE: "Running", RETRY: "Failed", DONE: "Succeeded", GAVE_UP: "Failed"}
+
+
+def window_run_changes(record: Mapping[str, Any], decision: WindowDecision) -> tuple[RunChange, ...]:
+    """The window attempts a write of status.windows starts or ends, with their run summaries' counters
+    (for the metrics: every window's run counts, not only the one status.lastRun shows)."""
+    changes = []
+    for change in window_changes(record, decision):
+        attempt = change.window.attempt
+        summary = attempt.outcome.summary
+        now = {**(summary.to_wire() if summary is not None else {}), **attempt_fields(attempt)}
+        before: dict[str, Any] = {}
+        if change.before is not None and change.before_key == attempt.key:
+            before = {"jobName": attempt.job_name, "status": _RECORDED[change.before]}
+        changes.append(record_change(before, now))
+    return tuple(changes)
 
 
 # ------------------------------------------------------------------ Events
