@@ -318,3 +318,22 @@ def test_the_engine_commit_task_reports_the_run_summary(
     assert capsys.readouterr().out.splitlines()[-1] == json.dumps(message, separators=(",", ":"))
     assert (message["status"], message["rowsCopied"], message["filesWritten"]) == ("Succeeded", 3, 2)
     assert [p["rowsCopied"] for p in message["partitions"]] == [2, 1]
+
+
+def test_an_index_pod_touches_only_its_own_attempt(tmp_path: Path) -> None:
+    """A dead run of the output and the other indexes stay as they are; a failed attempt removes itself."""
+    dead = make_plan(tmp_path, 1, run_id="dead")
+    killed(dead, 0, table(0, 3))
+    plan = make_plan(tmp_path, 2)
+    stage(plan, 0, table(0, 2))
+    before = files_under(tmp_path / STAGING_DIR)
+    sink = create_partition_sink(plan, {}, 1)
+    with pytest.raises(RuntimeError, match="source broke"):
+        transfer(
+            MemorySource(table(100, 6), batch_rows=2, fail_after=2), sink, [],
+            deadline=time.monotonic() + 60, counters=Counters(),
+        )  # fmt: skip
+    assert files_under(tmp_path / STAGING_DIR) == before
+    assert any(name.startswith("part_NNNNN.parquet/dead/") for name in before)
+    assert commit_run(plan, {}).summary.errors[0].code == "PartitionsIncomplete"
+    assert not (tmp_path / STAGING_DIR / "part_NNNNN.parquet" / "dead").exists()  # the commit step cleans
