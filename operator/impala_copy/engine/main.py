@@ -8,6 +8,8 @@ Out: the task's summary (RunSummary, LookupSummary or ConnectionTestSummary, api
      by IMPALA_COPY_TERMINATION_LOG; at most 4 KiB) and printed on stdout as the last line. A lookup
      output too large for the termination message is printed on stdout first, as frame lines
      (api/lookup_frames.py). Progress lines go to stderr.
+A copy whose plan is partitioned (`partitioning` set) is one index of an Indexed Job: it stages
+     partitions[$JOB_COMPLETION_INDEX] and publishes nothing (engine/run.py).
 The commit task (a partitioned copy's last step, engine/commit_run.py) takes the CopyPlan and reports
      the whole run's RunSummary, like a copy.
 Exit codes: copy, commit and lookup 0 (succeeded), 1 (failed, a retry may help) or 2 (failed, retrying is
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from impala_copy.api.partitions import PARTITION_INDEX_ENV
 from impala_copy.api.plan import (
     PLAN_ENV,
     TASK_COMMIT,
@@ -166,8 +170,25 @@ def run_copy_task(environ: Mapping[str, str]) -> Report:
     from impala_copy.engine.run import execute  # imports the HiveServer2 client only when there is work
 
     plan = load_plan(environ, CopyPlan)
-    log.info("run %s of CopyActivity %s/%s started", plan.run_id, plan.namespace, plan.activity)
-    return _run_report(plan, lambda: execute(plan, secrets_from(plan, environ), progress=ProgressLog()))
+    index = partition_index(plan, environ)
+    log.info("run %s of CopyActivity %s/%s started%s", plan.run_id, plan.namespace, plan.activity,
+             "" if index is None else f" (partition {index} of {len(plan.partitions)})")  # fmt: skip
+    secrets = secrets_from(plan, environ)
+    return _run_report(plan, lambda: execute(plan, secrets, progress=ProgressLog(), partition=index))
+
+
+def partition_index(plan: CopyPlan, environ: Mapping[str, str]) -> int | None:
+    """The index a pod of a partitioned copy stages (JOB_COMPLETION_INDEX); None for other copies."""
+    if plan.partitioning is None:
+        return None
+    raw = environ.get(PARTITION_INDEX_ENV)
+    if raw is None or not re.fullmatch(r"[0-9]{1,6}", raw):
+        shown = "not set" if raw is None else f"{raw[:20]!r}"
+        raise PlanError(
+            f"the plan is a partitioned copy, so {PARTITION_INDEX_ENV} must hold the index of the partition "
+            f"to copy (the Indexed Job sets it); it is {shown}"
+        )
+    return int(raw)
 
 
 def run_commit_task(environ: Mapping[str, str]) -> Report:

@@ -47,6 +47,7 @@ from impala_copy.engine.sinks.partition_staging import (
     PartitionMarker,
     missing_error,
     parse_marker,
+    receipt_summary,
     run_summary,
 )
 from impala_copy.engine.sinks.postgresql import PostgreSqlSink
@@ -181,7 +182,7 @@ class PartitionMerge(_Comments):
             with self._errors(f"reading the receipt {self._receipt}"):
                 receipt = self._comment(self._receipt)
             if receipt is not None:
-                return RunSummary.model_validate_json(receipt)
+                return receipt_summary(receipt, f"the comment of {self._receipt}")
             self._drop_dead_runs()
             markers = self._read_markers()
             return self._merge(markers)
