@@ -102,7 +102,7 @@ def stage(
         rows_read=counters.rows_read, rows_copied=result.rows_written, rows_skipped=result.rows_skipped,
         skipped_rows_log=result.skipped_rows, data_read=counters.data_read,
         data_written=result.bytes_written, files_written=result.files_written, copy_duration=1.0 + index,
-        partition=index,
+        partition=index, output_paths=result.output_paths,
     )  # fmt: skip
     sink.seal(summary)
     return summary

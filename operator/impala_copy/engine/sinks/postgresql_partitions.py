@@ -43,6 +43,7 @@ from impala_copy.engine.errors import (
     PartitionsIncomplete,
     TableNotFound,
 )
+from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.sinks.partition_staging import (
     PartitionMarker,
     missing_error,
@@ -146,6 +147,12 @@ class PartitionStageSink(_Comments):
 
     def _after_commit(self) -> None:
         """The connection stays open for seal()."""
+
+    def commit(self, verify: bool = False) -> SinkResult:
+        """Commit the staging table's load: nothing is published (no output path)."""
+        result = super().commit(verify)
+        result.output_paths = []
+        return result
 
     def seal(self, summary: RunSummary) -> None:
         marker = PartitionMarker(
