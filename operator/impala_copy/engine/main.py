@@ -1,9 +1,11 @@
-"""`impala-copy engine --task copy|lookup|connection-test`: the entry point of the Job pods.
+"""`impala-copy engine --task copy|partition-plan|lookup|connection-test`: the entry point of the Job pods.
 
 In:  the task's plan as JSON in the environment variable IMPALA_COPY_PLAN (CopyPlan, LookupPlan or
-     ConnectionTestPlan, api/plan.py); each secret in the environment variable its SecretRef names
-     (`valueFrom.secretKeyRef` in the Job); CA files at the paths its CertRefs name.
-Out: the task's summary (RunSummary, LookupSummary or ConnectionTestSummary, api/summary.py) as
+     ConnectionTestPlan, api/plan.py); a partitioned copy's copy task reads the partition whose index
+     is in JOB_COMPLETION_INDEX (set by Kubernetes in each pod of an Indexed Job); each secret in the
+     environment variable its SecretRef names (`valueFrom.secretKeyRef` in the Job); CA files at the
+     paths its CertRefs name.
+Out: the task's summary (RunSummary, PartitionPlanSummary, LookupSummary or ConnectionTestSummary) as
      compact JSON, written to the termination message file (`/dev/termination-log`, or the file named
      by IMPALA_COPY_TERMINATION_LOG; at most 4 KiB) and printed on stdout as the last line. A lookup
      output too large for the termination message is printed on stdout first, as frame lines
@@ -29,11 +31,13 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from impala_copy.api.partitions import PARTITION_INDEX_ENV
 from impala_copy.api.plan import (
     PLAN_ENV,
     TASK_CONNECTION_TEST,
     TASK_COPY,
     TASK_LOOKUP,
+    TASK_PARTITION_PLAN,
     TASKS,
     ConnectionTestPlan,
     CopyPlan,
@@ -44,6 +48,7 @@ from impala_copy.api.pod_contract import TERMINATION_MESSAGE_PATH
 from impala_copy.api.summary import (
     ConnectionTestSummary,
     LookupSummary,
+    PartitionPlanSummary,
     RunError,
     RunSummary,
     visible_failure,
@@ -156,13 +161,25 @@ def utc_now() -> str:
 # ------------------------------------------------------------------------------------------ copy
 
 
+def partition_index(environ: Mapping[str, str]) -> int | None:
+    """The index in JOB_COMPLETION_INDEX (None when unset); PlanError when it is not a whole number."""
+    raw = environ.get(PARTITION_INDEX_ENV)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+        raise PlanError(f"{PARTITION_INDEX_ENV} {raw[:20]!r} is not a partition index (a whole number)")
+    return int(raw)
+
+
 def run_copy_task(environ: Mapping[str, str]) -> Report:
     from impala_copy.engine.run import execute  # imports the HiveServer2 client only when there is work
 
     plan = load_plan(environ, CopyPlan)
-    log.info("run %s of CopyActivity %s/%s started", plan.run_id, plan.namespace, plan.activity)
+    index = partition_index(environ)
+    where = f" (partition {index})" if index is not None else ""
+    log.info("run %s of CopyActivity %s/%s started%s", plan.run_id, plan.namespace, plan.activity, where)
     try:
-        outcome = execute(plan, secrets_from(plan, environ), progress=ProgressLog())
+        outcome = execute(plan, secrets_from(plan, environ), progress=ProgressLog(), partition=index)
         summary, code = outcome.summary, outcome.exit_code
     except (Terminated, KeyboardInterrupt):
         stopped = TaskTerminated("the run was stopped by a signal")
@@ -174,6 +191,22 @@ def run_copy_task(environ: Mapping[str, str]) -> Report:
         "run %s %s: rowsCopied=%d filesWritten=%d copyDuration=%.1fs",
         plan.run_id, summary.status, summary.rows_copied, summary.files_written, summary.copy_duration,
     )  # fmt: skip
+    return Report(summary, code)
+
+
+# -------------------------------------------------------------------------------- partition-plan
+
+
+def run_partition_plan_task(environ: Mapping[str, str]) -> Report:
+    from impala_copy.engine.partition_task import failed, partition_plan_summary
+
+    plan = load_plan(environ, CopyPlan)
+    log.info("partition plan %s of CopyActivity %s/%s started", plan.run_id, plan.namespace, plan.activity)
+    try:
+        summary, code = partition_plan_summary(plan, secrets_from(plan, environ))
+    except (Terminated, KeyboardInterrupt):
+        summary, code = failed(TaskTerminated("the planning was stopped by a signal"), secure_input=False)
+    log.info("partition plan %s %s: partitions=%d", plan.run_id, summary.status, len(summary.partitions))
     return Report(summary, code)
 
 
@@ -247,6 +280,7 @@ def run_connection_test_task(environ: Mapping[str, str]) -> Report:
 TaskRunner = Callable[[Mapping[str, str]], Report]
 TASK_RUNNERS: dict[str, TaskRunner] = {
     TASK_COPY: run_copy_task,
+    TASK_PARTITION_PLAN: run_partition_plan_task,
     TASK_LOOKUP: run_lookup_task,
     TASK_CONNECTION_TEST: run_connection_test_task,
 }
@@ -258,6 +292,8 @@ def invalid_plan(task: str, message: str) -> Report:
     error = RunError(code=INVALID_CONFIGURATION, message=message)
     if task == TASK_LOOKUP:
         summary = LookupSummary(status="Failed", error=error)
+    elif task == TASK_PARTITION_PLAN:
+        summary = PartitionPlanSummary(status="Failed", error=error)
     elif task == TASK_CONNECTION_TEST:
         summary = ConnectionTestSummary(
             connected=False, reason=INVALID_CONFIGURATION, message=message, probed_at=utc_now(),
