@@ -267,7 +267,8 @@ ENGINE_HELP = (
 @app.command("engine", help=ENGINE_HELP)
 def engine_command(
     task: Annotated[
-        str, typer.Option("--task", help="copy, lookup or connection-test: what IMPALA_COPY_PLAN holds.")
+        str,
+        typer.Option("--task", help="copy, lookup, connection-test or commit: what IMPALA_COPY_PLAN holds."),
     ] = "copy",
 ) -> None:
     """Run the task in IMPALA_COPY_PLAN (help: ENGINE_HELP)."""

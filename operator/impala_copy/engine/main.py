@@ -1,4 +1,4 @@
-"""`impala-copy engine --task copy|partition-plan|lookup|connection-test`: the entry point of the Job pods.
+"""`impala-copy engine --task copy|partition-plan|commit|lookup|connection-test`: the Job pods' entry point.
 
 In:  the task's plan as JSON in the environment variable IMPALA_COPY_PLAN (CopyPlan, LookupPlan or
      ConnectionTestPlan, api/plan.py); a partitioned copy's copy task reads the partition whose index
@@ -10,7 +10,9 @@ Out: the task's summary (RunSummary, PartitionPlanSummary, LookupSummary or Conn
      by IMPALA_COPY_TERMINATION_LOG; at most 4 KiB) and printed on stdout as the last line. A lookup
      output too large for the termination message is printed on stdout first, as frame lines
      (api/lookup_frames.py). Progress lines go to stderr.
-Exit codes: copy and lookup 0 (succeeded), 1 (failed, a retry may help) or 2 (failed, retrying is
+The commit task (a partitioned copy's last step, engine/commit_run.py) takes the CopyPlan and reports
+     the whole run's RunSummary, like a copy.
+Exit codes: copy, commit and lookup 0 (succeeded), 1 (failed, a retry may help) or 2 (failed, retrying is
      pointless); connection test 0 (connected) or 1 (not connected); any task 2 for a missing or
      invalid plan (with a summary naming the problem).
 SIGTERM (the Job or pod being deleted) aborts the task like a failure: nothing is published.
@@ -27,13 +29,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from impala_copy.api.partitions import PARTITION_INDEX_ENV
 from impala_copy.api.plan import (
     PLAN_ENV,
+    TASK_COMMIT,
     TASK_CONNECTION_TEST,
     TASK_COPY,
     TASK_LOOKUP,
@@ -56,6 +59,9 @@ from impala_copy.api.summary import (
 from impala_copy.engine.errors import EXIT_CONFIGURATION, EXIT_OK, EXIT_TRANSIENT, CopyError
 from impala_copy.engine.pipeline import Progress
 from impala_copy.engine.probe import rfc3339
+
+if TYPE_CHECKING:
+    from impala_copy.engine.run import RunOutcome
 
 TERMINATION_LOG_ENV = "IMPALA_COPY_TERMINATION_LOG"
 DEFAULT_TERMINATION_LOG = TERMINATION_MESSAGE_PATH
@@ -178,18 +184,33 @@ def run_copy_task(environ: Mapping[str, str]) -> Report:
     index = partition_index(environ)
     where = f" (partition {index})" if index is not None else ""
     log.info("run %s of CopyActivity %s/%s started%s", plan.run_id, plan.namespace, plan.activity, where)
+    secrets = secrets_from(plan, environ)
+    return _run_report(plan, lambda: execute(plan, secrets, progress=ProgressLog(), partition=index))
+
+
+def run_commit_task(environ: Mapping[str, str]) -> Report:
+    from impala_copy.engine.commit_run import commit_run
+
+    plan = load_plan(environ, CopyPlan)
+    log.info("commit of run %s of CopyActivity %s/%s (%d partitions) started", plan.run_id, plan.namespace,
+             plan.activity, len(plan.partitions))  # fmt: skip
+    return _run_report(plan, lambda: commit_run(plan, secrets_from(plan, environ)), what="commit of run")
+
+
+def _run_report(plan: CopyPlan, task: Callable[[], RunOutcome], what: str = "run") -> Report:
+    """A copy's or a commit's outcome as a Report (a signal stops it as a failure)."""
     try:
-        outcome = execute(plan, secrets_from(plan, environ), progress=ProgressLog(), partition=index)
+        outcome = task()
         summary, code = outcome.summary, outcome.exit_code
     except (Terminated, KeyboardInterrupt):
-        stopped = TaskTerminated("the run was stopped by a signal")
+        stopped = TaskTerminated(f"the {what.split()[0]} was stopped by a signal")
         summary = RunSummary(status="Failed", errors=[RunError(code=stopped.code, message=stopped.message)])
         code = stopped.exit_code
     if plan.secure_output:
         summary.output_paths = []
     log.info(
-        "run %s %s: rowsCopied=%d filesWritten=%d copyDuration=%.1fs",
-        plan.run_id, summary.status, summary.rows_copied, summary.files_written, summary.copy_duration,
+        "%s %s %s: rowsCopied=%d filesWritten=%d copyDuration=%.1fs",
+        what, plan.run_id, summary.status, summary.rows_copied, summary.files_written, summary.copy_duration,
     )  # fmt: skip
     return Report(summary, code)
 
@@ -281,6 +302,7 @@ TaskRunner = Callable[[Mapping[str, str]], Report]
 TASK_RUNNERS: dict[str, TaskRunner] = {
     TASK_COPY: run_copy_task,
     TASK_PARTITION_PLAN: run_partition_plan_task,
+    TASK_COMMIT: run_commit_task,
     TASK_LOOKUP: run_lookup_task,
     TASK_CONNECTION_TEST: run_connection_test_task,
 }
