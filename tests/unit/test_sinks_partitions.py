@@ -74,16 +74,19 @@ def make_plan(
     )
 
 
-def stage(plan: CopyPlan, index: int, rows: pa.Table, *, batch_rows: int = 2) -> RunSummary:
+def stage(
+    plan: CopyPlan, index: int, rows: pa.Table, *, secrets: dict[str, str] | None = None, batch_rows: int = 2
+) -> RunSummary:
     """One index pod: stage its rows, then seal (engine.run.execute with partition=index, source faked)."""
-    sink = create_partition_sink(plan, {}, index)
+    sink = create_partition_sink(plan, secrets or {}, index)
     counters = Counters()
     result = transfer(
         MemorySource(rows, batch_rows=batch_rows), sink, [], deadline=time.monotonic() + 60, counters=counters,
-        verify=True,
+        verify=plan.validate_data_consistency,
     )  # fmt: skip
     summary = RunSummary(
-        rows_read=counters.rows_read, rows_copied=result.rows_written, data_read=counters.data_read,
+        rows_read=counters.rows_read, rows_copied=result.rows_written, rows_skipped=result.rows_skipped,
+        skipped_rows_log=result.skipped_rows, data_read=counters.data_read,
         data_written=result.bytes_written, files_written=result.files_written, copy_duration=1.0 + index,
         partition=index,
     )  # fmt: skip
@@ -91,9 +94,9 @@ def stage(plan: CopyPlan, index: int, rows: pa.Table, *, batch_rows: int = 2) ->
     return summary
 
 
-def killed(plan: CopyPlan, index: int, rows: pa.Table) -> None:
+def killed(plan: CopyPlan, index: int, rows: pa.Table, secrets: dict[str, str] | None = None) -> None:
     """An index pod killed mid-write: its parts are on disk, it never committed, aborted nor sealed."""
-    sink = create_partition_sink(plan, {}, index)
+    sink = create_partition_sink(plan, secrets or {}, index)
     sink.open(rows.schema)
     copy_batches(
         MemorySource(rows, batch_rows=2), sink, AdditionalColumns([], rows.schema),
