@@ -25,13 +25,11 @@ import pytest
 from tests.unit.arrow_samples import MemorySource
 
 from impala_copy.api.activities import CopySink
-from impala_copy.api.partitions import PARTITION_INDEX_ENV, PartitionOption
 from impala_copy.api.plan import (
     PLAN_ENV,
     CopyPlan,
     ImpalaConnection,
     Partition,
-    PartitioningPlan,
     SinkPlan,
     SourcePlan,
 )
@@ -387,28 +385,3 @@ def test_a_tampered_receipt_is_refused_with_what_to_do(tmp_path: Path) -> None:
         f"{manifest} holds no valid run summary (rowsCopied: Input should be a valid integer, unable to parse "
         "string as an integer): remove it to commit the run again"
     )
-
-
-@pytest.mark.parametrize(
-    ("index", "shown"), [(None, "not set"), ("two", "'two'"), ("²", "'²'"), ("-1", "'-1'")]
-)
-def test_a_partitioned_copy_pod_needs_its_index(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], index: str | None, shown: str
-) -> None:
-    plan = make_plan(tmp_path, 2).model_copy(
-        update={
-            "partitioning": PartitioningPlan(option=PartitionOption.DYNAMIC_RANGE, count=2, parallelism=2)
-        }
-    )
-    environ = {PLAN_ENV: plan.model_dump_json(by_alias=True), TERMINATION_LOG_ENV: str(tmp_path / "log")}
-    if index is not None:
-        environ[PARTITION_INDEX_ENV] = index
-    assert engine_run(environ, "copy") == EXIT_CONFIGURATION
-    message = json.loads((tmp_path / "log").read_text())
-    assert message["errors"] == [
-        {
-            "code": "InvalidConfiguration",
-            "message": "the plan is a partitioned copy, so JOB_COMPLETION_INDEX must hold the index of the "
-            f"partition to copy (the Indexed Job sets it); it is {shown}",
-        }
-    ]

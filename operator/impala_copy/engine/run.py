@@ -3,7 +3,9 @@
     the query and the sink paths with the run's placeholders rendered (engine.run_values)
     -> create the sink (configuration and store checked before Impala is touched)
     -> connect (engine.hs2) -> an incremental copy reads its range first (engine.source.watermark)
-    -> run build_select(plan.source) (or select_range) with source.queryTimeout
+    -> run build_select(plan.source) (or select_range) with source.queryTimeout; a partitioned copy
+       reads only its partition: `partition=index` chooses plan.partitions[index], whose predicate goes
+       into the read (engine/source/sql.py)
     -> stream batches into the sink (engine.pipeline), within policy.timeout
     -> commit: validateDataConsistency counts the rows back from the written output before it is published
     -> RunSummary (with the new watermark of an incremental copy: reported only after the commit)
@@ -26,9 +28,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from impala_copy.api.plan import CopyPlan
+from impala_copy.api.partitions import PARTITION_INDEX_ENV
+from impala_copy.api.plan import CopyPlan, Partition
 from impala_copy.api.summary import RunError, RunSummary, visible_failure
-from impala_copy.engine.errors import EXIT_OK, CopyError
+from impala_copy.engine.errors import EXIT_OK, ConfigurationError, CopyError
 from impala_copy.engine.interfaces import PartitionSinkWriter, SinkResult, SinkWriter
 from impala_copy.engine.pipeline import Counters, ProgressCallback, transfer
 from impala_copy.engine.run_values import rendered_columns, rendered_sink, run_values, with_trigger_time
@@ -68,7 +71,8 @@ def execute(
     # Sources and sinks scrub their own errors; this catches what reaches the summary another way.
     scrub = Scrubber.of({ref.env: secrets[ref.env] for ref in plan.secret_refs() if ref.env in secrets})
     try:
-        copied = _copy(plan, secrets, counters, progress, started, partition)
+        chosen = chosen_partition(plan, partition)
+        copied = _copy(plan, secrets, counters, progress, started, partition, _predicate(plan, chosen))
         summary = _succeeded(plan, counters, started, copied.result, partition)
         if copied.watermark is not None and plan.incremental is not None:
             summary.watermark, summary.watermark_column = copied.watermark, plan.incremental.column
@@ -99,6 +103,31 @@ def _seal(sink: SinkWriter, summary: RunSummary) -> None:
         raise
 
 
+def chosen_partition(plan: CopyPlan, index: int | None) -> Partition | None:
+    """The partition this process reads (None: the whole source), or ConfigurationError for an index
+    the plan does not have, or none given for a partitioned copy."""
+    if index is None:
+        if plan.partitioning is not None:
+            raise ConfigurationError(
+                f"a partitioned copy reads one partition per process: {PARTITION_INDEX_ENV} must hold "
+                "its index"
+            )
+        return None
+    if not 0 <= index < len(plan.partitions):
+        raise ConfigurationError(
+            f"partition {index} is not in the plan, which has {len(plan.partitions)} (0 to "
+            f"{len(plan.partitions) - 1})"
+        )
+    return plan.partitions[index]
+
+
+def _predicate(plan: CopyPlan, chosen: Partition | None) -> str | None:
+    """The SQL predicate of the partition read (TRUE for a partition of a partitioned copy without one)."""
+    if chosen is None or plan.partitioning is None:
+        return None
+    return chosen.predicate or "TRUE"
+
+
 def _copy(
     plan: CopyPlan,
     secrets: Mapping[str, str],
@@ -106,10 +135,11 @@ def _copy(
     progress: ProgressCallback | None,
     started: float,
     partition: int | None,
+    predicate: str | None = None,
 ) -> _Copied:
-    """Copy and commit (an index of a partitioned copy: stage)."""
+    """Copy and commit (an index of a partitioned copy: stage; `predicate` selects its rows)."""
     values = run_values(plan)
-    sql = build_select(plan.source, values) if plan.incremental is None else None
+    sql = build_select(plan.source, values, predicate=predicate) if plan.incremental is None else None
     extra = rendered_columns(plan.source.additional_columns, values)
     rendered = plan.model_copy(update={"sink": rendered_sink(plan.sink, values)})
     sink: SinkWriter = (
