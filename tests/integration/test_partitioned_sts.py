@@ -369,3 +369,38 @@ def test_a_column_that_cannot_be_ranged_fails_the_plan_with_exit_2(
     assert summary["errors"] == [{"code": "InvalidConfiguration", "message": message}]
     assert message in stderr
     assert published(tmp_path, ".parquet") == []
+
+
+def test_a_partition_that_fails_publishes_nothing_and_the_last_output_stays(
+    sts: StsServer, tables: dict[str, str], tmp_path: Path
+) -> None:
+    """The query fails only in the partition that reads id 77 (Spark's assert_true in the SELECT list)."""
+    bounds = {"partitionLowerBound": "1", "partitionUpperBound": str(FLAT_ROWS)}
+
+    def docs(check: str) -> list[dict[str, Any]]:
+        query = f"SELECT *, {check} AS chk FROM demo.{tables['flat']} WHERE {PARTITION_CONDITION}"
+        source = {"query": query, **source_spec("DynamicRange", "id", **bounds)}
+        return [
+            *impala_on(sts),
+            table("source", "demo", None),
+            files("ParquetDataset", "target", "data"),
+            activity("ParquetDataset", {"type": "ParquetSink"}, source, 3),
+        ]
+
+    code, _, stderr = cli(tmp_path, docs("TRUE"), 3)
+    assert code == 0, stderr
+    before = {p: p.read_bytes() for p in published(tmp_path, "")}
+    rows, columns = expected("flat")
+    assert_same_rows(parquet_rows(tmp_path, columns), rows)
+
+    code, summary, stderr = cli(tmp_path, docs("assert_true(id <> 77)"), 3)
+    assert code == 2, stderr
+    message = summary["errors"][0]["message"]
+    assert summary["errors"][0]["code"] == "QueryFailed"
+    assert message.startswith("1 of 3 partitions failed (0); nothing was published. Partition 0: ")
+    assert [(c["index"], c["rowsCopied"] > 0) for c in summary["partitions"]] == [
+        (0, False),
+        (1, True),
+        (2, True),
+    ]
+    assert {p: p.read_bytes() for p in published(tmp_path, "")} == before
