@@ -59,7 +59,7 @@ def test_fewer_ranges_than_asked_when_there_are_fewer_values() -> None:
         "(`id` >= 8) AND (`id` < 9)",
         "`id` >= 9",
     ]
-    assert predicates(range_partitions(ID, WatermarkKind.INTEGER, 5, 5, 8)) == ["TRUE"]
+    assert predicates(range_partitions(ID, WatermarkKind.INTEGER, 5, 5, 8)) == ["1 = 1"]
     assert cut_points(-10, 10, 4) == [-5, 0, 5]
     assert cut_points(0, 10**30, 2) == [5 * 10**29 + 0]
 
@@ -191,7 +191,9 @@ TABLE = SourcePlan(schema="sales", table="orders")
 
 def test_a_partition_is_read_with_its_predicate() -> None:
     assert build_select(TABLE, predicate="`id` >= 3") == ("SELECT * FROM `sales`.`orders` WHERE `id` >= 3")
-    assert build_select(TABLE, predicate="TRUE") == "SELECT * FROM `sales`.`orders` WHERE TRUE"
+    assert build_select(TABLE, predicate="1 = 1") == "SELECT * FROM `sales`.`orders` WHERE 1 = 1"
+    bare = SourcePlan(query=f"SELECT * FROM sales.orders WHERE {PARTITION_CONDITION}")
+    assert build_select(bare, {}, predicate="1 = 1") == "SELECT * FROM sales.orders WHERE (1 = 1)"
     query = SourcePlan(query=f"SELECT * FROM sales.orders WHERE region = 'EU' AND {PARTITION_CONDITION};")
     assert build_select(query, {}, predicate="`id` >= 3") == (
         "SELECT * FROM sales.orders WHERE region = 'EU' AND (`id` >= 3)"
