@@ -78,6 +78,16 @@ ScheduledTimeOption = Annotated[
     str | None,
     typer.Option("--scheduled-time", help="The time the run is scheduled for, RFC 3339 ({scheduledTime})."),
 ]
+ParallelOption = Annotated[
+    int | None,
+    typer.Option(
+        "--parallel",
+        min=1,
+        max=MAX_PARALLEL_COPIES,
+        help="Partitioned copies: how many partitions are copied at once, each by a local process "
+        "(default: the activity's parallelCopies).",
+    ),
+]
 FilenameOption = Annotated[
     Path,
     typer.Option("--filename", "-f", help="A manifest file, or a folder searched for *.yaml / *.yml files."),
@@ -150,16 +160,7 @@ def run_command(
             "replaced after a successful one.",
         ),
     ] = None,
-    parallel: Annotated[
-        int | None,
-        typer.Option(
-            "--parallel",
-            min=1,
-            max=MAX_PARALLEL_COPIES,
-            help="Partitioned copies: how many partitions are copied at once, each by a local process "
-            "(default: the activity's parallelCopies).",
-        ),
-    ] = None,
+    parallel: ParallelOption = None,
 ) -> None:
     """Run one CopyActivity locally (help: RUN_HELP)."""
     from impala_copy.cli import copy_commands as commands
