@@ -22,7 +22,7 @@ import pytest
 from impala_copy.api.partitions import PARTITION_CONDITION, PartitionOption
 from impala_copy.api.plan import CopyPlan, Partition, PartitioningPlan, SourcePlan
 from impala_copy.api.summary import TERMINATION_MESSAGE_LIMIT
-from impala_copy.engine.errors import ConfigurationError
+from impala_copy.engine.errors import ConfigurationError, QueryFailed
 from impala_copy.engine.main import PlanError, partition_index
 from impala_copy.engine.partition_plan import column_type, key_kind, partition_specs
 from impala_copy.engine.partition_split import (
@@ -167,6 +167,9 @@ def test_show_partitions_is_read_in_the_hive_and_the_impala_forms() -> None:
         [[2026, "EU", 10, 1, "1KB"], [2026, "NULL", 3, 1, "1KB"], ["Total", "", 13, 2, "2KB"]],
     )
     assert impala == [{"year": "2026", "region": "EU"}, {"year": "2026", "region": None}]
+    with pytest.raises(QueryFailed) as err:
+        partition_specs(["partition"], [["year=2026/garbage"]])
+    assert err.value.message == "SHOW PARTITIONS listed 'year=2026/garbage', which is not key=value/..."
 
 
 def test_a_key_or_column_that_is_not_in_the_result_is_named() -> None:

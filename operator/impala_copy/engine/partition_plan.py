@@ -197,8 +197,8 @@ def partition_specs(header: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     """Each listed partition as {key: value text or None (NULL)}, from either form of SHOW PARTITIONS."""
     if len(header) == 1:  # Hive / Spark: partition=k1=v1/k2=v2
         return [_hive_spec(str(row[0])) for row in rows if row and row[0] is not None]
-    keys = [name for name in header if not name.startswith("#")]
-    keys = keys[: next((i for i, n in enumerate(header) if n.startswith("#")), len(keys))]
+    # Impala: the key columns, then the counters (#Rows, #Files, Size, ...).
+    keys = list(header[: next((i for i, n in enumerate(header) if n.startswith("#")), len(header))])
     specs = []
     for row in rows:
         values = [None if v is None else str(v) for v in row[: len(keys)]]
