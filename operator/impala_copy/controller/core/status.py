@@ -124,6 +124,8 @@ def attempt_fields(attempt: Attempt) -> dict[str, Any]:
         "completionTime": outcome.completion_time if outcome.finished else None,
         "reason": outcome.reason if outcome.state == FAILED else None,
         "exitCode": outcome.exit_code if outcome.finished else None,
+        "step": outcome.step if outcome.state != SUCCEEDED else None,
+        "progress": outcome.progress,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
