@@ -310,7 +310,8 @@ def _run_events(old: Mapping[str, Any], new: Mapping[str, Any], words: RunEventW
         return []
     events: list[EventSpec] = []
     job = new_run.get("jobName")
-    same = old_run.get("jobName") == job
+    # The same attempt (its step Jobs, for a partitioned copy, each become jobName in turn).
+    same = (old_run.get("runId"), old_run.get("attempt")) == (new_run.get("runId"), new_run.get("attempt"))
     label = f"run {new_run.get('runId')} attempt {new_run.get('attempt')}"
     if not same and new_run.get("trigger") == Trigger.SCHEDULE and new_run.get("attempt") == 1:
         started = f"scheduled run for {new_run.get('scheduledTime')} started: {label}, Job {job}"
