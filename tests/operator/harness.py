@@ -293,13 +293,22 @@ class Cluster:
         await self.pod(job, manifests.terminated(0, message))
         await self.job_status(job, manifests.job_succeeded(when))
 
-    async def run_pod(self, job: dict[str, Any], root: Path) -> RunResult:
+    async def run_pod(self, job: dict[str, Any], root: Path, claims: Path | None = None) -> RunResult:
         """Play the kubelet for `job`'s pod: run it as a local process (kubelet.py) and report it."""
-        result = await kubelet.run_pod(self, job, root)
+        result = await kubelet.run_pod(self, job, root, claims=claims)
         if result.started:
             self._ran.add(job["metadata"]["name"])
             self.pod_logs[result.pod] = result.log
         return result
+
+    async def run_indexed(
+        self, job: dict[str, Any], root: Path, order: Any = None, claims: Path | None = None
+    ) -> list[RunResult]:
+        """Play the Job controller and kubelet for every index of an Indexed Job (kubelet.py)."""
+        results = await kubelet.run_indexed(self, job, root, order, claims=claims)
+        self._ran.add(job["metadata"]["name"])
+        self.pod_logs.update({r.pod: r.log for r in results if r.started})
+        return results
 
     async def run_next(
         self, kind: str, name: str, root: Path, namespace: str = manifests.NS, timeout: float = 60.0

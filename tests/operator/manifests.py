@@ -272,15 +272,15 @@ COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 
 
 def partitioned_set(
-    password: str, parallel: int = 3, namespace: str = NS, **spec: Any
+    password: str, parallel: int = 3, namespace: str = NS, column: str = "id", **spec: Any
 ) -> list[dict[str, Any]]:
-    """The standard set with the CopyActivity split by DynamicRange over `id` into `parallel` pods."""
+    """The standard set with the CopyActivity split by DynamicRange over `column` into `parallel` pods."""
     objects = standard_set(password, namespace)
     activity = objects[-1]["spec"]
     activity["source"] = {
         "type": "ImpalaSource",
         "partitionOption": "DynamicRange",
-        "partitionSettings": {"partitionColumnName": "id"},
+        "partitionSettings": {"partitionColumnName": column},
     }
     activity["parallelCopies"] = parallel
     activity.update(spec)

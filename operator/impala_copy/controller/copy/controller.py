@@ -13,8 +13,6 @@ from impala_copy.api.plan import TASK_COPY
 from impala_copy.api.pod_policy import policy_violations
 from impala_copy.controller.copy.partitioned import (
     next_step_job,
-    partition_option,
-    partitioned_plan,
     step_job,
     within_cap,
 )
@@ -74,14 +72,10 @@ def within_policy(checked: CopyReadiness, settings: Settings) -> CopyReadiness:
 
 
 def checked_activity(body: Mapping[str, Any], catalog: ViewCatalog, settings: Settings) -> CopyReadiness:
-    """The activity checked: references, the admin's pod policy and the cap of parallel copies; its plan
-    with `partitioning` set when the copy is partitioned."""
-    checked = within_cap(
+    """The activity checked: references, the admin's pod policy and the cap of parallel copies."""
+    return within_cap(
         within_policy(copy_activity_readiness(body, catalog), settings), settings.job.max_parallel_copies
     )
-    if checked.plan is None or checked.activity is None:
-        return checked
-    return replace(checked, plan=partitioned_plan(checked.plan, checked.activity))
 
 
 @dataclass(frozen=True)
@@ -106,7 +100,7 @@ class JobFactories:
             return None
         context = window_run_context(start, tumbling_window(activity)) or run_context(start, self.now)
         plan = self.marks.low(plan).model_copy(update={"run_id": start.run_id, "run_context": context})
-        if partition_option(activity) is not None:
+        if plan.partitioning is not None:
             return step_job(plan, self.owner, self.defaults, start, STEP_PLAN, self.per_index)
         return build_job(plan, self.owner, self.defaults, start, task=TASK_COPY)
 

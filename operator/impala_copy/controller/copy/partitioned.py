@@ -1,9 +1,9 @@
 """A partitioned CopyActivity (source.partitionOption) in the controller: its cap, and its step Jobs.
 
-An attempt of a partitioned copy is three Jobs (core/steps.py judges them as one attempt): the plan
-step gets the run's CopyPlan with `partitioning` set and the default single partition; the copy step
-(an Indexed Job) and the commit step get the plan the plan step's pod ran, with the partitions its
-summary listed. The planning always runs in a pod: the operator holds no Secret value and does not know
+An attempt of a partitioned copy (its plan has `partitioning`, api/resolve.partitioning_plan) is three
+Jobs (core/steps.py judges them as one attempt): the plan step gets the run's CopyPlan with the default
+single partition; the copy step (an Indexed Job) and the commit step get the plan the plan step's pod
+ran, with the partitions its summary listed. The planning always runs in a pod: the operator holds no Secret value and does not know
 the partition column's type.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from impala_copy.api.activities import CopyActivity
-from impala_copy.api.partitions import DEFAULT_PARALLEL_COPIES, PartitionOption
-from impala_copy.api.plan import TASK_COMMIT, TASK_COPY, TASK_PARTITION_PLAN, CopyPlan, PartitioningPlan
+from impala_copy.api.partitions import DEFAULT_PARALLEL_COPIES, partitioned
+from impala_copy.api.plan import TASK_COMMIT, TASK_COPY, TASK_PARTITION_PLAN, CopyPlan
 from impala_copy.controller.core.constants import STEP_COMMIT, STEP_COPY, STEP_PLAN, Reason
 from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import CopyReadiness, Readiness
@@ -21,14 +21,6 @@ from impala_copy.controller.core.runs import Attempt, NewAttempt, NextStep
 from impala_copy.controller.core.settings import JobDefaults
 
 STEP_TASKS = {STEP_PLAN: TASK_PARTITION_PLAN, STEP_COPY: TASK_COPY, STEP_COMMIT: TASK_COMMIT}
-
-
-def partition_option(activity: CopyActivity | None) -> PartitionOption | None:
-    """The activity's partitionOption when it splits the copy (None: one pod, today's run)."""
-    if activity is None:
-        return None
-    option = activity.spec.source.partition_option
-    return PartitionOption(option) if option not in (None, PartitionOption.NONE) else None
 
 
 def parallel_copies(activity: CopyActivity) -> int:
@@ -39,7 +31,7 @@ def within_cap(checked: CopyReadiness, cap: int) -> CopyReadiness:
     """Not Ready (InvalidSpec, naming the cap) when a partitioned copy asks for more pods than the admin
     allows (the operator's job.maxParallelCopies)."""
     activity = checked.activity
-    if activity is None or not checked.readiness.ready or partition_option(activity) is None:
+    if activity is None or not checked.readiness.ready or not partitioned(activity.spec.source):
         return checked
     wanted = parallel_copies(activity)
     if wanted <= cap:
@@ -49,25 +41,6 @@ def within_cap(checked: CopyReadiness, cap: int) -> CopyReadiness:
         f"ask for {cap} or fewer"
     )
     return CopyReadiness(Readiness(False, Reason.INVALID_SPEC, message), activity)
-
-
-def partitioned_plan(plan: CopyPlan, activity: CopyActivity) -> CopyPlan:
-    """The plan of the plan step: `partitioning` as the resolver set it (from the activity when it did
-    not), the default single partition."""
-    option = partition_option(activity)
-    if option is None or plan.partitioning is not None:
-        return plan
-    count = parallel_copies(activity)
-    settings = activity.spec.source.partition_settings
-    partitioning = PartitioningPlan(
-        option=option,
-        count=count,
-        parallelism=count,
-        column=settings.partition_column_name if settings else None,
-        lower_bound=settings.partition_lower_bound if settings else None,
-        upper_bound=settings.partition_upper_bound if settings else None,
-    )
-    return plan.model_copy(update={"partitioning": partitioning})
 
 
 def step_job(
@@ -95,8 +68,6 @@ def next_step_job(
 __all__ = [
     "next_step_job",
     "parallel_copies",
-    "partition_option",
-    "partitioned_plan",
     "step_job",
     "within_cap",
 ]
