@@ -3,8 +3,8 @@
 An attempt of a partitioned copy (its plan has `partitioning`, api/resolve.partitioning_plan) is three
 Jobs (core/steps.py judges them as one attempt): the plan step gets the run's CopyPlan with the default
 single partition; the copy step (an Indexed Job) and the commit step get the plan the plan step's pod
-ran, with the partitions its summary listed. The planning always runs in a pod: the operator holds no Secret value and does not know
-the partition column's type.
+ran, with the partitions its summary listed. The planning always runs in a pod: the operator holds no
+Secret value and does not know the partition column's type.
 """
 
 from __future__ import annotations

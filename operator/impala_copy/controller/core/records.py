@@ -60,6 +60,15 @@ def str_map(value: Any) -> dict[str, str]:
     return {k: v for k, v in as_dict(value).items() if isinstance(k, str) and isinstance(v, str)}
 
 
+def same_attempt(old_run: Mapping[str, Any], new_run: Mapping[str, Any]) -> bool:
+    """Whether two `status.lastRun` records are of one attempt: its run and attempt numbers (not its Job's
+    name: a partitioned copy's step Jobs each become `jobName` in turn)."""
+    return bool(old_run) and (old_run.get("runId"), old_run.get("attempt")) == (
+        new_run.get("runId"),
+        new_run.get("attempt"),
+    )
+
+
 @dataclass(frozen=True)
 class Meta:
     """The metadata fields the operator reads."""

@@ -105,6 +105,8 @@ def hold_for_summary(attempt: Attempt, now: datetime, grace: float) -> tuple[Att
         reason=Reason.JOB_RUNNING,
         message="the Job finished; waiting for its pod's run summary",
         start_time=outcome.start_time,
+        step=outcome.step,
+        progress=outcome.progress,
     )
     return replace(attempt, outcome=held), grace - waited
 

@@ -25,7 +25,7 @@ from impala_copy.controller.core.constants import (
 )
 from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, waiting_for_reference
 from impala_copy.controller.core.readiness import Readiness
-from impala_copy.controller.core.records import as_dict, as_int, as_list, as_str
+from impala_copy.controller.core.records import as_dict, as_int, as_list, as_str, same_attempt
 from impala_copy.controller.core.runs import Attempt, RunDecision
 from impala_copy.controller.core.schedule import CronTurn
 from impala_copy.controller.core.timeutil import format_time, parse_time
@@ -310,8 +310,7 @@ def _run_events(old: Mapping[str, Any], new: Mapping[str, Any], words: RunEventW
         return []
     events: list[EventSpec] = []
     job = new_run.get("jobName")
-    # The same attempt (its step Jobs, for a partitioned copy, each become jobName in turn).
-    same = (old_run.get("runId"), old_run.get("attempt")) == (new_run.get("runId"), new_run.get("attempt"))
+    same = same_attempt(old_run, new_run)
     label = f"run {new_run.get('runId')} attempt {new_run.get('attempt')}"
     if not same and new_run.get("trigger") == Trigger.SCHEDULE and new_run.get("attempt") == 1:
         started = f"scheduled run for {new_run.get('scheduledTime')} started: {label}, Job {job}"
