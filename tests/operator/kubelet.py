@@ -235,28 +235,34 @@ async def run_indexed(
     timeout: float = 300.0,
     claims: Path | None = None,
 ) -> list[RunResult]:
-    """Run every index of an Indexed Job (in `order`), with per-index retries, and report the Job."""
+    """Run every index of an Indexed Job (in `order`), with per-index retries, and report the Job. A pod
+    that cannot start leaves the Job active (as the kubelet would, until the Secret exists)."""
     spec = job["spec"]
     completions, retries = int(spec["completions"]), int(spec.get("backoffLimitPerIndex") or 0)
     done: set[int] = set()
     results: list[RunResult] = []
-    ending: dict[str, Any] | None = None
     for index in order if order is not None else range(completions):
         for attempt in range(retries + 1):
             result = await _run_index(cluster, job, root, index, attempt, timeout, claims)
             results.append(result)
             if result.exit_code in (0, 2, None):
                 break
+        failed_pods = sum(1 for r in results if r.exit_code not in (0, None))
         if result.exit_code == 0:
             done.add(index)
-            await cluster.job_status(job, manifests.indexed_job_status(completions, done, active=1))
-            continue
-        ending = manifests.indexed_job_status(completions, done, {index})
+        status = manifests.indexed_job_status(
+            completions, done, {index} if result.exit_code not in (0, None) else (), active=1
+        )
+        if failed_pods:
+            status["failed"] = failed_pods
         if result.exit_code == 2:  # podFailurePolicy FailJob: the whole Job, at once
-            failed = manifests.job_failed("PodFailurePolicy", "Container engine failed with exit code 2")
-            ending["conditions"] = failed["conditions"]
-        break
-    await cluster.job_status(job, ending or manifests.indexed_job_status(completions, done))
+            ended = manifests.job_failed("PodFailurePolicy", "Container engine failed with exit code 2")
+            status["conditions"] = ended["conditions"]
+        if result.exit_code != 0 or len(done) == completions:
+            status["active"] = 1 if result.exit_code is None else 0
+            await cluster.job_status(job, status)
+            return results
+        await cluster.job_status(job, status)
     return results
 
 

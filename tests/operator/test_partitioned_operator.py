@@ -4,17 +4,22 @@ In:  the standard objects with source.partitionOption DynamicRange over `id` and
      policy.retry where a test retries); the test plays the Job controller and the kubelet: the plan
      step's pod reports a PartitionPlanSummary, the copy step's pods end index by index in any order
      and its Job status lists completedIndexes / failedIndexes as Kubernetes writes them, the commit
-     step's pod reports the run's RunSummary. Operators are stopped and started between steps.
+     step's pod reports the run's RunSummary. Operators are stopped and started between steps. One
+     test runs the copy step's pods through the kubelet stand-in (kubelet.run_indexed) with a small
+     Python stand-in for the engine whose index 1 fails once.
 Out: the Jobs the operator creates (each step once, in order, with its task and Indexed fields, none
      after a failed step), status.lastRun (step, progress, counts per partition, reason), phase, the
-     Events, and the retry's new attempt starting from the plan step; the cap of parallelCopies.
+     Events, and the retry's new attempt starting from the plan step; an index retried alone in a new
+     pod (per-index backoff) without failing the attempt; the cap of parallelCopies.
 Faked: the Job controller and kubelet (pods and Job status written by the test; kmock runs no Job).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from impala_copy.api.summary import PartitionCount
@@ -212,3 +217,46 @@ async def test_parallel_copies_above_the_admin_cap_is_invalid(kmock: Any, cluste
     assert ready["status"] == "False"
     assert "job.maxParallelCopies = 2" in ready["message"]
     assert cluster.jobs() == []
+
+
+# A pod stand-in for the copy step's indexes: index 1 fails the first time (killed mid-way), then succeeds.
+FLAKY_INDEX = """
+import json, os, pathlib, sys
+index = int(os.environ["JOB_COMPLETION_INDEX"])
+marker = pathlib.Path(sys.argv[1]) / f"index-{index}"
+again = marker.exists()
+marker.touch()
+fail = index == 1 and not again
+summary = (
+    {"status": "Failed", "errors": [{"code": "Unreachable", "message": "killed mid-way"}]}
+    if fail
+    else {"status": "Succeeded", "rowsRead": 10, "rowsCopied": 10, "partition": index}
+)
+pathlib.Path(os.environ["IMPALA_COPY_TERMINATION_LOG"]).write_text(json.dumps(summary))
+sys.exit(1 if fail else 0)
+"""
+
+
+async def test_an_index_failing_once_is_retried_alone_in_a_new_pod(
+    cluster: Cluster, operator: OperatorThread, tmp_path: Path
+) -> None:
+    objects = manifests.partitioned_set(manifests.random_password(), 3, policy={"retry": 1})
+    await cluster.apply(*objects)
+    copy = await plan_done(cluster, 3)
+    assert copy["spec"]["backoffLimitPerIndex"] == 1
+    container = copy["spec"]["template"]["spec"]["containers"][0]
+    container["command"], container["args"] = [sys.executable, "-c", FLAKY_INDEX, str(tmp_path)], []
+    results = await cluster.run_indexed(copy, tmp_path / "pods", order=[1, 0, 2])
+    assert [(r.pod.rsplit("-", 2)[1:], r.exit_code) for r in results] == [
+        (["1", "x1"], 1), (["1", "x2"], 0), (["0", "x1"], 0), (["2", "x1"], 0),
+    ]  # fmt: skip
+    job = cluster.get("Job", copy["metadata"]["name"])
+    assert (job["status"]["completedIndexes"], job["status"]["failed"]) == ("0-2", 1)
+    assert "failedIndexes" not in job["status"]
+    await wait_step(cluster, "commit")
+    await settle(cluster)
+    last = last_run(cluster)
+    assert (last["status"], last["step"], last["progress"], last["attempt"]) == (
+        "Running", "committing", "3/3 partitions", 1,
+    )  # fmt: skip
+    assert len(cluster.job_creations()) == 3

@@ -265,3 +265,21 @@ def test_index_lists_from_any_text() -> None:
     for hostile in ("", None, 3, "a-b", "-1", "5-2", ",,", "1-", json.dumps({"x": 1})):
         assert index_set(hostile, 4) <= {0, 1, 2, 3}
     assert index_set("5-2", 10) == set()
+
+
+def test_an_index_retried_in_a_new_pod_does_not_fail_the_attempt() -> None:
+    s = partitioned(3, policy={"retry": 1})
+    s.step()
+    planned(s, 3)
+    failure = manifests.failed_summary("SourceUnreachable", "the server went away").to_termination_message()
+    s.set_index_pod(manifests.terminated(1, failure), 1)  # the first pod of index 1 failed
+    s.set_index_pod(manifests.terminated(0, manifests.summary(rows=10).to_termination_message()), 0)
+    status = manifests.indexed_job_status(3, {0}, active=2)
+    s.set_job_status({**status, "failed": 1})  # counted, not a failed index: it is retried
+    s.step()
+    last = last_run(s)
+    assert (last["status"], last["step"], last["progress"]) == ("Running", "copying", "1/3 partitions")
+    running = next(c for c in s.activity["status"]["conditions"] if c["type"] == "Running")
+    assert running["message"].endswith("is running: 1 of 3 partitions copied")
+    copied(s, 3)
+    assert list(step_jobs(s)) == ["plan", "copy", "commit"]

@@ -119,9 +119,14 @@ def _commit_step(job: JobRecord, view: ClusterView) -> AttemptOutcome:
 def _copy_step(job: JobRecord, view: ClusterView) -> tuple[AttemptOutcome, NextStep | None]:
     """The Indexed Job: running, failed (the failed index's reason first), or done (commit next)."""
     pods = _pods(job, view)
-    failed_pods = [p for p in pods if p.container.state == "terminated" and p.container.exit_code != 0]
-    outcome = attempt_outcome(job, failed_pods or pods)
+    outcome = attempt_outcome(job, pods)
     step = STEP_STATES[STEP_COPY]
+    failed_pods = [p for p in pods if p.container.state == "terminated" and p.container.exit_code != 0]
+    if outcome.state == FAILED and failed_pods:  # the reason of the index that failed, not of any pod
+        outcome = attempt_outcome(job, failed_pods)
+    if outcome.state == RUNNING and outcome.reason == Reason.JOB_RUNNING:
+        done = f"{len(job.completed_indexes)} of {job.completions} partitions copied"
+        outcome = replace(outcome, message=f"Job {job.name} is running: {done}")
     if outcome.state == FAILED:
         index = _failed_index(job, failed_pods)
         message = f"partition {index}: {outcome.message}" if index is not None else outcome.message
