@@ -25,8 +25,20 @@ import pytest
 from tests.unit.arrow_samples import MemorySource
 
 from impala_copy.api.activities import CopySink
-from impala_copy.api.plan import PLAN_ENV, CopyPlan, ImpalaConnection, Partition, SinkPlan, SourcePlan
-from impala_copy.api.summary import RunSummary
+from impala_copy.api.plan import (
+    PLAN_ENV,
+    CopyPlan,
+    ImpalaConnection,
+    Partition,
+    SinkPlan,
+    SourcePlan,
+)
+from impala_copy.api.summary import (
+    PARTITION_COUNTS_LISTED,
+    TERMINATION_MESSAGE_LIMIT,
+    PartitionCount,
+    RunSummary,
+)
 from impala_copy.engine.commit_run import commit_run
 from impala_copy.engine.errors import EXIT_CONFIGURATION, EXIT_OK, ConfigurationError
 from impala_copy.engine.main import TERMINATION_LOG_ENV
@@ -88,7 +100,7 @@ def stage(
         rows_read=counters.rows_read, rows_copied=result.rows_written, rows_skipped=result.rows_skipped,
         skipped_rows_log=result.skipped_rows, data_read=counters.data_read,
         data_written=result.bytes_written, files_written=result.files_written, copy_duration=1.0 + index,
-        partition=index,
+        partition=index, output_paths=result.output_paths,
     )  # fmt: skip
     sink.seal(summary)
     return summary
@@ -337,3 +349,39 @@ def test_an_index_pod_touches_only_its_own_attempt(tmp_path: Path) -> None:
     assert any(name.startswith("part_NNNNN.parquet/dead/") for name in before)
     assert commit_run(plan, {}).summary.errors[0].code == "PartitionsIncomplete"
     assert not (tmp_path / STAGING_DIR / "part_NNNNN.parquet" / "dead").exists()  # the commit step cleans
+
+
+def test_the_run_summary_of_many_partitions_fits_the_termination_message() -> None:
+    counts = [
+        PartitionCount(
+            index=i, rows_read=31_250_000, rows_copied=31_250_000, data_read=3_125_000_000,
+            data_written=312_500_000, files_written=10, copy_duration=1234.567,
+        )
+        for i in range(PARTITION_COUNTS_LISTED)
+    ]  # fmt: skip
+    summary = RunSummary(
+        rows_read=10**9, rows_copied=10**9, files_written=320, partitions=counts,
+        output_paths=[f"bucket/folder/part_{i:05d}.parquet" for i in range(320)],
+    )  # fmt: skip
+    message = summary.to_termination_message()
+    assert len(message.encode()) <= TERMINATION_MESSAGE_LIMIT
+    back = json.loads(message)
+    assert (back["rowsCopied"], back["filesWritten"]) == (10**9, 320)
+    assert 20 < len(back["partitions"]) < PARTITION_COUNTS_LISTED
+    assert [p["index"] for p in back["partitions"]] == list(range(len(back["partitions"])))
+
+
+def test_a_tampered_receipt_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, 1)
+    stage(plan, 0, table(0, 2))
+    assert commit_run(plan, {}).exit_code == EXIT_OK
+    manifest = tmp_path / STAGING_DIR / "part_NNNNN.parquet" / "run-1" / COMMIT_MANIFEST
+    data = json.loads(manifest.read_text())
+    data["summary"]["rowsCopied"] = "many"
+    manifest.write_text(json.dumps(data))
+    outcome = commit_run(plan, {})
+    assert [e.code for e in outcome.summary.errors] == ["SinkWriteFailed"]
+    assert outcome.summary.errors[0].message == (
+        f"{manifest} holds no valid run summary (rowsCopied: Input should be a valid integer, unable to parse "
+        "string as an integer): remove it to commit the run again"
+    )
