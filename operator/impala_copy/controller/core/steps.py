@@ -125,8 +125,8 @@ def _copy_step(job: JobRecord, view: ClusterView) -> tuple[AttemptOutcome, NextS
     if outcome.state == FAILED and failed_pods:  # the reason of the index that failed, not of any pod
         outcome = attempt_outcome(job, failed_pods)
     if outcome.state == RUNNING and outcome.reason == Reason.JOB_RUNNING:
-        done = f"{len(job.completed_indexes)} of {job.completions} partitions copied"
-        outcome = replace(outcome, message=f"Job {job.name} is running: {done}")
+        copied = f"{len(job.completed_indexes)} of {job.completions} partitions copied"
+        outcome = replace(outcome, message=f"Job {job.name} is running: {copied}")
     if outcome.state == FAILED:
         index = _failed_index(job, failed_pods)
         message = f"partition {index}: {outcome.message}" if index is not None else outcome.message
