@@ -219,6 +219,10 @@ def test_an_index_failing_for_good_fails_the_attempt_without_a_commit() -> None:
     s.set_index_pod(manifests.terminated(0, manifests.summary(rows=10).to_termination_message()), 0)
     failure = manifests.failed_summary("SourceUnreachable", "the server went away").to_termination_message()
     s.set_index_pod(manifests.terminated(1, failure), 1)
+    s.step()
+    # Index 2's pod failed too, later, and was retried: the attempt's reason stays index 1's.
+    retried = manifests.failed_summary("Timeout", "a slow fetch").to_termination_message()
+    s.set_index_pod(manifests.terminated(1, retried), 2)
     s.set_job_status(manifests.indexed_job_status(3, {0}, {1}))
     s.step()
     last = last_run(s)

@@ -122,7 +122,9 @@ def _copy_step(job: JobRecord, view: ClusterView) -> tuple[AttemptOutcome, NextS
     outcome = attempt_outcome(job, pods)
     step = STEP_STATES[STEP_COPY]
     failed_pods = [p for p in pods if p.container.state == "terminated" and p.container.exit_code != 0]
-    if outcome.state == FAILED and failed_pods:  # the reason of the index that failed, not of any pod
+    # The reason of the index that failed for good, not of any pod (nor of an index retried since).
+    failed_pods = [p for p in failed_pods if p.index in job.failed_indexes] or failed_pods
+    if outcome.state == FAILED and failed_pods:
         outcome = attempt_outcome(job, failed_pods)
     if outcome.state == RUNNING and outcome.reason == Reason.JOB_RUNNING:
         copied = f"{len(job.completed_indexes)} of {job.completions} partitions copied"
