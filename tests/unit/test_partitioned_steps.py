@@ -330,3 +330,29 @@ def test_a_plan_job_whose_plan_was_altered_fails_the_attempt() -> None:
         "PartitionPlanLost", "its pod's plan cannot be read",
     )  # fmt: skip
     assert list(step_jobs(s)) == ["plan"]
+
+
+@pytest.mark.parametrize("step", ["plan", "copy"])
+def test_a_failed_step_shows_its_error_in_last_run_and_secure_output_hides_the_message(step: str) -> None:
+    for secure in (False, True):
+        s = partitioned(3, policy={"secureOutput": secure})
+        s.step()
+        message = "the server said: table demo.orders_secret_name is not readable"
+        if step == "plan":
+            s.set_pod(manifests.terminated(2, manifests.plan_failure("QueryFailed", message)))
+            s.set_job_status(manifests.job_failed("PodFailurePolicy"))
+        else:
+            planned(s, 3)
+            failure = manifests.failed_summary("QueryFailed", message).to_termination_message()
+            s.set_index_pod(manifests.terminated(1, failure), 0)
+            s.set_job_status(manifests.indexed_job_status(3, (), {0}))
+        s.step()
+        last = last_run(s)
+        failed = next(c for c in s.activity["status"]["conditions"] if c["type"] == "Failed")
+        assert (last["reason"], last["rowsCopied"]) == ("QueryFailed", 0)
+        if secure:
+            assert last["errors"] == [{"code": "QueryFailed", "message": "hidden by policy.secureOutput"}]
+            assert "orders_secret_name" not in json.dumps(s.activity["status"])
+        else:
+            assert last["errors"] == [{"code": "QueryFailed", "message": message}]
+            assert message in failed["message"]
