@@ -111,13 +111,18 @@ def hold_for_summary(attempt: Attempt, now: datetime, grace: float) -> tuple[Att
     return replace(attempt, outcome=held), grace - waited
 
 
+def _going(attempt: Attempt, jobs: Mapping[str, JobRecord]) -> bool:
+    """Every Job of the attempt is being deleted already."""
+    return all(jobs[n].deleting for n in attempt.job_names if n in jobs)
+
+
 def history_to_delete(
     attempts: Sequence[Attempt], jobs: Mapping[str, JobRecord], keep_succeeded: int, keep_failed: int
 ) -> tuple[str, ...]:
     """Finished Jobs beyond the history limits (newest kept), never one still being deleted; all the
     step Jobs of an attempt go together."""
     finished = sorted(
-        (a for a in attempts if a.job_name in jobs and a.outcome.finished),
+        (a for a in attempts if a.job_name in jobs and a.outcome.finished and not _going(a, jobs)),
         key=lambda a: a.key,
         reverse=True,
     )
