@@ -260,6 +260,9 @@ def test_a_plan_too_large_for_the_termination_message_loses_labels_then_fails() 
     some = range_partitions(ts, WatermarkKind.TIMESTAMP, start, end, 8)
     summary, code = fitted(some)
     assert (code, summary.partitions[0]["label"]) == (0, "ts < 2026-02-15 15:00:00 or NULL")
+    summary, code = fitted(some, labels=False)  # policy.secureOutput: labels show data values
+    assert (code, [p.get("label") for p in summary.partitions]) == (0, [None] * 8)
+    assert summary.partitions[0]["predicate"] == some[0].predicate
     many = range_partitions(ts, WatermarkKind.TIMESTAMP, start, end, 24)
     summary, code = fitted(many)
     assert code == 0
