@@ -516,6 +516,14 @@ class LastRun(RunSummary):
         default=None,
         description="Exit code of the engine: 0 done, 1 may succeed on retry, 2 configuration error.",
     )
+    step: str | None = Field(
+        default=None,
+        description="A partitioned copy: the step running (planning, copying, committing), or the one "
+        "that failed.",
+    )
+    progress: str | None = Field(
+        default=None, description="A partitioned copy: partitions copied so far, e.g. 3/8 partitions."
+    )
 
 
 REASON_DESCRIPTION = (
@@ -565,6 +573,8 @@ class CopyActivity(Resource):
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
             {"name": "Rows", "type": "integer", "jsonPath": ".status.lastRun.rowsCopied"},
             {"name": "Attempt", "type": "integer", "jsonPath": ".status.lastRun.attempt", "priority": 1},
+            {"name": "Step", "type": "string", "jsonPath": ".status.lastRun.step", "priority": 1},
+            {"name": "Progress", "type": "string", "jsonPath": ".status.lastRun.progress", "priority": 1},
             {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
             {"name": "Watermark", "type": "string", "jsonPath": ".status.watermark.value", "priority": 1},
             {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},

@@ -1,9 +1,10 @@
 """What one status write means for the metrics: the attempts it shows started or finished. Pure.
 
-An attempt is one Job (`jobName`). It counts as started when a record names a Job the old one did not,
-and as finished (with the counters of its run summary) when the record turns Succeeded or Failed for
-that Job. The records compared are `status.lastRun` before and after a write (`run_change`), or, for a
-CopyActivity with tumbling windows, each window's newest attempt before and after
+An attempt is known by its run and attempt numbers (`records.same_attempt`; not by its Job's name: a
+partitioned copy's step Jobs each become `jobName` in turn). It counts as started when a record names an
+attempt the old one did not, and as finished (with the counters of its run summary) when the record turns
+Succeeded or Failed for that attempt. The records compared are `status.lastRun` before and after a write
+(`run_change`), or, for a CopyActivity with tumbling windows, each window's newest attempt before and after
 (core/window_record.window_run_changes): reconciling the same finished run again changes nothing, and
 a restarted operator reads the old record from the object, so nothing counts twice.
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from impala_copy.controller.core.constants import Reason
-from impala_copy.controller.core.records import as_dict, as_int, as_list, as_str
+from impala_copy.controller.core.records import as_dict, as_int, as_list, as_str, same_attempt
 from impala_copy.controller.core.timeutil import parse_time
 
 SUCCEEDED = "succeeded"
@@ -115,12 +116,12 @@ def run_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> RunChange:
 
 
 def record_change(old_run: Mapping[str, Any], new_run: Mapping[str, Any]) -> RunChange:
-    """One attempt's record before and after a write: new Job name, new attempt; Succeeded or Failed
-    that the old record did not show for that Job, a finished attempt (counters from its summary)."""
+    """One attempt's record before and after a write: a new run or attempt number, a started attempt;
+    Succeeded or Failed that the old record did not show for it, a finished one (its summary's counters)."""
     if not new_run:
         return RunChange()
     state = as_str(new_run.get("status"))
-    same = bool(old_run) and old_run.get("jobName") == new_run.get("jobName")
+    same = same_attempt(old_run, new_run)
     started = None if same else label_code(new_run.get("trigger"))
     finished: tuple[str, str] | None = None
     counts = RunCounts()

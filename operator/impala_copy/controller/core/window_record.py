@@ -141,7 +141,7 @@ def window_run_changes(record: Mapping[str, Any], decision: WindowDecision) -> t
         now = {**(summary.to_wire() if summary is not None else {}), **attempt_fields(attempt)}
         before: dict[str, Any] = {}
         if change.before is not None and change.before_key == attempt.key:
-            before = {"jobName": attempt.job_name, "status": _RECORDED[change.before]}
+            before = {"runId": now["runId"], "attempt": now["attempt"], "status": _RECORDED[change.before]}
         changes.append(record_change(before, now))
     return tuple(changes)
 
