@@ -146,6 +146,7 @@ class RequestTally:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     created_jobs: list[dict[str, Any]] = field(default_factory=list)
     deleted_jobs: list[tuple[str, str]] = field(default_factory=list)
+    job_owners: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (kind, ns, name) -> Jobs
     driver_requests: int = 0
 
     def update(self) -> None:
@@ -164,6 +165,7 @@ class RequestTally:
             if request.resource is not None and request.resource.plural == "jobs" and not request.subresource:
                 if verb == "create" and isinstance(request.data, dict):
                     self.created_jobs.append(request.data)
+                    self.job_owners[job_owner(request.data)] += 1
                 elif verb == "delete":
                     self.deleted_jobs.append((request.namespace, request.name))
 
@@ -173,6 +175,14 @@ class RequestTally:
         out = {f"{verb} {res}": n for (verb, res), n in self.counts.most_common()}
         self.counts = Counter()
         return out
+
+
+def job_owner(job: dict[str, Any]) -> tuple[str, str, str]:
+    """(kind, namespace, name) of the object whose run a Job is."""
+    from impala_copy.controller.core.constants import LABEL_ACTIVITY, LABEL_KIND
+
+    labels = job["metadata"].get("labels", {})
+    return labels.get(LABEL_KIND, ""), job["metadata"]["namespace"], labels.get(LABEL_ACTIVITY, "")
 
 
 def termination_message(job: dict[str, Any]) -> str:
@@ -256,6 +266,15 @@ def status_of(kmock: Any, kind: str, namespace: str, name: str) -> dict[str, Any
     return dict(obj.get("status") or {})
 
 
+def condition_status(status: dict[str, Any], type_: str) -> str | None:
+    return next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == type_), None)
+
+
+def mark(out_file: Path, name: str) -> None:
+    """Tell the operator's side that the load reached a point: it notes its RSS and reconciliations."""
+    (out_file.parent / f"mark-{name}").write_text(str(time.time()))
+
+
 async def serve_until(stop_file: Path) -> None:
     while not stop_file.exists():
         await asyncio.sleep(0.05)
@@ -295,6 +314,7 @@ class OperatorRun:
     peak_rss_mb: float
     rss_samples: list[tuple[float, float]]  # (wall clock time, RSS MB)
     reconciliations: int
+    marks: dict[str, dict[str, float]]  # mark name -> at (wall clock), rss_mb, reconciliations
     log_problems: dict[str, int]
     first_problems: list[str]
 
@@ -333,12 +353,23 @@ def run_operator(
         )
         stop = threading.Event()
         samples: list[tuple[float, float]] = []
+        marks: dict[str, dict[str, float]] = {}
         baseline = proc_status_mb("VmRSS")
 
+        def reconciliations() -> int:
+            return runtime.queue.handled if runtime.queue is not None else 0
+
         def watch_driver() -> None:
+            next_sample = 0.0
             while not out.exists() and driver.poll() is None:
-                samples.append((time.time(), proc_status_mb("VmRSS")))
-                stop.wait(sample_seconds)
+                if time.monotonic() >= next_sample:
+                    samples.append((time.time(), proc_status_mb("VmRSS")))
+                    next_sample = time.monotonic() + sample_seconds
+                for path in work.glob("mark-*"):
+                    marks.setdefault(path.name[5:], {
+                        "at": time.time(), "rss_mb": proc_status_mb("VmRSS"), "reconciliations": reconciliations(),
+                    })  # fmt: skip
+                stop.wait(0.2)
             stop.set()
 
         threading.Thread(target=watch_driver, daemon=True).start()
@@ -348,13 +379,13 @@ def run_operator(
         finally:
             logging.getLogger().removeHandler(problems)
         cpu = time.process_time() - started
-        handled = runtime.queue.handled if runtime.queue is not None else 0
+        handled = reconciliations()
         stopped.write_text("stopped")
         driver.wait(60)
     if driver.returncode != 0 or not out.exists():
         raise RuntimeError(f"the load driver failed: {log_path.read_text()[-3000:]}")
     return OperatorRun(
         result=json.loads(out.read_text()), cpu_seconds=cpu, rss_at_start_mb=baseline,
-        peak_rss_mb=proc_status_mb("VmHWM"), rss_samples=samples, reconciliations=handled,
+        peak_rss_mb=proc_status_mb("VmHWM"), rss_samples=samples, reconciliations=handled, marks=marks,
         log_problems=dict(problems.counts), first_problems=problems.first,
     )  # fmt: skip
