@@ -88,8 +88,8 @@ async def until_all(
     started = time.perf_counter()
     pending = list(keys)
     while pending:
-        if step is not None:
-            await step()
+        if step is not None and asyncio.iscoroutine(stepped := step()):
+            await stepped
         pending = [k for k in pending if not done(k)]
         if time.perf_counter() - started > PHASE_TIMEOUT_S:
             raise SystemExit(f"{what}: {len(pending)} objects still pending, e.g. {pending[:5]}")
@@ -120,13 +120,8 @@ async def _drive(ready_file: Path, out_file: Path, stop_file: Path, namespaces: 
         await gathered(post_object(kmock, obj) for obj in objects)
         created_s = time.perf_counter() - started
 
-        def check_reconciled(key: Key) -> bool:
-            return reconciled(kmock, tally, key)
-
-        async def update() -> None:
-            tally.update()
-
-        reconcile_s = await until_all(ours, check_reconciled, "reconcile", update) + created_s
+        reconcile_s = await until_all(ours, lambda k: reconciled(kmock, tally, k), "reconcile", tally.update)
+        reconcile_s += created_s
         mark(out_file, "reconciled")
         reconcile_requests = tally.take()
         jobs_after_reconcile = sum(tally.job_owners.values())
