@@ -83,6 +83,7 @@ class Case:
     table: str
     repeat: int = 1
     module: str = ""
+    timeout: float = 900.0  # seconds before the case's process is killed
 
 
 @dataclass
@@ -117,12 +118,12 @@ CHILD_CHECKS: list[dict[str, Any]] = []  # in a case's process: the verdicts of 
 
 
 def case(
-    name: str, label: str, *, table: str, repeat: int = 1
+    name: str, label: str, *, table: str, repeat: int = 1, timeout: float = 900.0
 ) -> Callable[[Callable[[Context], int]], Callable[[Context], int]]:
     def register(func: Callable[[Context], int]) -> Callable[[Context], int]:
         if name in CASES:
             raise ValueError(f"benchmark case {name!r} registered twice")
-        CASES[name] = Case(name, label, func, table, repeat, func.__module__)
+        CASES[name] = Case(name, label, func, table, repeat, func.__module__, timeout)
         return func
 
     return register
@@ -183,9 +184,7 @@ def process_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_case(
-    spec: Case, ctx: Context, *, timeout: float = 900.0, server_pid: int | None = None
-) -> dict[str, Any]:
+def run_case(spec: Case, ctx: Context, *, server_pid: int | None = None) -> dict[str, Any]:
     """Run a case in a child process; its rows, seconds, CPU seconds, peak RSS (MB) and server CPU."""
     workdir = Path(ctx.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
@@ -196,7 +195,7 @@ def run_case(
     server_cpu_before = process_cpu_seconds(server_pid)
     with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
         proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + spec.timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -310,6 +309,7 @@ def self_measured_case(
     out: str,
     rows: str,
     rss_target_mb: float | None = None,
+    timeout: float = 900.0,
 ) -> None:
     """Register a case of `make bench` that runs `measure()` in the case's process, writes its result to
     bench/out/<out>.json, prints its report and counts `result[rows]` as its rows."""
@@ -322,7 +322,7 @@ def self_measured_case(
         return int(result[rows])
 
     run.__module__ = getattr(measure, "__module__", __name__)
-    case(name, label, table=NO_TABLE)(run)
+    case(name, label, table=NO_TABLE, timeout=timeout)(run)
     if rss_target_mb is not None:
         rss_limit(name, rss_target_mb)
 

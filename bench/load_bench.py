@@ -218,7 +218,7 @@ def report(result: dict[str, Any]) -> str:
 
 self_measured_case(
     "load_5000", "operator on kmock: 5000 objects in 50 namespaces (rows = objects)",
-    lambda: measure(50), report, out="load", rows="objects", rss_target_mb=RSS_TARGET_MB,
+    lambda: measure(50), report, out="load", rows="objects", rss_target_mb=RSS_TARGET_MB, timeout=2400,
 )  # fmt: skip
 
 

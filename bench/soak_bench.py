@@ -263,7 +263,7 @@ def report(result: dict[str, Any]) -> str:
 
 self_measured_case(
     "soak_10min", "operator on kmock: 10 min of spec changes and run-nows (rows = Jobs)",
-    measure, report, out="soak", rows="jobs_created",
+    measure, report, out="soak", rows="jobs_created", timeout=2400,
 )  # fmt: skip
 
 
