@@ -8,16 +8,19 @@ on until STOP exists (the operator would log lost watches otherwise).
 
 What the driver has here:
 
-- `linear_time_matching()`: the emulator re-matches its whole request history on every request and
-  scans every stored object to read one (quadratic in all); this makes both lookups constant-time
-  (same answers for the emulator's own routes), so the figures measure the operator, not the emulator.
+- `prepare_emulator()`, so that the figures measure the operator, not the emulator: the emulator
+  re-matches its whole request history on every request and scans every stored object to read one
+  (quadratic in all), `linear_time_matching()` makes both lookups constant-time (same answers for the
+  emulator's own routes); `watch_bookmarks()` sends the BOOKMARK events of a real API server on quiet
+  watches (without them kopf reconnects, and the emulator replays every object).
 - `RequestTally`: every request the operator sent, counted by verb and resource; the Jobs it created
   and deleted. Counted requests are dropped from the emulator's history (it keeps every body).
 - `JobController`: plays the Job controller, the kubelet and the garbage collector: each Job's pod
   terminates with the engine's summary after a delay, the Job completes, and the pods of deleted Jobs go.
 
-What the operator's side has: `run_operator()`, which samples the operator's RSS while it runs and
-counts the WARNING and ERROR lines it logs.
+What the operator's side has: `run_operator()`, which samples the operator's RSS while it runs, notes
+its RSS and reconciliations at the driver's marks, and counts the WARNING and ERROR lines it logs
+(those logged once it is asked to stop apart).
 """
 
 from __future__ import annotations
@@ -80,6 +83,44 @@ def linear_time_matching() -> None:
     k8s.KubernetesEmulator._KubernetesEmulator__get_objs = get_objs  # type: ignore[attr-defined]
 
 
+def watch_bookmarks(every: float = 30.0) -> None:
+    """What a real API server does for clients that allow watch bookmarks (kopf does): a BOOKMARK event
+    on a watch stream that has been quiet for `every` seconds. Without them kopf reconnects a watch
+    that has been quiet for 70 s, and the emulator, which ignores resourceVersion, then replays every
+    object as ADDED, which a real API server does not: each object would be reconciled again."""
+    from kmock._internal import k8s
+
+    original = k8s.KubernetesEmulator._serve_watch
+    bookmark = {"type": "BOOKMARK", "object": {"kind": "Bookmark", "metadata": {"resourceVersion": "..."}}}
+
+    async def serve_watch(self: Any, request: Any) -> Any:
+        stream = original(self, request).__aiter__()
+        pending = asyncio.ensure_future(stream.__anext__())
+        try:
+            while True:
+                done, _ = await asyncio.wait({pending}, timeout=every)
+                if not done:
+                    yield bookmark
+                    continue
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    return
+                yield event
+                pending = asyncio.ensure_future(stream.__anext__())
+        finally:
+            pending.cancel()
+            await stream.aclose()
+
+    k8s.KubernetesEmulator._serve_watch = serve_watch  # type: ignore[method-assign]
+
+
+def prepare_emulator() -> None:
+    """Before the emulator is created: constant-time lookups and watch bookmarks."""
+    linear_time_matching()
+    watch_bookmarks()
+
+
 def declare(kmock: Any) -> None:
     """What discovery shows: every kind the operator watches (the operator tests' declaration)."""
     from tests.operator.harness import declare_resources
@@ -134,7 +175,7 @@ async def gathered(coros: Iterable[Any], limit: int = 16) -> None:
 
 
 def _resource_name(request: Any) -> str:
-    name = request.resource.plural if request.resource is not None else str(request.url.path)
+    name = getattr(request.resource, "plural", None) or str(request.url.path)
     return f"{name}/{request.subresource}" if request.subresource else name
 
 
@@ -147,6 +188,7 @@ class RequestTally:
     created_jobs: list[dict[str, Any]] = field(default_factory=list)
     deleted_jobs: list[tuple[str, str]] = field(default_factory=list)
     job_owners: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (kind, ns, name) -> Jobs
+    job_deletions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (ns, Job) -> DELETE requests
     driver_requests: int = 0
 
     def update(self) -> None:
@@ -168,6 +210,7 @@ class RequestTally:
                     self.job_owners[job_owner(request.data)] += 1
                 elif verb == "delete":
                     self.deleted_jobs.append((request.namespace, request.name))
+                    self.job_deletions[request.namespace, request.name] += 1
 
     def take(self) -> dict[str, int]:
         """The counts so far as `verb resource` -> requests (most first), and start again."""
@@ -297,9 +340,10 @@ class ProblemLog(logging.Handler):
         self.counts: Counter[str] = Counter()
         self.first: list[str] = []
         self.keep = keep
+        self.stopping = False  # lines logged once the operator is asked to stop are counted apart
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.counts[record.levelname] += 1
+        self.counts[f"{record.levelname} at stop" if self.stopping else record.levelname] += 1
         if len(self.first) < self.keep:
             self.first.append(f"{record.levelname} {record.name}: {record.getMessage()[:300]}")
 
@@ -370,6 +414,7 @@ def run_operator(
                         "at": time.time(), "rss_mb": proc_status_mb("VmRSS"), "reconciliations": reconciliations(),
                     })  # fmt: skip
                 stop.wait(0.2)
+            problems.stopping = True
             stop.set()
 
         threading.Thread(target=watch_driver, daemon=True).start()

@@ -43,9 +43,9 @@ from bench.emulator import (  # noqa: E402
     condition_status,
     declare,
     gathered,
-    linear_time_matching,
     mark,
     post_object,
+    prepare_emulator,
     run_operator,
     serve_until,
     status_of,
@@ -106,7 +106,7 @@ def request_figures(counts: dict[str, int], objects: int) -> dict[str, Any]:
 async def _drive(ready_file: Path, out_file: Path, stop_file: Path, namespaces: int) -> None:
     import kmock as kmock_lib
 
-    linear_time_matching()
+    prepare_emulator()
     async with kmock_lib.KubernetesEmulator() as kmock, kmock_lib.Server(kmock):
         declare(kmock)
         ready_file.write_text(str(kmock.url).rstrip("/"))

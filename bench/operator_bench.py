@@ -31,8 +31,8 @@ for _path in (ROOT, ROOT / "operator"):
 from bench.emulator import (  # noqa: E402
     declare,
     gathered,
-    linear_time_matching,
     post_object,
+    prepare_emulator,
     proc_status_mb,
     run_operator,
     serve_until,
@@ -75,7 +75,7 @@ async def _drive(ready_file: Path, out_file: Path, stop_file: Path, activities: 
 
     from impala_copy.controller.core.job import job_name
 
-    linear_time_matching()
+    prepare_emulator()
     async with kmock_lib.KubernetesEmulator() as kmock, kmock_lib.Server(kmock):
         declare(kmock)
         ready_file.write_text(str(kmock.url).rstrip("/"))

@@ -33,8 +33,8 @@ from bench.emulator import (  # noqa: E402
     call,
     declare,
     gathered,
-    linear_time_matching,
     post_object,
+    prepare_emulator,
     proc_status_mb,
     run_operator,
     serve_until,
@@ -97,7 +97,7 @@ async def _succeed(kmock: Any, job: dict[str, Any]) -> None:
 async def _drive(ready_file: Path, out_file: Path, stop_file: Path, activities: int, minutes: float) -> None:
     import kmock as kmock_lib
 
-    linear_time_matching()
+    prepare_emulator()
     async with kmock_lib.KubernetesEmulator() as kmock, kmock_lib.Server(kmock):
         declare(kmock)
         ready_file.write_text(str(kmock.url).rstrip("/"))

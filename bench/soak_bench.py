@@ -48,9 +48,9 @@ from bench.emulator import (  # noqa: E402
     call,
     declare,
     gathered,
-    linear_time_matching,
     mark,
     post_object,
+    prepare_emulator,
     run_operator,
     serve_until,
     status_of,
@@ -148,7 +148,7 @@ async def _drive(
 ) -> None:  # fmt: skip
     import kmock as kmock_lib
 
-    linear_time_matching()
+    prepare_emulator()
     async with kmock_lib.KubernetesEmulator() as kmock, kmock_lib.Server(kmock):
         declare(kmock)
         ready_file.write_text(str(kmock.url).rstrip("/"))
@@ -188,6 +188,8 @@ async def _drive(
             "activity_runs": runs,
             "activity_jobs": jobs,
             "activities_with_extra_jobs": over,
+            "jobs_deleted": len(tally.job_deletions),
+            "job_deletes_repeated": sum(n - 1 for n in tally.job_deletions.values()),
             "requests": tally.take(),
         }
         out_file.write_text(json.dumps(result))
@@ -233,6 +235,8 @@ def measure(**options: Any) -> dict[str, Any]:
         check("operator RSS growth over the churn (%)", round(growth * 100, 1), f"< {RSS_GROWTH_TARGET * 100:g}",
               growth < RSS_GROWTH_TARGET),
         check("WARNING/ERROR lines in the operator log", problems, "= 0", problems == 0),
+        check("DELETE requests repeated for one Job", result["job_deletes_repeated"], "= 0",
+              result["job_deletes_repeated"] == 0),
         check("Jobs of the activities = their runs", result["activity_jobs"], f"= {result['activity_runs']}",
               result["activity_jobs"] == result["activity_runs"] and result["activities_with_extra_jobs"] == 0),
     ]  # fmt: skip
@@ -247,7 +251,8 @@ def report(result: dict[str, Any]) -> str:
         f"({result['run_nows_per_s']}/s); {result['jobs_created']} Jobs ({result['jobs_per_s']}/s), "
         f"each running {result['job_seconds']:g} s",
         f"converged {result['converge_s']} s after the churn stopped; activity runs {result['activity_runs']}, "
-        f"their Jobs {result['activity_jobs']}",
+        f"their Jobs {result['activity_jobs']}; Jobs deleted (history limits) {result['jobs_deleted']}, "
+        f"DELETE requests for a Job already deleted {result['job_deletes_repeated']}",
         f"operator RSS: churn start {result['operator_rss_churn_start_mb']} MB, end "
         f"{result['operator_rss_churn_end_mb']} MB ({result['operator_rss_growth'] * 100:+.1f} %), converged "
         f"{result['operator_rss_converged_mb']} MB, peak {result['operator_peak_rss_mb']} MB",
