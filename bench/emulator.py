@@ -11,8 +11,9 @@ What the driver has here:
 - `prepare_emulator()`, so that the figures measure the operator, not the emulator: the emulator
   re-matches its whole request history on every request and scans every stored object to read one
   (quadratic in all), `linear_time_matching()` makes both lookups constant-time (same answers for the
-  emulator's own routes); `watch_bookmarks()` sends the BOOKMARK events of a real API server on quiet
-  watches (without them kopf reconnects, and the emulator replays every object).
+  emulator's own routes); `versioned_events()` and `resumable_watches()` serve watches as a real API
+  server does (a watch resumes from a resourceVersion, quiet watches get BOOKMARK events) where the
+  emulator would replay every object at each of kopf's reconnections.
 - `RequestTally`: every request the operator sent, counted by verb and resource; the Jobs it created
   and deleted. Counted requests are dropped from the emulator's history (it keeps every body).
 - `JobController`: plays the Job controller, the kubelet and the garbage collector: each Job's pod
@@ -26,6 +27,9 @@ its RSS and reconciliations at the driver's marks, and counts the WARNING and ER
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
+import itertools
 import json
 import logging
 import subprocess
@@ -83,24 +87,88 @@ def linear_time_matching() -> None:
     k8s.KubernetesEmulator._KubernetesEmulator__get_objs = get_objs  # type: ignore[attr-defined]
 
 
-def watch_bookmarks(every: float = 30.0) -> None:
-    """What a real API server does for clients that allow watch bookmarks (kopf does): a BOOKMARK event
-    on a watch stream that has been quiet for `every` seconds. Without them kopf reconnects a watch
-    that has been quiet for 70 s, and the emulator, which ignores resourceVersion, then replays every
-    object as ADDED, which a real API server does not: each object would be reconciled again."""
+_SEQUENCE = itertools.count(1)
+LOG_SIZE = 50_000  # events of one resource kept for watches that resume
+_LOGS: dict[int, collections.deque[tuple[int, dict[str, Any]]]] = {}  # id(bus) -> its recent events
+
+
+def versioned_events() -> None:
+    """Give every watch event a resourceVersion (one counter for all resources, as etcd's revision) and
+    keep the recent events of each resource, so that a watch can resume from a version."""
+    from kmock._internal import aiobus
+
+    original = aiobus.Bus.put
+
+    async def put(self: Any, *items: Any) -> None:
+        stamped = []
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("object"), dict):
+                seq = next(_SEQUENCE)
+                obj = item["object"]
+                meta = {**obj.get("metadata", {}), "resourceVersion": str(seq)}
+                item = {**item, "object": {**obj, "metadata": meta}}
+                _LOGS.setdefault(id(self), collections.deque(maxlen=LOG_SIZE)).append((seq, item))
+            stamped.append(item)
+        await original(self, *stamped)
+
+    aiobus.Bus.put = put  # type: ignore[method-assign]
+
+
+def resumable_watches(bookmark_after: float = 30.0) -> None:
+    """Watches as a real API server serves them (the emulator ignores resourceVersion and replays every
+    object on each watch):
+
+    - a watch with the resourceVersion of an event resumes after that event: the events since, then
+      the new ones, and no replay (kopf reconnects its watches every 330 s at most);
+    - a watch quiet for `bookmark_after` seconds gets a BOOKMARK event (kopf asks for them; without
+      one it reconnects a watch that has been quiet for 70 s)."""
     from kmock._internal import k8s
 
     original = k8s.KubernetesEmulator._serve_watch
-    bookmark = {"type": "BOOKMARK", "object": {"kind": "Bookmark", "metadata": {"resourceVersion": "..."}}}
+    check = k8s.KubernetesEmulator._KubernetesEmulator__check  # type: ignore[attr-defined]
+
+    def wanted(self: Any, request: Any, event: Any) -> bool:
+        meta = event.get("object", {}).get("metadata", {})
+        return bool(
+            check(self, request, request.resource, meta.get("namespace"), meta.get("name"), strict=False)
+        )
+
+    async def resume(self: Any, request: Any, since: int) -> Any:
+        yield b""
+        bus = self._buses[request.resource]
+        marker = await bus.mark()
+        try:
+            last = since
+            for seq, event in list(_LOGS.get(id(bus), ())):
+                if seq > since and wanted(self, request, event):
+                    last = seq
+                    yield event
+            async for event in bus.stream(since=marker):
+                seq = int(event.get("object", {}).get("metadata", {}).get("resourceVersion") or 0)
+                if seq > last and wanted(self, request, event):
+                    yield event
+        finally:
+            await bus.unmark(marker)
+
+    def events(self: Any, request: Any) -> Any:
+        since = request.params.get("resourceVersion", "")
+        log = _LOGS.get(id(self._buses[request.resource]))
+        if since.isdigit() and log is not None and (len(log) < LOG_SIZE or log[0][0] <= int(since) + 1):
+            return resume(self, request, int(since))
+        return original(self, request)  # the first watch after a list, or too old: every object
 
     async def serve_watch(self: Any, request: Any) -> Any:
-        stream = original(self, request).__aiter__()
+        stream = events(self, request).__aiter__()
         pending = asyncio.ensure_future(stream.__anext__())
         try:
             while True:
-                done, _ = await asyncio.wait({pending}, timeout=every)
+                done, _ = await asyncio.wait({pending}, timeout=bookmark_after)
                 if not done:
-                    yield bookmark
+                    version = str(next(_SEQUENCE))
+                    yield {
+                        "type": "BOOKMARK",
+                        "object": {"kind": "Bookmark", "metadata": {"resourceVersion": version}},
+                    }
                     continue
                 try:
                     event = pending.result()
@@ -110,15 +178,18 @@ def watch_bookmarks(every: float = 30.0) -> None:
                 pending = asyncio.ensure_future(stream.__anext__())
         finally:
             pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending  # the stream's own step ends before the stream is closed
             await stream.aclose()
 
     k8s.KubernetesEmulator._serve_watch = serve_watch  # type: ignore[method-assign]
 
 
 def prepare_emulator() -> None:
-    """Before the emulator is created: constant-time lookups and watch bookmarks."""
+    """Before the emulator is created: constant-time lookups, watches that resume and get bookmarks."""
     linear_time_matching()
-    watch_bookmarks()
+    versioned_events()
+    resumable_watches()
 
 
 def declare(kmock: Any) -> None:
