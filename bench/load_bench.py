@@ -98,9 +98,10 @@ async def until_all(
     return time.perf_counter() - started
 
 
-def request_figures(counts: dict[str, int], objects: int) -> dict[str, Any]:
+def request_figures(counts: dict[str, int], items: int, unit: str) -> dict[str, Any]:
+    """The requests of a phase: in all, per `unit` (`items` of them) and by verb and resource."""
     total = sum(counts.values())
-    return {"total": total, "per_object": round(total / max(1, objects), 2), "by_verb_resource": counts}
+    return {"total": total, f"per_{unit}": round(total / max(1, items), 2), "by_verb_resource": counts}
 
 
 async def _drive(ready_file: Path, out_file: Path, stop_file: Path, namespaces: int) -> None:
@@ -147,8 +148,8 @@ async def _drive(ready_file: Path, out_file: Path, stop_file: Path, namespaces: 
             "objects_with_two_jobs": sum(1 for n in tally.job_owners.values() if n > 1),
             "jobs_finished": controller.finished,
             "requests_at_startup": startup,
-            "requests_reconcile": request_figures(reconcile_requests, len(ours)),
-            "requests_complete": request_figures(complete_requests, len(running)),
+            "requests_reconcile": request_figures(reconcile_requests, len(ours), "object"),
+            "requests_complete": request_figures(complete_requests, len(running), "run"),
         }
         out_file.write_text(json.dumps(result))
         await serve_until(stop_file)
@@ -188,9 +189,9 @@ def measure(namespaces: int = 50) -> dict[str, Any]:
     return result
 
 
-def _requests_lines(phase: str, figures: dict[str, Any]) -> list[str]:
+def _requests_lines(phase: str, figures: dict[str, Any], unit: str) -> list[str]:
     lines = [
-        f"requests while {phase}: {figures['total']} ({figures['per_object']} per object, "
+        f"requests while {phase}: {figures['total']} ({figures[f'per_{unit}']} per {unit}, "
         f"{figures['per_reconciliation']} per reconciliation; {figures['reconciliations']} reconciliations)"
     ]
     lines += [f"    {n:>7}  {what}" for what, n in figures["by_verb_resource"].items()]
@@ -210,8 +211,8 @@ def report(result: dict[str, Any]) -> str:
         f"peak {result['operator_peak_rss_mb']} MB; CPU {result['operator_cpu_s']} s",
         f"operator log: {result['operator_log_problems'] or 'no WARNING or ERROR line'}",
         *result["operator_first_problems"][:5],
-        *_requests_lines("reconciling", result["requests_reconcile"]),
-        *_requests_lines("completing the runs", result["requests_complete"]),
+        *_requests_lines("reconciling", result["requests_reconcile"], "object"),
+        *_requests_lines("completing the runs", result["requests_complete"], "run"),
     ]
     return with_checks(lines, result)
 
