@@ -13,25 +13,32 @@ A bench module (any `bench/*.py` other than run.py and this file) registers:
     rss_limit("d_parquet", 250)                      # peak RSS of d_parquet < 250 MB
     rss_flat("d_parquet", "d_parquet_5m", 25)        # peak RSS grows by < 25 MB from one to the other
 
+A case that reads no table (the operator benchmarks) names `table=NO_TABLE`; one that measures itself
+(it runs its own load and judges its own targets) is registered with `self_measured_case(...)`, and its
+module's `main()` is `bench_main(...)`: the same measurement alone, from the command line.
+
 Each case runs in a fresh Python process (`run.py --child`), timed inside the process around the case
 function (imports excluded), and its peak RSS is the child's `ru_maxrss` from `os.wait4`.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
+NO_TABLE = "operator_none"  # the table of cases that read none (no HiveServer2 needed)
 
 
 @dataclass
@@ -76,6 +83,7 @@ class Case:
     table: str
     repeat: int = 1
     module: str = ""
+    timeout: float = 900.0  # seconds before the case's process is killed
 
 
 @dataclass
@@ -98,6 +106,7 @@ class Result:
     server_cpu_seconds: float | None = None  # CPU time the HiveServer2 process used meanwhile
     runs: list[dict[str, float]] = field(default_factory=list)
     error: str | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)  # a self-measuring case's own verdicts
 
 
 CASES: dict[str, Case] = {}
@@ -105,15 +114,16 @@ TABLES: dict[str, Callable[[SetupContext], int]] = {}
 TARGETS: list[Target] = []
 RSS_LIMITS: dict[str, float] = {}
 RSS_FLAT: list[tuple[str, str, float]] = []
+CHILD_CHECKS: list[dict[str, Any]] = []  # in a case's process: the verdicts of a self-measuring case
 
 
 def case(
-    name: str, label: str, *, table: str, repeat: int = 1
+    name: str, label: str, *, table: str, repeat: int = 1, timeout: float = 900.0
 ) -> Callable[[Callable[[Context], int]], Callable[[Context], int]]:
     def register(func: Callable[[Context], int]) -> Callable[[Context], int]:
         if name in CASES:
             raise ValueError(f"benchmark case {name!r} registered twice")
-        CASES[name] = Case(name, label, func, table, repeat, func.__module__)
+        CASES[name] = Case(name, label, func, table, repeat, func.__module__, timeout)
         return func
 
     return register
@@ -127,6 +137,9 @@ def table_setup(name: str) -> Callable[[Callable[[SetupContext], int]], Callable
         return func
 
     return register
+
+
+TABLES[NO_TABLE] = lambda ctx: 0
 
 
 def target(case_name: str, baseline: str, min_ratio: float) -> None:
@@ -156,7 +169,8 @@ def child_main(case_name: str, context_json: str) -> None:
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(json.dumps({"rows": rows, "seconds": seconds, "cpu_seconds": cpu}), flush=True)
+    outcome = {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "checks": CHILD_CHECKS}
+    print(json.dumps(outcome), flush=True)
 
 
 def process_cpu_seconds(pid: int | None) -> float | None:
@@ -170,9 +184,7 @@ def process_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_case(
-    spec: Case, ctx: Context, *, timeout: float = 900.0, server_pid: int | None = None
-) -> dict[str, Any]:
+def run_case(spec: Case, ctx: Context, *, server_pid: int | None = None) -> dict[str, Any]:
     """Run a case in a child process; its rows, seconds, CPU seconds, peak RSS (MB) and server CPU."""
     workdir = Path(ctx.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
@@ -183,7 +195,7 @@ def run_case(
     server_cpu_before = process_cpu_seconds(server_pid)
     with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
         proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + spec.timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -247,6 +259,8 @@ def evaluate(results: list[Result]) -> list[dict[str, Any]]:
                     "met": rss < limit,
                 }
             )
+    for r in results:
+        checks += [{**c, "check": f"{r.case}: {c['check']}"} for c in r.checks if not r.error]
     for small, large, growth in RSS_FLAT:
         if small in by_name and large in by_name:
             delta = by_name[large].peak_rss_mb - by_name[small].peak_rss_mb
@@ -258,7 +272,85 @@ def evaluate(results: list[Result]) -> list[dict[str, Any]]:
 
 
 def format_checks(checks: list[dict[str, Any]]) -> str:
-    lines = [f"{'check':<44} {'value':>8} {'target':>9}  verdict", "-" * 72]
+    lines = [f"{'check':<52} {'value':>8} {'target':>9}  verdict", "-" * 80]
     for c in checks:
-        lines.append(f"{c['check']:<44} {c['value']:>8} {c['target']:>9}  {'met' if c['met'] else 'MISSED'}")
+        lines.append(
+            f"{c['check']:<52} {c['value']!s:>8} {c['target']:>9}  {'met' if c['met'] else 'MISSED'}"
+        )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ self-measuring cases
+
+
+def check(name: str, value: Any, target_text: str, met: bool) -> dict[str, Any]:
+    """One verdict of a self-measuring case, as `evaluate` gives them (printed by `format_checks`)."""
+    return {"check": name, "value": value, "target": target_text, "met": bool(met)}
+
+
+def save_result(stem: str, result: dict[str, Any]) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{stem}.json"
+    path.write_text(json.dumps(result, indent=2))
+    return path
+
+
+def with_checks(lines: list[str], result: dict[str, Any]) -> str:
+    """A report: the case's own lines, then its verdicts."""
+    return "\n".join([*lines, "", format_checks(result["checks"])])
+
+
+def self_measured_case(
+    name: str,
+    label: str,
+    measure: Callable[[], dict[str, Any]],
+    report: Callable[[dict[str, Any]], str],
+    *,
+    out: str,
+    rows: str,
+    rss_target_mb: float | None = None,
+    timeout: float = 900.0,
+) -> None:
+    """Register a case of `make bench` that runs `measure()` in the case's process, writes its result to
+    bench/out/<out>.json, prints its report and counts `result[rows]` as its rows."""
+
+    def run(ctx: Context) -> int:
+        result = measure()
+        save_result(out, result)
+        print(report(result), file=sys.stderr)
+        CHILD_CHECKS.extend(result["checks"])
+        return int(result[rows])
+
+    run.__module__ = getattr(measure, "__module__", __name__)
+    case(name, label, table=NO_TABLE, timeout=timeout)(run)
+    if rss_target_mb is not None:
+        rss_limit(name, rss_target_mb)
+
+
+def bench_main(
+    doc: str,
+    options: dict[str, int | float],
+    measure: Callable[..., dict[str, Any]],
+    report: Callable[[dict[str, Any]], str],
+    *,
+    out: str,
+    drive: Callable[..., Awaitable[None]] | None = None,
+) -> int:
+    """A bench module run alone: `--option value` for each of `options` (name -> default), passed to
+    `measure` (and, in the driver child process of an operator benchmark, to `drive(READY, OUT, STOP,
+    **options)`); the result is written to bench/out/<out>.json and reported; exit 1 when a target
+    is missed."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for option, default in options.items():
+        parser.add_argument(f"--{option.replace('_', '-')}", type=type(default), default=default)
+    parser.add_argument("--driver", nargs=3, metavar=("READY", "OUT", "STOP"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    values = {option: getattr(args, option) for option in options}
+    if args.driver:
+        assert drive is not None, "this benchmark has no driver"
+        asyncio.run(drive(*(Path(p) for p in args.driver), **values))
+        return 0
+    result = measure(**values)
+    save_result(out, result)
+    print(report(result))
+    return 0 if all(c["met"] for c in result["checks"]) else 1

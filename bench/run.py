@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --port 10000     # reuse a running server (alice/secret)
 
 Cases come from the other modules of bench/ (see bench/framework.py). Each runs in its own process;
+the HiveServer2 starts only when a selected case reads a table (the operator cases read none);
 the table of rows/s and peak RSS, and the targets with their verdicts, are printed and written to
 bench/out/results.json.
 """
@@ -107,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     server = None
     host, user, password = "127.0.0.1", "alice", "secret"
-    if args.port:
-        port = args.port
+    needs_server = any(c.table != framework.NO_TABLE for c in selected)
+    if args.port or not needs_server:
+        port = args.port or 0
     else:
         from devservers.sts import seed_sample_tables, start_sts
 
@@ -120,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     server_pid = server.process.pid if server is not None and server.process is not None else args.server_pid
     try:
         setup = _setup_context(host, port, user, password)
-        table_rows: dict[str, int] = {}
-        for name in dict.fromkeys(c.table for c in selected):
+        table_rows: dict[str, int] = {framework.NO_TABLE: 0}
+        for name in dict.fromkeys(c.table for c in selected if c.table != framework.NO_TABLE):
             print(f"preparing table {name}...", flush=True)
             table_rows[name] = framework.TABLES[name](setup)
         results: list[framework.Result] = []
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                     server_cpu_seconds=(
                         round(best["server_cpu_seconds"], 2) if "server_cpu_seconds" in best else None
                     ),
-                    runs=runs, error=error,
+                    runs=runs, error=error, checks=list(best.get("checks", [])),
                 )
             )  # fmt: skip
     finally:

@@ -8,7 +8,7 @@ each due time, which it would slow down), so every due time can start a run (con
 Forbid would wait otherwise).
 
 The operator runs in this process, the emulator and the load generator in a child process (see
-bench/operator_bench.py, whose emulator speed-ups this reuses).
+bench/emulator.py).
 
     .venv/bin/python bench/schedule_bench.py [--activities 1000] [--minutes 3]
     .venv/bin/python bench/run.py --only schedule_1000      # the same, inside `make bench`
@@ -16,7 +16,6 @@ bench/operator_bench.py, whose emulator speed-ups this reuses).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -30,17 +29,19 @@ for _path in (ROOT, ROOT / "operator"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from bench.framework import OUT, Context, case, rss_limit  # noqa: E402
-from bench.operator_bench import (  # noqa: E402
-    NS,
-    RSS_TARGET_MB,
-    _base_objects,
-    _declare,
-    _linear_time_matching,
-    operator_against_driver,
+from bench.emulator import (  # noqa: E402
+    call,
+    declare,
+    gathered,
     post_object,
+    prepare_emulator,
+    proc_status_mb,
+    run_operator,
+    serve_until,
     wait_for_watches,
 )
+from bench.framework import bench_main, check, self_measured_case, with_checks  # noqa: E402
+from bench.operator_bench import NS, RSS_TARGET_MB, _base_objects  # noqa: E402
 
 LAG_P99_TARGET_S = 2.0
 SUCCEED_AFTER_S = 15.0  # a Job "runs" this long
@@ -90,29 +91,21 @@ async def _succeed(kmock: Any, job: dict[str, Any]) -> None:
     from tests.operator import manifests
 
     url = f"/apis/batch/v1/namespaces/{NS}/jobs/{job['metadata']['name']}/status"
-    async with kmock.request("PATCH", url, json={"status": manifests.job_succeeded()}) as response:
-        if response.status >= 400:
-            raise SystemExit(f"marking a Job succeeded failed: {response.status} {await response.text()}")
+    await call(kmock, "PATCH", url, {"status": manifests.job_succeeded()})
 
 
-async def _drive(activities: int, minutes: float, ready_file: Path, out_file: Path, stop_file: Path) -> None:
+async def _drive(ready_file: Path, out_file: Path, stop_file: Path, activities: int, minutes: float) -> None:
     import kmock as kmock_lib
 
-    _linear_time_matching()
+    prepare_emulator()
     async with kmock_lib.KubernetesEmulator() as kmock, kmock_lib.Server(kmock):
-        _declare(kmock)
+        declare(kmock)
         ready_file.write_text(str(kmock.url).rstrip("/"))
         await wait_for_watches(kmock)
         for obj in _base_objects():
             await post_object(kmock, obj)
-        gate = asyncio.Semaphore(16)
-
-        async def gated(coro: Any) -> None:
-            async with gate:
-                await coro
-
         started = time.perf_counter()
-        await asyncio.gather(*(gated(post_object(kmock, _activity(f"cron-{i}"))) for i in range(activities)))
+        await gathered(post_object(kmock, _activity(f"cron-{i}")) for i in range(activities))
         created = time.perf_counter() - started
         watch = JobWatch(kmock)
         running: list[tuple[float, dict[str, Any]]] = []
@@ -122,7 +115,7 @@ async def _drive(activities: int, minutes: float, ready_file: Path, out_file: Pa
             running += [(now + SUCCEED_AFTER_S, job) for job in watch.new_jobs()]
             done = [job for at, job in running if at <= now]
             running = [(at, job) for at, job in running if at > now]
-            await asyncio.gather(*(gated(_succeed(kmock, job)) for job in done))
+            await gathered(_succeed(kmock, job) for job in done)
             await asyncio.sleep(0.05)
         acts = kmock.resource("impalacopy.io", "v1alpha1", "copyactivities")
         missed = sum(
@@ -146,29 +139,24 @@ async def _drive(activities: int, minutes: float, ready_file: Path, out_file: Pa
                 }
             )
         )
-        while not stop_file.exists():
-            await asyncio.sleep(0.05)
+        await serve_until(stop_file)
 
 
 def measure(activities: int = 1000, minutes: float = 3.0) -> dict[str, Any]:
     """Run the operator here against the schedule driver; the figures and the verdicts."""
-    result, cpu, baseline = operator_against_driver(
-        Path(__file__).resolve(), ["--activities", str(activities), "--minutes", str(minutes)]
-    )
-    from bench.operator_bench import _peak_rss_mb
-
+    run = run_operator(Path(__file__).resolve(), ["--activities", str(activities), "--minutes", str(minutes)])
+    result = run.result
     runs = max(1, int(result["scheduled_runs"]))
-    result["operator_peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    result["operator_rss_at_start_mb"] = round(baseline, 1)
-    result["operator_cpu_s"] = round(cpu, 2)
-    result["operator_cpu_ms_per_scheduled_run"] = round(cpu * 1000 / runs, 2)
+    result["operator_peak_rss_mb"] = round(proc_status_mb("VmHWM"), 1)
+    result["operator_rss_at_start_mb"] = round(run.rss_at_start_mb, 1)
+    result["operator_cpu_s"] = round(run.cpu_seconds, 2)
+    result["operator_cpu_ms_per_scheduled_run"] = round(run.cpu_seconds * 1000 / runs, 2)
     result["checks"] = [
-        {"check": "due -> Job lag p99 (s)", "value": result["lag_p99_s"], "target": f"< {LAG_P99_TARGET_S:g}",
-         "met": result["lag_p99_s"] < LAG_P99_TARGET_S},
-        {"check": "operator peak RSS (MB)", "value": result["operator_peak_rss_mb"], "target": f"< {RSS_TARGET_MB:g}",
-         "met": result["operator_peak_rss_mb"] < RSS_TARGET_MB},
-        {"check": "one Job per due time", "value": result["duplicate_runs"], "target": "= 0",
-         "met": result["duplicate_runs"] == 0},
+        check("due -> Job lag p99 (s)", result["lag_p99_s"], f"< {LAG_P99_TARGET_S:g}",
+              result["lag_p99_s"] < LAG_P99_TARGET_S),
+        check("operator peak RSS (MB)", result["operator_peak_rss_mb"], f"< {RSS_TARGET_MB:g}",
+              result["operator_peak_rss_mb"] < RSS_TARGET_MB),
+        check("one Job per due time", result["duplicate_runs"], "= 0", result["duplicate_runs"] == 0),
     ]  # fmt: skip
     return result
 
@@ -182,44 +170,20 @@ def report(result: dict[str, Any]) -> str:
         f"operator peak RSS {result['operator_peak_rss_mb']} MB (at start {result['operator_rss_at_start_mb']} MB); "
         f"operator CPU {result['operator_cpu_s']} s ({result['operator_cpu_ms_per_scheduled_run']} ms per "
         "scheduled run, creating the activities included)",
-        "",
     ]
-    lines += [
-        f"{c['check']:<28} {c['value']!s:>8} {c['target']:>8}  {'met' if c['met'] else 'MISSED'}"
-        for c in result["checks"]
-    ]
-    return "\n".join(lines)
+    return with_checks(lines, result)
 
 
-@case("schedule_1000", "operator on kmock: 1000 '* * * * *' CopyActivities, 3 min (rows = runs)",
-      table="operator_none")  # fmt: skip
-def schedule_1000(ctx: Context) -> int:
-    result = measure(1000, 3.0)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "schedule.json").write_text(json.dumps(result, indent=2))
-    print(report(result), file=sys.stderr)
-    return int(result["scheduled_runs"])
-
-
-rss_limit("schedule_1000", RSS_TARGET_MB)
+self_measured_case(
+    "schedule_1000", "operator on kmock: 1000 '* * * * *' CopyActivities, 3 min (rows = runs)",
+    lambda: measure(1000, 3.0), report, out="schedule", rows="scheduled_runs", rss_target_mb=RSS_TARGET_MB,
+)  # fmt: skip
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return bench_main(
+        __doc__ or "", {"activities": 1000, "minutes": 3.0}, measure, report, out="schedule", drive=_drive
     )
-    parser.add_argument("--activities", type=int, default=1000)
-    parser.add_argument("--minutes", type=float, default=3.0)
-    parser.add_argument("--driver", nargs=3, metavar=("READY", "OUT", "STOP"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.driver:
-        asyncio.run(_drive(args.activities, args.minutes, *(Path(p) for p in args.driver)))
-        return 0
-    result = measure(args.activities, args.minutes)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "schedule.json").write_text(json.dumps(result, indent=2))
-    print(report(result))
-    return 0 if all(c["met"] for c in result["checks"]) else 1
 
 
 if __name__ == "__main__":

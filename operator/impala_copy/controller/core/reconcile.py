@@ -59,6 +59,7 @@ class Reconciler:
         self.dependents = Dependents()
         self.events = EventPoster(client, settings.pod_name)
         self._expected: dict[ObjectKey, dict[str, tuple[JobRecord, float]]] = {}
+        self._deleted: dict[ObjectKey, dict[str, float]] = {}  # Jobs deleted, still in the view
         self._written: dict[ObjectKey, dict[str, Any]] = {}
         self._logs: dict[ObjectKey, dict[str, str]] = {}
         self._notes: dict[ObjectKey, dict[str, str]] = {}
@@ -67,12 +68,12 @@ class Reconciler:
     def reset_memory(self) -> None:
         """Forget what was remembered of every object (statuses written, Jobs expected, refusals told):
         another replica may have acted since; the cluster says what is true."""
-        for memory in (self._expected, self._written, self._notes, self._refusals):
+        for memory in (self._expected, self._deleted, self._written, self._notes, self._refusals):
             memory.clear()
 
     def forget(self, key: ObjectKey) -> None:
         self.dependents.forget(key)
-        for memory in (self._expected, self._written, self._logs, self._notes, self._refusals):
+        for memory in (self._expected, self._deleted, self._written, self._logs, self._notes, self._refusals):
             memory.pop(key, None)
         self.metrics.forget(*key)
 
@@ -123,6 +124,21 @@ class Reconciler:
             self._expected.pop(key, None)
         return [record for record, _ in expected.values()]
 
+    def _not_deleted_yet(self, key: ObjectKey, job_names: tuple[str, ...]) -> list[str]:
+        """The Jobs of `job_names` this operator has not deleted already: a deleted Job stays in the view
+        until its DELETED event arrives, and reconciliations meanwhile would delete it again."""
+        deleted = self._deleted.get(key)
+        if not deleted:
+            return list(job_names)
+        seen = {job.name for job in self.view.jobs_of(key[1], key[2], key[0])}
+        cutoff = time.monotonic() - EXPECTATION_SECONDS
+        for job_name, since in list(deleted.items()):
+            if job_name not in seen or since < cutoff:
+                del deleted[job_name]
+        if not deleted:
+            self._deleted.pop(key, None)
+        return [name for name in job_names if name not in deleted]
+
     async def _read_log(self, key: ObjectKey, actions: Actions) -> None:
         request = actions.read_log
         assert request is not None
@@ -153,9 +169,10 @@ class Reconciler:
             self.metrics.status_changed(*key, old_status, actions.status, actions.runs)
         if actions.drop_config_map is not None:
             await self._drop_config_map(key, body, actions.drop_config_map)
-        for job_name in actions.delete:
+        for job_name in self._not_deleted_yet(key, actions.delete):
             if await self.client.delete(JOBS, key[1], job_name):
                 log.info("%s/%s: deleted Job %s (history limit)", key[1], key[2], job_name)
+            self._deleted.setdefault(key, {})[job_name] = time.monotonic()
         for event in actions.events:
             await self.events.post(key[0], body, event, self.clock())
         return True
