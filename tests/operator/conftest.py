@@ -21,6 +21,7 @@ import pytest
 
 from tests.operator.admission import AdmittingEmulator
 from tests.operator.harness import Cluster, LogCapture, OperatorThread, declare_resources, start_operator
+from tests.operator.operator_process import OperatorProcess
 
 
 @pytest.fixture
@@ -31,9 +32,12 @@ def kmock_options() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 async def no_operator_outlives_its_test(kmock: Any) -> AsyncIterator[None]:
-    """Stops an operator a failed test left running, before its emulator goes (set up after kmock,
-    so torn down before it)."""
+    """Stops an operator (thread or process) a failed test left running and lets go of the requests
+    the emulator holds, before the emulator goes (set up after kmock, so torn down before it)."""
     yield
+    kmock.release_holds()
+    for process in list(OperatorProcess.started):
+        await process.kill()
     leftover, OperatorThread.started[:] = list(OperatorThread.started), []
     for operator in leftover:
         await operator.stop()
