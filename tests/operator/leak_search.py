@@ -37,12 +37,15 @@ def _writes_a_secret(request: object) -> bool:
 def emulator_texts(cluster: Cluster) -> dict[str, list[str]]:
     """Everything the emulator received or holds, but the Secrets the test wrote: every request (the
     operator's, and the test's kubelet reporting pods with their termination messages), every
-    stored object of every kind but Secret (Events, status, Jobs, pods, ConfigMaps), the pods' logs."""
+    version of every object stored of every kind but Secret (Events, status, Jobs, pods,
+    ConfigMaps; deleted ones too), the pods' logs."""
     requests = [r for r in cluster.kmock if not _writes_a_secret(r)]
     stored = [
-        json.dumps(obj.raw, default=str)
+        json.dumps(version.raw, default=str)
         for (resource, _, _), obj in list(cluster.kmock.objects.items())
         if resource.plural != "secrets"
+        for version in obj.history
+        if version is not None
     ]
     return {
         "request to the API emulator": [

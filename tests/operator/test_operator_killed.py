@@ -49,9 +49,27 @@ def writes_phase(phase: str) -> Callable[[Any], bool]:
     )
 
 
+@dataclass(frozen=True)
+class RunShape:
+    """What one run is made of: the objects applied, the Job whose end is the run's end, and how that
+    Job ends (its pod's summary)."""
+
+    objects: Callable[[], list[dict[str, Any]]]
+    final_job: Callable[[Cluster], Awaitable[dict[str, Any]]]
+    jobs: int  # the Jobs of the run (all of run 1, attempt 1)
+    rows: int
+
+    async def finish(self, cluster: Cluster) -> None:
+        summary = manifests.summary(rows=self.rows)
+        await cluster.finish(await self.final_job(cluster), summary, when=DONE)
+
+
 async def first_job(cluster: Cluster) -> dict[str, Any]:
     job: dict[str, Any] = await until(lambda: cluster.jobs() and cluster.jobs()[0], what="the run's Job")
     return job
+
+
+ONE_JOB = RunShape(lambda: manifests.standard_set(manifests.random_password()), first_job, jobs=1, rows=ROWS)
 
 
 async def held(cluster: Cluster, hold: Hold) -> Hold:
@@ -82,7 +100,7 @@ async def during_the_run(cluster: Cluster) -> Hold | None:
 async def after_the_job_finished(cluster: Cluster) -> Hold | None:
     await during_the_run(cluster)
     hold = cluster.kmock.hold("PATCH", STATUS, when=writes_phase("Succeeded"))
-    await cluster.finish(await first_job(cluster), manifests.summary(rows=ROWS), when=DONE)
+    await ONE_JOB.finish(cluster)
     return await held(cluster, hold)
 
 
@@ -95,6 +113,7 @@ class KillPoint:
     stored_at_kill: tuple[str | None, int, list[str]]  # the phase, the Jobs and the Events stored then
     creates: int  # Job creates the emulator receives (a held, dropped one counts)
     ends_while_down: bool = False  # the run's Job finishes while no operator runs
+    run: RunShape = ONE_JOB
 
 
 STARTED = ["RunStarted"]
@@ -112,28 +131,29 @@ def finished(job: dict[str, Any]) -> bool:
     return any(c.get("type") == "Complete" for c in (job.get("status") or {}).get("conditions") or [])
 
 
-async def restart_and_converge(cluster: Cluster, tmp_path: Path) -> OperatorProcess:
+async def restart_and_converge(cluster: Cluster, tmp_path: Path, run: RunShape) -> OperatorProcess:
     """Start the operator again, let the run end (if it has not), wait for the status to say so."""
     second = await OperatorProcess(cluster.kmock, tmp_path, "operator-2").start()
-    job = await first_job(cluster)
-    if not finished(job):
+    if not finished(await run.final_job(cluster)):
         await until(lambda: cluster.status("CopyActivity", CA).get("phase") == "Pending", what="Pending")
-        await cluster.finish(job, manifests.summary(rows=ROWS), when=DONE)
+        await run.finish(cluster)
     await until(lambda: cluster.status("CopyActivity", CA).get("phase") == "Succeeded", what="Succeeded")
     await settle(cluster)
     return second
 
 
-def assert_the_truth(cluster: Cluster) -> str:
-    """One Job, of run 1 attempt 1, and the status of its success; returns the Job's name."""
-    [job] = cluster.jobs()
-    labels = job["metadata"]["labels"]
-    assert (labels[LABEL_RUN], labels[LABEL_ATTEMPT]) == ("1", "1")
-    name = job["metadata"]["name"]
+async def assert_the_truth(cluster: Cluster, run: RunShape) -> str:
+    """The run's Jobs, each once, of run 1 attempt 1, and the status of its success; returns the name
+    of the Job that ended it."""
+    jobs = cluster.jobs()
+    assert len(jobs) == run.jobs
+    for job in jobs:
+        assert (job["metadata"]["labels"][LABEL_RUN], job["metadata"]["labels"][LABEL_ATTEMPT]) == ("1", "1")
+    name = (await run.final_job(cluster))["metadata"]["name"]
     status = cluster.status("CopyActivity", CA)
     last = status["lastRun"]
     assert (status["phase"], status["observedGeneration"]) == ("Succeeded", 1)
-    assert (last["rowsCopied"], last["jobName"], last["attempt"], last["runId"]) == (ROWS, name, 1, "1")
+    assert (last["rowsCopied"], last["jobName"], last["attempt"], last["runId"]) == (run.rows, name, 1, "1")
     assert (last["completionTime"], status["lastSuccessfulTime"]) == (DONE, DONE)
     assert cluster.condition("CopyActivity", CA, "Ready")["status"] == "True"
     assert cluster.event_reasons(CA) == ["RunStarted", "RunSucceeded"]
@@ -146,7 +166,7 @@ async def test_the_operator_killed_at_each_step_converges_to_one_job_and_the_tru
 ) -> None:
     point = KILL_POINTS[where]
     first = await OperatorProcess(kmock, tmp_path, "operator-1").start()
-    await cluster.apply(*manifests.standard_set(manifests.random_password()))
+    await cluster.apply(*point.run.objects())
     hold = await point.reach(cluster)
 
     assert await first.kill() == -signal.SIGKILL
@@ -155,12 +175,12 @@ async def test_the_operator_killed_at_each_step_converges_to_one_job_and_the_tru
     if hold is not None:
         hold.release()  # the killed client's request: dropped, never stored
     if point.ends_while_down:
-        await cluster.finish(await first_job(cluster), manifests.summary(rows=ROWS), when=DONE)
-    second = await restart_and_converge(cluster, tmp_path)
+        await point.run.finish(cluster)
+    second = await restart_and_converge(cluster, tmp_path, point.run)
     assert await second.stop() == 0, second.log[-3000:]
 
     assert len(cluster.job_creations()) == point.creates
-    name = assert_the_truth(cluster)
+    name = await assert_the_truth(cluster, point.run)
     if hold is not None and hold.method == "POST":
         assert hold.request.data["metadata"]["name"] == name  # the same Job was asked for again
     assert "Traceback" not in second.log
