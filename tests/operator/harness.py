@@ -24,7 +24,13 @@ import kopf
 from impala_copy.api.kinds import KINDS
 from impala_copy.api.plan import PLAN_ENV
 from impala_copy.controller import main as operator_main
-from impala_copy.controller.core.constants import LABEL_ACTIVITY, LABEL_ATTEMPT, LABEL_KIND, LABEL_RUN
+from impala_copy.controller.core.constants import (
+    LABEL_ACTIVITY,
+    LABEL_ATTEMPT,
+    LABEL_KIND,
+    LABEL_RUN,
+    LABEL_STEP,
+)
 from impala_copy.controller.core.kube import (
     CONFIG_MAPS,
     EVENTS,
@@ -282,13 +288,27 @@ class Cluster:
         await self.pod(job, manifests.terminated(0, summary.to_termination_message()))
         await self.job_status(job, manifests.job_succeeded(when))
 
-    async def run_pod(self, job: dict[str, Any], root: Path) -> RunResult:
+    async def finish_with(self, job: dict[str, Any], message: str, when: str | None = None) -> None:
+        """The engine succeeded with this termination message (any task's summary); the Job Complete."""
+        await self.pod(job, manifests.terminated(0, message))
+        await self.job_status(job, manifests.job_succeeded(when))
+
+    async def run_pod(self, job: dict[str, Any], root: Path, claims: Path | None = None) -> RunResult:
         """Play the kubelet for `job`'s pod: run it as a local process (kubelet.py) and report it."""
-        result = await kubelet.run_pod(self, job, root)
+        result = await kubelet.run_pod(self, job, root, claims=claims)
         if result.started:
             self._ran.add(job["metadata"]["name"])
             self.pod_logs[result.pod] = result.log
         return result
+
+    async def run_indexed(
+        self, job: dict[str, Any], root: Path, order: Any = None, claims: Path | None = None
+    ) -> list[RunResult]:
+        """Play the Job controller and kubelet for every index of an Indexed Job (kubelet.py)."""
+        results = await kubelet.run_indexed(self, job, root, order, claims=claims)
+        self._ran.add(job["metadata"]["name"])
+        self.pod_logs.update({r.pod: r.log for r in results if r.started})
+        return results
 
     async def run_next(
         self, kind: str, name: str, root: Path, namespace: str = manifests.NS, timeout: float = 60.0
@@ -314,6 +334,46 @@ class Cluster:
     ) -> None:
         await self.pod(job, pod_status)
         await self.job_status(job, manifests.job_failed(reason, message, when))
+
+    # ---------------------------------------------------------------- partitioned copies
+    def step_job(self, name: str, step: str, namespace: str = manifests.NS) -> dict[str, Any] | None:
+        """The newest Job of a CopyActivity's attempts for one step (plan, copy, commit), or None."""
+        found = [
+            j for j in self.jobs_of("CopyActivity", name, namespace)
+            if j["metadata"]["labels"].get(LABEL_STEP) == step
+        ]  # fmt: skip
+        return found[-1] if found else None
+
+    async def index_pod(
+        self, job: dict[str, Any], index: int, status: dict[str, Any], suffix: str = "x1"
+    ) -> dict[str, Any]:
+        """Create (or update) the pod of one index of an Indexed Job with `status`."""
+        pod = manifests.indexed_pod_for(job, index, suffix)
+        name = pod["metadata"]["name"]
+        if self.exists("Pod", name, pod["metadata"]["namespace"]):
+            await self.patch_status("Pod", name, status, pod["metadata"]["namespace"])
+        else:
+            pod["status"] = status
+            await self.apply(pod)
+        return pod
+
+    async def indexes_done(
+        self,
+        job: dict[str, Any],
+        summaries: dict[int, Any],
+        failed: dict[int, Any] | None = None,
+        when: str | None = None,
+    ) -> None:
+        """Indexes ended: each one's pod terminated with its summary (or failure message), then the Job's
+        status as the Job controller writes it (completedIndexes, failedIndexes, conditions)."""
+        for index, summary in summaries.items():
+            await self.index_pod(job, index, manifests.terminated(0, summary.to_termination_message()))
+        for index, summary in (failed or {}).items():
+            await self.index_pod(job, index, manifests.terminated(1, summary.to_termination_message()))
+        completions = int(job["spec"]["completions"])
+        active = completions - len(summaries) - len(failed or {})
+        status = manifests.indexed_job_status(completions, summaries, failed or {}, active=active, when=when)
+        await self.job_status(job, status)
 
 
 # The only variables of a Job's container that carry a value; every other one is a secretKeyRef.

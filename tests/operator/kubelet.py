@@ -9,6 +9,14 @@ Secret items as files, with their modes, a PersistentVolumeClaim as a folder) an
 terminated with its termination message (the file, or the log's tail on error as
 `FallbackToLogsOnError` does) and exit code, the Job Complete or Failed, and serve the process's
 stdout and stderr as the pod's log.
+
+`run_indexed(cluster, job, root)` does the same for every index of an Indexed Job (a partitioned copy's
+copy step), one after the other in the order given: each index's pod gets `JOB_COMPLETION_INDEX` and the
+completion-index annotation, an index that fails is run again in a new pod up to
+`backoffLimitPerIndex` times, a configuration error (exit code 2) fails the Job at once (the Job's
+podFailurePolicy FailJob) and an index failed for good fails it too (`maxFailedIndexes: 0`); the
+Job's status lists completedIndexes and failedIndexes as the Job controller writes them. With
+`claims`, a PersistentVolumeClaim is one folder per claim under it, shared by every pod that mounts it.
 """
 
 from __future__ import annotations
@@ -18,10 +26,12 @@ import base64
 import os
 import shutil
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from impala_copy.api.partitions import PARTITION_INDEX_ENV
 from impala_copy.api.plan import PLAN_ENV
 from impala_copy.controller.core.kube import PODS
 from impala_copy.engine.main import TERMINATION_LOG_ENV
@@ -106,8 +116,11 @@ def _materialise(cluster: Cluster, namespace: str, volume: dict[str, Any], local
             raise ContainerConfigError(f"couldn't find key {item['key']} in {kind} {namespace}/{name}")
 
 
-def kubelet_env(cluster: Cluster, job: dict[str, Any], root: Path) -> tuple[list[str], dict[str, str]]:
-    """What the kubelet would give the container: its argv, and env with secrets and mounts in place.
+def kubelet_env(
+    cluster: Cluster, job: dict[str, Any], root: Path, claims: Path | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """What the kubelet would give the container: its argv, and env with secrets and mounts in place
+    (a claim's folder under `claims` when given, shared by the pods that mount it).
 
     Raises ContainerConfigError (with the kubelet's message) when a Secret, ConfigMap or key is missing.
     """
@@ -125,7 +138,8 @@ def kubelet_env(cluster: Cluster, job: dict[str, Any], root: Path) -> tuple[list
         volume = volumes[mount["name"]]
         if "emptyDir" in volume:
             continue  # /tmp stays the machine's /tmp
-        local = root / "mounts" / mount["name"]
+        claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+        local = claims / claim if claims is not None and claim else root / "mounts" / mount["name"]
         local.mkdir(parents=True, exist_ok=True)
         _materialise(cluster, namespace, volume, local)
         moved[mount["mountPath"]] = str(local)
@@ -170,26 +184,105 @@ async def _execute(argv: list[str], env: dict[str, str], timeout: float) -> tupl
     return process.returncode, output.decode("utf-8", "replace")
 
 
-async def run_pod(cluster: Cluster, job: dict[str, Any], root: Path, timeout: float = 300.0) -> RunResult:
+async def run_pod(
+    cluster: Cluster, job: dict[str, Any], root: Path, timeout: float = 300.0, claims: Path | None = None
+) -> RunResult:
     """Run `job`'s pod once (again, for a pod left waiting) and report it as the kubelet would."""
     pod_name = manifests.pod_for(job, POD_SUFFIX)["metadata"]["name"]
+
+    async def report(status: dict[str, Any]) -> None:
+        await cluster.pod(job, status, POD_SUFFIX)
+        if status["phase"] in ("Pending", "Running"):  # waiting or running: the Job is active
+            await cluster.job_status(job, manifests.job_active())
+
+    result = await _run(cluster, job, root / pod_name, pod_name, report, {}, timeout, claims)
+    if result.exit_code is not None:
+        await cluster.job_status(job, _job_end(result.exit_code))
+    return result
+
+
+async def _run(
+    cluster: Cluster,
+    job: dict[str, Any],
+    root: Path,
+    pod_name: str,
+    report: Callable[[dict[str, Any]], Awaitable[None]],
+    extra_env: dict[str, str],
+    timeout: float,
+    claims: Path | None,
+) -> RunResult:
+    """One pod of `job`: its container run as a local process, its status reported through `report`."""
     namespace = job["metadata"]["namespace"]
-    root = root / pod_name
     root.mkdir(parents=True, exist_ok=True)
     try:
-        argv, env = kubelet_env(cluster, job, root)
+        argv, env = kubelet_env(cluster, job, root, claims)
     except ContainerConfigError as exc:
-        await cluster.pod(job, manifests.waiting("CreateContainerConfigError", str(exc)), POD_SUFFIX)
-        await cluster.job_status(job, manifests.job_active())
+        await report(manifests.waiting("CreateContainerConfigError", str(exc)))
         return RunResult(pod=pod_name, waiting_message=str(exc))
-    await cluster.pod(job, manifests.running(), POD_SUFFIX)
-    await cluster.job_status(job, manifests.job_active())
-    exit_code, log = await _execute(argv, env, timeout)
+    await report(manifests.running())
+    exit_code, log = await _execute(argv, env | extra_env, timeout)
     cluster.kmock[f"get {PODS.path(namespace, pod_name, 'log')}"] << log.encode()
     message = _termination_message(root, exit_code, log)
-    await cluster.pod(job, manifests.terminated(exit_code, message), POD_SUFFIX)
-    await cluster.job_status(job, _job_end(exit_code))
+    await report(manifests.terminated(exit_code, message))
     return RunResult(pod=pod_name, exit_code=exit_code, termination_message=message, log=log)
 
 
-__all__ = ["ContainerConfigError", "RunResult", "kubelet_env", "run_pod"]
+async def run_indexed(
+    cluster: Cluster,
+    job: dict[str, Any],
+    root: Path,
+    order: Sequence[int] | None = None,
+    timeout: float = 300.0,
+    claims: Path | None = None,
+) -> list[RunResult]:
+    """Run every index of an Indexed Job (in `order`), with per-index retries, and report the Job. A pod
+    that cannot start leaves the Job active (as the kubelet would, until the Secret exists)."""
+    spec = job["spec"]
+    completions, retries = int(spec["completions"]), int(spec.get("backoffLimitPerIndex") or 0)
+    done: set[int] = set()
+    results: list[RunResult] = []
+    for index in order if order is not None else range(completions):
+        for attempt in range(retries + 1):
+            result = await _run_index(cluster, job, root, index, attempt, timeout, claims)
+            results.append(result)
+            if result.exit_code in (0, 2, None):
+                break
+        failed_pods = sum(1 for r in results if r.exit_code not in (0, None))
+        if result.exit_code == 0:
+            done.add(index)
+        status = manifests.indexed_job_status(
+            completions, done, {index} if result.exit_code not in (0, None) else (), active=1
+        )
+        if failed_pods:
+            status["failed"] = failed_pods
+        if result.exit_code == 2:  # podFailurePolicy FailJob: the whole Job, at once
+            ended = manifests.job_failed("PodFailurePolicy", "Container engine failed with exit code 2")
+            status["conditions"] = ended["conditions"]
+        if result.exit_code != 0 or len(done) == completions:
+            status["active"] = 1 if result.exit_code is None else 0
+            await cluster.job_status(job, status)
+            return results
+        await cluster.job_status(job, status)
+    return results
+
+
+async def _run_index(
+    cluster: Cluster,
+    job: dict[str, Any],
+    root: Path,
+    index: int,
+    attempt: int,
+    timeout: float,
+    claims: Path | None,
+) -> RunResult:
+    suffix = f"x{attempt + 1}"
+    pod_name = manifests.indexed_pod_for(job, index, suffix)["metadata"]["name"]
+
+    async def report(status: dict[str, Any]) -> None:
+        await cluster.index_pod(job, index, status, suffix)
+
+    extra = {PARTITION_INDEX_ENV: str(index)}
+    return await _run(cluster, job, root / pod_name, pod_name, report, extra, timeout, claims)
+
+
+__all__ = ["ContainerConfigError", "RunResult", "kubelet_env", "run_indexed", "run_pod"]

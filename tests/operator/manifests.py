@@ -12,7 +12,7 @@ import copy
 import uuid
 from typing import Any
 
-from impala_copy.api.summary import RunError, RunSummary
+from impala_copy.api.summary import PartitionPlanSummary, RunError, RunSummary
 from impala_copy.controller.core.timeutil import format_time, utcnow
 from tests import session_password
 
@@ -266,3 +266,90 @@ def job_failed(reason: str, message: str = "", when: str | None = None) -> dict[
 
 def job_active() -> dict[str, Any]:
     return {"active": 1, "startTime": format_time(utcnow())}
+
+
+# ------------------------------------------------------------------ partitioned copies (Indexed Jobs)
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+
+
+def partitioned_set(
+    password: str, parallel: int = 3, namespace: str = NS, column: str = "id", **spec: Any
+) -> list[dict[str, Any]]:
+    """The standard set with the CopyActivity split by DynamicRange over `column` into `parallel` pods."""
+    objects = standard_set(password, namespace)
+    activity = objects[-1]["spec"]
+    activity["source"] = {
+        "type": "ImpalaSource",
+        "partitionOption": "DynamicRange",
+        "partitionSettings": {"partitionColumnName": column},
+    }
+    activity["parallelCopies"] = parallel
+    activity.update(spec)
+    return objects
+
+
+def partition_wire(count: int, column: str = "id", step: int = 100) -> list[dict[str, Any]]:
+    """Partition wire forms as the plan step lists them: open below, ranges, open above."""
+    bounds = [step * (i + 1) for i in range(count - 1)]
+    found: list[dict[str, Any]] = []
+    for index in range(count):
+        low = f"`{column}` >= {bounds[index - 1]}" if index > 0 else None
+        high = f"`{column}` < {bounds[index]}" if index < count - 1 else None
+        predicate = " AND ".join(p for p in (low, high) if p) or "TRUE"
+        if index == 0:
+            predicate = f"`{column}` IS NULL OR {predicate}" if high else predicate
+        found.append({"index": index, "predicate": predicate, "label": predicate.replace("`", "")})
+    return found
+
+
+def plan_summary(count: int) -> str:
+    """The plan step's termination message: `count` partitions."""
+    return PartitionPlanSummary(partitions=partition_wire(count)).to_termination_message()
+
+
+def plan_failure(code: str, message: str) -> str:
+    return PartitionPlanSummary(
+        status="Failed", error=RunError(code=code, message=message)
+    ).to_termination_message()
+
+
+def indexed_pod_for(job: dict[str, Any], index: int, suffix: str = "x1") -> dict[str, Any]:
+    """A pod of an Indexed Job for one index, as the Job controller names and annotates it."""
+    pod = pod_for(job, f"{index}-{suffix}")
+    pod["metadata"]["annotations"][COMPLETION_INDEX] = str(index)
+    pod["metadata"]["labels"][COMPLETION_INDEX] = str(index)
+    return pod
+
+
+def index_list(indexes: Any) -> str:
+    """Indexes as the Job controller writes them: sorted, runs of consecutive ones as ranges ("0-2,5")."""
+    ordered = sorted(set(indexes))
+    runs: list[list[int]] = []
+    for index in ordered:
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ",".join(map(str, r)) for r in runs)
+
+
+def indexed_job_status(
+    completions: int, completed: Any = (), failed: Any = (), active: int = 0, when: str | None = None
+) -> dict[str, Any]:
+    """An Indexed Job's status as the Job controller writes it: done and failed indexes, counts, and the
+    Complete or Failed conditions once every index succeeded or one failed for good (maxFailedIndexes 0)."""
+    done, bad = set(completed), set(failed)
+    moment = when or format_time(utcnow())
+    status: dict[str, Any] = {"active": active, "succeeded": len(done), "startTime": moment}
+    if done:
+        status["completedIndexes"] = index_list(done)
+    if bad:
+        status["failedIndexes"] = index_list(bad)
+        status["failed"] = len(bad)
+        ended = job_failed("MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of "
+                           "failed indexes", moment)  # fmt: skip
+        status["conditions"] = ended["conditions"]
+    elif len(done) == completions:
+        status["conditions"] = job_succeeded(moment)["conditions"]
+        status["completionTime"] = moment
+    return status

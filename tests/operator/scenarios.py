@@ -135,8 +135,13 @@ class Scenario:
         self.job(index)["status"] = status
 
     def set_pod(self, status: dict[str, Any], index: int = -1) -> None:
-        job = self.job(index)
-        pod = manifests.pod_for(job)
+        self._put_pod(manifests.pod_for(self.job(index)), status)
+
+    def set_index_pod(self, status: dict[str, Any], completion_index: int, index: int = -1) -> None:
+        """The pod of one index of an Indexed Job (a partitioned copy's copy step)."""
+        self._put_pod(manifests.indexed_pod_for(self.job(index), completion_index), status)
+
+    def _put_pod(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
         self.objects = [
             o
             for o in self.objects

@@ -3,9 +3,9 @@
 In:  CopyActivity status written by the pure planner step after step (scenarios.Scenario: a Job
      created, its pod running, then terminated with the engine's run summary), LookupActivity
      status before and after each write, connection test results, and a Metrics serving /metrics.
-Out: counter and gauge values read from the registry: one start and one finish per attempt
-     however often the same finished run is reconciled, also by a restarted operator; rows and
-     bytes from the run summary; active runs; labels never carrying free text; the text scraped
+Out: counter and gauge values read from the registry: one start and one finish per attempt (also of
+     the three step Jobs of a partitioned copy) however often the same finished run is reconciled,
+     also by a restarted operator; rows and bytes from the run summary; active runs; labels never carrying free text; the text scraped
      over HTTP.
 Faked: nothing; pure planning over a dict-backed cluster view.
 """
@@ -255,3 +255,24 @@ def test_metrics_are_served_over_http_and_a_busy_port_is_named() -> None:
     finally:
         metrics.stop()
     assert not metrics.serving
+
+
+def test_a_partitioned_attempt_of_three_step_jobs_counts_once() -> None:
+    metrics = Metrics()
+    s = Scenario(manifests.partitioned_set("pw", 3))
+    step(s, metrics)
+    s.set_pod(manifests.terminated(0, manifests.plan_summary(3)))
+    s.set_job_status(manifests.job_succeeded(format_time(s.now)))
+    step(s, metrics)  # the copy step starts
+    s.set_job_status(manifests.indexed_job_status(3, range(3), when=format_time(s.now)))
+    step(s, metrics)  # the commit step starts
+    assert [o["metadata"]["labels"]["impalacopy.io/step"] for o in s.objects if o["kind"] == "Job"] == [
+        "plan", "copy", "commit",
+    ]  # fmt: skip
+    assert (started(metrics), active(metrics)) == (1, 1)
+    succeed(s, metrics, rows=30)
+    step(s, metrics)
+    assert started(metrics) == 1
+    assert finished(metrics, SUCCEEDED, "RunSucceeded") == 1
+    assert value(metrics, "impala_copy_rows_copied_total", **COPY, outcome=SUCCEEDED) == 30
+    assert active(metrics) == 0

@@ -19,7 +19,16 @@ from tests.operator.scenarios import Scenario
 
 from impala_copy.api.activities import JobSettings
 from impala_copy.api.common import CertificateSource, SecretKeySelector
-from impala_copy.api.plan import PLAN_ENV, CertRef, CopyPlan, Partition, SecretRef, StorePlan, secret_env_name
+from impala_copy.api.plan import (
+    PLAN_ENV,
+    CertRef,
+    CopyPlan,
+    Partition,
+    PartitioningPlan,
+    SecretRef,
+    StorePlan,
+    secret_env_name,
+)
 from impala_copy.controller.core.job import JobOwner, activity_label, build_job, job_name, plan_digest
 from impala_copy.controller.core.runs import NewAttempt
 from impala_copy.controller.core.settings import JobDefaults
@@ -307,13 +316,27 @@ def test_defaults_and_the_activity_job_settings() -> None:
     assert job["spec"]["template"]["metadata"]["annotations"]["note"] == "x"
 
 
-@pytest.mark.parametrize("partitions", [2, 5])
-def test_several_partitions_make_an_indexed_job(partitions: int) -> None:
-    plan = resolved_plan().model_copy(update={"partitions": [Partition(index=i) for i in range(partitions)]})
-    spec = build_job(plan, OWNER, JobDefaults(), ATTEMPT)["spec"]
+@pytest.mark.parametrize(("partitions", "parallel"), [(2, 4), (5, 5), (8, 3)])
+def test_the_copy_step_of_a_partitioned_copy_is_an_indexed_job(partitions: int, parallel: int) -> None:
+    plan = resolved_plan().model_copy(
+        update={
+            "partitions": [Partition(index=i) for i in range(partitions)],
+            "partitioning": PartitioningPlan(option="DynamicRange", count=parallel, parallelism=parallel),
+        }
+    )
+    job = build_job(plan, OWNER, JobDefaults(), ATTEMPT, step="copy", retries_per_index=3)
+    spec = job["spec"]
     assert spec["completionMode"] == "Indexed"
     assert spec["completions"] == partitions
-    assert spec["parallelism"] == partitions
+    assert spec["parallelism"] == min(partitions, parallel)
+    assert (spec["backoffLimitPerIndex"], spec["maxFailedIndexes"]) == (3, 0)
+    assert "backoffLimit" not in spec
+    assert job["metadata"]["name"] == job_name("copy-orders", OWNER.uid, 4, 2) + "-copy"
+    assert job["metadata"]["labels"]["impalacopy.io/step"] == "copy"
+    # Several partitions without a step (never planned so) still make one pod.
+    single = build_job(plan, OWNER, JobDefaults(), ATTEMPT)["spec"]
+    assert (single["completionMode"], single["completions"], single["backoffLimit"]) == ("NonIndexed", 1, 0)
+    assert "impalacopy.io/step" not in build_job(plan, OWNER, JobDefaults(), ATTEMPT)["metadata"]["labels"]
 
 
 def test_no_secret_value_in_the_job() -> None:

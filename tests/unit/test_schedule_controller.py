@@ -81,7 +81,7 @@ def test_no_run_on_create_the_next_due_time_is_shown_and_awaited() -> None:
     assert printer_columns(s.activity) | {"Age": None} == {
         "Phase": "Pending", "Rows": None, "Attempt": None, "Reason": "Idle", "Last Success": None,
         "Schedule": "30 * * * *", "Suspended": None, "Next": "2026-01-15T08:30:00Z", "Age": None,
-        "Watermark": None, "Windows Through": None,
+        "Watermark": None, "Windows Through": None, "Step": None, "Progress": None,
     }  # fmt: skip
 
 

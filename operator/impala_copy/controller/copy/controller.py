@@ -1,17 +1,25 @@
-"""The CopyActivity controller: references checked, one Job per attempt, status from the Jobs seen."""
+"""The CopyActivity controller: references checked, one Job per attempt (three step Jobs for a
+partitioned copy, copy/partitioned.py), status from the Jobs seen."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from impala_copy.api.activities import CopyActivity
 from impala_copy.api.plan import TASK_COPY
 from impala_copy.api.pod_policy import policy_violations
+from impala_copy.controller.copy.partitioned import (
+    next_step_job,
+    step_job,
+    within_cap,
+)
 from impala_copy.controller.copy.status import copy_activity_status
-from impala_copy.controller.copy.watermark import watermark_state
+from impala_copy.controller.copy.watermark import WatermarkState, watermark_state
 from impala_copy.controller.copy.windowed import plan_windowed, tumbling_window, window_run_context
-from impala_copy.controller.core.constants import Reason
+from impala_copy.controller.core.constants import STEP_PLAN, Reason
 from impala_copy.controller.core.controller import (
     Actions,
     PlanContext,
@@ -24,9 +32,10 @@ from impala_copy.controller.core.controller import (
 from impala_copy.controller.core.job import JobOwner, build_job
 from impala_copy.controller.core.readiness import CopyReadiness, Readiness, copy_activity_readiness
 from impala_copy.controller.core.run_plan import observed_attempts, plan_runs
-from impala_copy.controller.core.runs import NewAttempt, RunPolicy, run_context
-from impala_copy.controller.core.settings import Settings
+from impala_copy.controller.core.runs import Attempt, NewAttempt, NextStep, RunPolicy, run_context
+from impala_copy.controller.core.settings import JobDefaults, Settings
 from impala_copy.controller.core.status import RunView, schedule_events, status_events
+from impala_copy.controller.core.view import ViewCatalog
 
 KIND = "CopyActivity"
 
@@ -62,13 +71,48 @@ def within_policy(checked: CopyReadiness, settings: Settings) -> CopyReadiness:
     return CopyReadiness(Readiness(False, Reason.POLICY_VIOLATION, message), activity)
 
 
+def checked_activity(body: Mapping[str, Any], catalog: ViewCatalog, settings: Settings) -> CopyReadiness:
+    """The activity checked: references, the admin's pod policy and the cap of parallel copies."""
+    return within_cap(
+        within_policy(copy_activity_readiness(body, catalog), settings), settings.job.max_parallel_copies
+    )
+
+
+@dataclass(frozen=True)
+class JobFactories:
+    """How a CopyActivity's Jobs are built: the first Job of an attempt, and a partitioned copy's next
+    step Job."""
+
+    checked: CopyReadiness
+    owner: JobOwner
+    defaults: JobDefaults
+    marks: WatermarkState
+    now: datetime
+
+    @property
+    def per_index(self) -> int:
+        """Retries of each index of a partitioned copy (policy.retry)."""
+        return self.checked.activity.spec.policy.retry if self.checked.activity is not None else 0
+
+    def make_job(self, start: NewAttempt) -> dict[str, Any] | None:
+        activity, plan = self.checked.activity, self.checked.plan
+        if plan is None or activity is None:
+            return None
+        context = window_run_context(start, tumbling_window(activity)) or run_context(start, self.now)
+        plan = self.marks.low(plan).model_copy(update={"run_id": start.run_id, "run_context": context})
+        if plan.partitioning is not None:
+            return step_job(plan, self.owner, self.defaults, start, STEP_PLAN, self.per_index)
+        return build_job(plan, self.owner, self.defaults, start, task=TASK_COPY)
+
+    def make_step(self, attempt: Attempt, next_step: NextStep) -> dict[str, Any] | None:
+        return next_step_job(attempt, next_step, self.owner, self.defaults, self.per_index)
+
+
 class CopyController:
     kind = KIND
 
     def plan(self, body: Mapping[str, Any], ctx: PlanContext) -> Actions:
-        seen = observe(
-            body, ctx, lambda b, catalog: within_policy(copy_activity_readiness(b, catalog), ctx.settings)
-        )
+        seen = observe(body, ctx, lambda b, catalog: checked_activity(b, catalog, ctx.settings))
         if seen.meta.deleting:
             return Actions(refs=seen.refs)
         checked, meta = seen.checked, seen.meta
@@ -82,22 +126,19 @@ class CopyController:
         # The watermark comes first: a run started now starts above it (core/job.plan_digest leaves it out).
         observed = observed_attempts(run_inputs(KIND, seen, ctx, want, lambda _: None, history), ctx.view)
         marks = watermark_state(activity, meta, seen.old, observed[0], ctx.now)
-
-        def make_job(start: NewAttempt) -> dict[str, Any] | None:
-            if checked.plan is None or activity is None:
-                return None
-            context = window_run_context(start, tumbling_window(activity)) or run_context(start, ctx.now)
-            run = {"run_id": start.run_id, "run_context": context}
-            plan = marks.low(checked.plan).model_copy(update=run)
-            owner = JobOwner(
-                name=meta.name, namespace=meta.namespace, uid=meta.uid, settings=activity.spec.job
-            )
-            return build_job(plan, owner, ctx.settings.job, start, task=TASK_COPY)
+        owner = JobOwner(
+            name=meta.name,
+            namespace=meta.namespace,
+            uid=meta.uid,
+            settings=activity.spec.job if activity is not None else None,
+        )
+        jobs = JobFactories(checked, owner, ctx.settings.job, marks, ctx.now)
 
         window = tumbling_window(activity)
         if window is not None:
-            return plan_windowed(seen, ctx, window, want, make_job, history)
-        state = plan_runs(run_inputs(KIND, seen, ctx, want, make_job, history), ctx.view, observed)
+            return plan_windowed(seen, ctx, window, want, jobs.make_job, history)
+        inputs = replace(run_inputs(KIND, seen, ctx, want, jobs.make_job, history), make_step=jobs.make_step)
+        state = plan_runs(inputs, ctx.view, observed)
         view = RunView(
             old=seen.old,
             generation=meta.generation,
@@ -112,4 +153,4 @@ class CopyController:
         return run_actions(seen, status, state, events)
 
 
-__all__ = ["CopyController", "history_limits"]
+__all__ = ["CopyController", "JobFactories", "checked_activity", "history_limits"]

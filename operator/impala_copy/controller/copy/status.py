@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from impala_copy.api.activities import CopyActivityStatus, LastRun
-from impala_copy.api.summary import RunError
+from impala_copy.api.summary import PARTITION_COUNTS_LISTED, RunError
 from impala_copy.controller.core.constants import Reason
 from impala_copy.controller.core.runs import Attempt
 from impala_copy.controller.core.status import HIDDEN, RunView, attempt_fields, run_status
@@ -22,6 +22,8 @@ def last_run(attempt: Attempt, secure_output: bool) -> dict[str, Any]:
     outcome = attempt.outcome
     summary = outcome.summary
     fields: dict[str, Any] = summary.model_dump() if summary is not None else {}
+    # A partitioned copy's counts per partition: the first ones only, whatever the pod reported.
+    fields["partitions"] = fields.get("partitions", [])[:PARTITION_COUNTS_LISTED]
     if secure_output:
         fields["output_paths"] = []
         fields["skipped_rows_log"] = []

@@ -21,6 +21,8 @@ LABEL_ACTIVITY: Final = f"{API_GROUP}/activity"
 LABEL_KIND: Final = f"{API_GROUP}/kind"
 LABEL_RUN: Final = f"{API_GROUP}/run"
 LABEL_ATTEMPT: Final = f"{API_GROUP}/attempt"
+# A partitioned copy's attempt runs as three Jobs, one per step (core/steps.py); unpartitioned runs have none.
+LABEL_STEP: Final = f"{API_GROUP}/step"
 ANNOTATION_RUN_NOW: Final = f"{API_GROUP}/run-now"
 # Sets the watermark of an incremental CopyActivity to its value (handled once per value).
 ANNOTATION_RESET_WATERMARK: Final = f"{API_GROUP}/reset-watermark"
@@ -42,8 +44,18 @@ COMPONENT_ENGINE: Final = "copy-engine"
 # The kinds whose runs are Jobs, and the engine task each runs.
 RUNNING_KINDS: Final = ("CopyActivity", "LookupActivity", "ImpalaLinkedService")
 
+# The steps of a partitioned copy, in order: plan the partitions, copy them (an Indexed Job), commit.
+STEP_PLAN: Final = "plan"
+STEP_COPY: Final = "copy"
+STEP_COMMIT: Final = "commit"
+STEPS: Final = (STEP_PLAN, STEP_COPY, STEP_COMMIT)
+# What status.lastRun.step says while each step runs.
+STEP_STATES: Final = {STEP_PLAN: "planning", STEP_COPY: "copying", STEP_COMMIT: "committing"}
+
 # Labels the Job controller puts on a Job's pods.
 POD_JOB_NAME_LABELS: Final = ("batch.kubernetes.io/job-name", "job-name")
+# Where the Job controller writes the completion index of an Indexed Job's pod.
+POD_INDEX_KEYS: Final = ("batch.kubernetes.io/job-completion-index",)
 
 ENGINE_CONTAINER: Final = pod_contract.ENGINE_CONTAINER
 TERMINATION_MESSAGE_PATH: Final = pod_contract.TERMINATION_MESSAGE_PATH
@@ -106,6 +118,8 @@ class Reason:
     CONFIGURATION_ERROR: Final = "ConfigurationError"
     JOB_FAILED: Final = "JobFailed"
     JOB_DELETED: Final = "JobDeleted"
+    # Partitioned copies (core/steps.py): the plan step ended without a usable list of partitions
+    PARTITION_PLAN_LOST: Final = "PartitionPlanLost"
     # LookupActivity (controller/lookup/): Failed, Truncated
     RESULT_NOT_STORED: Final = "ResultNotStored"
     ROW_LIMIT_EXCEEDED: Final = "RowLimitExceeded"

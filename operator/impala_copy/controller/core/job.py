@@ -14,7 +14,11 @@ user only (KEYTAB_MODE) and never referred to from an env var: the engine report
 naming its Secret and key. Nothing here knows a sink store by name: a new store only adds secret
 and certificate references to the plan.
 
-One Job runs all the plan's partitions (one today; several become an Indexed Job).
+A partitioned copy's attempt runs as three step Jobs (core/steps.py), each labelled with its step and
+named after it: the plan step and the commit step are one pod each, the copy step is an Indexed Job
+with an index per partition (completions), `parallelism` pods at once, `backoffLimitPerIndex` retries of
+each index and no failed index tolerated. The failure policy is the same for every Job: a configuration
+error (exit code 2) fails the whole Job at once, a disruption does not count.
 """
 
 from __future__ import annotations
@@ -50,7 +54,9 @@ from impala_copy.controller.core.constants import (
     LABEL_ATTEMPT,
     LABEL_KIND,
     LABEL_RUN,
+    LABEL_STEP,
     MANAGED_BY,
+    STEP_COPY,
     TERMINATION_MESSAGE_PATH,
 )
 from impala_copy.controller.core.readiness import claim_name
@@ -118,13 +124,16 @@ def activity_label(name: str) -> str:
     return f"{_fit(name, NAME_LIMIT - 6)}-{_digest(name)}"
 
 
-def job_name(activity: str, uid: str | None, run_number: int, attempt: int) -> str:
-    """`<activity>-<tag>-<run>-<attempt>`: stable for a run and attempt, distinct per object incarnation."""
-    suffix = f"-{_digest(uid or activity)}-{run_number}-{attempt}"
+def job_name(activity: str, uid: str | None, run_number: int, attempt: int, step: str | None = None) -> str:
+    """`<activity>-<tag>-<run>-<attempt>[-<step>]`: stable for a run, attempt and step, distinct per object
+    incarnation."""
+    suffix = f"-{_digest(uid or activity)}-{run_number}-{attempt}" + (f"-{step}" if step else "")
     return _fit(activity, NAME_LIMIT - len(suffix)) + suffix
 
 
-def job_labels(owner_name: str, attempt: NewAttempt, kind: str = "CopyActivity") -> dict[str, str]:
+def job_labels(
+    owner_name: str, attempt: NewAttempt, kind: str = "CopyActivity", step: str | None = None
+) -> dict[str, str]:
     return {
         LABEL_KIND: kind,
         "app.kubernetes.io/name": APP_NAME,
@@ -135,6 +144,7 @@ def job_labels(owner_name: str, attempt: NewAttempt, kind: str = "CopyActivity")
         LABEL_ACTIVITY: activity_label(owner_name),
         LABEL_RUN: attempt.run_id,
         LABEL_ATTEMPT: str(attempt.attempt),
+        **({LABEL_STEP: step} if step else {}),
     }
 
 
@@ -298,13 +308,30 @@ FAILURE_POLICY: dict[str, Any] = {
 }
 
 
-def _job_spec(plan: TaskPlan, pod: dict[str, Any], deadline: int) -> dict[str, Any]:
-    partitions = max(1, len(plan.partitions)) if isinstance(plan, CopyPlan) else 1
-    spec: dict[str, Any] = {
-        "backoffLimit": 0,
+def _indexed(plan: CopyPlan, retries_per_index: int) -> dict[str, Any]:
+    """The copy step of a partitioned copy: an index per partition, parallelCopies at once, each index
+    retried on its own, and the Job failed as soon as one index has failed for good."""
+    partitions = max(1, len(plan.partitions))
+    parallel = plan.partitioning.parallelism if plan.partitioning is not None else partitions
+    return {
         "completions": partitions,
-        "parallelism": partitions,
-        "completionMode": "Indexed" if partitions > 1 else "NonIndexed",
+        "parallelism": min(parallel, partitions),
+        "completionMode": "Indexed",
+        "backoffLimitPerIndex": retries_per_index,
+        "maxFailedIndexes": 0,
+    }
+
+
+def _job_spec(
+    plan: TaskPlan, pod: dict[str, Any], deadline: int, step: str | None, retries_per_index: int
+) -> dict[str, Any]:
+    shape: dict[str, Any] = (
+        _indexed(plan, retries_per_index)
+        if step == STEP_COPY and isinstance(plan, CopyPlan)
+        else {"backoffLimit": 0, "completions": 1, "parallelism": 1, "completionMode": "NonIndexed"}
+    )
+    spec: dict[str, Any] = {
+        **shape,
         "podFailurePolicy": copy.deepcopy(FAILURE_POLICY),
         "template": {"metadata": pod["metadata"], "spec": pod["spec"]},
     }
@@ -342,10 +369,13 @@ def build_job(
     *,
     task: str = TASK_COPY,
     timeout_seconds: int = 0,
+    step: str | None = None,
+    retries_per_index: int = 0,
 ) -> dict[str, Any]:
-    """The Job manifest of one attempt. `plan.run_id` must be the attempt's run."""
+    """The Job manifest of one attempt (of one step of it, for a partitioned copy: `step`, and for its
+    copy step the retries of each index). `plan.run_id` must be the attempt's run."""
     own = owner.settings or JobSettings()
-    labels = {**(own.labels or {}), **job_labels(owner.name, attempt, owner.kind)}
+    labels = {**(own.labels or {}), **job_labels(owner.name, attempt, owner.kind, step)}
     annotations = job_annotations(plan, owner, attempt)
     pod_annotations = {
         **(own.annotations or {}),
@@ -357,7 +387,7 @@ def build_job(
         "spec": _pod_spec(plan, own, defaults, task),
     }
     deadline = plan.timeout_seconds if isinstance(plan, CopyPlan) else timeout_seconds
-    spec = _job_spec(plan, pod, deadline)
+    spec = _job_spec(plan, pod, deadline, step, retries_per_index)
     _put(
         spec,
         "ttlSecondsAfterFinished",
@@ -367,7 +397,7 @@ def build_job(
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job_name(owner.name, owner.uid, attempt.run_number, attempt.attempt),
+            "name": job_name(owner.name, owner.uid, attempt.run_number, attempt.attempt, step),
             "namespace": owner.namespace,
             "labels": labels,
             "annotations": annotations,

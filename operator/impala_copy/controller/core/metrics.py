@@ -33,7 +33,7 @@ from prometheus_client import (
 )
 
 from impala_copy.controller.core.constants import Reason
-from impala_copy.controller.core.records import as_dict, as_int, as_str
+from impala_copy.controller.core.records import as_dict, as_int, as_str, same_attempt
 
 COPY = "CopyActivity"
 LOOKUP = "LookupActivity"
@@ -63,14 +63,14 @@ class RunChange:
 def run_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> RunChange:
     """A CopyActivity's or LookupActivity's status before and after a write: the attempt started or finished.
 
-    An attempt is one Job (`lastRun.jobName`): new name, new attempt; Succeeded or Failed that the
-    old status did not show for that Job, a finished attempt (rows and bytes from its run summary).
+    A new run or attempt number (`records.same_attempt`) is a new attempt; Succeeded or Failed that the
+    old status did not show for that attempt, a finished attempt (rows and bytes from its run summary).
     """
     old_run, new_run = as_dict(old.get("lastRun")), as_dict(new.get("lastRun"))
     if not new_run:
         return RunChange()
     state = as_str(new_run.get("status"))
-    same = bool(old_run) and old_run.get("jobName") == new_run.get("jobName")
+    same = same_attempt(old_run, new_run)
     started = None if same else label_code(new_run.get("trigger"))
     finished: tuple[str, str] | None = None
     rows = written = 0

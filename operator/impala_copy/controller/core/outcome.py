@@ -43,6 +43,10 @@ class AttemptOutcome:
     summary_missing: bool = False
     termination_message: str = ""  # the newest finished pod's, whatever the task
     pod_name: str | None = None  # the newest pod
+    # A partitioned copy (core/steps.py): the step running (planning, copying, committing) and how
+    # many partitions are done ("3/8 partitions").
+    step: str | None = None
+    progress: str | None = None
 
     @property
     def finished(self) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from impala_copy.api.common import API_GROUP
+from impala_copy.api.plan import PLAN_ENV
 from impala_copy.controller.core.constants import (
     ANNOTATION_GENERATION,
     ANNOTATION_PLAN_DIGEST,
@@ -25,8 +26,11 @@ from impala_copy.controller.core.constants import (
     ENGINE_CONTAINER,
     LABEL_ATTEMPT,
     LABEL_RUN,
+    LABEL_STEP,
+    POD_INDEX_KEYS,
     POD_JOB_NAME_LABELS,
     RUNNING_KINDS,
+    STEPS,
 )
 
 
@@ -54,6 +58,15 @@ def as_int(value: Any) -> int | None:
 
 def str_map(value: Any) -> dict[str, str]:
     return {k: v for k, v in as_dict(value).items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def same_attempt(old_run: Mapping[str, Any], new_run: Mapping[str, Any]) -> bool:
+    """Whether two `status.lastRun` records are of one attempt: its run and attempt numbers (not its Job's
+    name: a partitioned copy's step Jobs each become `jobName` in turn)."""
+    return bool(old_run) and (old_run.get("runId"), old_run.get("attempt")) == (
+        new_run.get("runId"),
+        new_run.get("attempt"),
+    )
 
 
 @dataclass(frozen=True)
@@ -159,6 +172,13 @@ class JobRecord:
     deleting: bool
     window: WindowRef | None = None  # the tumbling window the run copies
     scheduled_time: str | None = None  # the due time of a scheduled run (RFC 3339)
+    # A step of a partitioned copy (core/steps.py): which step, the Job's completions and the indexes
+    # done and failed (an Indexed Job), and the plan its pod runs (the next step's starting point).
+    step: str | None = None
+    completions: int = 1
+    completed_indexes: frozenset[int] = frozenset()
+    failed_indexes: frozenset[int] = frozenset()
+    plan_text: str | None = None
 
     def condition(self, type_: str) -> JobCondition | None:
         for cond in self.conditions:
@@ -186,6 +206,50 @@ def controller_owner(
         if name:
             return name, as_str(ref.get("uid"))
     return None
+
+
+# Most indexes an index list may name (the CRD caps parallelCopies, hence completions, at 256).
+INDEX_LIMIT = 1024
+
+
+def index_set(text: Any, completions: int) -> frozenset[int]:
+    """The indexes of a Job's `completedIndexes` / `failedIndexes` ("1,3-5,7"), those below `completions`
+    only; anything malformed reads as none."""
+    found: set[int] = set()
+    limit = min(max(completions, 0), INDEX_LIMIT)
+    for part in (as_str(text) or "").split(","):
+        low, _, high = part.strip().partition("-")
+        first, last = as_int(low), as_int(high or low)
+        if first is None or last is None or first < 0 or last < first:
+            continue
+        found.update(range(first, min(last, limit - 1) + 1))
+    return frozenset(found)
+
+
+def _plan_text(spec: Mapping[str, Any]) -> str | None:
+    """The plan in the first container's environment (PLAN_ENV), or None."""
+    pod = as_dict(as_dict(spec.get("template")).get("spec"))
+    for container in map(as_dict, as_list(pod.get("containers"))[:1]):
+        for var in map(as_dict, as_list(container.get("env"))):
+            if var.get("name") == PLAN_ENV:
+                return as_str(var.get("value"))
+    return None
+
+
+def _step_fields(meta: Meta, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a step Job of a partitioned copy adds to its record; nothing for any other Job."""
+    step = meta.labels.get(LABEL_STEP)
+    if step not in STEPS:
+        return {}
+    spec, status = as_dict(body.get("spec")), as_dict(body.get("status"))
+    completions = max(1, min(as_int(spec.get("completions")) or 1, INDEX_LIMIT))
+    return {
+        "step": step,
+        "completions": completions,
+        "completed_indexes": index_set(status.get("completedIndexes"), completions),
+        "failed_indexes": index_set(status.get("failedIndexes"), completions),
+        "plan_text": _plan_text(spec),
+    }
 
 
 def job_record(body: Mapping[str, Any]) -> JobRecord | None:
@@ -230,6 +294,7 @@ def job_record(body: Mapping[str, Any]) -> JobRecord | None:
         deleting=meta.deleting,
         window=window_ref(meta.annotations),
         scheduled_time=meta.annotations.get(ANNOTATION_SCHEDULED_TIME),
+        **_step_fields(meta, body),
     )
 
 
@@ -256,6 +321,7 @@ class PodRecord:
     container: ContainerState
     unschedulable: str | None
     deleting: bool
+    index: int | None = None  # the completion index of an Indexed Job's pod
 
 
 def _container_state(raw: Mapping[str, Any]) -> ContainerState:
@@ -281,6 +347,14 @@ def pod_job_name(body: Mapping[str, Any]) -> str | None:
     for label in POD_JOB_NAME_LABELS:
         if labels.get(label):
             return labels[label]
+    return None
+
+
+def _pod_index(meta: Meta) -> int | None:
+    for key in POD_INDEX_KEYS:
+        index = as_int(meta.annotations.get(key, meta.labels.get(key)))
+        if index is not None and 0 <= index < INDEX_LIMIT:
+            return index
     return None
 
 
@@ -311,6 +385,7 @@ def pod_record(body: Mapping[str, Any]) -> PodRecord | None:
         container=_container_state(engine),
         unschedulable=unschedulable,
         deleting=meta.deleting,
+        index=_pod_index(meta),
     )
 
 

@@ -4,12 +4,13 @@ which finished Jobs go. Pure: decided from the cluster view, the old status and 
 A kind's controller gives what only it knows (what the object wants, how to build its Job) and gets
 back the attempts, the run decision, the Job to create and the Jobs to delete. Attempts come from the
 Jobs the owner controls (this incarnation: same uid), from Jobs created but not yet seen on the watch,
-and from the recorded attempt in status once its Job is gone.
+and from the recorded attempt in status once its Job is gone. The step Jobs of a partitioned copy make
+one attempt together (core/steps.py); the step an attempt needs next is created here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,16 +28,20 @@ from impala_copy.controller.core.records import JobRecord, Meta, job_record
 from impala_copy.controller.core.runs import (
     Attempt,
     NewAttempt,
+    NextStep,
     RunDecision,
     Wanted,
     attempt_from_status,
     latest_attempt,
     which_run,
 )
+from impala_copy.controller.core.steps import group_steps, steps_attempt
 from impala_copy.controller.core.timeutil import parse_time
 from impala_copy.controller.core.view import ClusterView
 
 JobFactory = Callable[[NewAttempt], dict[str, Any] | None]
+# The next step Job of a partitioned copy's attempt, or None when it cannot be built.
+StepFactory = Callable[[Attempt, NextStep], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class RunInputs:
     summary_grace_seconds: float
     status_key: str = "lastRun"  # where status records the newest attempt
     extra_jobs: Sequence[JobRecord] = ()
+    make_step: StepFactory | None = None  # partitioned copies: the next step Job of an attempt
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,12 @@ def attempt_of(job: JobRecord, view: ClusterView) -> Attempt:
     )
 
 
+def attempts_of(jobs: Iterable[JobRecord], view: ClusterView) -> list[Attempt]:
+    """The attempts the Jobs make: one per Job, or one per group of a partitioned copy's step Jobs."""
+    single, grouped = group_steps(jobs)
+    return [*(attempt_of(job, view) for job in single), *(steps_attempt(steps, view) for steps in grouped)]
+
+
 def hold_for_summary(attempt: Attempt, now: datetime, grace: float) -> tuple[Attempt, float | None]:
     """A finished attempt whose pod has not been seen yet stays Running for a short grace period."""
     outcome = attempt.outcome
@@ -93,6 +105,8 @@ def hold_for_summary(attempt: Attempt, now: datetime, grace: float) -> tuple[Att
         reason=Reason.JOB_RUNNING,
         message="the Job finished; waiting for its pod's run summary",
         start_time=outcome.start_time,
+        step=outcome.step,
+        progress=outcome.progress,
     )
     return replace(attempt, outcome=held), grace - waited
 
@@ -100,26 +114,51 @@ def hold_for_summary(attempt: Attempt, now: datetime, grace: float) -> tuple[Att
 def history_to_delete(
     attempts: Sequence[Attempt], jobs: Mapping[str, JobRecord], keep_succeeded: int, keep_failed: int
 ) -> tuple[str, ...]:
-    """Finished Jobs beyond the history limits (newest kept), never one still being deleted."""
+    """Finished Jobs beyond the history limits (newest kept), never one still being deleted; all the
+    step Jobs of an attempt go together."""
     finished = sorted(
-        (a for a in attempts if a.job_name in jobs and a.outcome.finished and not jobs[a.job_name].deleting),
+        (a for a in attempts if a.job_name in jobs and a.outcome.finished),
         key=lambda a: a.key,
         reverse=True,
     )
-    succeeded = [a.job_name for a in finished if a.outcome.state == SUCCEEDED]
-    failed = [a.job_name for a in finished if a.outcome.state == FAILED]
-    return tuple(succeeded[keep_succeeded:] + failed[keep_failed:])
+    succeeded = [a for a in finished if a.outcome.state == SUCCEEDED]
+    failed = [a for a in finished if a.outcome.state == FAILED]
+    going = succeeded[keep_succeeded:] + failed[keep_failed:]
+    return tuple(n for a in going for n in a.job_names if n in jobs and not jobs[n].deleting)
 
 
 def _superseded(decision: RunDecision) -> tuple[str, ...]:
-    """The Job of a run whose pod waits for a missing Secret, when a new run replaces it (deleted), and
-    the running Job a due run replaces (concurrencyPolicy Replace)."""
-    if decision.start is not None and decision.replaces:
-        return (decision.replaces,)
+    """The Jobs of a run whose pod waits for a missing Secret, when a new run replaces it (deleted), and
+    the running Jobs a due run replaces (concurrencyPolicy Replace)."""
     latest = decision.latest
+    if decision.start is not None and decision.replaces:
+        if latest is not None and latest.job_name == decision.replaces:
+            return latest.job_names
+        return (decision.replaces,)
     if decision.start is None or latest is None or not waiting_for_reference(latest.outcome):
         return ()
-    return (latest.job_name,) if latest.job_name and latest.recorded is None else ()
+    return latest.job_names if latest.recorded is None else ()
+
+
+def _next_step(decision: RunDecision, inputs: RunInputs) -> dict[str, Any] | None:
+    """The next step Job of the newest attempt (a partitioned copy), when it needs one now."""
+    latest = decision.latest
+    if inputs.make_step is None or inputs.wanted.deleting or latest is None or latest.next_step is None:
+        return None
+    return inputs.make_step(latest, latest.next_step)
+
+
+def _with_step(
+    attempts: list[Attempt], jobs: Mapping[str, JobRecord], create: dict[str, Any], view: ClusterView
+) -> list[Attempt]:
+    """The attempts with the one a step Job was just created for judged again, that Job included."""
+    created = job_record(create)
+    assert created is not None
+    assert created.step is not None
+    key = (created.run_number, created.attempt)
+    steps = {j.step: j for j in jobs.values() if j.step is not None and (j.run_number, j.attempt) == key}
+    steps[created.step] = created
+    return [*(a for a in attempts if a.key != key), steps_attempt(steps, view)]
 
 
 # Every attempt known and the Jobs they came from (observed_attempts).
@@ -139,7 +178,7 @@ def owned_jobs(inputs: RunInputs, view: ClusterView) -> dict[str, JobRecord]:
 def observed_attempts(inputs: RunInputs, view: ClusterView) -> Observed:
     """Every attempt known: the owner's Jobs, Jobs just created, and the one recorded in status."""
     jobs = owned_jobs(inputs, view)
-    attempts = [attempt_of(job, view) for job in jobs.values()]
+    attempts = attempts_of(jobs.values(), view)
     recorded = attempt_from_status(inputs.old_status, inputs.now, inputs.status_key)
     newest = latest_attempt(attempts)
     if recorded is not None and (newest is None or recorded.key > newest.key):
@@ -172,7 +211,12 @@ def plan_runs(inputs: RunInputs, view: ClusterView, observed: Observed | None = 
         if create is not None:
             created = job_record(create)
             assert created is not None
-            attempts.append(attempt_of(created, view))
+            attempts.extend(attempts_of([created], view))
+            decision = which_run(inputs.wanted, attempts, inputs.now)
+    else:
+        create = _next_step(decision, inputs)
+        if create is not None:
+            attempts = _with_step(attempts, jobs, create, view)
             decision = which_run(inputs.wanted, attempts, inputs.now)
     if decision.wake_at is not None:
         recheck.append(max(0.0, (decision.wake_at - inputs.now).total_seconds()))
@@ -190,6 +234,7 @@ __all__ = [
     "RunInputs",
     "RunState",
     "attempt_of",
+    "attempts_of",
     "held_attempts",
     "history_to_delete",
     "latest_attempt",

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from impala_copy.api.plan import CopyPlan
 from impala_copy.api.pod_contract import EXIT_CONFIGURATION
 from impala_copy.api.schedule import RunContext
 from impala_copy.controller.core.constants import Reason, Trigger
@@ -65,6 +66,14 @@ class Wanted:
 
 
 @dataclass(frozen=True)
+class NextStep:
+    """The step Job a partitioned copy's attempt needs next (core/steps.py), and the plan its pods run."""
+
+    step: str
+    plan: CopyPlan
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One attempt the operator knows of: from its Job, or from status.lastRun once the Job is gone."""
 
@@ -79,10 +88,24 @@ class Attempt:
     plan_digest: str | None = None  # what the attempt's Job does (core/job.plan_digest)
     scheduled_time: datetime | None = None  # the due time of a scheduled run
     window: WindowRef | None = None  # the tumbling window it copies (core/windows.py)
+    jobs: tuple[str, ...] = ()  # every Job of the attempt when it has several (a partitioned copy's steps)
+    next_step: NextStep | None = None  # the step Job to create now (a partitioned copy)
 
     @property
     def key(self) -> tuple[int, int]:
         return self.run_number, self.attempt
+
+    @property
+    def job_names(self) -> tuple[str, ...]:
+        """The attempt's Jobs: all its steps, or its one Job."""
+        return self.jobs or ((self.job_name,) if self.job_name else ())
+
+    def again(self) -> NewAttempt:
+        """This attempt as one to launch (the next step of a partitioned copy runs in it)."""
+        return NewAttempt(
+            self.run_number, self.attempt, self.generation, self.run_now, self.trigger, self.scheduled_time,
+            window=self.window,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

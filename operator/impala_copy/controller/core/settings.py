@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from impala_copy import __version__
+from impala_copy.api.partitions import MAX_PARALLEL_COPIES
 from impala_copy.api.pod_policy import POD_POLICY_ENV, PodPolicy, load_pod_policy
 from impala_copy.controller.core.lease import Timing
 
@@ -98,6 +99,13 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
         raise SettingsError(f"{name} must be a whole number; got {value!r}") from None
     if number < minimum:
         raise SettingsError(f"{name} must be at least {minimum}; got {number}")
+    return number
+
+
+def _parallel_copies(value: str, name: str) -> int:
+    number = _int(value, name, 1)
+    if number > MAX_PARALLEL_COPIES:
+        raise SettingsError(f"{name} must be at most {MAX_PARALLEL_COPIES}; got {number}")
     return number
 
 
@@ -321,6 +329,14 @@ ENV_VARS: tuple[EnvVar, ...] = (
         parse=_int,
     ),
     EnvVar(
+        "IMPALA_COPY_JOB_MAX_PARALLEL_COPIES",
+        "32",
+        "Most pods a partitioned CopyActivity may ask for (spec.parallelCopies, 1 to 256); one above "
+        "it is not Ready (InvalidSpec).",
+        field="job.max_parallel_copies",
+        parse=_parallel_copies,
+    ),
+    EnvVar(
         "IMPALA_COPY_LEASE_NAMESPACE",
         "",
         "Namespace of the Lease that elects the one replica that reconciles (Helm: the operator's own). "
@@ -388,6 +404,7 @@ class JobDefaults:
     successful_jobs_history_limit: int = 3
     failed_jobs_history_limit: int = 1
     tmp_size_limit: str | None = "1Gi"  # the pod's /tmp emptyDir
+    max_parallel_copies: int = 32  # the cap of spec.parallelCopies (partitioned copies)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from impala_copy.controller.core.constants import (
 )
 from impala_copy.controller.core.outcome import FAILED, PENDING, RUNNING, SUCCEEDED, waiting_for_reference
 from impala_copy.controller.core.readiness import Readiness
-from impala_copy.controller.core.records import as_dict, as_int, as_list, as_str
+from impala_copy.controller.core.records import as_dict, as_int, as_list, as_str, same_attempt
 from impala_copy.controller.core.runs import Attempt, RunDecision
 from impala_copy.controller.core.schedule import CronTurn
 from impala_copy.controller.core.timeutil import format_time, parse_time
@@ -124,6 +124,8 @@ def attempt_fields(attempt: Attempt) -> dict[str, Any]:
         "completionTime": outcome.completion_time if outcome.finished else None,
         "reason": outcome.reason if outcome.state == FAILED else None,
         "exitCode": outcome.exit_code if outcome.finished else None,
+        "step": outcome.step if outcome.state != SUCCEEDED else None,
+        "progress": outcome.progress,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -308,7 +310,7 @@ def _run_events(old: Mapping[str, Any], new: Mapping[str, Any], words: RunEventW
         return []
     events: list[EventSpec] = []
     job = new_run.get("jobName")
-    same = old_run.get("jobName") == job
+    same = same_attempt(old_run, new_run)
     label = f"run {new_run.get('runId')} attempt {new_run.get('attempt')}"
     if not same and new_run.get("trigger") == Trigger.SCHEDULE and new_run.get("attempt") == 1:
         started = f"scheduled run for {new_run.get('scheduledTime')} started: {label}, Job {job}"
