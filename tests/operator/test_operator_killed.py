@@ -7,13 +7,17 @@ In:  the standard objects (one CopyActivity); the operator as a process of its o
        follows it is held, unstored;
      - during the run: the Job's pod runs and the status says Running; the run ends while no
        operator runs;
-     - after the Job finished, before the status is written: the write of the Succeeded status held.
+     - after the Job finished, before the status is written: the write of the Succeeded status held;
+     - during the commit step of a partitioned run (plan, Indexed copy and commit Jobs): the plan
+       and every index done, the commit Job's pod running, the status at the commit step; the
+       commit ends while no operator runs.
      A held request is dropped unanswered once the process is dead, as a killed client's would be.
-Out: exactly one Job of the run (named for run 1, attempt 1), the Job creates the emulator saw
-     (two when the first one was held: the same Job asked for again), the status converged to the
-     run's truth (phase Succeeded, the summary's rows, the Job's name, attempt 1, run 1, the Job's
-     completion time, observedGeneration 1, Ready True), RunStarted and RunSucceeded posted once
-     each, the killed process's exit by SIGKILL and no traceback from the restarted one.
+Out: exactly one Job of the run (three for the partitioned run: one per step), all of run 1 attempt
+     1, the Job creates the emulator saw (two when the first one was held: the same Job asked for
+     again), what was stored when the process died (phase, Jobs, Events), the status converged to
+     the run's truth (phase Succeeded, the summary's rows, the final Job's name, attempt 1, run 1,
+     the Job's completion time, observedGeneration 1, Ready True), RunStarted and RunSucceeded
+     posted once each, the killed process's exit by SIGKILL and no traceback from the restarted one.
 Faked: the API server (kmock with admission.py); the Job controller and kubelet (pod and Job status
 written by the test).
 """
@@ -29,16 +33,25 @@ from typing import Any
 
 import pytest
 
+from impala_copy.api.summary import RunSummary
 from impala_copy.controller.core.constants import LABEL_ATTEMPT, LABEL_RUN
 from impala_copy.controller.core.kube import JOBS, OURS
 from tests.operator import manifests
 from tests.operator.admission import Hold
 from tests.operator.harness import Cluster, settle, until
 from tests.operator.operator_process import OperatorProcess
+from tests.operator.test_partitioned_operator import (
+    commit_summary,
+    index_summary,
+    last_run,
+    plan_done,
+    wait_step,
+)
 
 CA = "copy-orders"
 ROWS = 321
 DONE = "2026-01-15T08:10:00Z"
+PARTITIONS = 3
 STATUS = OURS["CopyActivity"].path(manifests.NS, CA, "status")
 
 
@@ -56,12 +69,11 @@ class RunShape:
 
     objects: Callable[[], list[dict[str, Any]]]
     final_job: Callable[[Cluster], Awaitable[dict[str, Any]]]
+    summary: Callable[[], RunSummary]  # the run's summary, in the final Job's termination message
     jobs: int  # the Jobs of the run (all of run 1, attempt 1)
-    rows: int
 
     async def finish(self, cluster: Cluster) -> None:
-        summary = manifests.summary(rows=self.rows)
-        await cluster.finish(await self.final_job(cluster), summary, when=DONE)
+        await cluster.finish(await self.final_job(cluster), self.summary(), when=DONE)
 
 
 async def first_job(cluster: Cluster) -> dict[str, Any]:
@@ -69,7 +81,22 @@ async def first_job(cluster: Cluster) -> dict[str, Any]:
     return job
 
 
-ONE_JOB = RunShape(lambda: manifests.standard_set(manifests.random_password()), first_job, jobs=1, rows=ROWS)
+async def commit_job(cluster: Cluster) -> dict[str, Any]:
+    return await wait_step(cluster, "commit")
+
+
+ONE_JOB = RunShape(
+    lambda: manifests.standard_set(manifests.random_password()),
+    first_job,
+    lambda: manifests.summary(rows=ROWS),
+    jobs=1,
+)
+PARTITIONED = RunShape(
+    lambda: manifests.partitioned_set(manifests.random_password(), PARTITIONS),
+    commit_job,
+    lambda: commit_summary(PARTITIONS),
+    jobs=3,  # plan, copy (Indexed), commit
+)
 
 
 async def held(cluster: Cluster, hold: Hold) -> Hold:
@@ -104,6 +131,17 @@ async def after_the_job_finished(cluster: Cluster) -> Hold | None:
     return await held(cluster, hold)
 
 
+async def during_the_commit(cluster: Cluster) -> Hold | None:
+    copy = await plan_done(cluster, PARTITIONS)
+    await cluster.indexes_done(copy, {i: index_summary(i) for i in range(PARTITIONS)})
+    commit = await commit_job(cluster)
+    await cluster.pod(commit, manifests.running())
+    await cluster.job_status(commit, manifests.job_active())
+    await until(lambda: last_run(cluster).get("step") == "committing", what="the commit step")
+    await settle(cluster)
+    return None
+
+
 @dataclass(frozen=True)
 class KillPoint:
     """Where in a run the operator is killed: how the test takes the run there (returning the request
@@ -123,6 +161,9 @@ KILL_POINTS = {
     "during the run": KillPoint(during_the_run, ("Running", 1, STARTED), creates=1, ends_while_down=True),
     "after the Job finished, before the status write": KillPoint(
         after_the_job_finished, ("Running", 1, STARTED), creates=1
+    ),
+    "during the commit step of a partitioned run": KillPoint(
+        during_the_commit, ("Running", 3, STARTED), creates=3, ends_while_down=True, run=PARTITIONED
     ),
 }
 
@@ -153,7 +194,12 @@ async def assert_the_truth(cluster: Cluster, run: RunShape) -> str:
     status = cluster.status("CopyActivity", CA)
     last = status["lastRun"]
     assert (status["phase"], status["observedGeneration"]) == ("Succeeded", 1)
-    assert (last["rowsCopied"], last["jobName"], last["attempt"], last["runId"]) == (run.rows, name, 1, "1")
+    assert (last["rowsCopied"], last["jobName"], last["attempt"], last["runId"]) == (
+        run.summary().rows_copied,
+        name,
+        1,
+        "1",
+    )
     assert (last["completionTime"], status["lastSuccessfulTime"]) == (DONE, DONE)
     assert cluster.condition("CopyActivity", CA, "Ready")["status"] == "True"
     assert cluster.event_reasons(CA) == ["RunStarted", "RunSucceeded"]
