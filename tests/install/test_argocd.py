@@ -64,6 +64,8 @@ EXPECTED_COPY_HEALTH: dict[str, tuple[str, str]] = {
     "failed-deadline-exceeded": ("Degraded", "DeadlineExceeded"),
     "failed-evicted": ("Degraded", "Evicted"),
     "retry-scheduled": ("Progressing", "RetryScheduled"),
+    "partitioned-copying": ("Progressing", "1 of 3 partitions copied"),
+    "partitioned-failed-index": ("Degraded", "partition 1: impala:21050 refused"),
     "image-pull-backoff": ("Degraded", "ImagePullBackOff"),
     "secret-not-found": ("Degraded", "SecretNotFound"),
     "secret-key-not-found": ("Degraded", "SecretKeyNotFound"),

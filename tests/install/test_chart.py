@@ -103,6 +103,7 @@ CUSTOM: dict[str, Any] = {
         "ttlSecondsAfterFinished": None,
         "successfulJobsHistoryLimit": 5,
         "failedJobsHistoryLimit": 2,
+        "maxParallelCopies": 8,
         "runAsUser": 1001,
         "runAsGroup": 1001,
         "fsGroup": None,
@@ -353,6 +354,7 @@ def test_custom_environment_parses_into_the_values_given(custom_objects: list[di
     assert job.affinity == values["affinity"]
     assert job.ttl_seconds_after_finished is None
     assert (job.successful_jobs_history_limit, job.failed_jobs_history_limit) == (5, 2)
+    assert job.max_parallel_copies == 8
     assert (job.run_as_user, job.run_as_group, job.fs_group) == (1001, 1001, None)
 
 
@@ -694,6 +696,8 @@ def test_configmap_guard_lets_the_operator_change_only_its_own_configmaps(
         ({"runAsUser": 0}, "runAsUser"),
         ({"job": {"runAsUser": 0}}, "job.runAsUser"),
         ({"job": {"runAsGroup": "nobody"}}, "job.runAsGroup"),
+        ({"job": {"maxParallelCopies": 0}}, "job.maxParallelCopies"),
+        ({"job": {"maxParallelCopies": 257}}, "job.maxParallelCopies"),
     ],
 )
 def test_schema_refuses_bad_values(tmp_path: Path, values: dict[str, Any], message: str) -> None:

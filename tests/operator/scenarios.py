@@ -2,7 +2,8 @@
 
 `scenarios()` returns {name: CopyActivity object (metadata, spec, status)} for: a resource with no
 status yet, a stale one (metadata.generation ahead of status.observedGeneration), pending, running,
-succeeded, failures (engine error, OOMKilled, deadline, evicted), a retry scheduled, a pod stuck in
+succeeded, failures (engine error, OOMKilled, deadline, evicted), a retry scheduled, a partitioned
+copy copying its partitions and one whose index failed for good, a pod stuck in
 ImagePullBackOff, missing references (a Secret or key reported by the pod, a dataset) and an invalid
 spec. `lookup_scenarios()` and `linked_service_scenarios()` do the same for LookupActivity and the
 connection test of an ImpalaLinkedService. Each object comes from its kind's controller run on the
@@ -195,6 +196,27 @@ def _running() -> Scenario:
     return s
 
 
+def _partitioned(failed: bool) -> Scenario:
+    """A partitioned copy (3 partitions) whose copy step has index 0 done; index 1 running or failed."""
+    s = Scenario(manifests.partitioned_set(PASSWORD, 3))
+    s.step()
+    s.set_pod(manifests.terminated(0, manifests.plan_summary(3)))
+    s.set_job_status(manifests.job_succeeded(_at(s)))
+    s.step()
+    s.set_index_pod(
+        manifests.terminated(0, manifests.summary(rows=10, partition=0).to_termination_message()), 0
+    )
+    if failed:
+        failure = manifests.failed_summary("Unreachable", "impala:21050 refused")
+        s.set_index_pod(manifests.terminated(1, failure.to_termination_message()), 1)
+        s.set_job_status(manifests.indexed_job_status(3, {0}, {1}, when=_at(s)))
+    else:
+        s.set_index_pod(manifests.running(), 1)
+        s.set_job_status(manifests.indexed_job_status(3, {0}, active=2, when=_at(s)))
+    s.step()
+    return s
+
+
 def _image_pull() -> Scenario:
     s = _started()
     s.set_pod(manifests.waiting("ImagePullBackOff", 'Back-off pulling image "impala-copy:0.1.0"'))
@@ -287,6 +309,8 @@ BUILDERS: dict[str, Callable[[], Scenario]] = {
         "BackoffLimitExceeded",
         policy={"retry": 2, "retryIntervalInSeconds": 60},
     ),
+    "partitioned-copying": lambda: _partitioned(failed=False),
+    "partitioned-failed-index": lambda: _partitioned(failed=True),
     "image-pull-backoff": _image_pull,
     "secret-not-found": _secret_not_found,
     "secret-key-not-found": _wrong_key,

@@ -55,6 +55,7 @@ def test_every_variable_is_read() -> None:
         "IMPALA_COPY_JOB_FS_GROUP": "",
         "IMPALA_COPY_SUCCESSFUL_JOBS_HISTORY_LIMIT": "5",
         "IMPALA_COPY_FAILED_JOBS_HISTORY_LIMIT": "2",
+        "IMPALA_COPY_JOB_MAX_PARALLEL_COPIES": "16",
         "IMPALA_COPY_POD_NAME": "impala-copy-operator-7d9f",
     }
     assert set(env) <= {var.name for var in ENV_VARS}
@@ -76,6 +77,7 @@ def test_every_variable_is_read() -> None:
     assert job.fs_group is None
     assert (job.run_as_user, job.run_as_group) == (1001, 1002)
     assert (job.successful_jobs_history_limit, job.failed_jobs_history_limit) == (5, 2)
+    assert job.max_parallel_copies == 16
 
 
 @pytest.mark.parametrize(
@@ -93,6 +95,21 @@ def test_every_variable_is_read() -> None:
         ("IMPALA_COPY_JOB_RUN_AS_USER", "0", "IMPALA_COPY_JOB_RUN_AS_USER must be at least 1; got 0"),
         ("IMPALA_COPY_JOB_RUN_AS_USER", "root", "IMPALA_COPY_JOB_RUN_AS_USER must be a whole number"),
         ("IMPALA_COPY_JOB_RUN_AS_GROUP", "-1", "IMPALA_COPY_JOB_RUN_AS_GROUP must be at least 0; got -1"),
+        (
+            "IMPALA_COPY_JOB_MAX_PARALLEL_COPIES",
+            "0",
+            "IMPALA_COPY_JOB_MAX_PARALLEL_COPIES must be at least 1",
+        ),
+        (
+            "IMPALA_COPY_JOB_MAX_PARALLEL_COPIES",
+            "300",
+            "IMPALA_COPY_JOB_MAX_PARALLEL_COPIES must be at most 256",
+        ),
+        (
+            "IMPALA_COPY_JOB_MAX_PARALLEL_COPIES",
+            "lots",
+            "IMPALA_COPY_JOB_MAX_PARALLEL_COPIES must be a whole",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, fragment: str) -> None:

@@ -7,7 +7,8 @@ In:  the standard objects with source.partitionOption DynamicRange and parallelC
 Out: the plan, copy and commit Jobs (names, labels, task, Indexed fields, the plan each pod gets),
      which Job exists when, status.lastRun (step, progress, reason, counts per partition), the Jobs the
      history limits delete, the retry's new attempt, the cap of parallelCopies; index lists read from
-     hostile text.
+     hostile text; plan summaries that are no usable list of partitions, and an altered plan in the
+     plan Job, failing the attempt with PartitionPlanLost and what was wrong.
 Faked: the Job controller and kubelet (status written by hand); no server involved.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from tests.operator import manifests
 from tests.operator.scenarios import PASSWORD, Scenario
 
@@ -219,6 +221,10 @@ def test_an_index_failing_for_good_fails_the_attempt_without_a_commit() -> None:
     s.set_index_pod(manifests.terminated(0, manifests.summary(rows=10).to_termination_message()), 0)
     failure = manifests.failed_summary("SourceUnreachable", "the server went away").to_termination_message()
     s.set_index_pod(manifests.terminated(1, failure), 1)
+    s.step()
+    # Index 2's pod failed too, later, and was retried: the attempt's reason stays index 1's.
+    retried = manifests.failed_summary("Timeout", "a slow fetch").to_termination_message()
+    s.set_index_pod(manifests.terminated(1, retried), 2)
     s.set_job_status(manifests.indexed_job_status(3, {0}, {1}))
     s.step()
     last = last_run(s)
@@ -283,3 +289,70 @@ def test_an_index_retried_in_a_new_pod_does_not_fail_the_attempt() -> None:
     assert running["message"].endswith("is running: 1 of 3 partitions copied")
     copied(s, 3)
     assert list(step_jobs(s)) == ["plan", "copy", "commit"]
+
+
+@pytest.mark.parametrize(
+    ("message", "why"),
+    [
+        ("", "the plan step's summary (the list of partitions) was not found"),
+        ('{"task": "partition-plan", "partitions": []}', "listed 0 partitions (expected 1 to 3)"),
+        (manifests.plan_summary(4), "listed 4 partitions (expected 1 to 3)"),
+        ('{"task": "partition-plan", "partitions": [{"index": 1}, {"index": 0}]}', "not numbered 0 to n-1"),
+        ('{"task": "partition-plan", "partitions": [{"index": 0, "shell": "rm"}]}', "cannot be read"),
+        ('{"task": "partition-plan", "partitions": [{"index": "zero"}]}', "cannot be read"),
+        ('{"task": "copy", "partitions": [{"index": 0}]}', "summary (the list of partitions) was not found"),
+        ("[1, 2, 3]", "summary (the list of partitions) was not found"),
+    ],
+)
+def test_a_plan_step_summary_that_is_not_a_usable_list_fails_the_attempt(message: str, why: str) -> None:
+    s = partitioned(3)
+    s.step()
+    s.set_pod(manifests.terminated(0, message))
+    s.set_job_status(manifests.job_succeeded(format_time(s.now)))
+    s.step()
+    last = last_run(s)
+    assert (last["status"], last["reason"]) == ("Failed", "PartitionPlanLost")
+    failed = next(c for c in s.activity["status"]["conditions"] if c["type"] == "Failed")
+    assert why in failed["message"]
+    assert list(step_jobs(s)) == ["plan"]
+
+
+def test_a_plan_job_whose_plan_was_altered_fails_the_attempt() -> None:
+    s = partitioned(3)
+    s.step()
+    [container] = s.job()["spec"]["template"]["spec"]["containers"]
+    next(e for e in container["env"] if e["name"] == PLAN_ENV)["value"] = '{"not": "a plan"}'
+    s.set_pod(manifests.terminated(0, manifests.plan_summary(3)))
+    s.set_job_status(manifests.job_succeeded(format_time(s.now)))
+    s.step()
+    failed = next(c for c in s.activity["status"]["conditions"] if c["type"] == "Failed")
+    assert (failed["reason"], failed["message"].split(": ", 2)[-1]) == (
+        "PartitionPlanLost", "its pod's plan cannot be read",
+    )  # fmt: skip
+    assert list(step_jobs(s)) == ["plan"]
+
+
+@pytest.mark.parametrize("step", ["plan", "copy"])
+def test_a_failed_step_shows_its_error_in_last_run_and_secure_output_hides_the_message(step: str) -> None:
+    for secure in (False, True):
+        s = partitioned(3, policy={"secureOutput": secure})
+        s.step()
+        message = "the server said: table demo.orders_secret_name is not readable"
+        if step == "plan":
+            s.set_pod(manifests.terminated(2, manifests.plan_failure("QueryFailed", message)))
+            s.set_job_status(manifests.job_failed("PodFailurePolicy"))
+        else:
+            planned(s, 3)
+            failure = manifests.failed_summary("QueryFailed", message).to_termination_message()
+            s.set_index_pod(manifests.terminated(1, failure), 0)
+            s.set_job_status(manifests.indexed_job_status(3, (), {0}))
+        s.step()
+        last = last_run(s)
+        failed = next(c for c in s.activity["status"]["conditions"] if c["type"] == "Failed")
+        assert (last["reason"], last["rowsCopied"]) == ("QueryFailed", 0)
+        if secure:
+            assert last["errors"] == [{"code": "QueryFailed", "message": "hidden by policy.secureOutput"}]
+            assert "orders_secret_name" not in json.dumps(s.activity["status"])
+        else:
+            assert last["errors"] == [{"code": "QueryFailed", "message": message}]
+            assert message in failed["message"]

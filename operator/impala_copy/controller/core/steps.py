@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from impala_copy.api.partitions import MAX_PARALLEL_COPIES
 from impala_copy.api.plan import CopyPlan, Partition
-from impala_copy.api.summary import PartitionPlanSummary
+from impala_copy.api.summary import PartitionPlanSummary, RunSummary
 from impala_copy.controller.core.constants import (
     STEP_COMMIT,
     STEP_COPY,
@@ -122,7 +122,9 @@ def _copy_step(job: JobRecord, view: ClusterView) -> tuple[AttemptOutcome, NextS
     outcome = attempt_outcome(job, pods)
     step = STEP_STATES[STEP_COPY]
     failed_pods = [p for p in pods if p.container.state == "terminated" and p.container.exit_code != 0]
-    if outcome.state == FAILED and failed_pods:  # the reason of the index that failed, not of any pod
+    # The reason of the index that failed for good, not of any pod (nor of an index retried since).
+    failed_pods = [p for p in failed_pods if p.index in job.failed_indexes] or failed_pods
+    if outcome.state == FAILED and failed_pods:
         outcome = attempt_outcome(job, failed_pods)
     if outcome.state == RUNNING and outcome.reason == Reason.JOB_RUNNING:
         copied = f"{len(job.completed_indexes)} of {job.completions} partitions copied"
@@ -130,7 +132,7 @@ def _copy_step(job: JobRecord, view: ClusterView) -> tuple[AttemptOutcome, NextS
     if outcome.state == FAILED:
         index = _failed_index(job, failed_pods)
         message = f"partition {index}: {outcome.message}" if index is not None else outcome.message
-        return replace(outcome, step=step, message=message, summary=None), None
+        return replace(outcome, step=step, message=message, summary=_errors_of(outcome.summary)), None
     if outcome.state != SUCCEEDED:
         return replace(outcome, step=step), None
     try:
@@ -144,6 +146,11 @@ def _copy_step(job: JobRecord, view: ClusterView) -> tuple[AttemptOutcome, NextS
         step=STEP_STATES[STEP_COMMIT],
     )
     return done, NextStep(STEP_COMMIT, plan)
+
+
+def _errors_of(summary: RunSummary | None) -> RunSummary | None:
+    """The errors of a failed index's summary, without its counts (they are not the run's)."""
+    return RunSummary(status="Failed", errors=summary.errors) if summary is not None else None
 
 
 def _failed_index(job: JobRecord, failed_pods: Sequence[PodRecord]) -> int | None:
@@ -160,7 +167,8 @@ def _plan_step(job: JobRecord, view: ClusterView) -> tuple[AttemptOutcome, NextS
     if outcome.state == FAILED:
         error = planned.error if planned is not None else None
         if error is not None:
-            return replace(outcome, reason=error.code, message=error.message), None
+            failed = RunSummary(status="Failed", errors=[error])
+            return replace(outcome, reason=error.code, message=error.message, summary=failed), None
         return outcome, None
     if outcome.state != SUCCEEDED:
         return outcome, None
