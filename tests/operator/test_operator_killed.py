@@ -99,18 +99,19 @@ PARTITIONED = RunShape(
 )
 
 
-async def held(cluster: Cluster, hold: Hold) -> Hold:
+async def held(hold: Hold) -> Hold:
+    """`hold` once the emulator holds the request it waits for."""
     await asyncio.wait_for(hold.reached.wait(), 30)
     return hold
 
 
 async def before_the_create(cluster: Cluster) -> Hold | None:
-    return await held(cluster, cluster.kmock.hold("POST", JOBS.path(manifests.NS)))
+    return await held(cluster.kmock.hold("POST", JOBS.path(manifests.NS)))
 
 
 async def after_the_create(cluster: Cluster) -> Hold | None:
     hold = cluster.kmock.hold("PATCH", STATUS, when=lambda request: bool(cluster.jobs()))
-    await held(cluster, hold)
+    await held(hold)
     assert len(cluster.jobs()) == 1  # stored before the write was sent
     return hold
 
@@ -128,7 +129,7 @@ async def after_the_job_finished(cluster: Cluster) -> Hold | None:
     await during_the_run(cluster)
     hold = cluster.kmock.hold("PATCH", STATUS, when=writes_phase("Succeeded"))
     await ONE_JOB.finish(cluster)
-    return await held(cluster, hold)
+    return await held(hold)
 
 
 async def during_the_commit(cluster: Cluster) -> Hold | None:
