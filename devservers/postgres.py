@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from devservers.process import kill_process_group, stop_process
 
@@ -74,10 +75,11 @@ class PostgresServer:
 
     @property
     def uri(self) -> str:
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.database}"
+        return self.uri_for(self.database)
 
     def uri_for(self, database: str) -> str:
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
+        password = quote(self.password, safe="")  # a password may hold characters URLs reserve
+        return f"postgresql://{self.user}:{password}@{self.host}:{self.port}/{database}"
 
     @property
     def log_path(self) -> Path:

@@ -18,7 +18,7 @@ Authentication modes:
 
     with start_sts(Path("/tmp/sts"), tls=True) as server:
         seed_sample_tables(server)
-        impala.dbapi.connect(**sts_connect_kwargs(server, "alice", "secret"))
+        impala.dbapi.connect(**sts_connect_kwargs(server, "alice"))
 """
 
 from __future__ import annotations
@@ -217,6 +217,7 @@ def _command(
     java_options = f"-Dderby.system.home={w} -Djava.io.tmpdir={w / 'tmp'}"
     if server.auth == "CUSTOM":
         hive["hive.server2.custom.authentication.class"] = AUTH_CLASS
+        java_options += f" -Dsts.password={server.users['alice']}"
     krb = server.kerberos
     if server.auth == "KERBEROS" and krb is not None:
         hive |= {
@@ -265,9 +266,12 @@ def _command(
 def sts_connect_kwargs(
     server: StsServer,
     user: str | None = "alice",
-    password: str | None = USERS["alice"],
+    password: str | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `impala.dbapi.connect` that reach this server (the CA is verified under TLS)."""
+    """Keyword arguments for `impala.dbapi.connect` that reach this server (the CA is verified under TLS);
+    the password defaults to the server's own for `user`."""
+    if password is None and user is not None:
+        password = server.users.get(user)
     kwargs: dict[str, Any] = {"host": server.host, "port": server.port, "timeout": 30}
     if server.auth == "NOSASL":
         kwargs["auth_mechanism"] = "NOSASL"
@@ -366,8 +370,11 @@ def start_sts(
     conf: Mapping[str, str] | None = None,
     kerberos: KerberosSetup | None = None,
     hive_conf: Mapping[str, str] | None = None,
+    password: str = USERS["alice"],
 ) -> StsServer:
     """Start a Spark Thrift Server in `workdir` and wait until it answers `SELECT 1`.
+
+    With CUSTOM authentication, user alice logs in with `password` (tests use their session's).
 
     The server collects a whole result in its driver before the first fetch (Spark's default), so
     results of millions of rows need a larger `driver_memory` (the benchmarks use 3g for 5M rows).
@@ -385,6 +392,7 @@ def start_sts(
         tls=tls,
         http=http,
         kerberos=kerberos,
+        users={"alice": password},
     )
     keystore = None
     if tls:

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 from devservers.sts import StsServer
+from tests import session_password
 
 from impala_copy.api.plan import CopyPlan
 from impala_copy.cli import manifests
@@ -27,7 +28,7 @@ def obj(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def impala(
-    host: str, port: int, *, password: str | None = "secret", user: str = "alice"
+    host: str, port: int, *, password: str | None = session_password.PASSWORD, user: str = "alice"
 ) -> list[dict[str, Any]]:
     """Linked service `impala` (UsernameAndPassword) and, unless password is None, its Secret."""
     docs = [

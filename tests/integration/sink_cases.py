@@ -17,6 +17,7 @@ import yaml
 from devservers.azurite import AzuriteServer
 from devservers.moto import MotoServer
 from devservers.postgres import PostgresServer
+from tests import session_password
 from tests.unit.arrow_samples import MemorySource
 
 from impala_copy.api.plan import CopyPlan
@@ -36,7 +37,7 @@ def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
 def impala_docs(host: str = "127.0.0.1", port: int = 21050, user: str = "alice") -> list[dict[str, Any]]:
     """The source side (an ImpalaLinkedService with a password and a dataset on demo.all_types)."""
     return [
-        secret("impala", {"password": "secret"}),
+        secret("impala", {"password": session_password.PASSWORD}),
         {
             "apiVersion": API,
             "kind": "ImpalaLinkedService",

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from devservers.sts import StsServer
+from tests import session_password
 
 from impala_copy.api.plan import ImpalaConnection
 
 PASSWORD_ENV = "TEST_IMPALA_PASSWORD"
-SECRETS = {PASSWORD_ENV: "secret"}
+SECRETS = {PASSWORD_ENV: session_password.PASSWORD}
 
 
 def password_ref() -> dict[str, Any]:
@@ -22,7 +23,7 @@ def ca_ref(path: Path | str) -> dict[str, Any]:
 
 
 def connection(server: StsServer, **overrides: Any) -> ImpalaConnection:
-    """alice/secret (UsernameAndPassword) on `server`, or Anonymous on a NOSASL server; TLS/HTTP as it runs."""
+    """alice with the session password (UsernameAndPassword) on `server`, or Anonymous on a NOSASL server; TLS/HTTP as it runs."""
     spec: dict[str, Any] = {"host": server.host, "port": server.port, "connectTimeoutSeconds": 20}
     if server.auth == "NOSASL":
         spec["authenticationType"] = "Anonymous"

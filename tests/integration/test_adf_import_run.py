@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from devservers.postgres import PostgresServer
 from devservers.sts import ORDERS_ROWS, StsServer, orders_row
+from tests import session_password
 
 from impala_copy.api.common import SecretKeySelector
 from impala_copy.api.plan import secret_env_name
@@ -133,7 +134,9 @@ def test_an_imported_copy_runs_from_impala_to_postgresql(
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
     env = {
-        secret_env_name(SecretKeySelector(name="impala-credentials", key="password")): "secret",
+        secret_env_name(
+            SecretKeySelector(name="impala-credentials", key="password")
+        ): session_password.PASSWORD,
         secret_env_name(SecretKeySelector(name="warehouse-credentials", key="password")): pg.password,
     }
     readme = (out / "README.md").read_text()

@@ -22,12 +22,16 @@ from typing import Any
 
 import pytest
 from devservers.sts import ORDERS_ROWS, StsServer, free_port
+from tests import session_password
 from tests.integration.copy_docs import copy, files, impala, impala_on, obj, single_copy, table, write
 
 from impala_copy.api.common import SecretKeySelector
 from impala_copy.api.plan import secret_env_name
 
 PASSWORD_ENV = secret_env_name(SecretKeySelector(name="impala-login", key="password"))
+
+
+WRONG = session_password.variant("wrong")  # a wrong password: begins with the right one
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -158,8 +162,8 @@ def test_run_prints_a_table_by_default(sts: StsServer, tmp_path: Path) -> None:
 
 
 def test_the_environment_wins_over_the_secret_manifest(sts: StsServer, tmp_path: Path) -> None:
-    setup(tmp_path, impala_on(sts, password="stale-password"))
-    result = cli(*run_args(tmp_path, "-o", "json"), env={PASSWORD_ENV: "secret"})
+    setup(tmp_path, impala_on(sts, password=session_password.variant("stale")))
+    result = cli(*run_args(tmp_path, "-o", "json"), env={PASSWORD_ENV: session_password.PASSWORD})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["rowsCopied"] == ORDERS_ROWS
 
@@ -173,7 +177,7 @@ def test_a_secret_only_in_the_environment(sts: StsServer, tmp_path: Path) -> Non
         f"key under the path, or set the environment variable {PASSWORD_ENV}"
     )
     assert missing.stdout == ""
-    result = cli(*run_args(tmp_path, "-o", "json"), env={PASSWORD_ENV: "secret"})
+    result = cli(*run_args(tmp_path, "-o", "json"), env={PASSWORD_ENV: session_password.PASSWORD})
     assert result.returncode == 0, result.stderr
 
 
@@ -187,17 +191,13 @@ def test_a_secret_only_in_the_environment(sts: StsServer, tmp_path: Path) -> Non
 def test_run_failures_give_one_line_and_an_exit_code(
     sts: StsServer, tmp_path: Path, case: str, line: str, exit_code: int
 ) -> None:
-    server = (
-        impala_on(sts, password="wrong-pass")
-        if case == "wrong password"
-        else impala("127.0.0.1", free_port())
-    )
+    server = impala_on(sts, password=WRONG) if case == "wrong password" else impala("127.0.0.1", free_port())
     result = cli(*run_args(setup(tmp_path, server), "-o", "json"))
     assert result.returncode == exit_code
     error = one_error_line(result)
     assert error.startswith(line)
     assert json.loads(result.stdout)["status"] == "Failed"
-    assert "wrong-pass" not in result.stdout + result.stderr
+    assert WRONG not in result.stdout + result.stderr
     assert not (tmp_path / "out" / "data").exists() or list((tmp_path / "out" / "data").iterdir()) == []
 
 

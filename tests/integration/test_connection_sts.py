@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from devservers.sts import StsServer
+from tests import session_password
 from tests.integration.silent_server import SilentServer, closed_port
 from tests.integration.source_helpers import PASSWORD_ENV, SECRETS, connection
 
@@ -29,6 +30,9 @@ from impala_copy.engine.probe import probe, probe_with_watchdog
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "impala_copy.cli"]
+
+
+WRONG = session_password.variant("wrong")  # a wrong password: begins with the right one
 
 
 def test_connected_reports_the_round_trip(sts: StsServer) -> None:
@@ -142,7 +146,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_cli_connected(sts: StsServer, tmp_path: Path) -> None:
-    folder = write_manifests(tmp_path, sts.host, sts.port, "secret")
+    folder = write_manifests(tmp_path, sts.host, sts.port, session_password.PASSWORD)
     done = cli("test-connection", "-f", str(folder), "--linked-service", "impala")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
@@ -152,20 +156,22 @@ def test_cli_connected(sts: StsServer, tmp_path: Path) -> None:
 
 
 def test_cli_wrong_password_says_what_the_operator_says(sts: StsServer, tmp_path: Path) -> None:
-    folder = write_manifests(tmp_path, sts.host, sts.port, "wrong-pass-123")
+    folder = write_manifests(tmp_path, sts.host, sts.port, WRONG)
     done = cli("test-connection", "-f", str(folder), "--linked-service", "impala", "-o", "json")
     assert done.returncode == 2, done.stdout + done.stderr
     reported = json.loads(done.stdout)
-    expected = probe(connection(sts), {PASSWORD_ENV: "wrong-pass-123"})
+    expected = probe(connection(sts), {PASSWORD_ENV: WRONG})
     assert (reported["connected"], reported["reason"]) == (False, "AuthenticationFailed")
     assert reported["message"] == expected.message
-    assert "wrong-pass-123" not in done.stdout + done.stderr
+    assert WRONG not in done.stdout + done.stderr
 
 
 def test_cli_password_from_the_environment_wins(sts: StsServer, tmp_path: Path) -> None:
-    folder = write_manifests(tmp_path, sts.host, sts.port, "wrong-pass-123")
+    folder = write_manifests(tmp_path, sts.host, sts.port, WRONG)
     env_name = secret_env_name(SecretKeySelector(name="impala-login", key="password"))
-    done = cli("test-connection", "-f", str(folder), "-l", "impala", env={env_name: "secret"})
+    done = cli(
+        "test-connection", "-f", str(folder), "-l", "impala", env={env_name: session_password.PASSWORD}
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from devservers.sts import StsServer
+from tests import session_password
 from tests.integration.source_helpers import SECRETS, connection
 
 from impala_copy.engine.probe import probe
@@ -49,7 +50,7 @@ def _manifests(folder: Path, server: StsServer, with_ca: bool) -> Path:
     }
     docs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "impala-login"},
-         "data": {"password": base64.b64encode(b"secret").decode()}},
+         "data": {"password": base64.b64encode(session_password.PASSWORD.encode()).decode()}},
     ]  # fmt: skip
     if with_ca:
         spec["trustedCert"] = {"configMapKeyRef": {"name": "impala-ca", "key": "ca.pem"}}

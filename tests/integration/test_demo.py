@@ -1,7 +1,8 @@
 """`make demo`'s code path (scripts/demo.py) end to end, twice in a row.
 
 In:  the manifests in examples/demo/, pointed at the session's Spark Thrift Server (CUSTOM password
-     check, sample tables seeded) the way the demo points them at the server it starts.
+     check, sample tables seeded) the way the demo points them at the server it starts, the Secret
+     holding the session's password (the server's).
 Out: the files of every CopyActivity under a temporary demo-output folder, read back (rows, names,
      header, JSON lines, additional columns); the printed per-activity summary; a second run gives
      the same files and nothing else.
@@ -14,11 +15,27 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from devservers.sts import ORDERS_ROWS, StsServer, orders_row
 from rich.console import Console
 from scripts import demo
+
+from impala_copy.cli import manifests
+
+
+@pytest.fixture(autouse=True)
+def session_login(sts: StsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example Secret holds the session's password (the server's), as every Secret of the tests."""
+    load = manifests.load
+    secret = {("Secret", "demo-impala-credentials"): {"stringData.password": sts.users["alice"]}}
+
+    def with_session_login(path: Path | str, namespace: str = "default", **options: Any) -> Any:
+        return load(path, namespace, overrides={**(options.get("overrides") or {}), **secret})
+
+    monkeypatch.setattr(manifests, "load", with_session_login)
 
 
 def run(sts: StsServer, out: Path) -> str:

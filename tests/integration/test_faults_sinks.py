@@ -29,6 +29,7 @@ from devservers.moto import MotoServer, start_moto
 from devservers.postgres import PostgresServer, start_postgres
 from devservers.process import kill_process_group
 from devservers.sts import StsServer
+from tests import session_password
 from tests.integration.fault_injection import BATCH_ROWS, generated_rows_query, run_with_fault
 from tests.integration.object_store_cases import data_keys
 from tests.integration.sink_cases import activity, impala_docs, plan_from, postgres_docs
@@ -72,7 +73,7 @@ def assert_retryable_failure(outcome: RunOutcome) -> str:
 
 @pytest.fixture
 def own_pg(tmp_path: Path) -> Iterator[PostgresServer]:
-    server = start_postgres(tmp_path)
+    server = start_postgres(tmp_path, password=session_password.PASSWORD)
     yield server
     server.stop()
 

@@ -21,12 +21,13 @@ from typing import Any
 
 import yaml
 from devservers.sts import ORDERS_ROWS, StsServer, orders_row
+from tests import session_password
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "demo"
 
 
-def examples_for(server: StsServer, folder: Path, password: str = "secret") -> Path:
+def examples_for(server: StsServer, folder: Path, password: str = session_password.PASSWORD) -> Path:
     shutil.copytree(EXAMPLES, folder)
     path = folder / "00-impala.yaml"
     docs = list(yaml.safe_load_all(path.read_text()))
@@ -107,7 +108,7 @@ def test_all_rows_of_the_dataset_table(sts: StsServer, tmp_path: Path) -> None:
 
 
 def test_errors_are_one_line(sts: StsServer, tmp_path: Path) -> None:
-    folder = examples_for(sts, tmp_path / "demo", password="wrong")
+    folder = examples_for(sts, tmp_path / "demo", password=session_password.variant("wrong"))
     done = lookup(folder, "orders-by-status")
     assert done.returncode == 2
     assert done.stdout == ""

@@ -21,12 +21,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from devservers.sts import ALL_TYPES_EXPECTED, ORDERS_ROWS, StsServer, free_port, orders_row
+from tests import session_password
 from tests.integration.copy_docs import impala, impala_on, output_files, plan, single_copy
 from tests.unit.arrow_samples import assert_rows_equal, from_json, from_text, json_rows
 
 from impala_copy.api.summary import RunSummary
 from impala_copy.engine.run import execute, run_copy
 from impala_copy.engine.sinks.delimited_text import DelimitedTextFormat
+
+WRONG = session_password.variant("wrong")  # a wrong password: begins with the right one
 
 
 def copy(tmp: Path, docs: list[dict[str, Any]], *, run_id: str = "run-1") -> RunSummary:
@@ -200,7 +203,7 @@ def test_failed_run_reports_the_cause_and_keeps_the_previous_output(
     server = impala_on(sts)
     options: dict[str, Any] = {"format_settings": {"maxRowsPerFile": 2000}}
     if case == "wrong password":
-        server = impala_on(sts, password="not-the-password")
+        server = impala_on(sts, password=WRONG)
     elif case == "missing table":
         options["table_name"] = "no_such_table"
     elif case == "bad query":
@@ -217,7 +220,7 @@ def test_failed_run_reports_the_cause_and_keeps_the_previous_output(
     assert s.status == "Failed"
     assert [e.code for e in s.errors] == [code]
     assert message in s.errors[0].message
-    assert "not-the-password" not in s.model_dump_json()
+    assert WRONG not in s.model_dump_json()
     assert outcome.exit_code == exit_code
     assert (s.rows_copied, s.files_written, s.output_paths) == (0, 0, [])
     assert {p.name: p.read_bytes() for p in output_files(tmp_path)} == before

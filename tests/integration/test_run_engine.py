@@ -28,6 +28,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from devservers.sts import ORDERS_ROWS, StsServer, free_port
+from tests import session_password
 from tests.integration.copy_docs import impala, impala_on, output_files, plan, single_copy
 from tests.integration.source_helpers import PASSWORD_ENV, SECRETS, connection
 
@@ -47,6 +48,9 @@ from impala_copy.engine.main import TERMINATION_LOG_ENV
 
 BIG_QUERY = "SELECT id, concat('row-', CAST(id AS STRING)) AS s FROM range(3000000)"
 PARTS = {"maxRowsPerFile": 50_000}
+
+
+WRONG = session_password.variant("wrong")  # a wrong password: begins with the right one
 
 
 def engine_env(tmp: Path, resolved: ApiModel | None, secrets: dict[str, str]) -> dict[str, str]:
@@ -126,16 +130,12 @@ def test_without_a_plan_the_engine_fails_as_a_configuration_error(tmp_path: Path
     [("wrong password", "AuthenticationFailed", 2), ("server down", "Unreachable", 1)],
 )
 def test_failure_exit_codes(sts: StsServer, tmp_path: Path, case: str, code: str, exit_code: int) -> None:
-    server = (
-        impala_on(sts, password="wrong-pass")
-        if case == "wrong password"
-        else impala("127.0.0.1", free_port())
-    )
+    server = impala_on(sts, password=WRONG) if case == "wrong password" else impala("127.0.0.1", free_port())
     resolved, secrets = plan(tmp_path, single_copy(server, "ParquetDataset"))
     returncode, summary, stdout, stderr = run_engine(tmp_path, resolved, secrets)
     assert returncode == exit_code
     assert [e["code"] for e in summary["errors"]] == [code]
-    assert "wrong-pass" not in stdout + stderr
+    assert WRONG not in stdout + stderr
     assert "Traceback" not in stderr
     assert output_files(tmp_path) == []
 

@@ -51,6 +51,7 @@ def localised(sts: StsServer) -> list[dict[str, Any]]:
     docs = example_docs()
     impala = find(docs, "ImpalaLinkedService", "sinks-impala")["spec"]
     impala.update(host=sts.host, port=sts.port)
+    find(docs, "Secret", "sinks-impala-credentials")["stringData"]["password"] = sts.users["alice"]
     return docs
 
 

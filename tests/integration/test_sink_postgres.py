@@ -20,6 +20,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 from devservers.postgres import PostgresServer
+from tests import session_password
 from tests.fixtures.sinks import TlsPostgres
 from tests.integration.sink_cases import activity, impala_docs, plan_from, postgres_docs, run_sink
 from tests.unit.arrow_samples import ROWS, assert_rows_equal, numbered_table, sample_table
@@ -427,7 +428,7 @@ def test_skipped_row_log_is_bounded_and_hides_values_with_secure_output(
 def test_wrong_password_names_the_store_never_the_secret(
     tmp_path: Path, pg: PostgresServer, pg_database: str
 ) -> None:
-    wrong = "Wr0ng-" + uuid.uuid4().hex
+    wrong = session_password.variant("Wr0ng-" + uuid.uuid4().hex)
     plan, secrets = pg_plan(tmp_path, pg, pg_database, "x", password=wrong)
     with pytest.raises(SinkAuthenticationFailed) as caught:
         run_sink(plan, secrets, numbered_table(1))

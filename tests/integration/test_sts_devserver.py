@@ -43,12 +43,12 @@ def test_sample_all_types_and_empty_table_exist(sts):
 
 
 def test_custom_authenticator_checks_alice_and_lets_bob_in(sts):
-    assert _query(sts_connect_kwargs(sts, "alice", "secret"), "SELECT current_user()") == [("alice",)]
+    assert _query(sts_connect_kwargs(sts, "alice"), "SELECT current_user()") == [("alice",)]
     assert _query(sts_connect_kwargs(sts, "bob", None), "SELECT current_user()") == [("bob",)]
     with pytest.raises(Exception, match="Error validating the login"):
         _query(sts_connect_kwargs(sts, "alice", "wrong"), "SELECT 1")
     with pytest.raises(Exception, match="Error validating the login"):
-        _query(sts_connect_kwargs(sts, "mallory", "secret"), "SELECT 1")
+        _query(sts_connect_kwargs(sts, "mallory", sts.users["alice"]), "SELECT 1")
 
 
 def test_tls_server_presents_the_certificate_of_its_ca(sts_tls):

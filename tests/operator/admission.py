@@ -13,6 +13,9 @@ before it stores anything.
   (`watch=True`) opens the stream and sends the Status as an ERROR event, as the API server tells a
   watcher its resourceVersion is too old (410 Gone). kmock stores an object before its reactions run
   (`kmock['post /path'] << 403` answers 403 but keeps the object), so refusing happens here, first.
+- Requests a test holds (`hold`): the first request that matches is kept unanswered and unstored
+  until the test releases it, then dropped without an answer (the client was killed meanwhile): a
+  deterministic point to stop the operator at, between its decision and the API server's answer.
 - Optimistic concurrency on Leases (leader election): each write gives the Lease a new
   resourceVersion; a patch carrying another one, or a create of an existing Lease, is refused with
   409, as the API server does (kmock keeps no resourceVersion of its own).
@@ -25,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +101,26 @@ class Refusal:
         return self.times is None or self.hits < self.times
 
 
+@dataclass
+class Hold:
+    """A request the API server keeps: neither answered nor stored until `release()`, then dropped."""
+
+    method: str  # POST, PATCH, DELETE
+    path: str  # the URL path, exactly
+    when: Callable[[Any], bool] = lambda request: True  # and the request (kmock's) satisfies this
+    reached: asyncio.Event = field(default_factory=asyncio.Event)  # set once a request is held
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    request: Any = None  # the request held
+
+    def matches(self, request: Any) -> bool:
+        if self.request is not None or (self.method, self.path) != (request.method.value, request.url.path):
+            return False
+        return request.action != kmock.action.WATCH and bool(self.when(request))
+
+    def release(self) -> None:
+        self.released.set()
+
+
 def status_response(
     status: int, reason: str, message: str, details: Mapping[str, Any]
 ) -> aiohttp.web.Response:
@@ -151,6 +174,7 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
 
     granted: set[Grant] = attrs.field(factory=lambda: grants(API_ACCESS))
     refusals: list[Refusal] = attrs.field(factory=list)
+    holds: list[Hold] = attrs.field(factory=list)
     lease_versions: int = 0
     lease_conflicts: int = 0
     _lease_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
@@ -169,9 +193,30 @@ class AdmittingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     def lift(self, refusal: Refusal) -> None:
         self.refusals.remove(refusal)
 
+    def hold(self, method: str, path: str, when: Callable[[Any], bool] | None = None) -> Hold:
+        held = Hold(method.upper(), path, when or (lambda request: True))
+        self.holds.append(held)
+        return held
+
+    def release_holds(self) -> None:
+        for held in self.holds:
+            held.release()
+
+    async def _held(self, request: Any) -> aiohttp.web.Response | None:
+        """Keep the first request a hold matches until the hold is released; then drop it."""
+        for held in self.holds:
+            if held.matches(request):
+                held.request = request
+                held.reached.set()
+                await held.released.wait()
+                return _reset(request)
+        return None
+
     async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
         if request.headers.get("User-Agent") != TEST_AGENT:
-            refused = await self._injected(request) or self._owner_references(request)
+            refused = (
+                await self._held(request) or await self._injected(request) or self._owner_references(request)
+            )
             if refused is not None:
                 return refused
         if request.resource is not None and request.resource.plural == LEASES.plural:
@@ -249,6 +294,7 @@ __all__ = [
     "RESET",
     "TEST_AGENT",
     "AdmittingEmulator",
+    "Hold",
     "Refusal",
     "finalizers_grant",
     "grants",

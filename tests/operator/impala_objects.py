@@ -7,12 +7,13 @@ from typing import Any
 
 from devservers.sts import StsServer
 
+from tests import session_password
 from tests.operator import manifests
 
 GV = manifests.GV
 
 
-def login_secret(password: str = "secret", name: str = "impala-login") -> dict[str, Any]:
+def login_secret(password: str = session_password.PASSWORD, name: str = "impala-login") -> dict[str, Any]:
     return manifests.secret(name, {"password": password})
 
 

@@ -1,22 +1,14 @@
-"""Searching everything the operator wrote or logged for secret values (plain text and base64)."""
+"""What the operator tests search for secret values (tests/leak_search.py does the searching): every
+text the operator produced (`operator_texts`), and everything the API emulator holds but the Secrets
+themselves (`emulator_texts`, which the session's leak check searches after every test)."""
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterable
 
+from tests.leak_search import assert_nowhere, forms
+from tests.operator.admission import TEST_AGENT
 from tests.operator.harness import OURS_RECONCILED, Cluster, LogCapture
-
-
-def forms(secret: str | bytes) -> list[str]:
-    """The texts a secret may show as: itself and its base64; a binary secret (a keytab) as base64 at
-    each alignment inside a longer encoded text, and its bytes read as Latin-1."""
-    if isinstance(secret, bytes):
-        shifted = [base64.b64encode(secret[shift:]).decode()[4:44] for shift in range(3)]
-        return [*shifted, secret.decode("latin-1")[4:36]]
-    encoded = base64.b64encode(secret.encode()).decode()
-    return [secret, encoded, encoded.rstrip("=")]
 
 
 def operator_texts(cluster: Cluster, logs: LogCapture) -> dict[str, list[str]]:
@@ -35,10 +27,33 @@ def operator_texts(cluster: Cluster, logs: LogCapture) -> dict[str, list[str]]:
     }
 
 
-def assert_nowhere(values: Iterable[str | bytes], texts: dict[str, list[str]]) -> None:
-    """No form of any value in any text; the failure names where it was found, not the value."""
-    for index, value in enumerate(values):
-        for form in forms(value):
-            for where, items in texts.items():
-                for position, item in enumerate(items):
-                    assert form not in item, f"secret value #{index} found in {where} #{position}"
+def _writes_a_secret(request: object) -> bool:
+    """The test's own writes of Secrets: they carry the values, as `kubectl apply` would."""
+    resource = getattr(request, "resource", None)
+    agent = getattr(request, "headers", {}).get("User-Agent")
+    return agent == TEST_AGENT and resource is not None and resource.plural == "secrets"
+
+
+def emulator_texts(cluster: Cluster) -> dict[str, list[str]]:
+    """Everything the emulator received or holds, but the Secrets the test wrote: every request (the
+    operator's, and the test's kubelet reporting pods with their termination messages), every
+    version of every object stored of every kind but Secret (Events, status, Jobs, pods,
+    ConfigMaps; deleted ones too), the pods' logs."""
+    requests = [r for r in cluster.kmock if not _writes_a_secret(r)]
+    stored = [
+        json.dumps(version.raw, default=str)
+        for (resource, _, _), obj in list(cluster.kmock.objects.items())
+        if resource.plural != "secrets"
+        for version in obj.history
+        if version is not None
+    ]
+    return {
+        "request to the API emulator": [
+            f"{r.method.value} {r.url}\n{r.body.decode(errors='replace')}" for r in requests
+        ],
+        "object stored in the API emulator": stored,
+        "pod log": list(cluster.pod_logs.values()),
+    }
+
+
+__all__ = ["assert_nowhere", "emulator_texts", "forms", "operator_texts"]

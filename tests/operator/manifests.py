@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import base64
 import copy
-import secrets
 import uuid
 from typing import Any
 
 from impala_copy.api.summary import PartitionPlanSummary, RunError, RunSummary
 from impala_copy.controller.core.timeutil import format_time, utcnow
+from tests import session_password
 
 NS = "default"
 GV = "impalacopy.io/v1alpha1"
 
 
 def random_password() -> str:
-    """A password no fixture text contains by chance (letters, digits and punctuation)."""
-    return "pw-" + secrets.token_urlsafe(18) + "!#%"
+    """A password of its own that begins with the session's (tests/session_password.py), so the
+    session's leak check finds it too; no fixture text contains it by chance."""
+    return session_password.variant()
 
 
 def meta(name: str, namespace: str = NS, **extra: Any) -> dict[str, Any]:

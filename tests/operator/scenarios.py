@@ -28,10 +28,11 @@ from impala_copy.controller.core.controller import Actions, PlanContext
 from impala_copy.controller.core.settings import Settings
 from impala_copy.controller.core.timeutil import format_time
 from impala_copy.controller.core.view import ClusterView
+from tests import session_password
 from tests.operator import manifests
 
 NOW = datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC)
-PASSWORD = "scenario-password-not-used"
+PASSWORD = session_password.PASSWORD  # in no object the tests look at: the Secret only
 
 
 def view_of(objects: Iterable[dict[str, Any]]) -> ClusterView:

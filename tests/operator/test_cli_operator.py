@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import sys
@@ -25,38 +24,9 @@ from typing import Any
 
 from tests.operator import manifests
 from tests.operator.harness import Cluster, until
+from tests.operator.operator_process import free_port, kubeconfig, operator_env
 
 STOP_TIMEOUT = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def kubeconfig(path: Path, server: str) -> Path:
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "emulator", "cluster": {"server": server}}],
-        "users": [{"name": "tester", "user": {"token": "not-a-real-token"}}],
-        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester"}}],
-        "current-context": "emulator",
-    }
-    path.write_text(json.dumps(config))
-    return path
-
-
-def operator_env(kubeconfig_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBERNETES_", "IMPALA_COPY_"))}
-    env.update(
-        KUBECONFIG=str(kubeconfig_path),
-        IMPALA_COPY_RESYNC_SECONDS="0",
-        IMPALA_COPY_CONNECTION_TESTS="false",
-        **extra,
-    )
-    return env
 
 
 def get(url: str) -> tuple[int, str]:

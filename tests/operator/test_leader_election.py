@@ -22,7 +22,6 @@ import asyncio
 import dataclasses
 import json
 import signal
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -33,7 +32,8 @@ import pytest
 
 from tests.operator import harness, manifests
 from tests.operator.harness import Cluster, LogCapture, OperatorThread, settle, until
-from tests.operator.test_cli_operator import free_port, get, kubeconfig, operator_env
+from tests.operator.operator_process import OperatorProcess, free_port
+from tests.operator.test_cli_operator import get
 
 CA = "copy-orders"
 LEASE_NS = "impala-copy-system"
@@ -88,27 +88,8 @@ def first_claim(requests: list[Any], who: str) -> int:
     raise AssertionError(f"{who} never claimed the Lease")
 
 
-async def start_replica_a(kmock: Any, tmp_path: Path) -> tuple[asyncio.subprocess.Process, Path]:
-    config = kubeconfig(tmp_path / "kubeconfig", str(kmock.url).rstrip("/"))
-    log = tmp_path / "replica-a.log"
-    env = operator_env(
-        config, IMPALA_COPY_POD_NAME="replica-a", IMPALA_COPY_LIVENESS_ENDPOINT="", **LEASE_ENV
-    )
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "impala_copy.cli",
-            "operator",
-            "--namespace",
-            manifests.NS,
-            "--log-level",
-            "DEBUG",
-            env=env,
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    return process, log
+async def start_replica_a(kmock: Any, tmp_path: Path) -> OperatorProcess:
+    return await OperatorProcess(kmock, tmp_path, "replica-a", **LEASE_ENV).start(watched=())
 
 
 async def start_replica_b(kmock: Any, port: int, watchers: int = 2) -> OperatorThread:
@@ -159,7 +140,7 @@ def leader_metric(operator: OperatorThread) -> float | None:
 async def test_the_standby_takes_over_without_a_duplicate_run_or_a_lost_update(
     kmock: Any, cluster: Cluster, logs: LogCapture, tmp_path: Path, stop: str
 ) -> None:
-    process, a_log = await start_replica_a(kmock, tmp_path)
+    a = await start_replica_a(kmock, tmp_path)
     b: OperatorThread | None = None
     try:
         await until(lambda: holder(cluster).startswith("replica-a_"), timeout=60, what="A holding the Lease")
@@ -178,8 +159,7 @@ async def test_the_standby_takes_over_without_a_duplicate_run_or_a_lost_update(
 
         stopped_at = len(list(kmock))
         began = time.monotonic()
-        process.send_signal(signal.SIGKILL if stop == "kill" else signal.SIGTERM)
-        code = await asyncio.wait_for(process.wait(), 30)
+        code = await (a.kill() if stop == "kill" else a.stop())
         await cluster.finish(job, manifests.summary(rows=321))  # while A is gone
 
         await until(lambda: holder(cluster).startswith("replica-b_"), timeout=30, what="B holding the Lease")
@@ -192,9 +172,8 @@ async def test_the_standby_takes_over_without_a_duplicate_run_or_a_lost_update(
         await until(lambda: probe(port).get("role") == "leader", timeout=15, what="B's probe: leader")
         assert leader_metric(b) == 1.0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        if a.running:
+            await a.kill()
         if b is not None:
             await b.stop()
 
@@ -212,7 +191,7 @@ async def test_the_standby_takes_over_without_a_duplicate_run_or_a_lost_update(
     # A wrote nothing after it was stopped, but (graceful) the release of its Lease.
     assert writes(requests[stopped_at:], "replica-a") == []
     released = writes(requests[stopped_at:], "replica-a", leases=True)
-    output = a_log.read_text()
+    output = a.log
     assert "leader election: replica-a_" in output
     assert " leads now (Lease impala-copy-system/impala-copy-operator)" in output
     if stop == "graceful":

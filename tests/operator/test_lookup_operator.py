@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from devservers.sts import ORDERS_ROWS, StsServer
 
+from tests import session_password
 from tests.integration.lookup_expected import ALL_TYPES_JSON
 from tests.operator import manifests
 from tests.operator.harness import (
@@ -332,7 +333,9 @@ async def test_missing_references_block_the_run_until_they_appear(
 async def test_wrong_password_fails_without_retry_until_run_now_after_the_fix(
     sts: StsServer, cluster: Cluster, operator: OperatorThread, tmp_path: Path
 ) -> None:
-    await cluster.apply(login_secret("wrong-password"), sts_linked_service(sts), dataset("orders"))
+    await cluster.apply(
+        login_secret(session_password.variant("wrong")), sts_linked_service(sts), dataset("orders")
+    )
     await cluster.apply(
         lookup("max-order", "SELECT 1 AS one", policy={"retry": 3, "retryIntervalInSeconds": 30})
     )
@@ -345,7 +348,7 @@ async def test_wrong_password_fails_without_retry_until_run_now_after_the_fix(
     assert len(cluster.jobs_of(KIND, "max-order")) == 1
 
     # The fixed Secret is read by the next pod; the operator starts one on run-now.
-    await cluster.patch("Secret", "impala-login", {"data": login_secret("secret")["data"]})
+    await cluster.patch("Secret", "impala-login", {"data": login_secret()["data"]})
     await cluster.patch(KIND, "max-order", {"metadata": {"annotations": {"impalacopy.io/run-now": "fixed"}}})
     status = await run_lookup(cluster, "max-order", tmp_path, run=2)
     assert status["phase"] == "Succeeded"

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from devservers.sts import StsServer
 
+from tests import session_password
 from tests.integration.silent_server import SilentServer, closed_port
 from tests.operator import manifests
 from tests.operator.harness import Cluster, OperatorThread, secret_env, settle, start_operator, until
@@ -32,6 +33,9 @@ from tests.operator.scenarios import linked_service_scenarios, shape
 
 KIND = "ImpalaLinkedService"
 WAIT = 90.0  # an upper bound for a loaded machine
+
+
+WRONG = session_password.variant("wrong")  # a wrong password: begins with the right one
 
 
 @pytest.fixture
@@ -91,13 +95,13 @@ async def test_a_reachable_server_with_the_right_password_is_connected(
 async def test_a_wrong_password_then_the_secret_fixed_and_run_now_tests_again(
     sts: StsServer, cluster: Cluster, testing_operator: OperatorThread, tmp_path: Path
 ) -> None:
-    await cluster.apply(login_secret("not-the-password"), sts_linked_service(sts))
+    await cluster.apply(login_secret(WRONG), sts_linked_service(sts))
     await run_test(cluster, tmp_path)
     status = await reason_becomes(cluster, "AuthenticationFailed")
     cond = connected(cluster)
     assert cond["status"] == "False"
     assert "alice" in cond["message"]
-    assert "not-the-password" not in cond["message"]
+    assert WRONG not in cond["message"]
     assert "roundTripMilliseconds" not in status
     assert shape(status) == shape(linked_service_scenarios()["authentication-failed"]["status"])
     first_probe = status["lastProbeTime"]
@@ -105,7 +109,7 @@ async def test_a_wrong_password_then_the_secret_fixed_and_run_now_tests_again(
     assert len(cluster.jobs_of(KIND, "impala")) == 1  # a failed test is not retried
 
     # The operator cannot see the Secret change; run-now starts a test whose pod reads the new value.
-    await cluster.patch("Secret", "impala-login", {"data": login_secret("secret")["data"]})
+    await cluster.patch("Secret", "impala-login", {"data": login_secret()["data"]})
     await cluster.patch(KIND, "impala", {"metadata": {"annotations": {"impalacopy.io/run-now": "fixed"}}})
     await run_test(cluster, tmp_path)
     status = await reason_becomes(cluster, "Connected")
@@ -171,7 +175,9 @@ async def test_a_missing_secret_reported_by_the_pod_is_not_tested_until_it_appea
 async def test_a_missing_secret_key_is_reported_by_name(
     sts: StsServer, cluster: Cluster, testing_operator: OperatorThread, tmp_path: Path
 ) -> None:
-    await cluster.apply(manifests.secret("impala-login", {"passwd": "secret"}), sts_linked_service(sts))
+    await cluster.apply(
+        manifests.secret("impala-login", {"passwd": session_password.PASSWORD}), sts_linked_service(sts)
+    )
     _, result = await cluster.run_next(KIND, "impala", tmp_path, timeout=WAIT)
     assert result.waiting_message == "couldn't find key password in Secret default/impala-login"
     await reason_becomes(cluster, "SecretKeyNotFound")
