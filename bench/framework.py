@@ -12,9 +12,13 @@ A bench module (any `bench/*.py` other than run.py and this file) registers:
     target("d_parquet", "e_floor", 0.8)              # rows/s of d_parquet >= 0.8 x rows/s of e_floor
     rss_limit("d_parquet", 250)                      # peak RSS of d_parquet < 250 MB
     rss_flat("d_parquet", "d_parquet_5m", 25)        # peak RSS grows by < 25 MB from one to the other
+    cpu_limit("d_process", 1.0)                      # CPU seconds per million rows <= 1.0
 
 Each case runs in a fresh Python process (`run.py --child`), timed inside the process around the case
-function (imports excluded), and its peak RSS is the child's `ru_maxrss` from `os.wait4`.
+function (imports excluded), and its peak RSS is the child's `ru_maxrss` from `os.wait4`. A case that
+runs the product as processes of its own (`impala-copy run`) returns `Measured(rows, extra)`: its
+CPU time then includes its finished child processes, and `extra` may set `peak_rss_mb` (the peak of
+the measured process instead of the case's own) and any figures the report lists under the case.
 """
 
 from __future__ import annotations
@@ -72,10 +76,18 @@ class SetupContext:
 class Case:
     name: str
     label: str
-    func: Callable[[Context], int]
+    func: CaseFunc
     table: str
     repeat: int = 1
     module: str = ""
+
+
+@dataclass
+class Measured:
+    """What a case returns when it measures more than its row count (see the module docstring)."""
+
+    rows: int
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,19 +110,24 @@ class Result:
     server_cpu_seconds: float | None = None  # CPU time the HiveServer2 process used meanwhile
     runs: list[dict[str, float]] = field(default_factory=list)
     error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cpu_per_million_rows(self) -> float:
+        return self.cpu_seconds * 1_000_000 / self.rows if self.rows else 0.0
 
 
+CaseFunc = Callable[[Context], "int | Measured"]
 CASES: dict[str, Case] = {}
 TABLES: dict[str, Callable[[SetupContext], int]] = {}
 TARGETS: list[Target] = []
 RSS_LIMITS: dict[str, float] = {}
 RSS_FLAT: list[tuple[str, str, float]] = []
+CPU_LIMITS: dict[str, float] = {}
 
 
-def case(
-    name: str, label: str, *, table: str, repeat: int = 1
-) -> Callable[[Callable[[Context], int]], Callable[[Context], int]]:
-    def register(func: Callable[[Context], int]) -> Callable[[Context], int]:
+def case(name: str, label: str, *, table: str, repeat: int = 1) -> Callable[[CaseFunc], CaseFunc]:
+    def register(func: CaseFunc) -> CaseFunc:
         if name in CASES:
             raise ValueError(f"benchmark case {name!r} registered twice")
         CASES[name] = Case(name, label, func, table, repeat, func.__module__)
@@ -141,6 +158,10 @@ def rss_flat(small: str, large: str, max_growth_mb: float) -> None:
     RSS_FLAT.append((small, large, max_growth_mb))
 
 
+def cpu_limit(case_name: str, seconds_per_million_rows: float) -> None:
+    CPU_LIMITS[case_name] = seconds_per_million_rows
+
+
 # ------------------------------------------------------------------------------------- child process
 
 
@@ -151,12 +172,19 @@ def child_main(case_name: str, context_json: str) -> None:
     ctx = Context(**json.loads(context_json))
     func = CASES[case_name].func
     before = resource.getrusage(resource.RUSAGE_SELF)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    rows = func(ctx)
+    outcome = func(ctx)
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(json.dumps({"rows": rows, "seconds": seconds, "cpu_seconds": cpu}), flush=True)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(
+        (a.ru_utime - b.ru_utime) + (a.ru_stime - b.ru_stime)
+        for a, b in ((after, before), (children_after, children_before))
+    )
+    measured = outcome if isinstance(outcome, Measured) else Measured(outcome)
+    report = {"rows": measured.rows, "seconds": seconds, "cpu_seconds": cpu, "extra": measured.extra}
+    print(json.dumps(report), flush=True)
 
 
 def process_cpu_seconds(pid: int | None) -> float | None:
@@ -200,7 +228,7 @@ def run_case(
         tail = "\n".join(stderr_path.read_text().strip().splitlines()[-15:])
         raise RuntimeError(f"case {spec.name} failed (exit {proc.returncode}):\n{tail}")
     outcome = json.loads(lines[-1])
-    outcome["peak_rss_mb"] = usage.ru_maxrss / 1024.0  # Linux reports KiB
+    outcome["peak_rss_mb"] = outcome["extra"].pop("peak_rss_mb", usage.ru_maxrss / 1024.0)  # Linux: KiB
     server_cpu_after = process_cpu_seconds(server_pid)
     if server_cpu_before is not None and server_cpu_after is not None:
         outcome["server_cpu_seconds"] = server_cpu_after - server_cpu_before
@@ -222,6 +250,9 @@ def format_table(results: list[Result]) -> str:
             f"{r.case:<16} {r.label[:52]:<52} {r.rows:>9} {r.seconds:>8.2f} {r.rows_per_second:>10,.0f} "
             f"{r.cpu_seconds:>6.2f} {server_cpu:>12} {r.peak_rss_mb:>11.0f}"
         )
+    for r in results:
+        if r.extra and not r.error:
+            lines.append(f"  {r.case}: " + ", ".join(f"{k}={v}" for k, v in r.extra.items()))
     return "\n".join(lines)
 
 
@@ -245,6 +276,17 @@ def evaluate(results: list[Result]) -> list[dict[str, Any]]:
                     "value": round(rss),
                     "target": f"< {limit:g}",
                     "met": rss < limit,
+                }
+            )
+    for name, limit in CPU_LIMITS.items():
+        if name in by_name:
+            per_million = by_name[name].cpu_per_million_rows
+            checks.append(
+                {
+                    "check": f"{name} CPU s per 1M rows",
+                    "value": round(per_million, 2),
+                    "target": f"<= {limit:g}",
+                    "met": per_million <= limit,
                 }
             )
     for small, large, growth in RSS_FLAT:

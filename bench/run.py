@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                     server_cpu_seconds=(
                         round(best["server_cpu_seconds"], 2) if "server_cpu_seconds" in best else None
                     ),
-                    runs=runs, error=error,
+                    runs=runs, error=error, extra=best.get("extra", {}),
                 )
             )  # fmt: skip
     finally:
