@@ -101,16 +101,29 @@ def validity_buffer(nulls: bytes, n: int) -> pa.Buffer | None:
 
 # Arrays are built from buffers (numpy, bytes.join), never with pa.array(list): that is slower and
 # makes pyarrow import pandas (about 55 MB of RSS) to check the list's element types.
+def _numbers(values: Sequence[Any] | np.ndarray[Any, Any], np_type: Any, n: int) -> np.ndarray[Any, Any]:
+    """The values as a native array of `np_type`: from a list of Python numbers, or from the array the
+    reply decoder read (engine/source/fetch_decode.py). An integer that the type cannot hold is refused
+    either way (a double narrowed to FLOAT is rounded, as from a list)."""
+    if not isinstance(values, np.ndarray):
+        return np.fromiter(values, dtype=np_type, count=n)
+    data = values[:n].astype(np_type)
+    narrowed = data.dtype.kind != values.dtype.kind or data.dtype.itemsize < values.dtype.itemsize
+    if data.dtype.kind in "iu" and narrowed and not np.array_equal(data, values[:n]):
+        raise OverflowError(f"a value does not fit {data.dtype.name}")
+    return data
+
+
 def _fixed(np_type: Any, arrow_type: pa.DataType) -> Converter:
     def convert(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-        data = np.fromiter(values, dtype=np_type, count=n)
+        data = _numbers(values, np_type, n)
         return pa.Array.from_buffers(arrow_type, n, [validity_buffer(nulls, n), pa.py_buffer(data)])
 
     return convert
 
 
 def _boolean(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-    bits = np.packbits(np.fromiter(values, dtype=np.bool_, count=n), bitorder="little")
+    bits = np.packbits(_numbers(values, np.bool_, n), bitorder="little")
     return pa.Array.from_buffers(pa.bool_(), n, [validity_buffer(nulls, n), pa.py_buffer(bits)])
 
 
@@ -289,7 +302,7 @@ def _column_values(tcolumn: Any, preferred: str) -> tuple[Sequence[Any], bytes]:
         member = next((m for m in (getattr(tcolumn, name, None) for name in _MEMBERS) if m is not None), None)
     if member is None:
         return [], b""
-    return member.values or [], member.nulls or b""
+    return member.values if member.values is not None else [], member.nulls or b""
 
 
 def rowset_length(rowset: Any, specs: Sequence[ColumnSpec]) -> int:
