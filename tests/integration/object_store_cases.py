@@ -24,7 +24,11 @@ from tests.unit.arrow_samples import (
     sample_table,
 )
 from tests.unit.test_sinks import csv_rows, jsonl_rows
+from tests.unit.test_sinks_partitions import killed, stage
 
+from impala_copy.api.plan import Partition
+from impala_copy.engine.commit_run import commit_run
+from impala_copy.engine.errors import EXIT_CONFIGURATION, EXIT_OK
 from impala_copy.engine.pipeline import AdditionalColumns, Counters, copy_batches
 from impala_copy.engine.sinks import create_sink
 from impala_copy.engine.sinks.delimited_text import DelimitedTextFormat
@@ -205,3 +209,64 @@ def check_retry_of_the_same_run_replaces_a_killed_attempt(tmp_path: Path, store:
     assert data_keys(store) == [f"out/part_0000{i}.parquet" for i in range(3)]
     paths = download(store, data_keys(store), tmp_path / "retried")
     assert pa.concat_tables([pq.read_table(x) for x in paths]).equals(numbered_table(5))
+
+
+# ------------------------------------------------------------------------------ partitioned copies
+
+
+def partitioned_plan(
+    tmp_path: Path, store: ObjectStore, count: int, run_id: str, sink: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, str]]:
+    """A plan of `count` partitions into Parquet on the store (validateDataConsistency on)."""
+    p, secrets = plan(
+        tmp_path, store, "ParquetDataset", sink, run_id=run_id, spec={"validateDataConsistency": True}
+    )
+    parts = [Partition(index=i, predicate=f'"n" >= {i * 100}') for i in range(count)]
+    return p.model_copy(update={"partitions": parts}), secrets
+
+
+def parquet_rows(store: ObjectStore, tmp_path: Path) -> list[int]:
+    paths = download(store, data_keys(store, "out/part_"), tmp_path)
+    return [v for x in paths for v in pq.read_table(x).column("n").to_pylist()]
+
+
+def check_partitioned_run_is_published_once(tmp_path: Path, store: ObjectStore) -> None:
+    """Indexes staged out of order, one of them retried after a kill mid-write, then one commit (twice)."""
+    sink = {"formatSettings": {"maxRowsPerFile": 2}}
+    p, secrets = partitioned_plan(tmp_path, store, 3, "parted", sink)
+    stage(p, 2, numbered_table(3).slice(2, 1), secrets=secrets)  # n = 2
+    killed(p, 1, numbered_table(6), secrets)  # a first attempt of index 1, killed mid-write
+    stage(p, 0, numbered_table(2), secrets=secrets)  # n = 0, 1
+    stage(p, 1, numbered_table(0), secrets=secrets)  # the retry of index 1: no rows
+    assert not data_keys(store, "out/part_")  # nothing published yet
+    first = commit_run(p, secrets)
+    assert first.exit_code == EXIT_OK, first.summary.errors
+    assert data_keys(store, "out/part_") == ["out/part_00000.parquet", "out/part_00001.parquet"]
+    assert parquet_rows(store, tmp_path / "first") == [0, 1, 2]
+    assert (first.summary.rows_copied, first.summary.files_written, first.summary.consistency_verified) == (
+        3, 2, True,
+    )  # fmt: skip
+    assert first.summary.output_paths == [f"{store.name}/out/part_0000{i}.parquet" for i in range(2)]
+    # the step restarted: the same summary, nothing published again
+    assert commit_run(p, secrets).summary == first.summary
+    assert [k for k in data_keys(store) if "/_temporary/" in k] == [
+        "out/_temporary/part_NNNNN.parquet/parted/_COMMIT.json"
+    ]
+
+
+def check_partitioned_run_missing_an_index_publishes_nothing(tmp_path: Path, store: ObjectStore) -> None:
+    p, secrets = partitioned_plan(tmp_path, store, 1, "before")
+    stage(p, 0, numbered_table(4), secrets=secrets)
+    assert commit_run(p, secrets).exit_code == EXIT_OK
+    before = {k: store.read(k) for k in data_keys(store, "out/part_")}
+    p, secrets = partitioned_plan(tmp_path, store, 2, "failed")
+    stage(p, 1, numbered_table(1), secrets=secrets)
+    outcome = commit_run(p, secrets)
+    assert outcome.exit_code == EXIT_CONFIGURATION
+    assert "1 of 2 partitions have no staged output" in outcome.summary.errors[0].message
+    assert "(index 0 did not finish" in outcome.summary.errors[0].message
+    assert {k: store.read(k) for k in data_keys(store, "out/part_")} == before
+    # the next run (unpartitioned here) removes the failed run's staging and the receipt of the first
+    p, secrets = plan(tmp_path, store, "ParquetDataset", run_id="next")
+    run_sink(p, secrets, numbered_table(2))
+    assert data_keys(store) == ["out/part_00000.parquet"]

@@ -82,6 +82,16 @@ def test_retry_of_the_same_run_replaces_a_killed_attempt(tmp_path: Path, contain
     cases.check_retry_of_the_same_run_replaces_a_killed_attempt(tmp_path, container)
 
 
+def test_partitioned_run_is_published_once(tmp_path: Path, container: AzureContainer) -> None:
+    cases.check_partitioned_run_is_published_once(tmp_path, container)
+
+
+def test_partitioned_run_missing_an_index_publishes_nothing(
+    tmp_path: Path, container: AzureContainer
+) -> None:
+    cases.check_partitioned_run_missing_an_index_publishes_nothing(tmp_path, container)
+
+
 def test_large_part_round_trips(tmp_path: Path, container: AzureContainer) -> None:
     cases.check_large_part_is_uploaded_in_parts(tmp_path, container)
 

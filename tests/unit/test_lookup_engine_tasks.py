@@ -53,7 +53,8 @@ def engine(
 
 
 @pytest.mark.parametrize(
-    ("task", "kind"), list(zip(TASKS, ("CopyPlan", "LookupPlan", "ConnectionTestPlan"), strict=True))
+    ("task", "kind"),
+    list(zip(TASKS, ("CopyPlan", "LookupPlan", "ConnectionTestPlan", "CopyPlan", "CopyPlan"), strict=True)),
 )
 def test_a_missing_plan_is_exit_2_with_the_tasks_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], task: str, kind: str
@@ -61,10 +62,10 @@ def test_a_missing_plan_is_exit_2_with_the_tasks_summary(
     code, summary = engine(tmp_path, capsys, task, None)
     assert code == 2
     problem = f"environment variable {PLAN_ENV} is not set: it must hold the {kind} as JSON"
-    if task == "copy":
+    if task in ("copy", "commit"):
         assert summary["errors"] == [{"code": "InvalidConfiguration", "message": problem}]
-    elif task == "lookup":
-        assert (summary["task"], summary["status"]) == ("lookup", "Failed")
+    elif task in ("lookup", "partition-plan"):
+        assert (summary["task"], summary["status"]) == (task, "Failed")
         assert summary["error"] == {"code": "InvalidConfiguration", "message": problem}
     else:
         assert (summary["task"], summary["connected"]) == ("connection-test", False)
@@ -92,7 +93,7 @@ def test_an_unknown_task_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 2
     assert (
         summary["errors"][0]["message"]
-        == "unknown task 'vacuum': expected one of copy, lookup, connection-test"
+        == "unknown task 'vacuum': expected one of copy, lookup, connection-test, partition-plan, commit"
     )
 
 

@@ -38,7 +38,7 @@ def result_of(output: dict[str, Any], rows: int, *, truncated: bool = False) -> 
 
 
 def test_the_task_names() -> None:
-    assert TASKS == ("copy", "lookup", "connection-test")
+    assert TASKS == ("copy", "lookup", "connection-test", "partition-plan", "commit")
     assert LookupSummary(status="Failed").task == TASK_LOOKUP
     assert (
         ConnectionTestSummary(

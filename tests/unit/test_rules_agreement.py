@@ -159,6 +159,38 @@ INCREMENTAL_AND_WINDOW = (
 )
 LOOKUP_INCREMENTAL = "source.incremental applies to a CopyActivity only, not to a LookupActivity"
 BY_ID = {"column": "order_id"}
+HOOK = "?AdfDynamicRangePartitionCondition"
+RANGE_BY_ID = {"partitionOption": "DynamicRange", "partitionSettings": {"partitionColumnName": "order_id"}}
+SETTINGS_WITHOUT_RANGE = "source.partitionSettings apply to partitionOption DynamicRange only"
+RANGE_WITHOUT_COLUMN = "partitionOption DynamicRange requires partitionSettings.partitionColumnName"
+RANGE_QUERY_WITHOUT_HOOK = (
+    f"source.query of a DynamicRange copy must contain {HOOK} where each partition's predicate goes, e.g. "
+    f"SELECT * FROM sales.orders WHERE {HOOK}"
+)
+HOOK_WITHOUT_RANGE = f"source.query contains {HOOK} but source.partitionOption is not DynamicRange"
+PHYSICAL_WITH_QUERY = (
+    "partitionOption PhysicalPartitionsOfTable reads the dataset's table: it takes no source.query"
+)
+PARTITIONED_INCREMENTAL = (
+    "source.incremental and a partitionOption cannot both be set: a partitioned copy reads the whole source "
+    "(incremental partitioned copies are not built)"
+)
+BOUNDS_REVERSED = "partitionSettings.partitionLowerBound must not be above partitionUpperBound"
+PARALLEL_WITHOUT_OPTION = (
+    "parallelCopies applies to a partitioned copy only: set source.partitionOption (DynamicRange or "
+    "PhysicalPartitionsOfTable); without one a copy reads with one pod"
+)
+PARTITIONED_WINDOW = (
+    "schedule.window and a source.partitionOption cannot both be set (partitioned tumbling windows are not "
+    "built)"
+)
+LOOKUP_PARTITIONED = "source.partitionOption applies to a CopyActivity only, not to a LookupActivity"
+
+
+def ranged(low: str | None, high: str | None, column: str = "order_id") -> dict[str, Any]:
+    settings = {"partitionColumnName": column, "partitionLowerBound": low, "partitionUpperBound": high}
+    return {"partitionOption": "DynamicRange", "partitionSettings": {k: v for k, v in settings.items() if v}}
+
 
 STORE = {"referenceName": "store"}
 PG_LS = {"host": "pg", "database": "dw", "username": "loader", "password": SECRET}
@@ -308,6 +340,21 @@ GOOD: dict[str, dict[str, Any]] = {
         },
         schedule={"cron": "@daily"},
     ),
+    "copy-range-table": copy_activity(source=RANGE_BY_ID, parallelCopies=8),
+    "copy-range-query-bounds": copy_activity(
+        source={"query": f"SELECT * FROM sales.orders WHERE region = 'EU' AND {HOOK}", **ranged("1", "9000")}
+    ),
+    "copy-range-equal-bounds": copy_activity(source=ranged("12.50", "12.5")),
+    "copy-range-timestamps": copy_activity(source=ranged("2026-12-01", "2026-12-01 08:30:00", "ts")),
+    "copy-range-mixed-separators-left-to-the-engine": copy_activity(
+        source=ranged("2026-12-02 00:00:00", "2026-12-01T08:30:00", "ts")
+    ),
+    "copy-range-mixed-kinds-left-to-the-engine": copy_activity(source=ranged("2026-12-02", "5", "ts")),
+    "copy-physical-partitions": copy_activity(
+        source={"partitionOption": "PhysicalPartitionsOfTable"}, parallelCopies=3
+    ),
+    "copy-partition-option-none": copy_activity(source={"partitionOption": "None"}),
+    "copy-partitioned-cron": copy_activity(source=RANGE_BY_ID, schedule={"cron": "@daily"}),
 }
 
 # (manifest, field path of the error, message): each breaks exactly one rule.
@@ -604,6 +651,88 @@ BAD_RULES: dict[str, tuple[dict[str, Any], str, str]] = {
         INCREMENTAL_AND_WINDOW,
     ),
     "lookup-incremental": (lookup_activity(source={"incremental": BY_ID}), "spec", LOOKUP_INCREMENTAL),
+    "copy-settings-without-range": (
+        copy_activity(source={"partitionSettings": {"partitionColumnName": "order_id"}}),
+        "spec.source",
+        SETTINGS_WITHOUT_RANGE,
+    ),
+    "copy-settings-with-physical": (
+        copy_activity(
+            source={"partitionOption": "PhysicalPartitionsOfTable", "partitionSettings": {}},
+        ),
+        "spec.source",
+        SETTINGS_WITHOUT_RANGE,
+    ),
+    "copy-range-without-column": (
+        copy_activity(source={"partitionOption": "DynamicRange", "partitionSettings": {}}),
+        "spec.source",
+        RANGE_WITHOUT_COLUMN,
+    ),
+    "copy-range-without-settings": (
+        copy_activity(source={"partitionOption": "DynamicRange"}),
+        "spec.source",
+        RANGE_WITHOUT_COLUMN,
+    ),
+    "copy-range-query-without-hook": (
+        copy_activity(source={"query": "SELECT * FROM sales.orders", **RANGE_BY_ID}),
+        "spec.source",
+        RANGE_QUERY_WITHOUT_HOOK,
+    ),
+    "copy-hook-without-range": (
+        copy_activity(source={"query": f"SELECT * FROM sales.orders WHERE {HOOK}"}),
+        "spec.source",
+        HOOK_WITHOUT_RANGE,
+    ),
+    "copy-physical-with-query": (
+        copy_activity(source={"query": "SELECT * FROM t", "partitionOption": "PhysicalPartitionsOfTable"}),
+        "spec.source",
+        PHYSICAL_WITH_QUERY,
+    ),
+    "copy-partitioned-incremental": (
+        copy_activity(source={"incremental": BY_ID, **RANGE_BY_ID}),
+        "spec.source",
+        PARTITIONED_INCREMENTAL,
+    ),
+    "copy-range-integers-reversed": (
+        copy_activity(source=ranged("9000", "-1")),
+        "spec.source.partitionSettings",
+        BOUNDS_REVERSED,
+    ),
+    "copy-range-decimals-reversed": (
+        copy_activity(source=ranged("12.51", "12.5")),
+        "spec.source.partitionSettings",
+        BOUNDS_REVERSED,
+    ),
+    "copy-range-timestamps-reversed": (
+        copy_activity(source=ranged("2026-12-01 08:30:01", "2026-12-01 08:30:00", "ts")),
+        "spec.source.partitionSettings",
+        BOUNDS_REVERSED,
+    ),
+    "copy-range-dates-reversed": (
+        copy_activity(source=ranged("2026-12-02", "2026-12-01 23:59:59", "ts")),
+        "spec.source.partitionSettings",
+        BOUNDS_REVERSED,
+    ),
+    "copy-parallel-copies-without-option": (
+        copy_activity(parallelCopies=4),
+        "spec",
+        PARALLEL_WITHOUT_OPTION,
+    ),
+    "copy-parallel-copies-with-option-none": (
+        copy_activity(source={"partitionOption": "None"}, parallelCopies=4),
+        "spec",
+        PARALLEL_WITHOUT_OPTION,
+    ),
+    "copy-partitioned-window": (
+        copy_activity(source=RANGE_BY_ID, schedule={"window": HOURLY}),
+        "spec",
+        PARTITIONED_WINDOW,
+    ),
+    "lookup-partitioned": (
+        lookup_activity(source={"partitionOption": "PhysicalPartitionsOfTable"}),
+        "spec",
+        LOOKUP_PARTITIONED,
+    ),
 }
 
 # Bounds on single fields: the schema (openAPIV3Schema) and pydantic refuse them, no CEL rule involved.
@@ -617,6 +746,21 @@ BAD_FIELDS: dict[str, tuple[dict[str, Any], str, str]] = {
         copy_activity(source={"incremental": {"column": "id` OR 1=1 --"}}),
         "spec.source.incremental.column",
         f"String should match pattern '{COLUMN_PATTERN}'",
+    ),
+    "parallel-copies-above-the-cap": (
+        copy_activity(source=RANGE_BY_ID, parallelCopies=257),
+        "spec.parallelCopies",
+        "Input should be less than or equal to 256",
+    ),
+    "partition-column-backtick": (
+        copy_activity(source=ranged(None, None, "id` OR 1=1 --")),
+        "spec.source.partitionSettings.partitionColumnName",
+        f"String should match pattern '{COLUMN_PATTERN}'",
+    ),
+    "partition-bound-words": (
+        copy_activity(source=ranged("0 OR 1=1", None)),
+        "spec.source.partitionSettings.partitionLowerBound",
+        f"String should match pattern '{WATERMARK_VALUE_PATTERN}'",
     ),
     "incremental-lookback-go-duration": (
         copy_activity(source={"incremental": {"column": "ts", "lookback": "2h"}}),

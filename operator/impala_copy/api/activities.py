@@ -20,7 +20,13 @@ from impala_copy.api.durations import (
 )
 from impala_copy.api.incremental import INCREMENTAL_RANGE, IncrementalSource, Watermark
 from impala_copy.api.model import operator_setting
-from impala_copy.api.partitions import MAX_PARALLEL_COPIES, PartitionOption, PartitionSettings
+from impala_copy.api.partitions import (
+    MAX_PARALLEL_COPIES,
+    SOURCE_RULES,
+    PartitionOption,
+    PartitionSettings,
+    partitioned,
+)
 from impala_copy.api.path_templates import FILE_NAME_PREFIX, check_template
 from impala_copy.api.paths import file_name_rules
 from impala_copy.api.placeholders import find as find_placeholders
@@ -104,6 +110,7 @@ class ImpalaSource(RuledModel):
             message=f"source.query contains {INCREMENTAL_RANGE} but source.incremental is not set",
             check=lambda m: m.query is None or m.incremental is not None or INCREMENTAL_RANGE not in m.query,
         ),
+        *SOURCE_RULES,
     )
 
     type: Literal["ImpalaSource"] = Field(default="ImpalaSource", description="Always ImpalaSource.")
@@ -410,6 +417,20 @@ class CopyActivitySpec(RuledModel):
             "two ways to pick the rows of a run (use window placeholders in the query, or a watermark)",
             check=lambda m: m.source.incremental is None or m.schedule is None or m.schedule.window is None,
         ),
+        Rule(
+            cel="!has(self.parallelCopies) || (has(self.source.partitionOption) && "
+            "self.source.partitionOption != 'None')",
+            message="parallelCopies applies to a partitioned copy only: set source.partitionOption "
+            "(DynamicRange or PhysicalPartitionsOfTable); without one a copy reads with one pod",
+            check=lambda m: m.parallel_copies is None or partitioned(m.source),
+        ),
+        Rule(
+            cel="!has(self.schedule) || !has(self.schedule.window) || !has(self.source.partitionOption) || "
+            "self.source.partitionOption == 'None'",
+            message="schedule.window and a source.partitionOption cannot both be set (partitioned "
+            "tumbling windows are not built)",
+            check=lambda m: m.schedule is None or m.schedule.window is None or not partitioned(m.source),
+        ),
     )
 
     inputs: list[ImpalaDatasetReference] = Field(
@@ -582,6 +603,11 @@ class LookupActivitySpec(RuledModel):
             cel="!has(self.source.incremental)",
             message="source.incremental applies to a CopyActivity only, not to a LookupActivity",
             check=lambda m: not written(m.source, "incremental"),
+        ),
+        Rule(
+            cel="!has(self.source.partitionOption)",
+            message="source.partitionOption applies to a CopyActivity only, not to a LookupActivity",
+            check=lambda m: not written(m.source, "partition_option"),
         ),
         Rule(
             cel=f"!has(self.refreshInterval) || duration(self.refreshInterval) >= "

@@ -4,6 +4,7 @@
   only the run of a tumbling window has a window. A LookupActivity has no windows.
 - {scheduledTime} (ADF: trigger().scheduledTime) needs `spec.schedule` (cron or window).
 - {triggerTime} and {runId} always have a value.
+- SQL the engine builds ({incrementalRange}, ?AdfDynamicRangePartitionCondition) stands in SQL code only.
 - Windows that may run at the same time (`window.maxConcurrency` above 1) and write files need a window
   placeholder in the dataset's folderPath or fileName, or in the sink's fileNamePrefix: each window
   then writes, and replaces, only its own output. Without one, every window would write the same files.
@@ -26,6 +27,8 @@ from impala_copy.api.placeholders import (
     Found,
     Needs,
     PlaceholderError,
+    ValueKind,
+    Where,
     find,
     shown,
 )
@@ -70,6 +73,11 @@ def _found(templates: Iterator[Template]) -> Iterator[tuple[str, Found]]:
 
 def _unmet(where: str, item: Found, schedule: Schedule | None, *, windows: bool) -> str | None:
     needs = NAMES[item.name].needs
+    if NAMES[item.name].kind == ValueKind.SQL and item.where != Where.CODE:
+        return (
+            f"{shown(item.text)} in {where} stands for SQL the engine builds: write it in SQL code, not in "
+            "a quoted string, an identifier, a comment, a path or a column value"
+        )
     if needs == Needs.WINDOW and not windows:
         return (
             f"{shown(item.text)} in {where} needs a tumbling window, which a LookupActivity does not have "

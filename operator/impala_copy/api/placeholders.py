@@ -23,7 +23,8 @@ is written (api/placeholder_rendering.py). A placeholder is matched before the S
 quotes of an ADF format inside a string literal ('@{formatDateTime(..., 'yyyy')}') do not end it.
 
 The engine may add values of its own that are already safe SQL (`SqlFragment`, e.g. a predicate it
-built): a name of kind `sql` in NAMES.
+built): a name of kind `sql` in NAMES. ADF's `?AdfDynamicRangePartitionCondition` is one: where a
+DynamicRange partition's predicate goes (api/partitions.py); it has no `{...}` spelling.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from impala_copy.api.partitions import PARTITION_CONDITION
 from impala_copy.api.time_formats import check_format
 
 WINDOW_START = "windowStart"
@@ -41,6 +43,8 @@ TRIGGER_TIME = "triggerTime"
 SCHEDULED_TIME = "scheduledTime"
 RUN_ID = "runId"
 INCREMENTAL_RANGE_NAME = "incrementalRange"  # the range predicate of an incremental copy
+# The predicate of a DynamicRange partition: named by ADF's hook itself, which `{...}` cannot spell.
+PARTITION_CONDITION_NAME = PARTITION_CONDITION
 
 # Longest piece of a query or path quoted in a message.
 SHOWN_CHARACTERS = 80
@@ -101,6 +105,12 @@ NAMES: dict[str, Name] = {
     INCREMENTAL_RANGE_NAME: Name(
         ValueKind.SQL, Needs.NOTHING, without="only an incremental copy (source.incremental) has a range"
     ),
+    # Needs source.partitionOption DynamicRange: the rules of ImpalaSource refuse it without.
+    PARTITION_CONDITION_NAME: Name(
+        ValueKind.SQL,
+        Needs.NOTHING,
+        without="only a DynamicRange partitioned copy (source.partitionOption) has a partition predicate",
+    ),
 }
 
 
@@ -145,6 +155,7 @@ def shown(text: str) -> str:
 # ------------------------------------------------------------------------------------------ finding
 
 _TOKENS = (
+    r"(?P<hook>" + re.escape(PARTITION_CONDITION) + r")|"
     r"(?P<ours>\{(?P<name>[A-Za-z]+)(?::(?P<fmt>[^{}]*))?\})"
     r"|(?P<adf>@\{)"
     r"|(?P<call>@[A-Za-z_][A-Za-z0-9_]*\s*\()"
@@ -182,7 +193,19 @@ def find(text: str, *, sql: bool) -> list[Found]:
     found: list[Found] = []
     while (match := _SCANNERS[state].search(text, pos)) is not None:
         pos = match.end()
-        if match.group("ours"):
+        if match.group("hook"):
+            found.append(
+                Found(
+                    PARTITION_CONDITION_NAME,
+                    None,
+                    match.group(),
+                    match.start(),
+                    pos,
+                    _WHERE[state],
+                    _quote(state),
+                )
+            )
+        elif match.group("ours"):
             if match.group("name") in NAMES:
                 found.append(_ours(match, state))
             else:
@@ -287,6 +310,7 @@ def unsupported(written: str) -> PlaceholderError:
 
 __all__ = [
     "NAMES",
+    "PARTITION_CONDITION_NAME",
     "RUN_ID",
     "SCHEDULED_TIME",
     "TRIGGER_TIME",

@@ -43,7 +43,7 @@ TASK_PARTITION_PLAN = "partition-plan"  # CopyPlan -> PartitionPlanSummary (the 
 # TASK_COPY with len(partitions) > 1: the pod reads partitions[$JOB_COMPLETION_INDEX] and stages it
 # (nothing is published); its RunSummary has `partition` set.
 TASK_COMMIT = "commit"  # CopyPlan with its partitions -> RunSummary of the whole run (publishes it)
-TASKS = (TASK_COPY, TASK_LOOKUP, TASK_CONNECTION_TEST)  # partition-plan and commit: being built
+TASKS = (TASK_COPY, TASK_LOOKUP, TASK_CONNECTION_TEST, TASK_PARTITION_PLAN, TASK_COMMIT)
 
 # Values of a plan that belong to one run, not to what the object asks for (wire paths): a plan's
 # digest leaves them out, so a new run id or watermark never looks like a change of the spec.

@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol
 
-from impala_copy.api.activities import CopyActivity, LookupActivity
+from impala_copy.api.activities import CopyActivity, CopyActivitySpec, LookupActivity
 from impala_copy.api.common import (
     CertificateSource,
     ConfigMapKeySelector,
@@ -24,6 +24,12 @@ from impala_copy.api.datasets import LOCATION_LINKED_SERVICE_KIND, FileDatasetBa
 from impala_copy.api.durations import timespan_seconds
 from impala_copy.api.impala import ImpalaDataset, ImpalaLinkedService
 from impala_copy.api.incremental import IncrementalPlan, IncrementalSource
+from impala_copy.api.partitions import (
+    DEFAULT_PARALLEL_COPIES,
+    PartitionOption,
+    PartitionSettings,
+    partitioned,
+)
 from impala_copy.api.placeholder_needs import copy_placeholder_problem, lookup_placeholder_problem
 from impala_copy.api.plan import (
     KEYTAB,
@@ -33,6 +39,7 @@ from impala_copy.api.plan import (
     ImpalaConnection,
     KerberosLogin,
     LookupPlan,
+    PartitioningPlan,
     SecretRef,
     SinkPlan,
     SourcePlan,
@@ -361,6 +368,7 @@ def resolve_copy(
         secure_input=spec.policy.secure_input,
         secure_output=spec.policy.secure_output,
         incremental=incremental_plan(spec.source.incremental),
+        partitioning=partitioning_plan(spec),
     )
 
 
@@ -370,6 +378,23 @@ def incremental_plan(incremental: IncrementalSource | None) -> IncrementalPlan |
         return None
     return IncrementalPlan(
         column=incremental.column, low=incremental.initial_value, lookback=incremental.lookback
+    )
+
+
+def partitioning_plan(spec: CopyActivitySpec) -> PartitioningPlan | None:
+    """How a partitioned copy is split (None: not partitioned); its partitions are planned in a pod."""
+    source = spec.source
+    if not partitioned(source):
+        return None
+    count = spec.parallel_copies or DEFAULT_PARALLEL_COPIES
+    settings = source.partition_settings or PartitionSettings()
+    return PartitioningPlan(
+        option=PartitionOption(source.partition_option or PartitionOption.NONE),
+        count=count,
+        parallelism=count,
+        column=settings.partition_column_name,
+        lower_bound=settings.partition_lower_bound,
+        upper_bound=settings.partition_upper_bound,
     )
 
 

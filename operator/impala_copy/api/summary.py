@@ -141,7 +141,8 @@ class RunSummary(ApiModel):
         return self.status == "Succeeded" and not self.errors
 
     def to_termination_message(self, limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
-        """Compact JSON that fits the termination message: lists and messages are cut, never the counters."""
+        """Compact JSON that fits the termination message: lists and messages are cut, never the counters
+        (per-partition counts are cut last, from the end)."""
         data: dict[str, Any] = self.to_wire()
         text = json.dumps(data, separators=(",", ":"))
         if len(text.encode()) <= limit:
@@ -158,7 +159,12 @@ class RunSummary(ApiModel):
         data.pop("skippedRowsLog", None)
         for err in data.get("errors", []):
             err["message"] = err["message"][:128]
-        return json.dumps(data, separators=(",", ":"))[:limit]
+        text = json.dumps(data, separators=(",", ":"))
+        # A partitioned run's per-partition counts go last (the totals stay): the first ones that fit.
+        while len(text.encode()) > limit and data.get("partitions"):
+            data["partitions"] = data["partitions"][:-1]
+            text = json.dumps(data, separators=(",", ":"))
+        return text[:limit]
 
 
 def aggregate(summaries: list[RunSummary]) -> RunSummary:

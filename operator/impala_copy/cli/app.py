@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from impala_copy import __version__
+from impala_copy.api.partitions import MAX_PARALLEL_COPIES
 
 app = typer.Typer(
     name="impala-copy",
@@ -108,6 +109,9 @@ RUN_HELP = (
     "Incremental copies (source.incremental): the run copies the rows above --watermark, else above the "
     "watermark in --state-file, else above initialValue; --state-file gets the new watermark after a "
     "successful run (docs/incremental.md).\n\n"
+    "Partitioned copies (source.partitionOption): the partitions are planned here, each is copied by a "
+    "local process of its own, --parallel at once (default parallelCopies), and the run is published "
+    "once every partition has succeeded (docs/partitioned-copies.md).\n\n"
     "Progress is shown on a terminal and the run summary at the end. Exit code 0 on success, 1 when "
     "a retry may help, 2 for a configuration error, each failure with a one-line error on stderr."
 )
@@ -146,6 +150,16 @@ def run_command(
             "replaced after a successful one.",
         ),
     ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            min=1,
+            max=MAX_PARALLEL_COPIES,
+            help="Partitioned copies: how many partitions are copied at once, each by a local process "
+            "(default: the activity's parallelCopies).",
+        ),
+    ] = None,
 ) -> None:
     """Run one CopyActivity locally (help: RUN_HELP)."""
     from impala_copy.cli import copy_commands as commands
@@ -164,6 +178,7 @@ def run_command(
             output="json" if output == "json" else "text",
             times=RunTimes(window_start, window_end, trigger_time, scheduled_time),
             watermark=WatermarkOptions(watermark, state_file),
+            parallel=parallel,
         )
     )
 
@@ -267,7 +282,8 @@ ENGINE_HELP = (
 @app.command("engine", help=ENGINE_HELP)
 def engine_command(
     task: Annotated[
-        str, typer.Option("--task", help="copy, lookup or connection-test: what IMPALA_COPY_PLAN holds.")
+        str,
+        typer.Option("--task", help="copy, lookup, connection-test or commit: what IMPALA_COPY_PLAN holds."),
     ] = "copy",
 ) -> None:
     """Run the task in IMPALA_COPY_PLAN (help: ENGINE_HELP)."""

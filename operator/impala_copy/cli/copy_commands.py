@@ -51,6 +51,7 @@ def run(
     output: OutputFormat,
     times: local.RunTimes | None = None,
     watermark: WatermarkOptions | None = None,
+    parallel: int | None = None,
     out: Console | None = None,
     err: Console | None = None,
 ) -> int:
@@ -70,6 +71,7 @@ def run(
                 progress=progress,
                 times=times,
                 prepare=lambda resolved: with_low_watermark(resolved, options),
+                parallel=parallel,
             )
     if failure.exit_code is not None:
         return failure.exit_code

@@ -315,16 +315,31 @@ def run_activity(
     progress: ProgressCallback | None = None,
     times: RunTimes | None = None,
     prepare: Callable[[CopyPlan], CopyPlan] | None = None,
+    parallel: int | None = None,
 ) -> tuple[CopyPlan, RunOutcome]:
     """Resolve, gather secrets and certificates, run. SetupError before the copy; a failure is a summary.
 
-    `prepare` adjusts the resolved plan first (the CLI's low watermark, cli/watermark_state.py).
+    `prepare` adjusts the resolved plan first (the CLI's low watermark, cli/watermark_state.py). A
+    partitioned copy runs its partitions as local processes, `parallel` at once (default its
+    parallelCopies): cli/parallel_run.py.
     """
     with local_layout(volumes or {}, volume_root) as layout:
         plan = build_plan(manifests, namespace, activity, layout, times=times)
         if prepare is not None:
             plan = prepare(plan)
-        secret_values = secrets_for(plan, manifests, os.environ if environ is None else environ)
+        if parallel is not None and plan.partitioning is None:
+            raise SetupError(
+                "InvalidArgument",
+                f"--parallel applies to a partitioned copy; CopyActivity {activity!r} has no "
+                "source.partitionOption (DynamicRange or PhysicalPartitionsOfTable)",
+            )
+        environ = os.environ if environ is None else environ
+        secret_values = secrets_for(plan, manifests, environ)
         write_certificates(plan, manifests, environ)
         prepare_volume(plan)
+        if plan.partitioning is not None:
+            from impala_copy.cli.parallel_run import run_partitioned
+
+            processes = parallel or plan.partitioning.parallelism
+            return plan, run_partitioned(plan, secret_values, processes, environ)
         return plan, execute(plan, secret_values, progress=progress)

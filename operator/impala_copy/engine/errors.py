@@ -83,3 +83,10 @@ class SinkAuthenticationFailed(SinkError):
 class ConsistencyCheckFailed(CopyError):
     code = "DataConsistencyCheckFailed"
     retryable = False
+
+
+class PartitionsIncomplete(CopyError):
+    """The commit step of a partitioned copy found indexes without staged output: nothing is published."""
+
+    code = "PartitionsIncomplete"
+    retryable = False

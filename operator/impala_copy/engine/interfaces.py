@@ -3,15 +3,20 @@
 Source: an open query whose result arrives as Arrow record batches with a fixed schema.
 Sink:   open(schema) -> write(batch)* -> commit() -> SinkResult, or abort() on any failure;
         nothing a sink writes looks complete until commit() returns.
+One index of a partitioned copy: the same lifecycle, but commit() only stages (nothing is visible),
+        then seal(summary) records the index as finished (its marker, written last); the commit step
+        (engine/commit_run.py) publishes every index at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
+
+from impala_copy.api.summary import RunSummary
 
 
 class BatchSource(Protocol):
@@ -50,3 +55,10 @@ class SinkWriter(Protocol):
     def commit(self, verify: bool = False) -> SinkResult: ...
 
     def abort(self) -> None: ...
+
+
+@runtime_checkable
+class PartitionSinkWriter(SinkWriter, Protocol):
+    """The writer of one index of a partitioned copy: stages on commit(), then seal()."""
+
+    def seal(self, summary: RunSummary) -> None: ...

@@ -1,14 +1,18 @@
-"""`impala-copy engine --task copy|lookup|connection-test`: the entry point of the Job pods.
+"""`impala-copy engine --task copy|partition-plan|commit|lookup|connection-test`: the Job pods' entry point.
 
 In:  the task's plan as JSON in the environment variable IMPALA_COPY_PLAN (CopyPlan, LookupPlan or
-     ConnectionTestPlan, api/plan.py); each secret in the environment variable its SecretRef names
-     (`valueFrom.secretKeyRef` in the Job); CA files at the paths its CertRefs name.
-Out: the task's summary (RunSummary, LookupSummary or ConnectionTestSummary, api/summary.py) as
+     ConnectionTestPlan, api/plan.py); a partitioned copy's copy task reads the partition whose index
+     is in JOB_COMPLETION_INDEX (set by Kubernetes in each pod of an Indexed Job); each secret in the
+     environment variable its SecretRef names (`valueFrom.secretKeyRef` in the Job); CA files at the
+     paths its CertRefs name.
+Out: the task's summary (RunSummary, PartitionPlanSummary, LookupSummary or ConnectionTestSummary) as
      compact JSON, written to the termination message file (`/dev/termination-log`, or the file named
      by IMPALA_COPY_TERMINATION_LOG; at most 4 KiB) and printed on stdout as the last line. A lookup
      output too large for the termination message is printed on stdout first, as frame lines
      (api/lookup_frames.py). Progress lines go to stderr.
-Exit codes: copy and lookup 0 (succeeded), 1 (failed, a retry may help) or 2 (failed, retrying is
+The commit task (a partitioned copy's last step, engine/commit_run.py) takes the CopyPlan and reports
+     the whole run's RunSummary, like a copy.
+Exit codes: copy, commit and lookup 0 (succeeded), 1 (failed, a retry may help) or 2 (failed, retrying is
      pointless); connection test 0 (connected) or 1 (not connected); any task 2 for a missing or
      invalid plan (with a summary naming the problem).
 SIGTERM (the Job or pod being deleted) aborts the task like a failure: nothing is published.
@@ -25,15 +29,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from impala_copy.api.partitions import PARTITION_INDEX_ENV
 from impala_copy.api.plan import (
     PLAN_ENV,
+    TASK_COMMIT,
     TASK_CONNECTION_TEST,
     TASK_COPY,
     TASK_LOOKUP,
+    TASK_PARTITION_PLAN,
     TASKS,
     ConnectionTestPlan,
     CopyPlan,
@@ -44,6 +51,7 @@ from impala_copy.api.pod_contract import TERMINATION_MESSAGE_PATH
 from impala_copy.api.summary import (
     ConnectionTestSummary,
     LookupSummary,
+    PartitionPlanSummary,
     RunError,
     RunSummary,
     visible_failure,
@@ -51,6 +59,9 @@ from impala_copy.api.summary import (
 from impala_copy.engine.errors import EXIT_CONFIGURATION, EXIT_OK, EXIT_TRANSIENT, CopyError
 from impala_copy.engine.pipeline import Progress
 from impala_copy.engine.probe import rfc3339
+
+if TYPE_CHECKING:
+    from impala_copy.engine.run import RunOutcome
 
 TERMINATION_LOG_ENV = "IMPALA_COPY_TERMINATION_LOG"
 DEFAULT_TERMINATION_LOG = TERMINATION_MESSAGE_PATH
@@ -156,24 +167,67 @@ def utc_now() -> str:
 # ------------------------------------------------------------------------------------------ copy
 
 
+def partition_index(environ: Mapping[str, str]) -> int | None:
+    """The index in JOB_COMPLETION_INDEX (None when unset); PlanError when it is not a whole number."""
+    raw = environ.get(PARTITION_INDEX_ENV)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+        raise PlanError(f"{PARTITION_INDEX_ENV} {raw[:20]!r} is not a partition index (a whole number)")
+    return int(raw)
+
+
 def run_copy_task(environ: Mapping[str, str]) -> Report:
     from impala_copy.engine.run import execute  # imports the HiveServer2 client only when there is work
 
     plan = load_plan(environ, CopyPlan)
-    log.info("run %s of CopyActivity %s/%s started", plan.run_id, plan.namespace, plan.activity)
+    index = partition_index(environ)
+    where = f" (partition {index})" if index is not None else ""
+    log.info("run %s of CopyActivity %s/%s started%s", plan.run_id, plan.namespace, plan.activity, where)
+    secrets = secrets_from(plan, environ)
+    return _run_report(plan, lambda: execute(plan, secrets, progress=ProgressLog(), partition=index))
+
+
+def run_commit_task(environ: Mapping[str, str]) -> Report:
+    from impala_copy.engine.commit_run import commit_run
+
+    plan = load_plan(environ, CopyPlan)
+    log.info("commit of run %s of CopyActivity %s/%s (%d partitions) started", plan.run_id, plan.namespace,
+             plan.activity, len(plan.partitions))  # fmt: skip
+    return _run_report(plan, lambda: commit_run(plan, secrets_from(plan, environ)), what="commit of run")
+
+
+def _run_report(plan: CopyPlan, task: Callable[[], RunOutcome], what: str = "run") -> Report:
+    """A copy's or a commit's outcome as a Report (a signal stops it as a failure)."""
     try:
-        outcome = execute(plan, secrets_from(plan, environ), progress=ProgressLog())
+        outcome = task()
         summary, code = outcome.summary, outcome.exit_code
     except (Terminated, KeyboardInterrupt):
-        stopped = TaskTerminated("the run was stopped by a signal")
+        stopped = TaskTerminated(f"the {what.split()[0]} was stopped by a signal")
         summary = RunSummary(status="Failed", errors=[RunError(code=stopped.code, message=stopped.message)])
         code = stopped.exit_code
     if plan.secure_output:
         summary.output_paths = []
     log.info(
-        "run %s %s: rowsCopied=%d filesWritten=%d copyDuration=%.1fs",
-        plan.run_id, summary.status, summary.rows_copied, summary.files_written, summary.copy_duration,
+        "%s %s %s: rowsCopied=%d filesWritten=%d copyDuration=%.1fs",
+        what, plan.run_id, summary.status, summary.rows_copied, summary.files_written, summary.copy_duration,
     )  # fmt: skip
+    return Report(summary, code)
+
+
+# -------------------------------------------------------------------------------- partition-plan
+
+
+def run_partition_plan_task(environ: Mapping[str, str]) -> Report:
+    from impala_copy.engine.partition_task import failed, partition_plan_summary
+
+    plan = load_plan(environ, CopyPlan)
+    log.info("partition plan %s of CopyActivity %s/%s started", plan.run_id, plan.namespace, plan.activity)
+    try:
+        summary, code = partition_plan_summary(plan, secrets_from(plan, environ))
+    except (Terminated, KeyboardInterrupt):
+        summary, code = failed(TaskTerminated("the planning was stopped by a signal"), secure_input=False)
+    log.info("partition plan %s %s: partitions=%d", plan.run_id, summary.status, len(summary.partitions))
     return Report(summary, code)
 
 
@@ -247,6 +301,8 @@ def run_connection_test_task(environ: Mapping[str, str]) -> Report:
 TaskRunner = Callable[[Mapping[str, str]], Report]
 TASK_RUNNERS: dict[str, TaskRunner] = {
     TASK_COPY: run_copy_task,
+    TASK_PARTITION_PLAN: run_partition_plan_task,
+    TASK_COMMIT: run_commit_task,
     TASK_LOOKUP: run_lookup_task,
     TASK_CONNECTION_TEST: run_connection_test_task,
 }
@@ -258,6 +314,8 @@ def invalid_plan(task: str, message: str) -> Report:
     error = RunError(code=INVALID_CONFIGURATION, message=message)
     if task == TASK_LOOKUP:
         summary = LookupSummary(status="Failed", error=error)
+    elif task == TASK_PARTITION_PLAN:
+        summary = PartitionPlanSummary(status="Failed", error=error)
     elif task == TASK_CONNECTION_TEST:
         summary = ConnectionTestSummary(
             connected=False, reason=INVALID_CONFIGURATION, message=message, probed_at=utc_now(),

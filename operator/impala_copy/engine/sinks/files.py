@@ -11,6 +11,11 @@ Naming:
   `.gz` when gzip-compressed).
 - An empty result still writes one file (Parquet: the schema and no rows; DelimitedText: the
   header line, if any; Json: an empty file), so a re-run with no rows replaces the old output.
+
+One index of a partitioned copy (`partition` given) stages its parts the same way into its own
+attempt folder, publishes nothing, and `seal()` writes its marker (sinks/partition_staging.py); the
+commit step (sinks/partitioned_files.py) numbers the parts of all indexes and publishes them. A
+`fileName` (one file) with more than one partition is refused: the run makes one file per index.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from impala_copy.api.paths import STAGING_DIR, unsafe_segment
+from impala_copy.api.plan import Partition
+from impala_copy.api.summary import RunSummary
 from impala_copy.engine.errors import ConfigurationError, ConsistencyCheckFailed, CopyError, SinkError
 from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.sinks.commit import Staging
+from impala_copy.engine.sinks.partition_staging import IndexStaging, PartitionMarker, StagedPart
 
 DEFAULT_PREFIX = "part"
 STREAM_BUFFER_BYTES = 1 << 20
@@ -105,6 +113,16 @@ def check_names(naming: Naming) -> None:
             raise ConfigurationError(f"output file name {name!r} {why}: refused")
 
 
+def check_partitioned_names(naming: Naming, partitions: int) -> None:
+    """One fileName cannot hold the files of several partitions."""
+    if naming.single_file and partitions > 1:
+        raise ConfigurationError(
+            f"the sink dataset's fileName {naming.file_name!r} names one file, but the partitioned copy has "
+            f"{partitions} partitions, each writing its own file: remove fileName (files are named "
+            "part_NNNNN), or set formatSettings.fileNamePrefix or maxRowsPerFile"
+        )
+
+
 @contextlib.contextmanager
 def sink_errors(action: str) -> Iterator[None]:
     """Turn storage errors into SinkError with what was being done."""
@@ -119,14 +137,30 @@ def sink_errors(action: str) -> Iterator[None]:
 class FileSink:
     """SinkWriter for files: parts staged under `_temporary`, rotated, published on commit."""
 
-    def __init__(self, fs: pafs.FileSystem, base: str, fmt: FileFormat, naming: Naming, run_id: str) -> None:
+    def __init__(
+        self,
+        fs: pafs.FileSystem,
+        base: str,
+        fmt: FileFormat,
+        naming: Naming,
+        run_id: str,
+        partition: Partition | None = None,
+    ) -> None:
         check_names(naming)
         self._fs = fs
         self._format = fmt
         self._naming = naming
-        self._staging = Staging(fs, base, naming.slot, run_id)
+        self._run_id = run_id
+        self._partition = partition
+        self._staging: Staging | IndexStaging = (
+            Staging(fs, base, naming.slot, run_id)
+            if partition is None
+            else IndexStaging(fs, base, naming.slot, run_id, partition.index)
+        )
         self._schema: pa.Schema | None = None
         self._names: list[str] = []
+        self._part_rows: list[int] = []
+        self._sizes: list[int] = []
         self._part: PartWriter | None = None
         self._rows_in_part = 0
         self._rows_written = 0
@@ -158,6 +192,7 @@ class FileSink:
             with sink_errors(f"writing {self._current_path}"):
                 self._part.write(piece)
             self._rows_in_part += room
+            self._part_rows[-1] += room
             self._rows_written += room
             offset += room
 
@@ -174,15 +209,39 @@ class FileSink:
             raise ConsistencyCheckFailed(
                 f"validateDataConsistency: {self._rows_written} rows written, but the files hold {verified}"
             )
-        with sink_errors(f"publishing into {self.base}"):
-            published = self._staging.publish(self._names, self._naming.matches)
+        self._sizes = sizes
+        published: list[str] = []
+        if isinstance(self._staging, Staging):
+            with sink_errors(f"publishing into {self.base}"):
+                published = self._staging.publish(self._names, self._naming.matches)
         return SinkResult(
             rows_written=self._rows_written,
             bytes_written=sum(sizes),
-            files_written=len(published),
+            files_written=len(self._names),
             output_paths=published,
             rows_verified=verified,
         )
+
+    def seal(self, summary: RunSummary) -> None:
+        """An index of a partitioned copy: record its staged parts and summary (the marker, written last)."""
+        staging, partition = self._staging, self._partition
+        assert isinstance(staging, IndexStaging), "seal() of an unpartitioned sink"
+        assert partition is not None
+        assert self._schema is not None, "seal() before open()"
+        marker = PartitionMarker(
+            run_id=self._run_id,
+            index=partition.index,
+            predicate=partition.predicate,
+            attempt=staging.attempt,
+            columns=list(self._schema.names),
+            parts=[
+                StagedPart(name=n, rows=r, bytes=b)
+                for n, r, b in zip(self._names, self._part_rows, self._sizes, strict=True)
+            ],
+            summary=summary,
+        )
+        with sink_errors(f"writing the marker of partition {partition.index} into {staging.run_dir}"):
+            staging.seal(marker)
 
     def abort(self) -> None:
         if self._part is not None:
@@ -201,6 +260,7 @@ class FileSink:
     def _open_part(self) -> None:
         assert self._schema is not None
         self._names.append(self._naming.name(len(self._names)))
+        self._part_rows.append(0)
         with sink_errors(f"creating {self._current_path}"):
             stream = self._fs.open_output_stream(
                 self._current_path, compression=None, buffer_size=STREAM_BUFFER_BYTES

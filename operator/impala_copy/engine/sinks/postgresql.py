@@ -34,15 +34,16 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import pyarrow as pa
 
 from impala_copy.api.activities import WriteBehavior
-from impala_copy.api.plan import CopyPlan
+from impala_copy.api.plan import CopyPlan, Partition
 from impala_copy.api.pre_copy_script import ScriptError, check_pre_copy_script
 from impala_copy.api.stores import PostgreSqlSslMode
+from impala_copy.api.summary import RunSummary
 from impala_copy.engine.errors import (
     ConfigurationError,
     ConsistencyCheckFailed,
@@ -64,6 +65,9 @@ from impala_copy.engine.sinks.postgresql_types import (
     qualified,
     quote_ident,
 )
+
+if TYPE_CHECKING:
+    from impala_copy.engine.sinks.postgresql_partitions import PartitionStageSink
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +182,11 @@ class PostgreSqlSink:
         self._columns: list[TargetColumn] = []  # target column of each source column
         self._direct = False
         self._stage = ""
+        # Where the load units are staged (the session's temporary table), and its row-number column.
+        self._stage_relation = ""
+        self._row_column = "rn"
+        # The target keeps each row's number (an index's staging table of a partitioned copy, upsert).
+        self._keep_row_numbers = False
         self._apply_sql = ""
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
@@ -220,18 +229,7 @@ class PostgreSqlSink:
         self._mappings = map_schema(schema)
         self._load_schema = load_schema(self._mappings)
         self._connect()
-        with self._errors("starting the load transaction"):
-            self._exec("BEGIN")
-            self._in_tx = True
-        if self._auto_create:
-            with self._errors(f"looking up {self._target}"):
-                exists = self._describe() is not None
-            if not exists:
-                with self._errors(f"creating {self._target}"):
-                    self._exec(f"CREATE TABLE {self._target} ({column_ddl(self._mappings)})")
-        if self._pre_copy_script:
-            with self._errors("running preCopyScript"):
-                self._cur.executescript(self._pre_copy_script)
+        self._prepare_target()
         with self._errors(f"reading the columns of {self._target}"):
             columns = self._describe()
         if columns is None:
@@ -243,6 +241,7 @@ class PostgreSqlSink:
         self._direct = (
             self._behavior == WriteBehavior.INSERT
             and not self._skip
+            and not self._keep_row_numbers
             and all(self._binary_compatible(m, c) for m, c in zip(self._mappings, self._columns, strict=True))
         )
         if self._count_back:
@@ -255,6 +254,21 @@ class PostgreSqlSink:
             )
         else:
             self._prepare_stage()
+
+    def _prepare_target(self) -> None:
+        """BEGIN the load transaction, autoCreate the table, run the preCopyScript."""
+        with self._errors("starting the load transaction"):
+            self._exec("BEGIN")
+            self._in_tx = True
+        if self._auto_create:
+            with self._errors(f"looking up {self._target}"):
+                exists = self._describe() is not None
+            if not exists:
+                with self._errors(f"creating {self._target}"):
+                    self._exec(f"CREATE TABLE {self._target} ({column_ddl(self._mappings)})")
+        if self._pre_copy_script:
+            with self._errors("running preCopyScript"):
+                self._cur.executescript(self._pre_copy_script)
 
     def write(self, batch: pa.RecordBatch) -> None:
         assert self._load_schema is not None, "write() before open()"
@@ -291,7 +305,7 @@ class PostgreSqlSink:
         with self._errors("committing the load transaction"):
             self._exec("COMMIT")
             self._in_tx = False
-        self._close()
+        self._after_commit()
         if self._n.skipped_count > len(self._n.skipped):
             log.warning("%d incompatible rows skipped in all", self._n.skipped_count)
         return SinkResult(
@@ -303,6 +317,9 @@ class PostgreSqlSink:
             rows_verified=verified,
             skipped_rows=[s.text() for s in self._n.skipped],
         )
+
+    def _after_commit(self) -> None:
+        self._close()
 
     def abort(self) -> None:
         if self._cur is not None and self._in_tx:
@@ -466,6 +483,7 @@ class PostgreSqlSink:
         """The session's staging table, and the statement that moves its rows into the target."""
         assert self._load_schema is not None
         self._stage = f"icp_stage_{uuid.uuid4().hex[:12]}"
+        self._stage_relation = f"pg_temp.{quote_ident(self._stage)}"
         stage_cols = [f"c{i}" for i in range(len(self._mappings))]
         ddl = ", ".join(
             f"{quote_ident(n)} {m.pg_type}" for n, m in zip(stage_cols, self._mappings, strict=True)
@@ -477,8 +495,11 @@ class PostgreSqlSink:
         )
         if self._behavior == WriteBehavior.INSERT:
             values = self._stage_values(stage_cols, aliased=False)
+            columns = self._target_cols()
+            if self._keep_row_numbers:
+                columns, values = f"{columns}, {quote_ident(self._row_column)}", f"{values}, s.rn"
             self._apply_sql = (
-                f"INSERT INTO {self._target} ({self._target_cols()}) SELECT {values} FROM {self._stage_ref()}"
+                f"INSERT INTO {self._target} ({columns}) SELECT {values} FROM {self._stage_ref()}"
             )
         else:
             self._apply_sql = self._upsert_sql(stage_cols)
@@ -487,7 +508,7 @@ class PostgreSqlSink:
         return ", ".join(quote_ident(c.name) for c in self._columns)
 
     def _stage_ref(self) -> str:
-        return f"pg_temp.{quote_ident(self._stage)} s"
+        return f"{self._stage_relation} s"
 
     def _stage_values(self, stage_cols: list[str], *, aliased: bool) -> str:
         """The stage's columns cast to the target's types (named like the stage's columns when aliased)."""
@@ -499,7 +520,8 @@ class PostgreSqlSink:
     def _latest_per_key(self, distinct: str, values: str) -> str:
         """The staged rows, the last one of each key only (a later row of the same key wins)."""
         stage = self._stage_ref()
-        return f"SELECT DISTINCT ON ({distinct}) {values} FROM {stage} ORDER BY {distinct}, s.rn DESC"
+        order = f"s.{quote_ident(self._row_column)}"
+        return f"SELECT DISTINCT ON ({distinct}) {values} FROM {stage} ORDER BY {distinct}, {order} DESC"
 
     def _upsert_sql(self, stage_cols: list[str]) -> str:
         """INSERT ... ON CONFLICT where a unique index covers the keys, else MERGE (PostgreSQL 15+)."""
@@ -578,7 +600,7 @@ class PostgreSqlSink:
         """Stage the rows, move them into the target, empty the stage; the rows the server reported."""
         self._cur.adbc_ingest(self._stage, staged, mode="append", temporary=True)
         count = self._exec(self._apply_sql)
-        self._exec(f"TRUNCATE pg_temp.{quote_ident(self._stage)}")
+        self._exec(f"TRUNCATE {self._stage_relation}")
         return max(count, 0)
 
     def _load_skipping(self, staged: pa.RecordBatch, batch: pa.RecordBatch, first_row: int) -> None:
@@ -624,4 +646,27 @@ def create_sink(plan: CopyPlan, secrets: Mapping[str, str]) -> PostgreSqlSink:
     return PostgreSqlSink(plan, secrets)
 
 
-__all__ = ["SKIPPED_LOG_LIMIT", "PostgreSqlSink", "SinkDataRejected", "create_sink"]
+def create_partition_sink(
+    plan: CopyPlan, secrets: Mapping[str, str], partition: Partition
+) -> PartitionStageSink:
+    """One index of a partitioned copy (sinks/postgresql_partitions.py)."""
+    from impala_copy.engine.sinks.postgresql_partitions import PartitionStageSink
+
+    return PartitionStageSink(plan, secrets, partition)
+
+
+def commit_partitions(plan: CopyPlan, secrets: Mapping[str, str]) -> RunSummary:
+    """The commit step of a partitioned copy (sinks/postgresql_partitions.py)."""
+    from impala_copy.engine.sinks.postgresql_partitions import PartitionMerge
+
+    return PartitionMerge(plan, secrets).run()
+
+
+__all__ = [
+    "SKIPPED_LOG_LIMIT",
+    "PostgreSqlSink",
+    "SinkDataRejected",
+    "commit_partitions",
+    "create_partition_sink",
+    "create_sink",
+]

@@ -5,6 +5,11 @@ A table read is `SELECT <columns or *> FROM `schema`.`table``. A name that canno
 SQL is built. A source query is the user's own SQL and is sent as written (a trailing `;` removed),
 its placeholders of the run ({windowStart}, @{trigger().outputs.windowStartTime}, ...) written as SQL
 literals (api/placeholder_rendering.py); one the run has no value for is a ConfigurationError naming it.
+
+A partition of a partitioned copy adds its predicate (SQL the engine built from quoted identifiers and
+typed literals, engine/partition_plan.py): ANDed to a table read as `WHERE (predicate)`, or written in
+parentheses where the query's `?AdfDynamicRangePartitionCondition` stands. That hook in a query read
+without a predicate (not a DynamicRange copy) is a ConfigurationError.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import re
 from collections.abc import Mapping
 
 from impala_copy.api.placeholder_rendering import render_sql
-from impala_copy.api.placeholders import PlaceholderError, Value
+from impala_copy.api.placeholders import PARTITION_CONDITION_NAME, PlaceholderError, SqlFragment, Value
 from impala_copy.api.plan import SourcePlan
 from impala_copy.engine.errors import ConfigurationError
 
@@ -54,18 +59,24 @@ def strip_query(query: str) -> str:
     return text
 
 
-def build_select(source: SourcePlan, values: Mapping[str, Value] | None = None) -> str:
-    """The statement that reads `source`: its query when given (placeholders rendered from `values`),
-    else a SELECT of its table."""
+def build_select(
+    source: SourcePlan, values: Mapping[str, Value] | None = None, *, predicate: str | None = None
+) -> str:
+    """The statement that reads `source`: its query when given (placeholders rendered from `values`,
+    the partition hook as `(predicate)`), else a SELECT of its table (`WHERE (predicate)` when given)."""
     if source.query is not None and source.query.strip():
+        given = dict(values or {})
+        if predicate is not None:
+            given[PARTITION_CONDITION_NAME] = SqlFragment(f"({predicate})")
         try:
-            return strip_query(render_sql(source.query, values or {}))
+            return strip_query(render_sql(source.query, given))
         except PlaceholderError as exc:
             raise ConfigurationError(str(exc)) from None
     if not source.table:
         raise ConfigurationError("the source names neither a query nor a table")
     columns = ", ".join(quote_identifier(c, what="column") for c in source.columns) if source.columns else "*"
-    return f"SELECT {columns} FROM {qualified_table(source.schema_, source.table)}"
+    where = f" WHERE ({predicate})" if predicate is not None else ""
+    return f"SELECT {columns} FROM {qualified_table(source.schema_, source.table)}{where}"
 
 
 __all__ = ["MAX_IDENTIFIER_LENGTH", "build_select", "qualified_table", "quote_identifier", "strip_query"]

@@ -56,12 +56,15 @@ _KINDS = {
 }
 
 
-def watermark_kind(column: str, hs2_type: str) -> WatermarkKind:
-    """The kind of watermark a column of `hs2_type` holds, or ConfigurationError naming both."""
+def watermark_kind(
+    column: str, hs2_type: str, *, what: str = "incremental column", role: str = "a watermark column"
+) -> WatermarkKind:
+    """The kind of value a column of `hs2_type` holds (also a DynamicRange partition column's, with its
+    own `what` and `role` in the message), or ConfigurationError naming both."""
     kind = _KINDS.get(hs2_type.split("(", 1)[0].upper())
     if kind is None:
         raise ConfigurationError(
-            f"incremental column {column!r} is of type {hs2_type}; a watermark column must be BIGINT, "
+            f"{what} {column!r} is of type {hs2_type}; {role} must be BIGINT, "
             "INT, SMALLINT, TINYINT, DECIMAL, TIMESTAMP or DATE"
         )
     return kind
