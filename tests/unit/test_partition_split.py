@@ -190,7 +190,8 @@ TABLE = SourcePlan(schema="sales", table="orders")
 
 
 def test_a_partition_is_read_with_its_predicate() -> None:
-    assert build_select(TABLE, predicate="`id` >= 3") == "SELECT * FROM `sales`.`orders` WHERE (`id` >= 3)"
+    assert build_select(TABLE, predicate="`id` >= 3") == ("SELECT * FROM `sales`.`orders` WHERE `id` >= 3")
+    assert build_select(TABLE, predicate="TRUE") == "SELECT * FROM `sales`.`orders` WHERE TRUE"
     query = SourcePlan(query=f"SELECT * FROM sales.orders WHERE region = 'EU' AND {PARTITION_CONDITION};")
     assert build_select(query, {}, predicate="`id` >= 3") == (
         "SELECT * FROM sales.orders WHERE region = 'EU' AND (`id` >= 3)"

@@ -7,7 +7,7 @@ its placeholders of the run ({windowStart}, @{trigger().outputs.windowStartTime}
 literals (api/placeholder_rendering.py); one the run has no value for is a ConfigurationError naming it.
 
 A partition of a partitioned copy adds its predicate (SQL the engine built from quoted identifiers and
-typed literals, engine/partition_plan.py): ANDed to a table read as `WHERE (predicate)`, or written in
+typed literals, engine/partition_plan.py): a table read's `WHERE predicate`, or written in
 parentheses where the query's `?AdfDynamicRangePartitionCondition` stands. That hook in a query read
 without a predicate (not a DynamicRange copy) is a ConfigurationError.
 """
@@ -63,7 +63,7 @@ def build_select(
     source: SourcePlan, values: Mapping[str, Value] | None = None, *, predicate: str | None = None
 ) -> str:
     """The statement that reads `source`: its query when given (placeholders rendered from `values`,
-    the partition hook as `(predicate)`), else a SELECT of its table (`WHERE (predicate)` when given)."""
+    the partition hook as `(predicate)`), else a SELECT of its table (`WHERE predicate` when given)."""
     if source.query is not None and source.query.strip():
         given = dict(values or {})
         if predicate is not None:
@@ -75,7 +75,8 @@ def build_select(
     if not source.table:
         raise ConfigurationError("the source names neither a query nor a table")
     columns = ", ".join(quote_identifier(c, what="column") for c in source.columns) if source.columns else "*"
-    where = f" WHERE ({predicate})" if predicate is not None else ""
+    # Not in parentheses: Spark would read `t WHERE (TRUE)` as the alias WHERE with a column list.
+    where = f" WHERE {predicate}" if predicate is not None else ""
     return f"SELECT {columns} FROM {qualified_table(source.schema_, source.table)}{where}"
 
 
