@@ -78,6 +78,7 @@ def copy_activity(output_kind: str, sink: dict[str, Any], **spec: Any) -> dict[s
 @dataclass
 class ProcessStats:
     pid: int
+    parent: int
     index: int | None  # JOB_COMPLETION_INDEX of a partition's process, None for others
     cpu_seconds: float = 0.0
     peak_rss_mb: float = 0.0
@@ -95,10 +96,14 @@ class ProcessTree:
     peak_rss_mb: float  # the largest of them
     command_peak_rss_mb: float = 0.0  # the command's own process, sampled
     processes: dict[int, ProcessStats] = field(default_factory=dict)  # every process under the command
+    pid: int = 0
 
     @property
     def partitions(self) -> list[ProcessStats]:
-        return sorted((p for p in self.processes.values() if p.index is not None), key=lambda p: p.index or 0)
+        """The command's partition processes (its children with JOB_COMPLETION_INDEX; their own short
+        helper processes inherit the variable and are left out), by index."""
+        parts = (p for p in self.processes.values() if p.index is not None and p.parent == self.pid)
+        return sorted(parts, key=lambda p: (p.index or 0, p.pid))
 
 
 def _children(pid: int) -> list[int]:
@@ -117,7 +122,7 @@ def _sample(pid: int, stats: dict[int, ProcessStats]) -> None:
         return
     entry = stats.get(pid)
     if entry is None:
-        entry = stats[pid] = ProcessStats(pid, _index_of(pid))
+        entry = stats[pid] = ProcessStats(pid, int(fields[1]), _index_of(pid))
     entry.cpu_seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     for line in status.splitlines():
         if line.startswith("VmHWM:"):
@@ -179,9 +184,9 @@ def run_cli(
         watcher.join()
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own = stats.pop(proc.pid, ProcessStats(proc.pid, None))
+    own = stats.pop(proc.pid, ProcessStats(proc.pid, os.getpid(), None))
     return ProcessTree(
         returncode=proc.returncode, stdout=stdout, stderr=stderr, seconds=seconds,
         cpu_seconds=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-        peak_rss_mb=after.ru_maxrss / 1024.0, command_peak_rss_mb=own.peak_rss_mb, processes=stats,
+        peak_rss_mb=after.ru_maxrss / 1024.0, command_peak_rss_mb=own.peak_rss_mb, processes=stats, pid=proc.pid,
     )  # fmt: skip

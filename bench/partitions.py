@@ -54,8 +54,10 @@ def _docs(ctx: Context, count: int) -> list[dict[str, Any]]:
 def partition_figures(tree: ProcessTree, rows: int, count: int) -> dict[str, Any]:
     """Per partition process: CPU s per 1M rows of its share, peak RSS; and the command's own figures."""
     parts = tree.partitions
-    if len(parts) != count:
-        raise RuntimeError(f"expected {count} partition processes, saw {len(parts)}")
+    if sorted(p.index for p in parts) != list(range(count)):
+        raise RuntimeError(
+            f"expected one process per partition 0..{count - 1}, saw {[p.index for p in parts]}"
+        )
     share = rows / count  # DynamicRange over 0 .. rows-1 in equal ranges
     return {
         "peak_rss_mb": round(max(p.peak_rss_mb for p in parts), 1),
