@@ -130,8 +130,9 @@ def _boolean(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
 MAX_BLOCK_BYTES = 2**31 - 1
 
 
-def _bytes(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-    """Variable-length values (bytes, or str from a decoder that already decoded) as an Arrow binary array."""
+def _variable(values: Sequence[Any], nulls: bytes, n: int) -> tuple[pa.Array, int]:
+    """Variable-length values (bytes, or str from a decoder that already decoded) as an Arrow binary
+    array, and the longest value's length."""
     if n and isinstance(values[0], str):
         values = [v.encode("utf-8", "surrogatepass") for v in values]
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
@@ -143,9 +144,12 @@ def _bytes(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:], dtype=np.int32)
     data = b"".join(values)
-    return pa.Array.from_buffers(
-        pa.binary(), n, [validity_buffer(nulls, n), pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
+    buffers = [validity_buffer(nulls, n), pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.binary(), n, buffers), int(lengths.max()) if n else 0
+
+
+def _bytes(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+    return _variable(values, nulls, n)[0]
 
 
 def _text(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
@@ -209,12 +213,11 @@ def _canonical_date(text: str) -> str:
 
 
 def _timestamp(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-    text = _text(values, nulls, n)
-    longest = pc.max(pc.utf8_length(text)).as_py() if len(text) else None
-    if longest is not None and longest > TIMESTAMP_TEXT_LENGTH:
-        text = pc.utf8_slice_codeunits(text, 0, TIMESTAMP_TEXT_LENGTH)  # nanoseconds -> microseconds
     try:
-        return text.cast(pa.timestamp("us"))
+        raw, longest = _variable(values, nulls, n)
+        if longest > TIMESTAMP_TEXT_LENGTH:  # nanoseconds -> microseconds (a longer value is not ASCII
+            raw = pc.binary_slice(raw, 0, TIMESTAMP_TEXT_LENGTH)  # digits: its cast fails either way)
+        return raw.cast(pa.string()).cast(pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return _slow(values, nulls, n, pa.timestamp("us"), _canonical_timestamp, "TIMESTAMP")
 
