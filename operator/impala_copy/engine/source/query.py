@@ -10,10 +10,11 @@ Streaming: a fetch thread calls FetchResults and hands blocks to the consumer th
 `prefetch` items, so fetching overlaps with what the consumer does (writing the sink).
 
 - On a framed (SASL) connection the fetch thread pipelines: it reads a response whole, sends the
-  next FetchResults at once, and only then decodes and converts it to a record batch
-  (engine/source/arrow_types.py). The server prepares the next block meanwhile, and only Arrow batches
-  wait in the queue. FETCH_NEXT requests are answered in order; a request still outstanding when the
-  stream stops is read and dropped before any other call.
+  next FetchResults at once, and only then decodes it (engine/source/fetch_decode.py: numeric
+  columns straight into numpy) and converts it to a record batch (engine/source/arrow_types.py).
+  The server prepares the next block meanwhile, and only Arrow batches wait in the queue.
+  FETCH_NEXT requests are answered in order; a request still outstanding when the stream stops is
+  read and dropped before any other call.
 - Otherwise (no SASL, HTTP) the queue holds decoded blocks and the consumer converts them, so the
   next FetchResults is already with the server during the conversion.
 - With `prefetch=0` nothing is read ahead: each FetchResults is sent when the consumer asks for the
