@@ -135,8 +135,8 @@ def _variable(values: Sequence[Any], nulls: bytes, n: int) -> tuple[pa.Array, in
     array, and the longest value's length."""
     if n and isinstance(values[0], str):
         values = [v.encode("utf-8", "surrogatepass") for v in values]
-    lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
-    total = int(lengths.sum())
+    lengths = np.fromiter(map(len, values), dtype=np.int32, count=n)  # within one frame: < 1 GiB each
+    total = int(lengths.sum(dtype=np.int64))
     if total > MAX_BLOCK_BYTES:
         raise ConversionError(
             f"a block of {n} rows holds {total} bytes in one column (over 2 GiB): lower the fetch size"
