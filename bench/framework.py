@@ -252,7 +252,11 @@ def format_table(results: list[Result]) -> str:
         )
     for r in results:
         if r.extra and not r.error:
-            lines.append(f"  {r.case}: " + ", ".join(f"{k}={v}" for k, v in r.extra.items()))
+            per_million = {"cpu_s_per_1m_rows": round(r.cpu_per_million_rows, 2)}
+            if r.server_cpu_seconds is not None and r.rows:
+                per_million["server_cpu_s_per_1m_rows"] = round(r.server_cpu_seconds * 1_000_000 / r.rows, 2)
+            figures = {**per_million, **r.extra}
+            lines.append(f"  {r.case}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
     return "\n".join(lines)
 
 
