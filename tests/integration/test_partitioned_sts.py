@@ -8,10 +8,13 @@ In:  two tables made once for the module on the Spark Thrift Server: `flat` (BIG
      parallelCopies N of 1, 3 and 8, into Parquet and CSV files on a volume, PostgreSQL (autoCreate)
      and Parquet objects on S3; each run is the CLI as a process (`impala-copy run --parallel N`), which
      plans in-process, copies each partition in a process of its own and commits.
+     The partition-plan task alone, as the plan step's pod runs it (`impala-copy engine --task
+     partition-plan`).
 Out: the rows read back from the published files, table or objects, compared with the rows inserted:
      the same ids, no duplicate, and the same checksum over every column; the run's summary (rows,
      one count per partition, how many partitions); exact errors and exit codes for a partition
-     column that is not in the result and for a column whose type cannot be ranged.
+     column that is not in the result and for a column whose type cannot be ranged; the plan step's
+     termination message (the exact predicates and labels) and exit codes.
 Faked: nothing.
 """
 
@@ -36,8 +39,9 @@ import pytest
 from devservers.moto import MotoServer
 from devservers.postgres import PostgresServer
 from devservers.sts import StsServer, execute_statements
-from tests.integration.copy_docs import CLAIM, files, impala_on, obj, table, write
+from tests.integration.copy_docs import CLAIM, files, impala_on, obj, plan, table, write
 from tests.integration.sink_cases import postgres_docs, s3_docs
+from tests.integration.test_run_engine import run_engine
 
 from impala_copy.api.partitions import PARTITION_CONDITION
 
@@ -369,3 +373,70 @@ def test_a_column_that_cannot_be_ranged_fails_the_plan_with_exit_2(
     assert summary["errors"] == [{"code": "InvalidConfiguration", "message": message}]
     assert message in stderr
     assert published(tmp_path, ".parquet") == []
+
+
+def test_a_partition_that_fails_publishes_nothing_and_the_last_output_stays(
+    sts: StsServer, tables: dict[str, str], tmp_path: Path
+) -> None:
+    """The query fails only in the partition that reads id 77 (Spark's assert_true in the SELECT list)."""
+    bounds = {"partitionLowerBound": "1", "partitionUpperBound": str(FLAT_ROWS)}
+
+    def docs(check: str) -> list[dict[str, Any]]:
+        query = f"SELECT *, {check} AS chk FROM demo.{tables['flat']} WHERE {PARTITION_CONDITION}"
+        source = {"query": query, **source_spec("DynamicRange", "id", **bounds)}
+        return [
+            *impala_on(sts),
+            table("source", "demo", None),
+            files("ParquetDataset", "target", "data"),
+            activity("ParquetDataset", {"type": "ParquetSink"}, source, 3),
+        ]
+
+    code, _, stderr = cli(tmp_path, docs("TRUE"), 3)
+    assert code == 0, stderr
+    before = {p: p.read_bytes() for p in published(tmp_path, "")}
+    rows, columns = expected("flat")
+    assert_same_rows(parquet_rows(tmp_path, columns), rows)
+
+    code, summary, stderr = cli(tmp_path, docs("assert_true(id <> 77)"), 3)
+    assert code == 2, stderr
+    message = summary["errors"][0]["message"]
+    assert summary["errors"][0]["code"] == "QueryFailed"
+    assert message.startswith("1 of 3 partitions failed (0); nothing was published. Partition 0: ")
+    assert [(c["index"], c["rowsCopied"] > 0) for c in summary["partitions"]] == [
+        (0, False),
+        (1, True),
+        (2, True),
+    ]
+    assert {p: p.read_bytes() for p in published(tmp_path, "")} == before
+
+
+def test_the_plan_step_reports_the_partitions_in_its_termination_message(
+    sts: StsServer, tables: dict[str, str], tmp_path: Path
+) -> None:
+    def plan_step(source: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        docs = [
+            *file_docs(sts, tables, "flat", "ParquetDataset"),
+            activity("ParquetDataset", {"type": "ParquetSink"}, source, 3),
+        ]
+        resolved, secrets = plan(tmp_path, docs)
+        code, summary, _, _ = run_engine(tmp_path, resolved, secrets, task="partition-plan")
+        return code, summary
+
+    code, summary = plan_step(source_spec("DynamicRange", "id"))
+    assert code == 0
+    assert summary == {
+        "task": "partition-plan",
+        "status": "Succeeded",
+        "partitions": [
+            {"index": 0, "predicate": "`id` IS NULL OR (`id` < 81)", "label": "id < 81 or NULL"},
+            {"index": 1, "predicate": "(`id` >= 81) AND (`id` < 161)", "label": "81 <= id < 161"},
+            {"index": 2, "predicate": "`id` >= 161", "label": "id >= 161"},
+        ],
+    }
+    code, summary = plan_step(source_spec("DynamicRange", "ts", partitionLowerBound="1000"))
+    assert code == 2
+    assert summary["error"] == {
+        "code": "InvalidConfiguration",
+        "message": "partitionSettings.partitionLowerBound '1000' is not a timestamp without a zone (e.g. "
+        "2026-12-01 08:30:00) for a TIMESTAMP column",
+    }

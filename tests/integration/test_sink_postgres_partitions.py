@@ -67,7 +67,8 @@ def test_indexes_staged_out_of_order_are_merged_once(
     sql(pg, pg_database, "CREATE TABLE target (id integer, name varchar(10), note text DEFAULT 'kept')")
     plan, secrets = pg_plan(tmp_path, pg, pg_database, "target", validateDataConsistency=True)
     plan = partitioned(plan, 3)
-    stage(plan, 2, rows([200, 201]), secrets=secrets)
+    index = stage(plan, 2, rows([200, 201]), secrets=secrets)
+    assert (index.partition, index.rows_copied, index.output_paths) == (2, 2, [])
     stage(plan, 0, rows([1, 2, 3]), secrets=secrets)
     stage(plan, 1, rows([100]), secrets=secrets)
     assert ids(pg, pg_database) == []  # the indexes published nothing

@@ -102,6 +102,21 @@ def test_arm_export_with_parameters_key_vault_and_triggers(tmp_path: Path) -> No
         "suspend": True,
     }
     assert (hourly["policy"]["retry"], hourly["policy"]["retryIntervalInSeconds"]) == (2, 60)
+    partitioned = found[("CopyActivity", "daily-count-copy-partitioned")]["spec"]
+    assert (partitioned["source"], partitioned["parallelCopies"]) == (
+        {
+            "type": "ImpalaSource",
+            "partitionOption": "DynamicRange",
+            "partitionSettings": {
+                "partitionColumnName": "order_id",
+                "partitionLowerBound": "1",
+                "partitionUpperBound": "100000",
+            },
+        },
+        8,
+    )
+    assert "parallelCopies" not in err
+    assert "partitionOption" not in err
     daily = found[("LookupActivity", "daily-count-count-orders")]["spec"]["schedule"]
     assert daily == {"cron": "30 6,18 * * 1,5", "timeZone": "Europe/Berlin"}
     readme = (out_dir / "README.md").read_text()
@@ -112,11 +127,6 @@ def test_arm_export_with_parameters_key_vault_and_triggers(tmp_path: Path) -> No
     for path, reason in [
         ("$.resources[3]", "integration runtime"),
         ("$.resources[7].properties.activities[1].dependsOn", "Argo CD sync waves"),
-        ("$.resources[7].properties.activities[1].typeProperties.parallelCopies", "no partitioned copy"),
-        (
-            "$.resources[7].properties.activities[1].typeProperties.source.partitionOption",
-            "no partitioned copy",
-        ),
         ("$.resources[7].properties.activities[2].typeProperties.activities[0]", "inside control flow"),
         ("$.resources[7].properties.activities[3]", "WebActivity"),
     ]:

@@ -4,7 +4,7 @@ In:  ADF JSON written in the test: names full of markup, control and shell chara
      Vault secret name, ARM functions the import does not evaluate, JSON nested too deeply, a file
      over the size limit, documents that are not resources, expressions the engine cannot fill in,
      several triggers on one pipeline, a Lookup under a tumbling window, an unknown time zone, the
-     incremental watermark pattern.
+     incremental watermark pattern, partition options (mapped, left out, refused).
 Out: exit codes, the names written, the report lines (file, JSON path, reason), and the files
      written: Kubernetes names only, nothing from the input reaching a shell command unquoted.
 Faked: nothing.
@@ -363,3 +363,67 @@ def test_what_validate_would_refuse_is_left_out_and_reported(tmp_path: Path) -> 
     console = Console(record=True, width=400)
     assert copy_commands.validate(out_dir, "default", out=console, err=console) == 0
     assert not (out_dir / "manifests" / "30-activities.yaml").exists()
+
+
+def copy_of(name: str, source: dict[str, Any], **properties: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "Copy",
+        "inputs": [{"referenceName": "Orders", "type": "DatasetReference"}],
+        "outputs": [{"referenceName": "Out", "type": "DatasetReference"}],
+        "typeProperties": {
+            "source": {"type": "ImpalaSource", **source},
+            "sink": {"type": "JsonSink"},
+            **properties,
+        },
+    }
+
+
+def test_partition_options_map_or_are_reported(tmp_path: Path) -> None:
+    factory = tmp_path / "factory"
+    write(factory, "linkedService", *impala())
+    write(factory, "dataset", "Orders", orders())
+    lake_ls = {"serviceEndpoint": "https://lake.blob.core.windows.net/"}
+    write(factory, "linkedService", "Lake", {"type": "AzureBlobStorage", "typeProperties": lake_ls})
+    lake = {"type": "AzureBlobStorageLocation", "container": "raw"}
+    write(
+        factory,
+        "dataset",
+        "Out",
+        {
+            "type": "Json",
+            "linkedServiceName": {"referenceName": "Lake", "type": "LinkedServiceReference"},
+            "typeProperties": {"location": lake},
+        },
+    )
+    hookless = {"query": "SELECT * FROM sales.orders", "partitionOption": "DynamicRange"}
+    activities = [
+        copy_of("Unpartitioned", {}, parallelCopies=16),
+        copy_of("Physical", {"partitionOption": "PhysicalPartitionsOfTable"}, parallelCopies=4),
+        copy_of("Hookless", {**hookless, "partitionSettings": {"partitionColumnName": "id"}}),
+        copy_of("Odd", {"partitionOption": "Hash"}),
+    ]
+    write(factory, "pipeline", "P", {"activities": activities})
+    code, text, out_dir = run(tmp_path, factory)
+    assert code == 0
+    found = {
+        doc["metadata"]["name"]: doc["spec"]
+        for doc in yaml.safe_load_all((out_dir / "manifests" / "30-activities.yaml").read_text())
+    }
+    assert sorted(found) == ["p-physical", "p-unpartitioned"]
+    assert "parallelCopies" not in found["p-unpartitioned"]
+    physical = found["p-physical"]
+    assert (physical["source"]["partitionOption"], physical["parallelCopies"]) == (
+        "PhysicalPartitionsOfTable",
+        4,
+    )
+    assert (
+        "CopyActivity 'p-hookless': spec.source: source.query of a DynamicRange copy must contain "
+        "?AdfDynamicRangePartitionCondition where each partition's predicate goes"
+    ) in text
+    assert (
+        "typeProperties.source.partitionOption: pipeline 'P', activity 'Odd': 'Hash' is not None, "
+        "DynamicRange or PhysicalPartitionsOfTable"
+    ) in text
+    console = Console(record=True, width=400)
+    assert copy_commands.validate(out_dir, "default", out=console, err=console) == 0

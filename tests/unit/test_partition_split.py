@@ -22,7 +22,7 @@ import pytest
 from impala_copy.api.partitions import PARTITION_CONDITION, PartitionOption
 from impala_copy.api.plan import CopyPlan, Partition, PartitioningPlan, SourcePlan
 from impala_copy.api.summary import TERMINATION_MESSAGE_LIMIT
-from impala_copy.engine.errors import ConfigurationError
+from impala_copy.engine.errors import ConfigurationError, QueryFailed
 from impala_copy.engine.main import PlanError, partition_index
 from impala_copy.engine.partition_plan import column_type, key_kind, partition_specs
 from impala_copy.engine.partition_split import (
@@ -59,7 +59,7 @@ def test_fewer_ranges_than_asked_when_there_are_fewer_values() -> None:
         "(`id` >= 8) AND (`id` < 9)",
         "`id` >= 9",
     ]
-    assert predicates(range_partitions(ID, WatermarkKind.INTEGER, 5, 5, 8)) == ["TRUE"]
+    assert predicates(range_partitions(ID, WatermarkKind.INTEGER, 5, 5, 8)) == ["1 = 1"]
     assert cut_points(-10, 10, 4) == [-5, 0, 5]
     assert cut_points(0, 10**30, 2) == [5 * 10**29 + 0]
 
@@ -167,6 +167,9 @@ def test_show_partitions_is_read_in_the_hive_and_the_impala_forms() -> None:
         [[2026, "EU", 10, 1, "1KB"], [2026, "NULL", 3, 1, "1KB"], ["Total", "", 13, 2, "2KB"]],
     )
     assert impala == [{"year": "2026", "region": "EU"}, {"year": "2026", "region": None}]
+    with pytest.raises(QueryFailed) as err:
+        partition_specs(["partition"], [["year=2026/garbage"]])
+    assert err.value.message == "SHOW PARTITIONS listed 'year=2026/garbage', which is not key=value/..."
 
 
 def test_a_key_or_column_that_is_not_in_the_result_is_named() -> None:
@@ -191,7 +194,9 @@ TABLE = SourcePlan(schema="sales", table="orders")
 
 def test_a_partition_is_read_with_its_predicate() -> None:
     assert build_select(TABLE, predicate="`id` >= 3") == ("SELECT * FROM `sales`.`orders` WHERE `id` >= 3")
-    assert build_select(TABLE, predicate="TRUE") == "SELECT * FROM `sales`.`orders` WHERE TRUE"
+    assert build_select(TABLE, predicate="1 = 1") == "SELECT * FROM `sales`.`orders` WHERE 1 = 1"
+    bare = SourcePlan(query=f"SELECT * FROM sales.orders WHERE {PARTITION_CONDITION}")
+    assert build_select(bare, {}, predicate="1 = 1") == "SELECT * FROM sales.orders WHERE (1 = 1)"
     query = SourcePlan(query=f"SELECT * FROM sales.orders WHERE region = 'EU' AND {PARTITION_CONDITION};")
     assert build_select(query, {}, predicate="`id` >= 3") == (
         "SELECT * FROM sales.orders WHERE region = 'EU' AND (`id` >= 3)"
@@ -255,6 +260,9 @@ def test_a_plan_too_large_for_the_termination_message_loses_labels_then_fails() 
     some = range_partitions(ts, WatermarkKind.TIMESTAMP, start, end, 8)
     summary, code = fitted(some)
     assert (code, summary.partitions[0]["label"]) == (0, "ts < 2026-02-15 15:00:00 or NULL")
+    summary, code = fitted(some, labels=False)  # policy.secureOutput: labels show data values
+    assert (code, [p.get("label") for p in summary.partitions]) == (0, [None] * 8)
+    assert summary.partitions[0]["predicate"] == some[0].predicate
     many = range_partitions(ts, WatermarkKind.TIMESTAMP, start, end, 24)
     summary, code = fitted(many)
     assert code == 0

@@ -25,7 +25,14 @@ import pytest
 from tests.unit.arrow_samples import MemorySource
 
 from impala_copy.api.activities import CopySink
-from impala_copy.api.plan import PLAN_ENV, CopyPlan, ImpalaConnection, Partition, SinkPlan, SourcePlan
+from impala_copy.api.plan import (
+    PLAN_ENV,
+    CopyPlan,
+    ImpalaConnection,
+    Partition,
+    SinkPlan,
+    SourcePlan,
+)
 from impala_copy.api.summary import (
     PARTITION_COUNTS_LISTED,
     TERMINATION_MESSAGE_LIMIT,
@@ -93,7 +100,7 @@ def stage(
         rows_read=counters.rows_read, rows_copied=result.rows_written, rows_skipped=result.rows_skipped,
         skipped_rows_log=result.skipped_rows, data_read=counters.data_read,
         data_written=result.bytes_written, files_written=result.files_written, copy_duration=1.0 + index,
-        partition=index,
+        partition=index, output_paths=result.output_paths,
     )  # fmt: skip
     sink.seal(summary)
     return summary
@@ -362,3 +369,19 @@ def test_the_run_summary_of_many_partitions_fits_the_termination_message() -> No
     assert (back["rowsCopied"], back["filesWritten"]) == (10**9, 320)
     assert 20 < len(back["partitions"]) < PARTITION_COUNTS_LISTED
     assert [p["index"] for p in back["partitions"]] == list(range(len(back["partitions"])))
+
+
+def test_a_tampered_receipt_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, 1)
+    stage(plan, 0, table(0, 2))
+    assert commit_run(plan, {}).exit_code == EXIT_OK
+    manifest = tmp_path / STAGING_DIR / "part_NNNNN.parquet" / "run-1" / COMMIT_MANIFEST
+    data = json.loads(manifest.read_text())
+    data["summary"]["rowsCopied"] = "many"
+    manifest.write_text(json.dumps(data))
+    outcome = commit_run(plan, {})
+    assert [e.code for e in outcome.summary.errors] == ["SinkWriteFailed"]
+    assert outcome.summary.errors[0].message == (
+        f"{manifest} holds no valid run summary (rowsCopied: Input should be a valid integer, unable to parse "
+        "string as an integer): remove it to commit the run again"
+    )

@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 from impala_copy.adf.expressions import Unmappable, unwrap
-from impala_copy.adf.fields import Context, integer, plain, text
+from impala_copy.adf.fields import Context, get_path, integer, plain, text
 from impala_copy.api.durations import TIMESPAN_PATTERN
+from impala_copy.api.partitions import PartitionOption
 
 _TIMESPAN = re.compile(TIMESPAN_PATTERN)
 _STORAGE_HOST = re.compile(r"^https://([a-z0-9]{3,24})\.(blob|dfs)\.core\.windows\.net/?$")
@@ -141,3 +142,32 @@ def set_of_objects(value: Any, ctx: Context) -> None:
     """Json filePattern: impala-copy writes setOfObjects (one object per line)."""
     if str(plain(value, ctx)).lower() != "setofobjects":
         raise Unmappable("impala-copy writes JSON Lines (setOfObjects) only; the files are written so")
+
+
+# ------------------------------------------------------------------------------ partitioned copies
+
+_PARTITIONED = (PartitionOption.DYNAMIC_RANGE.value, PartitionOption.PHYSICAL_PARTITIONS_OF_TABLE.value)
+
+
+def partition_option(value: Any, ctx: Context) -> str | None:
+    """None, DynamicRange or PhysicalPartitionsOfTable, as written (None is left out: the default)."""
+    written = plain(value, ctx)
+    if written == PartitionOption.NONE.value:
+        return None
+    if written not in _PARTITIONED:
+        raise Unmappable(f"{written!r} is not None, DynamicRange or PhysicalPartitionsOfTable")
+    return str(written)
+
+
+def partition_bound(value: Any, ctx: Context) -> str:
+    """As text (1000, 12.50, 2026-12-01, 2026-12-01 08:30:00)."""
+    return str(plain(value, ctx))
+
+
+def parallel_copies(value: Any, ctx: Context) -> int | None:
+    """With a source.partitionOption: as written; without one it is left out (ADF reads an Impala
+    source with one query whatever it says)."""
+    _, option = get_path(ctx.data, "typeProperties.source.partitionOption")
+    if unwrap(option) not in _PARTITIONED:
+        return None
+    return integer(value, ctx)

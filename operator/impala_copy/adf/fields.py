@@ -38,6 +38,7 @@ class Context:
     importer: Importer
     name: str
     base: str  # JSON path of the ADF object read, e.g. $.properties
+    data: Mapping[str, Any] = field(default_factory=dict)  # the ADF object read (set by `apply`)
 
 
 Converter = Callable[[Any, Context], Any]
@@ -109,6 +110,7 @@ def set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
 
 def apply(table: KindMap, data: Mapping[str, Any], ctx: Context) -> Outcome:
     """`data` (an ADF object) read through `table`."""
+    ctx.data = data
     body: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
     failed = 0

@@ -326,7 +326,7 @@ _ACTIVITY_DROPPED = (
     Dropped("linkedServiceName", "no counterpart"),
 )
 _ACTIVITY_QUIET = ("name", "type", "description")
-NO_PARTITIONS = "impala-copy has no partitioned copy yet: each run reads with one query in one Job pod"
+LOOKUP_PARTITIONS = "a lookup reads with one query; partitioned reads are for a CopyActivity"
 
 COPY_ACTIVITY = KindMap(
     title="Copy activity (ImpalaSource)",
@@ -341,6 +341,23 @@ COPY_ACTIVITY = KindMap(
         FieldMap(
             "typeProperties.source.additionalColumns", "spec.source.additionalColumns", c.additional_columns
         ),
+        FieldMap("typeProperties.source.partitionOption", "spec.source.partitionOption", c.partition_option),
+        FieldMap(
+            "typeProperties.source.partitionSettings.partitionColumnName",
+            "spec.source.partitionSettings.partitionColumnName",
+            plain,
+        ),
+        FieldMap(
+            "typeProperties.source.partitionSettings.partitionLowerBound",
+            "spec.source.partitionSettings.partitionLowerBound",
+            c.partition_bound,
+        ),
+        FieldMap(
+            "typeProperties.source.partitionSettings.partitionUpperBound",
+            "spec.source.partitionSettings.partitionUpperBound",
+            c.partition_bound,
+        ),
+        FieldMap("typeProperties.parallelCopies", "spec.parallelCopies", c.parallel_copies),
         FieldMap(
             "typeProperties.sink.type",
             "spec.sink.type",
@@ -379,9 +396,6 @@ COPY_ACTIVITY = KindMap(
     ),
     dropped=(
         *_ACTIVITY_DROPPED,
-        Dropped("typeProperties.parallelCopies", NO_PARTITIONS),
-        Dropped("typeProperties.source.partitionOption", NO_PARTITIONS),
-        Dropped("typeProperties.source.partitionSettings", NO_PARTITIONS),
         Dropped(
             "typeProperties.dataIntegrationUnits", "one Job pod per run: size it with spec.job.resources"
         ),
@@ -431,8 +445,8 @@ LOOKUP_ACTIVITY = KindMap(
     ),
     dropped=(
         *_ACTIVITY_DROPPED,
-        Dropped("typeProperties.source.partitionOption", NO_PARTITIONS),
-        Dropped("typeProperties.source.partitionSettings", NO_PARTITIONS),
+        Dropped("typeProperties.source.partitionOption", LOOKUP_PARTITIONS),
+        Dropped("typeProperties.source.partitionSettings", LOOKUP_PARTITIONS),
     ),
     quiet=_ACTIVITY_QUIET,
 )

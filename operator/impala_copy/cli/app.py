@@ -78,6 +78,16 @@ ScheduledTimeOption = Annotated[
     str | None,
     typer.Option("--scheduled-time", help="The time the run is scheduled for, RFC 3339 ({scheduledTime})."),
 ]
+ParallelOption = Annotated[
+    int | None,
+    typer.Option(
+        "--parallel",
+        min=1,
+        max=MAX_PARALLEL_COPIES,
+        help="Partitioned copies: how many partitions are copied at once, each by a local process "
+        "(default: the activity's parallelCopies).",
+    ),
+]
 FilenameOption = Annotated[
     Path,
     typer.Option("--filename", "-f", help="A manifest file, or a folder searched for *.yaml / *.yml files."),
@@ -150,16 +160,7 @@ def run_command(
             "replaced after a successful one.",
         ),
     ] = None,
-    parallel: Annotated[
-        int | None,
-        typer.Option(
-            "--parallel",
-            min=1,
-            max=MAX_PARALLEL_COPIES,
-            help="Partitioned copies: how many partitions are copied at once, each by a local process "
-            "(default: the activity's parallelCopies).",
-        ),
-    ] = None,
+    parallel: ParallelOption = None,
 ) -> None:
     """Run one CopyActivity locally (help: RUN_HELP)."""
     from impala_copy.cli import copy_commands as commands
@@ -274,8 +275,10 @@ ENGINE_HELP = (
     "The Job pods' entry point: run the task whose plan is in IMPALA_COPY_PLAN (JSON) and write its "
     "summary to the termination message (IMPALA_COPY_TERMINATION_LOG, default /dev/termination-log) and "
     "stdout. Tasks: copy (a CopyPlan), lookup (a LookupPlan; an output too large for the termination "
-    "message is printed first as frame lines), connection-test (a ConnectionTestPlan). Secrets come from "
-    "the environment variables the plan names. See docs/engine.md."
+    "message is printed first as frame lines), connection-test (a ConnectionTestPlan), partition-plan (a "
+    "partitioned copy's CopyPlan: its partitions), commit (a partitioned copy's CopyPlan: publish the run). "
+    "A partitioned copy's copy task reads the partition in JOB_COMPLETION_INDEX. Secrets come from "
+    "the environment variables the plan names. See docs/engine.md and docs/partitioned-copies.md."
 )
 
 
@@ -283,7 +286,10 @@ ENGINE_HELP = (
 def engine_command(
     task: Annotated[
         str,
-        typer.Option("--task", help="copy, lookup, connection-test or commit: what IMPALA_COPY_PLAN holds."),
+        typer.Option(
+            "--task",
+            help="copy, lookup, connection-test, partition-plan or commit: what IMPALA_COPY_PLAN holds.",
+        ),
     ] = "copy",
 ) -> None:
     """Run the task in IMPALA_COPY_PLAN (help: ENGINE_HELP)."""

@@ -107,6 +107,8 @@ def summary_table(summary: RunSummary, title: str | None = None) -> Table:
         table.add_row("consistencyVerified", str(summary.consistency_verified).lower())
     if summary.watermark is not None:
         table.add_row("watermark", plain(summary.watermark))
+    if summary.partitions:
+        table.add_row("partitions", partition_counts(summary))
     paths = summary.output_paths
     if paths:
         shown = "\n".join(escape(path) for path in paths[:MAX_PATHS_SHOWN])
@@ -116,6 +118,12 @@ def summary_table(summary: RunSummary, title: str | None = None) -> Table:
     for error in summary.errors:
         table.add_row("error", plain(f"{error.code}: {error.message}", "red"))
     return table
+
+
+def partition_counts(summary: RunSummary) -> str:
+    """A partitioned run's counts in one line, e.g. `8 listed, 1,100 to 1,400 rows copied each`."""
+    copied = [p.rows_copied for p in summary.partitions]
+    return f"{len(copied)} listed, {min(copied):,} to {max(copied):,} rows copied each"
 
 
 def summary_json(summary: RunSummary) -> str:

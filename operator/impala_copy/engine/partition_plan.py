@@ -28,7 +28,7 @@ from impala_copy.api.plan import CopyPlan, Partition, PartitioningPlan, SourcePl
 from impala_copy.engine.errors import ConfigurationError, QueryFailed
 from impala_copy.engine.partition_split import Cut, Key, Literal, key_partitions, literal, range_partitions
 from impala_copy.engine.source.arrow_types import HS2_TYPE_KEY
-from impala_copy.engine.source.sql import build_select, qualified_table, quote_identifier
+from impala_copy.engine.source.sql import ALL_ROWS, build_select, qualified_table, quote_identifier
 from impala_copy.engine.source.watermark import Value, WatermarkKind, parse_value, watermark_kind
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class Planner:
 
     def columns(self) -> dict[str, str]:
         """The source's result columns (lower-case name -> HS2 type), from a read of no row."""
-        inner = build_select(self.source, self.values, predicate="TRUE" if self.source.query else None)
+        inner = build_select(self.source, self.values, predicate=ALL_ROWS if self.source.query else None)
         result = self.session.query(
             f"SELECT * FROM ({inner}) {SUBQUERY_ALIAS} LIMIT 0",
             timeout_seconds=self.source.query_timeout_seconds,
@@ -123,7 +123,7 @@ def dynamic_ranges(planner: Planner, partitioning: PartitioningPlan) -> list[Par
         low = found_low if low is None else low
         high = found_high if high is None else high
     if low is None or high is None:  # no row with a value: one partition reads them all
-        return [Partition(index=0, predicate="TRUE", label="all rows")]
+        return [Partition(index=0, predicate=ALL_ROWS, label="all rows")]
     if _above(low, high):
         raise ConfigurationError(
             f"the low bound {low} of partition column {column!r} is above its high bound {high}"
@@ -149,7 +149,7 @@ def _scale(hs2_type: str) -> int:
 
 def _min_max(planner: Planner, column: str) -> tuple[Value | None, Value | None]:
     quoted = quote_identifier(column, what="partition column")
-    inner = build_select(planner.source, planner.values, predicate="TRUE" if planner.source.query else None)
+    inner = build_select(planner.source, planner.values, predicate=ALL_ROWS if planner.source.query else None)
     _, rows = planner.table(f"SELECT MIN({quoted}), MAX({quoted}) FROM ({inner}) {SUBQUERY_ALIAS}")
     for row in rows:
         if len(row) != 2:
@@ -181,7 +181,7 @@ def physical_groups(planner: Planner, partitioning: PartitioningPlan) -> list[Pa
         ) from None
     specs = partition_specs(header, listed)
     if not specs:
-        return [Partition(index=0, predicate="TRUE", label="all rows")]
+        return [Partition(index=0, predicate=ALL_ROWS, label="all rows")]
     columns = planner.columns()
     names = list(specs[0])
     kinds = [key_kind(name, column_type(columns, name, "partition key")) for name in names]
@@ -197,8 +197,8 @@ def partition_specs(header: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     """Each listed partition as {key: value text or None (NULL)}, from either form of SHOW PARTITIONS."""
     if len(header) == 1:  # Hive / Spark: partition=k1=v1/k2=v2
         return [_hive_spec(str(row[0])) for row in rows if row and row[0] is not None]
-    keys = [name for name in header if not name.startswith("#")]
-    keys = keys[: next((i for i, n in enumerate(header) if n.startswith("#")), len(keys))]
+    # Impala: the key columns, then the counters (#Rows, #Files, Size, ...).
+    keys = list(header[: next((i for i, n in enumerate(header) if n.startswith("#")), len(header))])
     specs = []
     for row in rows:
         values = [None if v is None else str(v) for v in row[: len(keys)]]

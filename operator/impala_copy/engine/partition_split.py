@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from impala_copy.api.plan import Partition
+from impala_copy.engine.source.sql import ALL_ROWS
 from impala_copy.engine.source.watermark import Value, WatermarkKind, sql_literal, value_text
 
 # A label longer than this is cut (labels are for people: status and messages).
@@ -152,7 +153,7 @@ def split_at(
 ) -> list[Partition]:
     """The partitions between consecutive cuts: the first with the NULLs, open below; the last open above."""
     if not cuts:
-        return [Partition(index=0, predicate="TRUE", label="all rows")]
+        return [Partition(index=0, predicate=ALL_ROWS, label="all rows")]
     shown = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
     out = [
         Partition(

@@ -6,7 +6,8 @@ A failure is a summary with status Failed and the error's code and message (scru
 secret values; with policy.secureInput a message that may quote the query becomes a fixed text),
 with the exit code of the error (2: a configuration error, retrying is pointless). Partitions whose
 predicates and labels do not fit the termination message lose their labels; if they still do not
-fit, the plan fails with PartitionPlanTooLarge (exit code 2: lower parallelCopies).
+fit, the plan fails with PartitionPlanTooLarge (exit code 2: lower parallelCopies). With
+policy.secureOutput no label is reported (a label shows values of the data, e.g. a partition key).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def partition_plan_summary(plan: CopyPlan, secrets: Mapping[str, str]) -> tuple[
         return failed(scrub.error(err), secure_input=plan.secure_input)
     except Exception as exc:  # noqa: BLE001 - reported in the summary, never a bare traceback
         return failed(scrub.error(CopyError(f"unexpected {type(exc).__name__}: {exc}")), secure_input=False)
-    return fitted(partitions)
+    return fitted(partitions, labels=not plan.secure_output)
 
 
 def failed(err: CopyError, *, secure_input: bool) -> tuple[PartitionPlanSummary, int]:
@@ -42,10 +43,11 @@ def failed(err: CopyError, *, secure_input: bool) -> tuple[PartitionPlanSummary,
     return PartitionPlanSummary(status="Failed", error=RunError(code=code, message=message)), err.exit_code
 
 
-def fitted(partitions: list[Partition]) -> tuple[PartitionPlanSummary, int]:
-    """The summary of `partitions`, without labels when they would not fit; Failed when nothing fits."""
+def fitted(partitions: list[Partition], *, labels: bool = True) -> tuple[PartitionPlanSummary, int]:
+    """The summary of `partitions`, without labels when they would not fit (or are not wanted); Failed
+    when nothing fits."""
     summary = PartitionPlanSummary(partitions=[p.to_wire() for p in partitions])
-    if _fits(summary):
+    if labels and _fits(summary):
         return summary, EXIT_OK
     bare = PartitionPlanSummary(
         partitions=[p.model_copy(update={"label": None}).to_wire() for p in partitions]

@@ -38,7 +38,7 @@ from impala_copy.engine.run_values import rendered_columns, rendered_sink, run_v
 from impala_copy.engine.secrets import Scrubber
 from impala_copy.engine.sinks import create_partition_sink, create_sink
 from impala_copy.engine.source.hs2 import connect
-from impala_copy.engine.source.sql import build_select
+from impala_copy.engine.source.sql import ALL_ROWS, build_select
 from impala_copy.engine.source.watermark import IncrementalRange, read_range, select_range
 
 
@@ -122,10 +122,10 @@ def chosen_partition(plan: CopyPlan, index: int | None) -> Partition | None:
 
 
 def _predicate(plan: CopyPlan, chosen: Partition | None) -> str | None:
-    """The SQL predicate of the partition read (TRUE for a partition of a partitioned copy without one)."""
+    """The SQL predicate of the partition read (all rows: a partition of a partitioned copy without one)."""
     if chosen is None or plan.partitioning is None:
         return None
-    return chosen.predicate or "TRUE"
+    return chosen.predicate or ALL_ROWS
 
 
 def _copy(

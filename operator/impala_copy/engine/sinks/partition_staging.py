@@ -33,7 +33,7 @@ from impala_copy.api.model import ApiModel
 from impala_copy.api.paths import STAGING_DIR, unsafe_segment
 from impala_copy.api.plan import CopyPlan
 from impala_copy.api.summary import PARTITION_COUNTS_LISTED, PartitionCount, RunSummary, aggregate
-from impala_copy.engine.errors import PartitionsIncomplete
+from impala_copy.engine.errors import PartitionsIncomplete, SinkError
 from impala_copy.engine.sinks.commit import join, safe_run_id
 
 MARKER_TEMPORARY = "_PARTITION.json.tmp"
@@ -108,6 +108,20 @@ def parse_marker(raw: bytes | str, plan: CopyPlan, index: int, where: str) -> Pa
             f"{where} is not a valid partition marker ({at}: {first['msg']}): nothing was published"
         ) from None
     return check_marker(marker, plan, index, where)
+
+
+def receipt_summary(raw: str | bytes | dict[str, object], where: str) -> RunSummary:
+    """The run's summary kept by an earlier commit of the run (its receipt); SinkError when not one."""
+    try:
+        if isinstance(raw, dict):
+            return RunSummary.model_validate(raw)
+        return RunSummary.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        at = ".".join(str(p) for p in first["loc"])
+        raise SinkError(
+            f"{where} holds no valid run summary ({at}: {first['msg']}): remove it to commit the run again"
+        ) from None
 
 
 def missing_error(missing: list[int], total: int, where: str) -> PartitionsIncomplete:

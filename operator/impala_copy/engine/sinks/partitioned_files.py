@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 from impala_copy.api.plan import CopyPlan
 from impala_copy.api.summary import RunSummary
 from impala_copy.engine.errors import ConsistencyCheckFailed, PartitionsIncomplete, SinkError
-from impala_copy.engine.sinks.commit import Move, Staging, join
+from impala_copy.engine.sinks.commit import COMMIT_MANIFEST, Move, Staging, join
 from impala_copy.engine.sinks.files import (
     FileFormat,
     Naming,
@@ -41,6 +41,7 @@ from impala_copy.engine.sinks.partition_staging import (
     PartitionMarker,
     StagedPart,
     read_markers,
+    receipt_summary,
     run_summary,
 )
 
@@ -60,7 +61,7 @@ def commit_file_partitions(
             raise SinkError(
                 f"{staging.run_dir} holds the commit of an unpartitioned run with the same run id"
             )
-        return RunSummary.model_validate(receipt.summary)
+        return receipt_summary(receipt.summary, f"{staging.run_dir}/{COMMIT_MANIFEST}")
     with sink_errors(f"reading the staged partitions in {staging.run_dir}"):
         staging.recover_others()
         markers = read_markers(fs, staging.run_dir, plan)

@@ -43,10 +43,12 @@ from impala_copy.engine.errors import (
     PartitionsIncomplete,
     TableNotFound,
 )
+from impala_copy.engine.interfaces import SinkResult
 from impala_copy.engine.sinks.partition_staging import (
     PartitionMarker,
     missing_error,
     parse_marker,
+    receipt_summary,
     run_summary,
 )
 from impala_copy.engine.sinks.postgresql import PostgreSqlSink
@@ -146,6 +148,12 @@ class PartitionStageSink(_Comments):
     def _after_commit(self) -> None:
         """The connection stays open for seal()."""
 
+    def commit(self, verify: bool = False) -> SinkResult:
+        """Commit the staging table's load: nothing is published (no output path)."""
+        result = super().commit(verify)
+        result.output_paths = []
+        return result
+
     def seal(self, summary: RunSummary) -> None:
         marker = PartitionMarker(
             run_id=self._run_id,
@@ -181,7 +189,7 @@ class PartitionMerge(_Comments):
             with self._errors(f"reading the receipt {self._receipt}"):
                 receipt = self._comment(self._receipt)
             if receipt is not None:
-                return RunSummary.model_validate_json(receipt)
+                return receipt_summary(receipt, f"the comment of {self._receipt}")
             self._drop_dead_runs()
             markers = self._read_markers()
             return self._merge(markers)

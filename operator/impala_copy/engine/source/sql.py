@@ -23,6 +23,9 @@ from impala_copy.api.plan import SourcePlan
 from impala_copy.engine.errors import ConfigurationError
 
 MAX_IDENTIFIER_LENGTH = 128
+# The predicate of a partition that reads every row. Not TRUE: in `FROM t WHERE (TRUE)` Spark reads
+# WHERE as the table's alias and (TRUE) as its column list.
+ALL_ROWS = "1 = 1"
 # Control characters (C0, DEL, C1), line/paragraph separators, and the backtick itself: none can be
 # written inside an Impala/Hive backtick-quoted identifier (there is no escape that both accept).
 _UNQUOTABLE = re.compile(r"[`\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -75,9 +78,16 @@ def build_select(
     if not source.table:
         raise ConfigurationError("the source names neither a query nor a table")
     columns = ", ".join(quote_identifier(c, what="column") for c in source.columns) if source.columns else "*"
-    # Not in parentheses: Spark would read `t WHERE (TRUE)` as the alias WHERE with a column list.
+    # Not in parentheses: Spark may read `t WHERE (...)` as the alias WHERE with a column list.
     where = f" WHERE {predicate}" if predicate is not None else ""
     return f"SELECT {columns} FROM {qualified_table(source.schema_, source.table)}{where}"
 
 
-__all__ = ["MAX_IDENTIFIER_LENGTH", "build_select", "qualified_table", "quote_identifier", "strip_query"]
+__all__ = [
+    "ALL_ROWS",
+    "MAX_IDENTIFIER_LENGTH",
+    "build_select",
+    "qualified_table",
+    "quote_identifier",
+    "strip_query",
+]
