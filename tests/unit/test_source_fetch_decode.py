@@ -1,8 +1,9 @@
 """The FetchResults reply decoder: numeric columns read straight from the frame into numpy.
 
 In:  FetchResults reply messages encoded by thrift's own generated code (every numeric member with
-     extreme values and NULLs, text and binary columns, an error status, unknown fields), and
-     crafted replies (a list longer than the frame, a negative count, a wrong element type).
+     extreme values and NULLs, text and binary columns of one length and of several, an error
+     status, unknown fields), and crafted replies (a list longer than the frame, a negative count,
+     a wrong element type).
 Out: the same TFetchResultsResp thrift decodes (status, hasMoreRows, every column's values and
      null bitmap), the same Arrow batch from it, and MalformedReply naming what is wrong.
 Faked: nothing; there is no server (the replies are bytes).
@@ -10,6 +11,7 @@ Faked: nothing; there is no server (the replies are bytes).
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from typing import Any
 
@@ -37,7 +39,7 @@ from thrift.transport.TTransport import TMemoryBuffer
 
 from impala_copy.engine.errors import ServerError
 from impala_copy.engine.source.arrow_types import ConversionError, arrow_schema, column_spec, rowset_to_batch
-from impala_copy.engine.source.fetch_decode import MalformedReply, decode_fetch_response
+from impala_copy.engine.source.fetch_decode import FixedWidthValues, MalformedReply, decode_fetch_response
 
 NULLS = bytes([0b00000101])  # rows 0 and 2 are NULL
 
@@ -165,3 +167,43 @@ def test_a_well_formed_crafted_list_decodes_exactly() -> None:
     column = decode_fetch_response(frame).results.columns[0].i32Val
     assert column.values.tolist() == [-5, 70000]
     assert pa.array(column.values.astype(np.int32)).to_pylist() == [-5, 70000]
+
+
+def test_text_values_of_one_length_are_read_in_one_copy_and_convert_the_same() -> None:
+    dates = [b"2026-12-01", b"2026-12-02", b"1999-01-31"]
+    frame = columns_reply(
+        [
+            TColumn(stringVal=TStringColumn(values=dates, nulls=b"")),
+            TColumn(stringVal=TStringColumn(values=[b"", b"", b""], nulls=bytes([0b111]))),
+            TColumn(binaryVal=TBinaryColumn(values=[b"\x00\x01", b"\xff\xfe", b"ab"], nulls=b"")),
+        ]
+    )
+    ours, theirs = decode_fetch_response(frame), thrift_decode(frame)
+    for mine, expected in zip(ours.results.columns, theirs.results.columns, strict=True):
+        got, want = member_of(mine), member_of(expected)
+        assert isinstance(got.values, FixedWidthValues)
+        assert (list(got.values), got.nulls) == (want.values, want.nulls)
+    assert ours.results.columns[0].stringVal.values[-1] == b"1999-01-31"
+    assert ours.results.columns[0].stringVal.values[1:] == [b"2026-12-02", b"1999-01-31"]
+    specs = [column_spec("d", "DATE"), column_spec("s", "STRING"), column_spec("b", "BINARY")]
+    schema = arrow_schema(specs)
+    batch = rowset_to_batch(ours.results, specs, schema)
+    assert batch.equals(rowset_to_batch(theirs.results, specs, schema))
+    assert batch.to_pylist()[2] == {"d": dt.date(1999, 1, 31), "s": None, "b": b"ab"}
+
+
+def test_text_values_of_different_lengths_are_decoded_by_thrift() -> None:
+    values = [b"row-9", b"row-10", "é".encode(), b""]
+    frame = columns_reply([TColumn(stringVal=TStringColumn(values=values, nulls=bytes([0b1000])))])
+    column = decode_fetch_response(frame).results.columns[0].stringVal
+    assert (column.values, column.nulls) == (values, bytes([0b1000]))
+
+
+def test_a_text_list_longer_than_the_reply_is_not_read_past_its_end() -> None:
+    frame = columns_reply([TColumn(stringVal=TStringColumn(values=[b"abc", b"def"], nulls=b""))])
+    at = frame.index(struct.pack(">bi", 11, 2))  # the list header: 2 binary values
+    crafted = frame[:at] + struct.pack(">bi", 11, 1000) + frame[at + 5 :]
+    # Not of one length as claimed: thrift's decoder reads it, and refuses it (the source reports it
+    # as a failed fetch, engine/source/query.py).
+    with pytest.raises(OverflowError, match="size exceeded"):
+        decode_fetch_response(crafted)

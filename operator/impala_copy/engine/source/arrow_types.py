@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from impala_copy.engine.errors import QueryFailed
+from impala_copy.engine.source.fetch_decode import FixedWidthValues
 
 HS2_TYPE_KEY = b"hs2_type"
 # TTypeId values of the HS2 protocol (TCLIService.thrift).
@@ -133,6 +134,8 @@ MAX_BLOCK_BYTES = 2**31 - 1
 def _variable(values: Sequence[Any], nulls: bytes, n: int) -> tuple[pa.Array, int]:
     """Variable-length values (bytes, or str from a decoder that already decoded) as an Arrow binary
     array, and the longest value's length."""
+    if isinstance(values, FixedWidthValues):
+        return _fixed_width(values, nulls, n)
     if n and isinstance(values[0], str):
         values = [v.encode("utf-8", "surrogatepass") for v in values]
     lengths = np.fromiter(map(len, values), dtype=np.int32, count=n)  # within one frame: < 1 GiB each
@@ -146,6 +149,18 @@ def _variable(values: Sequence[Any], nulls: bytes, n: int) -> tuple[pa.Array, in
     data = b"".join(values)
     buffers = [validity_buffer(nulls, n), pa.py_buffer(offsets), pa.py_buffer(data)]
     return pa.Array.from_buffers(pa.binary(), n, buffers), int(lengths.max()) if n else 0
+
+
+def _fixed_width(values: FixedWidthValues, nulls: bytes, n: int) -> tuple[pa.Array, int]:
+    """Values of one length, already back to back: the offsets are multiples of that length."""
+    total = n * values.width
+    if total > MAX_BLOCK_BYTES:
+        raise ConversionError(
+            f"a block of {n} rows holds {total} bytes in one column (over 2 GiB): lower the fetch size"
+        )
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(values.width)
+    buffers = [validity_buffer(nulls, n), pa.py_buffer(offsets), pa.py_buffer(values.data[:total])]
+    return pa.Array.from_buffers(pa.binary(), n, buffers), values.width
 
 
 def _bytes(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:

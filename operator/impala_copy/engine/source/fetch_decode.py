@@ -15,7 +15,9 @@ element type that is not the column's) raises `MalformedReply`.
 
 from __future__ import annotations
 
-from typing import Any
+import struct
+from collections.abc import Sequence
+from typing import Any, overload
 
 import numpy as np
 
@@ -36,6 +38,33 @@ _NUMERIC_MEMBERS: dict[int, tuple[str, str, int, str]] = {
 
 class MalformedReply(ServerError):
     """The server's FetchResults reply does not follow the HS2 protocol."""
+
+
+class FixedWidthValues(Sequence[bytes]):
+    """The values of a text column whose values all have the same length, back to back in `data`
+    (DATE text, CHAR(n), codes): read from the frame in one copy instead of one `bytes` per value."""
+
+    def __init__(self, data: bytes, width: int, size: int) -> None:
+        self.data = data
+        self.width = width
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.size))]
+        if not -self.size <= index < self.size:
+            raise IndexError(index)
+        start = (index % self.size) * self.width
+        return self.data[start : start + self.width]
 
 
 def decode_fetch_response(frame: bytes) -> Any:
@@ -87,6 +116,25 @@ class _Reader:
         values = np.frombuffer(self.frame, dtype=dtype, count=size, offset=start)
         stream.seek(start + size * width)
         return values
+
+    def fixed_width_list(self, protocol: Any) -> FixedWidthValues | None:
+        """A list<binary> whose values all have the length of the first; None (nothing consumed
+        that matters: the caller starts over) when they differ or the list is not such a list."""
+        stream = self.buffer._buffer
+        start = stream.tell()
+        if start + 9 > len(self.frame) or self.frame[start] != _STRING:
+            return None
+        size, width = struct.unpack_from(">ii", self.frame, start + 1)
+        first = start + 5
+        if size <= 0 or width < 0 or first + size * (4 + width) > len(self.frame):
+            return None
+        rows = np.frombuffer(self.frame, np.uint8, count=size * (4 + width), offset=first).reshape(
+            size, 4 + width
+        )
+        if not (rows[:, :4] == rows[0, :4]).all():
+            return None
+        stream.seek(first + size * (4 + width))
+        return FixedWidthValues(rows[:, 4:].tobytes(), width, size)
 
 
 def _fields(protocol: Any) -> Any:
@@ -144,15 +192,30 @@ def _read_column(reader: _Reader, protocol: Any) -> Any:
             member = getattr(ttypes, kind)()
             _read_numeric(reader, protocol, member, element, dtype)
             setattr(column, name, member)
-        elif fid == 7:
-            column.stringVal = ttypes.TStringColumn()
-            column.stringVal.read(protocol)
-        elif fid == 8:
-            column.binaryVal = ttypes.TBinaryColumn()
-            column.binaryVal.read(protocol)
+        elif fid in (7, 8):
+            member = ttypes.TStringColumn() if fid == 7 else ttypes.TBinaryColumn()
+            _read_text(reader, protocol, member)
+            setattr(column, "stringVal" if fid == 7 else "binaryVal", member)
         else:
             protocol.skip(ftype)
     return column
+
+
+def _read_text(reader: _Reader, protocol: Any, member: Any) -> None:
+    """A TStringColumn (TBinaryColumn): values of one length as FixedWidthValues, else thrift's decode."""
+    stream = reader.buffer._buffer
+    start = stream.tell()
+    for ftype, fid in _fields(protocol):
+        if fid == 1 and ftype == _LIST:
+            member.values = reader.fixed_width_list(protocol)
+            if member.values is None:  # lengths differ: thrift decodes the whole struct, from its start
+                stream.seek(start)
+                member.read(protocol)
+                return
+        elif fid == 2 and ftype == _STRING:
+            member.nulls = protocol.readBinary()
+        else:
+            protocol.skip(ftype)
 
 
 def _read_numeric(reader: _Reader, protocol: Any, member: Any, element: int, dtype: str) -> None:
