@@ -207,3 +207,9 @@ def test_a_text_list_longer_than_the_reply_is_not_read_past_its_end() -> None:
     # as a failed fetch, engine/source/query.py).
     with pytest.raises(OverflowError, match="size exceeded"):
         decode_fetch_response(crafted)
+
+
+def test_a_value_over_thrifts_string_limit_is_refused_as_thrift_refuses_it() -> None:
+    frame = columns_reply([TColumn(stringVal=TStringColumn(values=[b"x" * 16_384_001], nulls=b""))])
+    with pytest.raises(OverflowError, match="size exceeded specified limit: 16384000"):
+        decode_fetch_response(frame)

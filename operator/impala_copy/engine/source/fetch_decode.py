@@ -128,6 +128,9 @@ class _Reader:
         first = start + 5
         if size <= 0 or width < 0 or first + size * (4 + width) > len(self.frame):
             return None
+        limits = (protocol.string_length_limit, protocol.container_length_limit)
+        if not (_within(width, limits[0]) and _within(size, limits[1])):
+            return None  # thrift's decoder refuses it, with the error the source reports (errors.py)
         rows = np.frombuffer(self.frame, np.uint8, count=size * (4 + width), offset=first).reshape(
             size, 4 + width
         )
@@ -135,6 +138,10 @@ class _Reader:
             return None
         stream.seek(first + size * (4 + width))
         return FixedWidthValues(rows[:, 4:].tobytes(), width, size)
+
+
+def _within(length: int, limit: int | None) -> bool:
+    return limit is None or length <= limit
 
 
 def _fields(protocol: Any) -> Any:
