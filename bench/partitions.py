@@ -9,7 +9,7 @@
 What each case reports beside rows/s and the whole run's CPU (every process): per partition process
 its CPU seconds per million rows of its own partition and its peak RSS (sampled from /proc, see
 bench/local_run.py), and the command's own process (planning and commit). `make bench
-CASE=partitions` runs the three cases alone (about 4 minutes with the server start on this machine).
+CASE=partitions` runs the three cases alone (131 s with the server start and the table, measured).
 
 The Spark Thrift Server runs on the same 2 cores as the processes, so N = 4 cannot be 4 times N = 1
 here: the `server CPU s` column shows how much of the machine the server took for the same rows.
