@@ -180,8 +180,8 @@ demo: $(VENV)/.installed $(TOOLS)/sts-auth.jar ## Start a local HiveServer2 with
 	$(PY) scripts/demo.py
 
 .PHONY: bench
-bench: tools ## Run the benchmarks and print the figures recorded in docs/benchmarks.md
-	$(PY) bench/run.py
+bench: tools ## Run the benchmarks and print the figures recorded in docs/benchmarks.md (CASE=name,module: some only)
+	$(PY) bench/run.py $(if $(CASE),--only $(CASE))
 
 .PHONY: clean
 clean: ## Remove outputs (keeps .venv, .tools and caches)

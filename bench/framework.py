@@ -12,13 +12,17 @@ A bench module (any `bench/*.py` other than run.py and this file) registers:
     target("d_parquet", "e_floor", 0.8)              # rows/s of d_parquet >= 0.8 x rows/s of e_floor
     rss_limit("d_parquet", 250)                      # peak RSS of d_parquet < 250 MB
     rss_flat("d_parquet", "d_parquet_5m", 25)        # peak RSS grows by < 25 MB from one to the other
+    cpu_limit("d_process", 1.0)                      # CPU seconds per million rows <= 1.0
 
 A case that reads no table (the operator benchmarks) names `table=NO_TABLE`; one that measures itself
 (it runs its own load and judges its own targets) is registered with `self_measured_case(...)`, and its
 module's `main()` is `bench_main(...)`: the same measurement alone, from the command line.
 
 Each case runs in a fresh Python process (`run.py --child`), timed inside the process around the case
-function (imports excluded), and its peak RSS is the child's `ru_maxrss` from `os.wait4`.
+function (imports excluded), and its peak RSS is the child's `ru_maxrss` from `os.wait4`. A case that
+runs the product as processes of its own (`impala-copy run`) returns `Measured(rows, extra)`: its
+CPU time then includes its finished child processes, and `extra` may set `peak_rss_mb` (the peak of
+the measured process instead of the case's own) and any figures the report lists under the case.
 """
 
 from __future__ import annotations
@@ -79,11 +83,19 @@ class SetupContext:
 class Case:
     name: str
     label: str
-    func: Callable[[Context], int]
+    func: CaseFunc
     table: str
     repeat: int = 1
     module: str = ""
     timeout: float = 900.0  # seconds before the case's process is killed
+
+
+@dataclass
+class Measured:
+    """What a case returns when it measures more than its row count (see the module docstring)."""
+
+    rows: int
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,20 +119,27 @@ class Result:
     runs: list[dict[str, float]] = field(default_factory=list)
     error: str | None = None
     checks: list[dict[str, Any]] = field(default_factory=list)  # a self-measuring case's own verdicts
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cpu_per_million_rows(self) -> float:
+        return self.cpu_seconds * 1_000_000 / self.rows if self.rows else 0.0
 
 
+CaseFunc = Callable[[Context], "int | Measured"]
 CASES: dict[str, Case] = {}
 TABLES: dict[str, Callable[[SetupContext], int]] = {}
 TARGETS: list[Target] = []
 RSS_LIMITS: dict[str, float] = {}
 RSS_FLAT: list[tuple[str, str, float]] = []
+CPU_LIMITS: dict[str, float] = {}
 CHILD_CHECKS: list[dict[str, Any]] = []  # in a case's process: the verdicts of a self-measuring case
 
 
 def case(
     name: str, label: str, *, table: str, repeat: int = 1, timeout: float = 900.0
-) -> Callable[[Callable[[Context], int]], Callable[[Context], int]]:
-    def register(func: Callable[[Context], int]) -> Callable[[Context], int]:
+) -> Callable[[CaseFunc], CaseFunc]:
+    def register(func: CaseFunc) -> CaseFunc:
         if name in CASES:
             raise ValueError(f"benchmark case {name!r} registered twice")
         CASES[name] = Case(name, label, func, table, repeat, func.__module__, timeout)
@@ -154,6 +173,10 @@ def rss_flat(small: str, large: str, max_growth_mb: float) -> None:
     RSS_FLAT.append((small, large, max_growth_mb))
 
 
+def cpu_limit(case_name: str, seconds_per_million_rows: float) -> None:
+    CPU_LIMITS[case_name] = seconds_per_million_rows
+
+
 # ------------------------------------------------------------------------------------- child process
 
 
@@ -164,13 +187,22 @@ def child_main(case_name: str, context_json: str) -> None:
     ctx = Context(**json.loads(context_json))
     func = CASES[case_name].func
     before = resource.getrusage(resource.RUSAGE_SELF)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    rows = func(ctx)
+    outcome = func(ctx)
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    outcome = {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "checks": CHILD_CHECKS}
-    print(json.dumps(outcome), flush=True)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(
+        (a.ru_utime - b.ru_utime) + (a.ru_stime - b.ru_stime)
+        for a, b in ((after, before), (children_after, children_before))
+    )
+    measured = outcome if isinstance(outcome, Measured) else Measured(outcome)
+    report = {
+        "rows": measured.rows, "seconds": seconds, "cpu_seconds": cpu, "extra": measured.extra,
+        "checks": CHILD_CHECKS,
+    }  # fmt: skip
+    print(json.dumps(report), flush=True)
 
 
 def process_cpu_seconds(pid: int | None) -> float | None:
@@ -212,7 +244,7 @@ def run_case(spec: Case, ctx: Context, *, server_pid: int | None = None) -> dict
         tail = "\n".join(stderr_path.read_text().strip().splitlines()[-15:])
         raise RuntimeError(f"case {spec.name} failed (exit {proc.returncode}):\n{tail}")
     outcome = json.loads(lines[-1])
-    outcome["peak_rss_mb"] = usage.ru_maxrss / 1024.0  # Linux reports KiB
+    outcome["peak_rss_mb"] = outcome["extra"].pop("peak_rss_mb", usage.ru_maxrss / 1024.0)  # Linux: KiB
     server_cpu_after = process_cpu_seconds(server_pid)
     if server_cpu_before is not None and server_cpu_after is not None:
         outcome["server_cpu_seconds"] = server_cpu_after - server_cpu_before
@@ -234,6 +266,13 @@ def format_table(results: list[Result]) -> str:
             f"{r.case:<16} {r.label[:52]:<52} {r.rows:>9} {r.seconds:>8.2f} {r.rows_per_second:>10,.0f} "
             f"{r.cpu_seconds:>6.2f} {server_cpu:>12} {r.peak_rss_mb:>11.0f}"
         )
+    for r in results:
+        if r.extra and not r.error:
+            per_million = {"cpu_s_per_1m_rows": round(r.cpu_per_million_rows, 2)}
+            if r.server_cpu_seconds is not None and r.rows:
+                per_million["server_cpu_s_per_1m_rows"] = round(r.server_cpu_seconds * 1_000_000 / r.rows, 2)
+            figures = {**per_million, **r.extra}
+            lines.append(f"  {r.case}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
     return "\n".join(lines)
 
 
@@ -261,6 +300,17 @@ def evaluate(results: list[Result]) -> list[dict[str, Any]]:
             )
     for r in results:
         checks += [{**c, "check": f"{r.case}: {c['check']}"} for c in r.checks if not r.error]
+    for name, limit in CPU_LIMITS.items():
+        if name in by_name:
+            per_million = by_name[name].cpu_per_million_rows
+            checks.append(
+                {
+                    "check": f"{name} CPU s per 1M rows",
+                    "value": round(per_million, 2),
+                    "target": f"<= {limit:g}",
+                    "met": per_million <= limit,
+                }
+            )
     for small, large, growth in RSS_FLAT:
         if small in by_name and large in by_name:
             delta = by_name[large].peak_rss_mb - by_name[small].peak_rss_mb

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py                  # everything (a few minutes)
     .venv/bin/python bench/run.py --only e_floor,d_parquet --repeat 3
+    .venv/bin/python bench/run.py --only partitions  # every case of bench/partitions.py
     .venv/bin/python bench/run.py --port 10000     # reuse a running server (alice/secret)
 
 Cases come from the other modules of bench/ (see bench/framework.py). Each runs in its own process;
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", help="comma-separated case names (default: all)")
+    parser.add_argument(
+        "--only", help="comma-separated case names or bench modules, e.g. partitions (default: all)"
+    )
     parser.add_argument("--repeat", type=int, help="runs per case (default: each case's own setting)")
     parser.add_argument(
         "--batch-rows", type=int, default=50_000, help="rows per FetchResults (default 50000)"
@@ -101,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         framework.child_main(*args.child)
         return 0
 
-    selected = [c for c in framework.CASES.values() if not args.only or c.name in args.only.split(",")]
+    wanted = set(args.only.split(",")) if args.only else set()
+    # A name is a case, or a module of bench/ (all of its cases): --only partitions.
+    selected = [
+        c for c in framework.CASES.values() if not wanted or wanted & {c.name, c.module.rsplit(".", 1)[-1]}
+    ]
     if not selected:
         parser.error(f"no such case; known: {', '.join(framework.CASES)}")
     framework.OUT.mkdir(parents=True, exist_ok=True)
@@ -159,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                     server_cpu_seconds=(
                         round(best["server_cpu_seconds"], 2) if "server_cpu_seconds" in best else None
                     ),
-                    runs=runs, error=error, checks=list(best.get("checks", [])),
+                    runs=runs, error=error, checks=list(best.get("checks", [])), extra=best.get("extra", {}),
                 )
             )  # fmt: skip
     finally:

@@ -109,6 +109,23 @@ def test_parquet_gathers_small_batches_into_row_groups(tmp_path: Path) -> None:
     assert (meta.num_rows, meta.num_row_groups) == (10_000, 1)
 
 
+def test_parquet_keeps_dictionaries_of_few_values_and_drops_those_of_unique_ones(tmp_path: Path) -> None:
+    rows = 100_000  # unique 8-byte keys: 800 KB, past the dictionary limit, under Arrow's default
+    table = pa.table(
+        {
+            "key": pa.array(range(rows), pa.int64()),
+            "status": pa.array(["new", "paid", "shipped", None] * (rows // 4), pa.string()),
+        }
+    )
+    paths = write(tmp_path, ParquetFormat(), table, batch_rows=25_000)
+    column = pq.ParquetFile(paths[0]).metadata.row_group(0).column
+    assert "RLE_DICTIONARY" in column(1).encodings  # status: one small dictionary
+    key = column(0)
+    assert "PLAIN" in key.encodings  # key: fell back to plain pages...
+    assert key.data_page_offset - key.dictionary_page_offset < 300_000  # ...after a 256 KiB dictionary
+    assert pq.read_table(paths[0]).equals(table)
+
+
 # ------------------------------------------------------------------------------------ DelimitedText
 
 

@@ -16,8 +16,10 @@ whole transaction back.
 
 from __future__ import annotations
 
-from pglast import ast, parse_sql
-from pglast.parser import ParseError
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pglast import ast
 
 # VariableSetStmt names that act on the current transaction rather than on a setting.
 _TRANSACTION_SETTINGS = frozenset(
@@ -32,6 +34,8 @@ class ScriptError(ValueError):
 
 
 def _is_transaction_control(stmt: ast.Node) -> bool:
+    from pglast import ast
+
     if isinstance(stmt, ast.TransactionStmt):
         return True
     return isinstance(stmt, ast.VariableSetStmt) and (stmt.name or "").lower() in _TRANSACTION_SETTINGS
@@ -45,6 +49,12 @@ def _quote(script: str, location: int, length: int) -> str:
 
 def check_pre_copy_script(script: str) -> None:
     """Raise ScriptError when the script does not parse or holds a transaction-control statement."""
+    # Imported here: the parser is needed only where a preCopyScript is written, and every process
+    # (each copy pod) would otherwise load it at start.
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+
+    statements: Any
     try:
         statements = parse_sql(script)
     except ParseError as exc:

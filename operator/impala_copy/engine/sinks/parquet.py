@@ -3,6 +3,13 @@
 Batches are gathered into row groups of up to `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES` bytes
 (whichever comes first), so memory holds at most one row group; rows are counted back from the
 file footers.
+
+Dictionary encoding stops for a column chunk once its dictionary reaches `DICTIONARY_PAGE_BYTES`
+(Arrow's default is 1 MiB): a column of few distinct values (flags, codes, dates) keeps it, while a
+column of mostly unique values (keys, amounts, timestamps) falls back to plain encoding early instead
+of hashing 1 MiB of values into a dictionary it then drops, in every row group. On the benchmark's
+8-column table this writes 1M rows with 0.15 instead of 0.37 CPU seconds, and the file is smaller
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ from impala_copy.engine.sinks.files import PartWriter
 
 ROW_GROUP_ROWS = 262_144
 ROW_GROUP_BYTES = 64 << 20
+DICTIONARY_PAGE_BYTES = 256 << 10
 
 
 class ParquetPartWriter:
     def __init__(self, stream: pa.NativeFile, schema: pa.Schema, codec: str) -> None:
         self._stream = stream
-        self._writer = pq.ParquetWriter(stream, schema, compression=codec)
+        self._writer = pq.ParquetWriter(
+            stream, schema, compression=codec, dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES
+        )
         self._schema = schema
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0

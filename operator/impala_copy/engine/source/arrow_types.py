@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from impala_copy.engine.errors import QueryFailed
+from impala_copy.engine.source.fetch_decode import FixedWidthValues
 
 HS2_TYPE_KEY = b"hs2_type"
 # TTypeId values of the HS2 protocol (TCLIService.thrift).
@@ -101,28 +102,44 @@ def validity_buffer(nulls: bytes, n: int) -> pa.Buffer | None:
 
 # Arrays are built from buffers (numpy, bytes.join), never with pa.array(list): that is slower and
 # makes pyarrow import pandas (about 55 MB of RSS) to check the list's element types.
+def _numbers(values: Sequence[Any] | np.ndarray[Any, Any], np_type: Any, n: int) -> np.ndarray[Any, Any]:
+    """The values as a native array of `np_type`: from a list of Python numbers, or from the array the
+    reply decoder read (engine/source/fetch_decode.py). An integer that the type cannot hold is refused
+    either way (a double narrowed to FLOAT is rounded, as from a list)."""
+    if not isinstance(values, np.ndarray):
+        return np.fromiter(values, dtype=np_type, count=n)
+    data = values[:n].astype(np_type)
+    narrowed = data.dtype.kind != values.dtype.kind or data.dtype.itemsize < values.dtype.itemsize
+    if data.dtype.kind in "iu" and narrowed and not np.array_equal(data, values[:n]):
+        raise OverflowError(f"a value does not fit {data.dtype.name}")
+    return data
+
+
 def _fixed(np_type: Any, arrow_type: pa.DataType) -> Converter:
     def convert(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-        data = np.fromiter(values, dtype=np_type, count=n)
+        data = _numbers(values, np_type, n)
         return pa.Array.from_buffers(arrow_type, n, [validity_buffer(nulls, n), pa.py_buffer(data)])
 
     return convert
 
 
 def _boolean(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-    bits = np.packbits(np.fromiter(values, dtype=np.bool_, count=n), bitorder="little")
+    bits = np.packbits(_numbers(values, np.bool_, n), bitorder="little")
     return pa.Array.from_buffers(pa.bool_(), n, [validity_buffer(nulls, n), pa.py_buffer(bits)])
 
 
 MAX_BLOCK_BYTES = 2**31 - 1
 
 
-def _bytes(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-    """Variable-length values (bytes, or str from a decoder that already decoded) as an Arrow binary array."""
+def _variable(values: Sequence[Any], nulls: bytes, n: int) -> tuple[pa.Array, int]:
+    """Variable-length values (bytes, or str from a decoder that already decoded) as an Arrow binary
+    array, and the longest value's length."""
+    if isinstance(values, FixedWidthValues):
+        return _fixed_width(values, nulls, n)
     if n and isinstance(values[0], str):
         values = [v.encode("utf-8", "surrogatepass") for v in values]
-    lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
-    total = int(lengths.sum())
+    lengths = np.fromiter(map(len, values), dtype=np.int32, count=n)  # within one frame: < 1 GiB each
+    total = int(lengths.sum(dtype=np.int64))
     if total > MAX_BLOCK_BYTES:
         raise ConversionError(
             f"a block of {n} rows holds {total} bytes in one column (over 2 GiB): lower the fetch size"
@@ -130,9 +147,24 @@ def _bytes(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:], dtype=np.int32)
     data = b"".join(values)
-    return pa.Array.from_buffers(
-        pa.binary(), n, [validity_buffer(nulls, n), pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
+    buffers = [validity_buffer(nulls, n), pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.binary(), n, buffers), int(lengths.max()) if n else 0
+
+
+def _fixed_width(values: FixedWidthValues, nulls: bytes, n: int) -> tuple[pa.Array, int]:
+    """Values of one length, already back to back: the offsets are multiples of that length."""
+    total = n * values.width
+    if total > MAX_BLOCK_BYTES:
+        raise ConversionError(
+            f"a block of {n} rows holds {total} bytes in one column (over 2 GiB): lower the fetch size"
+        )
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(values.width)
+    buffers = [validity_buffer(nulls, n), pa.py_buffer(offsets), pa.py_buffer(values.data[:total])]
+    return pa.Array.from_buffers(pa.binary(), n, buffers), values.width
+
+
+def _bytes(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
+    return _variable(values, nulls, n)[0]
 
 
 def _text(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
@@ -196,12 +228,11 @@ def _canonical_date(text: str) -> str:
 
 
 def _timestamp(values: Sequence[Any], nulls: bytes, n: int) -> pa.Array:
-    text = _text(values, nulls, n)
-    longest = pc.max(pc.utf8_length(text)).as_py() if len(text) else None
-    if longest is not None and longest > TIMESTAMP_TEXT_LENGTH:
-        text = pc.utf8_slice_codeunits(text, 0, TIMESTAMP_TEXT_LENGTH)  # nanoseconds -> microseconds
     try:
-        return text.cast(pa.timestamp("us"))
+        raw, longest = _variable(values, nulls, n)
+        if longest > TIMESTAMP_TEXT_LENGTH:  # nanoseconds -> microseconds (a longer value is not ASCII
+            raw = pc.binary_slice(raw, 0, TIMESTAMP_TEXT_LENGTH)  # digits: its cast fails either way)
+        return raw.cast(pa.string()).cast(pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return _slow(values, nulls, n, pa.timestamp("us"), _canonical_timestamp, "TIMESTAMP")
 
@@ -289,7 +320,7 @@ def _column_values(tcolumn: Any, preferred: str) -> tuple[Sequence[Any], bytes]:
         member = next((m for m in (getattr(tcolumn, name, None) for name in _MEMBERS) if m is not None), None)
     if member is None:
         return [], b""
-    return member.values or [], member.nulls or b""
+    return member.values if member.values is not None else [], member.nulls or b""
 
 
 def rowset_length(rowset: Any, specs: Sequence[ColumnSpec]) -> int:

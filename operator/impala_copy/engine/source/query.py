@@ -10,10 +10,11 @@ Streaming: a fetch thread calls FetchResults and hands blocks to the consumer th
 `prefetch` items, so fetching overlaps with what the consumer does (writing the sink).
 
 - On a framed (SASL) connection the fetch thread pipelines: it reads a response whole, sends the
-  next FetchResults at once, and only then decodes and converts it to a record batch
-  (engine/source/arrow_types.py). The server prepares the next block meanwhile, and only Arrow batches
-  wait in the queue. FETCH_NEXT requests are answered in order; a request still outstanding when the
-  stream stops is read and dropped before any other call.
+  next FetchResults at once, and only then decodes it (engine/source/fetch_decode.py: numeric
+  columns straight into numpy) and converts it to a record batch (engine/source/arrow_types.py).
+  The server prepares the next block meanwhile, and only Arrow batches wait in the queue.
+  FETCH_NEXT requests are answered in order; a request still outstanding when the stream stops is
+  read and dropped before any other call.
 - Otherwise (no SASL, HTTP) the queue holds decoded blocks and the consumer converts them, so the
   next FetchResults is already with the server during the conversion.
 - With `prefetch=0` nothing is read ahead: each FetchResults is sent when the consumer asks for the
@@ -46,6 +47,7 @@ from impala_copy.engine.source.arrow_types import (
     rowset_length,
     rowset_to_batch,
 )
+from impala_copy.engine.source.fetch_decode import decode_fetch_response
 
 if TYPE_CHECKING:
     from impala_copy.engine.source.hs2 import ImpalaSession
@@ -310,7 +312,7 @@ class HS2Query:
 
     def _decode(self, frame: bytes, where: str) -> Any:
         try:
-            return _decode_fetch_response(frame)
+            return decode_fetch_response(frame)
         except CopyError:
             raise
         except Exception as exc:  # noqa: BLE001 - thrift's size limits and malformed replies alike
@@ -392,26 +394,6 @@ class HS2Query:
             self.session.rpc(
                 "CloseOperation", TCloseOperationReq(operationHandle=operation), "closing the query"
             )
-
-
-def _decode_fetch_response(frame: bytes) -> Any:
-    """A FetchResults reply message (one whole frame) -> TFetchResultsResp, with thrift's C decoder."""
-    from impala._thrift_gen.TCLIService.TCLIService import FetchResults_result
-    from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
-    from thrift.Thrift import TApplicationException, TMessageType
-    from thrift.transport.TTransport import TMemoryBuffer
-
-    protocol = TBinaryProtocolAccelerated(TMemoryBuffer(frame))
-    _, message_type, _ = protocol.readMessageBegin()
-    if message_type == TMessageType.EXCEPTION:
-        error = TApplicationException()
-        error.read(protocol)
-        raise ServerError(f"the server failed the fetch: {hs2_errors.server_message(error.message)}")
-    result = FetchResults_result()
-    result.read(protocol)
-    if result.success is None:
-        raise ServerError("the server sent an empty FetchResults reply")
-    return result.success
 
 
 __all__ = ["STOP_GRACE_SECONDS", "VALUES_PER_FETCH", "HS2Query", "ResponseTooLarge", "fetch_rows"]
