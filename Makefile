@@ -173,7 +173,7 @@ chart: generate ## Regenerate, lint the Helm chart and package it into build/cha
 .PHONY: test
 test: tools ## Install what the tests need and run lint and the whole suite
 	$(MAKE) lint
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=20
 
 .PHONY: demo
 demo: $(VENV)/.installed $(TOOLS)/sts-auth.jar ## Start a local HiveServer2 with sample data and copy it with the example manifests

@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from devservers.sts import StsServer, start_sts
+from tests import session_password
 from tests.integration.copy_docs import impala, output_files, plan, single_copy
 from tests.integration.fault_injection import BATCH_ROWS, generated_rows_query, run_with_fault
 from tests.integration.stalling_proxy import StallingProxy
@@ -80,7 +81,7 @@ def own_sts(tmp_path: Path) -> Iterator[list[StsServer]]:
 
 
 def test_hiveserver2_killed_mid_fetch(tmp_path: Path, own_sts: list[StsServer]) -> None:
-    first = start_sts(tmp_path / "sts-1")
+    first = start_sts(tmp_path / "sts-1", password=session_password.PASSWORD)
     own_sts.append(first)
     docs = copy_docs(first.host, first.port)
 
@@ -99,7 +100,8 @@ def test_hiveserver2_killed_mid_fetch(tmp_path: Path, own_sts: list[StsServer]) 
     assert output_files(tmp_path) == []  # nothing published
     assert not staged(tmp_path)  # the failed attempt removed what it had staged
 
-    second = start_sts(tmp_path / "sts-2", port=first.port)  # the server back, on the same address
+    # The server back, on the same address.
+    second = start_sts(tmp_path / "sts-2", port=first.port, password=session_password.PASSWORD)
     own_sts.append(second)
     retried = attempt(tmp_path, docs)  # the retry
     assert retried.exit_code == EXIT_OK, retried.summary.errors
