@@ -102,10 +102,8 @@ def parse_marker(raw: bytes | str, plan: CopyPlan, index: int, where: str) -> Pa
     try:
         marker = PartitionMarker.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        at = ".".join(str(p) for p in first["loc"])
         raise PartitionsIncomplete(
-            f"{where} is not a valid partition marker ({at}: {first['msg']}): nothing was published"
+            f"{where} is not a valid partition marker ({_first_problem(exc)}): nothing was published"
         ) from None
     return check_marker(marker, plan, index, where)
 
@@ -117,11 +115,14 @@ def receipt_summary(raw: str | bytes | dict[str, object], where: str) -> RunSumm
             return RunSummary.model_validate(raw)
         return RunSummary.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        at = ".".join(str(p) for p in first["loc"])
         raise SinkError(
-            f"{where} holds no valid run summary ({at}: {first['msg']}): remove it to commit the run again"
+            f"{where} holds no valid run summary ({_first_problem(exc)}): remove it to commit the run again"
         ) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return ".".join(str(p) for p in first["loc"]) + f": {first['msg']}"
 
 
 def missing_error(missing: list[int], total: int, where: str) -> PartitionsIncomplete:

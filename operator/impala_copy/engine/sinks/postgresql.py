@@ -230,14 +230,7 @@ class PostgreSqlSink:
         self._load_schema = load_schema(self._mappings)
         self._connect()
         self._prepare_target()
-        with self._errors(f"reading the columns of {self._target}"):
-            columns = self._describe()
-        if columns is None:
-            raise TableNotFound(
-                f"table {self._target} does not exist on the {self.store_name} "
-                "(set sink.tableOption: autoCreate to create it)"
-            )
-        self._columns = self._match_columns(columns)
+        self._columns = self._target_columns()
         self._direct = (
             self._behavior == WriteBehavior.INSERT
             and not self._skip
@@ -254,6 +247,17 @@ class PostgreSqlSink:
             )
         else:
             self._prepare_stage()
+
+    def _target_columns(self) -> list[TargetColumn]:
+        """The target table's columns matched to the load's: TableNotFound when it does not exist."""
+        with self._errors(f"reading the columns of {self._target}"):
+            columns = self._describe()
+        if columns is None:
+            raise TableNotFound(
+                f"table {self._target} does not exist on the {self.store_name} "
+                "(set sink.tableOption: autoCreate to create it)"
+            )
+        return self._match_columns(columns)
 
     def _prepare_target(self) -> None:
         """BEGIN the load transaction, autoCreate the table, run the preCopyScript."""

@@ -239,14 +239,7 @@ class PartitionMerge(_Comments):
         self._mappings = self._stage_mappings(self._stages[0], stage_columns)
         self._load_schema = pa.schema([])
         self._prepare_target()  # BEGIN, autoCreate, preCopyScript
-        with self._errors(f"reading the columns of {self._target}"):
-            columns = self._describe()
-        if columns is None:
-            raise TableNotFound(
-                f"table {self._target} does not exist on the {self.store_name} "
-                "(set sink.tableOption: autoCreate to create it)"
-            )
-        self._columns = self._match_columns(columns)
+        self._columns = self._target_columns()
         before = self._count(self._target) if self._count_back else 0
         staged = 0
         for stage, marker in zip(self._stages, markers, strict=True):
