@@ -8,9 +8,10 @@ In:  the standard objects (one CopyActivity); the operator as a process of its o
      - during the run: the Job's pod runs and the status says Running; the run ends while no
        operator runs;
      - after the Job finished, before the status is written: the write of the Succeeded status held;
-     - during the commit step of a partitioned run (plan, Indexed copy and commit Jobs): the plan
-       and every index done, the commit Job's pod running, the status at the commit step; the
-       commit ends while no operator runs.
+     - during each step of a partitioned run (plan, Indexed copy and commit Jobs): the step's Job
+       active and the status at that step (for the commit: the plan and every index done, the
+       commit Job's pod running); the step ends while no operator runs, the restarted operator
+       creates the steps still to come.
      A held request is dropped unanswered once the process is dead, as a killed client's would be.
 Out: exactly one Job of the run (three for the partitioned run: one per step), all of run 1 attempt
      1, the Job creates the emulator saw (two when the first one was held: the same Job asked for
@@ -62,18 +63,22 @@ def writes_phase(phase: str) -> Callable[[Any], bool]:
     )
 
 
+def finished(job: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Complete" for c in (job.get("status") or {}).get("conditions") or [])
+
+
 @dataclass(frozen=True)
 class RunShape:
-    """What one run is made of: the objects applied, the Job whose end is the run's end, and how that
-    Job ends (its pod's summary)."""
+    """What one run is made of: the objects applied, the Job whose end is the run's end, the run's
+    summary, how the Job in progress ends (no operator needed), and how the restarted operator's run
+    is taken to its end (each Job still to come, once the operator created it, ends)."""
 
     objects: Callable[[], list[dict[str, Any]]]
     final_job: Callable[[Cluster], Awaitable[dict[str, Any]]]
     summary: Callable[[], RunSummary]  # the run's summary, in the final Job's termination message
     jobs: int  # the Jobs of the run (all of run 1, attempt 1)
-
-    async def finish(self, cluster: Cluster) -> None:
-        await cluster.finish(await self.final_job(cluster), self.summary(), when=DONE)
+    end_current: Callable[[Cluster], Awaitable[None]]
+    drive: Callable[[Cluster], Awaitable[None]]
 
 
 async def first_job(cluster: Cluster) -> dict[str, Any]:
@@ -85,17 +90,55 @@ async def commit_job(cluster: Cluster) -> dict[str, Any]:
     return await wait_step(cluster, "commit")
 
 
+async def end_the_job(cluster: Cluster) -> None:
+    await cluster.finish(await first_job(cluster), manifests.summary(rows=ROWS), when=DONE)
+
+
+async def drive_the_job(cluster: Cluster) -> None:
+    if not finished(await first_job(cluster)):
+        await until(lambda: cluster.status("CopyActivity", CA).get("phase") == "Pending", what="Pending")
+        await end_the_job(cluster)
+
+
+STEP_ENDS: dict[str, Callable[[Cluster, dict[str, Any]], Awaitable[None]]] = {
+    "plan": lambda cluster, job: cluster.finish_with(job, manifests.plan_summary(PARTITIONS)),
+    "copy": lambda cluster, job: cluster.indexes_done(job, {i: index_summary(i) for i in range(PARTITIONS)}),
+    "commit": lambda cluster, job: cluster.finish(job, commit_summary(PARTITIONS), when=DONE),
+}
+
+
+async def end_step(cluster: Cluster, step: str) -> None:
+    job = await wait_step(cluster, step)
+    if not finished(job):
+        await STEP_ENDS[step](cluster, job)
+
+
+async def end_current_step(cluster: Cluster) -> None:
+    """The newest step's Job ends (the steps after it wait for an operator to create them)."""
+    step = next(s for s in ("commit", "copy", "plan") if cluster.step_job(CA, s))
+    await end_step(cluster, step)
+
+
+async def drive_the_steps(cluster: Cluster) -> None:
+    for step in STEP_ENDS:
+        await end_step(cluster, step)
+
+
 ONE_JOB = RunShape(
     lambda: manifests.standard_set(manifests.random_password()),
     first_job,
     lambda: manifests.summary(rows=ROWS),
     jobs=1,
+    end_current=end_the_job,
+    drive=drive_the_job,
 )
 PARTITIONED = RunShape(
     lambda: manifests.partitioned_set(manifests.random_password(), PARTITIONS),
     commit_job,
     lambda: commit_summary(PARTITIONS),
     jobs=3,  # plan, copy (Indexed), commit
+    end_current=end_current_step,
+    drive=drive_the_steps,
 )
 
 
@@ -128,8 +171,25 @@ async def during_the_run(cluster: Cluster) -> Hold | None:
 async def after_the_job_finished(cluster: Cluster) -> Hold | None:
     await during_the_run(cluster)
     hold = cluster.kmock.hold("PATCH", STATUS, when=writes_phase("Succeeded"))
-    await ONE_JOB.finish(cluster)
+    await ONE_JOB.end_current(cluster)
     return await held(hold)
+
+
+async def during_the_plan(cluster: Cluster) -> Hold | None:
+    plan = await wait_step(cluster, "plan")
+    await cluster.pod(plan, manifests.running())
+    await cluster.job_status(plan, manifests.job_active())
+    await until(lambda: last_run(cluster).get("step") == "planning", what="the plan step")
+    await settle(cluster)
+    return None
+
+
+async def during_the_copy(cluster: Cluster) -> Hold | None:
+    copy = await plan_done(cluster, PARTITIONS)
+    await cluster.job_status(copy, manifests.job_active())
+    await until(lambda: last_run(cluster).get("step") == "copying", what="the copy step")
+    await settle(cluster)
+    return None
 
 
 async def during_the_commit(cluster: Cluster) -> Hold | None:
@@ -163,22 +223,22 @@ KILL_POINTS = {
     "after the Job finished, before the status write": KillPoint(
         after_the_job_finished, ("Running", 1, STARTED), creates=1
     ),
+    "during the plan step of a partitioned run": KillPoint(
+        during_the_plan, ("Running", 1, STARTED), creates=3, ends_while_down=True, run=PARTITIONED
+    ),
+    "during the copy step of a partitioned run": KillPoint(
+        during_the_copy, ("Running", 2, STARTED), creates=3, ends_while_down=True, run=PARTITIONED
+    ),
     "during the commit step of a partitioned run": KillPoint(
         during_the_commit, ("Running", 3, STARTED), creates=3, ends_while_down=True, run=PARTITIONED
     ),
 }
 
 
-def finished(job: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Complete" for c in (job.get("status") or {}).get("conditions") or [])
-
-
 async def restart_and_converge(cluster: Cluster, tmp_path: Path, run: RunShape) -> OperatorProcess:
     """Start the operator again, let the run end (if it has not), wait for the status to say so."""
     second = await OperatorProcess(cluster.kmock, tmp_path, "operator-2").start()
-    if not finished(await run.final_job(cluster)):
-        await until(lambda: cluster.status("CopyActivity", CA).get("phase") == "Pending", what="Pending")
-        await run.finish(cluster)
+    await run.drive(cluster)
     await until(lambda: cluster.status("CopyActivity", CA).get("phase") == "Succeeded", what="Succeeded")
     await settle(cluster)
     return second
@@ -222,7 +282,7 @@ async def test_the_operator_killed_at_each_step_converges_to_one_job_and_the_tru
     if hold is not None:
         hold.release()  # the killed client's request: dropped, never stored
     if point.ends_while_down:
-        await point.run.finish(cluster)
+        await point.run.end_current(cluster)
     second = await restart_and_converge(cluster, tmp_path, point.run)
     assert await second.stop() == 0, second.log[-3000:]
 
